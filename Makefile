@@ -1,0 +1,42 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything they
+# need is set up here, in .venv, from PyPI; nothing is installed by hand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+DATA ?= ../shared/data
+BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.24" ninja
+
+.PHONY: demo test bench install lint clean
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	touch $@
+
+# Dependencies (refreshed when pyproject.toml changes). Installing the package
+# with its extras pulls them in; `install` then rebuilds only what changed.
+$(VENV)/.deps-%: pyproject.toml $(VENV)/.created
+	$(PIP) install --quiet $(BUILD_DEPS)
+	$(PIP) install --quiet --no-build-isolation ".[$*]"
+	touch $@
+
+# CMake's build directory (build/) keeps an unchanged tree cheap to rebuild.
+install: $(VENV)/.deps-test
+	$(PIP) install --quiet --no-build-isolation --no-deps .
+
+demo: install
+	$(PY) -m faceindex.demo $(ARGS)
+
+test: install
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install $(VENV)/.deps-bench
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest bench -p no:cacheprovider $(BENCH_ARGS)
+
+lint: install
+	$(PIP) install --quiet mypy
+	$(PY) -m mypy
+
+clean:
+	rm -rf build dist $(VENV)

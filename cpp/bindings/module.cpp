@@ -1,0 +1,41 @@
+// faceindex._core: one compiled module, one submodule per part of the core.
+#include <pybind11/pybind11.h>
+
+#include "bindings.h"
+#include "faceindex/errors.h"
+
+namespace py = pybind11;
+
+namespace faceindex::bindings {
+
+InterruptPoll python_interrupt_poll() {
+  return [] {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+}
+
+}  // namespace faceindex::bindings
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "faceindex compiled core";
+  static py::exception<faceindex::FileFormatError> file_error(m, "IndexFileError", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const faceindex::Interrupted&) {
+      // The interrupt poll left Python's KeyboardInterrupt pending.
+      if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    } catch (const faceindex::WrongType& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const faceindex::FileFormatError& e) {
+      file_error(e.what());
+    }
+  });
+
+  faceindex::bindings::bind_build_info(m);
+  auto search = m.def_submodule("search", "exact nearest-neighbour search");
+  faceindex::bindings::bind_search(search);
+  auto vision = m.def_submodule("vision", "image pre- and post-processing");
+  faceindex::bindings::bind_vision(vision);
+}

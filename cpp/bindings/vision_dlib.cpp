@@ -1,0 +1,12 @@
+// faceindex._core.vision: the dlib pack's kernels.
+#include <pybind11/pybind11.h>
+
+#include "bindings.h"
+
+namespace py = pybind11;
+
+namespace faceindex::bindings {
+
+void bind_vision_dlib(py::module_& m) {}
+
+}  // namespace faceindex::bindings

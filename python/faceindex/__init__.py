@@ -1,0 +1,19 @@
+"""faceindex: self-hosted face recognition over a C++ core."""
+
+from faceindex.engine import FaceEngine, NoFaceError
+from faceindex.images import ImageError, load_image
+from faceindex.runtime import build_info, get_num_threads, set_num_threads
+from faceindex.types import Comparison, Face, PackInfo
+
+__all__ = [
+    "Comparison",
+    "Face",
+    "FaceEngine",
+    "ImageError",
+    "NoFaceError",
+    "PackInfo",
+    "build_info",
+    "get_num_threads",
+    "load_image",
+    "set_num_threads",
+]

@@ -1,0 +1,62 @@
+"""Public result types: typed dataclasses, never bare dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    """What a model pack is, and how its default decision threshold was chosen."""
+
+    name: str
+    version: str
+    embedding_size: int
+    default_threshold: float  # cosine similarity at or above which two faces match
+    threshold_source: str  # how default_threshold was chosen (data set, rule, measured rates)
+    detector: str
+    recognizer: str
+    license: str
+
+
+@dataclass
+class Face:
+    """One detected face, in the pixel coordinates of the image it came from."""
+
+    bbox: tuple[float, float, float, float]  # x1, y1, x2, y2
+    score: float  # detector confidence
+    landmarks: FloatArray  # 5x2: left eye, right eye, nose, left mouth, right mouth (image left/right)
+    embedding: FloatArray | None = None  # unit vector from the pack's recognizer
+    face_size: float = 0.0  # shorter side of the box, pixels
+    sharpness: float = 0.0  # variance of the Laplacian of the face at a fixed scale
+    brightness: float = 0.0  # mean luma of the face, 0..1
+    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees where the pack gives it
+
+    @property
+    def width(self) -> float:
+        return self.bbox[2] - self.bbox[0]
+
+    @property
+    def height(self) -> float:
+        return self.bbox[3] - self.bbox[1]
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing two faces, with everything it was judged by."""
+
+    similarity: float  # cosine similarity of the two embeddings
+    threshold: float  # the threshold it was judged against
+    same_person: bool  # similarity >= threshold
+    pack: str  # model pack name
+    pack_version: str
+    faces: tuple[Face | None, Face | None] = field(default=(None, None), compare=False)

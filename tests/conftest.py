@@ -1,0 +1,54 @@
+"""Shared fixtures: where the real test data lives, and what to do when it is missing.
+
+Tests that need ../shared/data (models, photos, LFW) find it through
+FACEINDEX_TEST_DATA (default ../shared/data beside the repository) and skip with
+a reason when it is absent; with FACEINDEX_REQUIRE_TEST_DATA=1 (CI) they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_data_root() -> Path:
+    configured = os.environ.get("FACEINDEX_TEST_DATA")
+    path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+    return path if path.is_absolute() else (Path.cwd() / path)
+
+
+def data_required() -> bool:
+    return os.environ.get("FACEINDEX_REQUIRE_TEST_DATA", "") == "1"
+
+
+def missing_data(what: str) -> None:
+    message = f"test data missing: {what} (set FACEINDEX_TEST_DATA to the shared data folder)"
+    if data_required():
+        pytest.fail(message + "; FACEINDEX_REQUIRE_TEST_DATA=1 makes this a failure", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    root = test_data_root()
+    if not root.is_dir():
+        missing_data(str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_file(data_dir: Path) -> Callable[[str], Path]:
+    """data_file("images/insightface/t1.jpg") -> the path, or skip/fail when absent."""
+
+    def find(relative: str) -> Path:
+        path = data_dir / relative
+        if not path.exists():
+            missing_data(str(path))
+        return path
+
+    return find
