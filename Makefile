@@ -32,7 +32,8 @@ test: install
 	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install $(VENV)/.deps-bench
-	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest bench -p no:cacheprovider $(BENCH_ARGS)
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest bench -o python_files='bench_*.py' -o testpaths=bench -p no:cacheprovider \
+	  --benchmark-json=bench/results/pytest-benchmark.json $(BENCH_ARGS)
 
 lint: install
 	$(PIP) install --quiet mypy
