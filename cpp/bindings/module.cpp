@@ -19,7 +19,7 @@ InterruptPoll python_interrupt_poll() {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "faceindex compiled core";
-  static py::exception<faceindex::FileFormatError> file_error(m, "IndexFileError", PyExc_ValueError);
+  py::register_exception<faceindex::FileFormatError>(m, "IndexFileError", PyExc_ValueError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -28,8 +28,8 @@ PYBIND11_MODULE(_core, m) {
       if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
     } catch (const faceindex::WrongType& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
-    } catch (const faceindex::FileFormatError& e) {
-      file_error(e.what());
+    } catch (const faceindex::FileSystemError& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
     }
   });
 

@@ -1,6 +1,7 @@
 """faceindex: self-hosted face recognition over a C++ core."""
 
 from faceindex.engine import FaceEngine, NoFaceError
+from faceindex.flat_index import FlatIndex, IndexFileError, set_simd_level, simd_level
 from faceindex.images import ImageError, load_image
 from faceindex.runtime import build_info, get_num_threads, set_num_threads
 from faceindex.types import Comparison, Face, PackInfo
@@ -9,6 +10,8 @@ __all__ = [
     "Comparison",
     "Face",
     "FaceEngine",
+    "FlatIndex",
+    "IndexFileError",
     "ImageError",
     "NoFaceError",
     "PackInfo",
@@ -16,4 +19,6 @@ __all__ = [
     "get_num_threads",
     "load_image",
     "set_num_threads",
+    "set_simd_level",
+    "simd_level",
 ]

@@ -1,6 +1,7 @@
 // Exceptions the core throws. The bindings map them to Python:
 // InvalidArgument -> ValueError, WrongType -> TypeError, FileFormatError ->
-// faceindex.IndexFileError (a ValueError), Interrupted -> KeyboardInterrupt,
+// faceindex.IndexFileError (a ValueError), FileSystemError -> OSError,
+// Interrupted -> KeyboardInterrupt,
 // std::bad_alloc -> MemoryError.
 #pragma once
 
@@ -18,6 +19,11 @@ struct WrongType : std::invalid_argument {
 };
 
 struct FileFormatError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A file could not be created, written or renamed -> OSError.
+struct FileSystemError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 

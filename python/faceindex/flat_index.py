@@ -1,0 +1,167 @@
+"""FlatIndex: exact nearest-neighbour search over embeddings, on our SIMD kernels."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from faceindex import _core
+
+Metric = Literal["cosine", "ip", "l2"]
+DType = Literal["f32", "f16", "i8"]
+IndexFileError = _core.IndexFileError
+
+_search = _core.search
+
+
+class FlatIndex:
+    """Exact search over vectors stored as f32, f16 (IEEE half) or i8 (per-vector scale).
+
+    Scores: cosine similarity for "cosine" (vectors and queries normalised),
+    inner product for "ip" (higher first), squared Euclidean distance for
+    "l2" (lower first). Searching for more neighbours than are stored pads
+    ids with -1 and scores with -inf (cosine, ip) or NaN (l2).
+    """
+
+    def __init__(self, dim: int, metric: Metric = "cosine", dtype: DType = "f32") -> None:
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        self._index = _search.FlatIndex(int(dim), metric, dtype)
+
+    @classmethod
+    def _wrap(cls, index: Any) -> FlatIndex:
+        self = cls.__new__(cls)
+        self._index = index
+        return self
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.dim)
+
+    @property
+    def metric(self) -> str:
+        return str(self._index.metric)
+
+    @property
+    def dtype(self) -> str:
+        return str(self._index.dtype)
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of memory the index holds (a memory-mapped file counts as 0: the page cache holds it)."""
+        return int(self._index.memory_bytes)
+
+    @property
+    def is_mapped(self) -> bool:
+        """True while the vectors are read from a memory-mapped file (until the first change)."""
+        return bool(self._index.is_mapped)
+
+    def __len__(self) -> int:
+        return int(len(self._index))
+
+    def __contains__(self, id: object) -> bool:
+        if isinstance(id, bool) or not isinstance(id, (int, np.integer)) or id < 0 or id >= 2**63:
+            return False
+        return bool(self._index.contains(int(id)))
+
+    def __repr__(self) -> str:
+        return f"FlatIndex(dim={self.dim}, metric={self.metric!r}, dtype={self.dtype!r}, size={len(self)})"
+
+    def add(self, ids: npt.ArrayLike, vectors: npt.ArrayLike) -> None:
+        """Store vectors under ids (uint64, below 2**63, new and distinct).
+
+        Vectors: float32 [n, dim] (float16 and float64 are converted; values
+        float32 cannot hold are refused). Nothing is stored if any input is bad.
+        """
+        self._index.add(_as_ids(ids), _as_floats(vectors, "vectors"))
+
+    def search(self, queries: npt.ArrayLike, k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The k best stored vectors for each query, best first.
+
+        queries [q, dim] -> (ids int64 [q, k], scores float32 [q, k]); a single
+        query [dim] -> ([k], [k]).
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"k must be an int, got {type(k).__name__}")
+        ids, scores = self._index.search(_as_floats(queries, "queries"), int(k))
+        return ids, scores
+
+    def remove(self, ids: npt.ArrayLike) -> int:
+        """Remove ids; those not present are ignored. Returns how many were removed."""
+        return int(self._index.remove(_as_ids(ids)))
+
+    def reconstruct(self, id: int) -> npt.NDArray[np.float32]:
+        """The stored vector (normalised for cosine, decoded for f16 and i8). KeyError if absent."""
+        if isinstance(id, bool) or not isinstance(id, (int, np.integer)):
+            raise TypeError(f"id must be an int, got {type(id).__name__}")
+        if id < 0 or id >= 2**63:
+            raise KeyError(f"id {id} is not in the index")
+        vector: npt.NDArray[np.float32] = self._index.reconstruct(int(id))
+        return vector
+
+    def ids(self) -> npt.NDArray[np.uint64]:
+        """Every stored id, in storage order."""
+        stored: npt.NDArray[np.uint64] = self._index.ids()
+        return stored
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index to path atomically (temporary file, fsync, rename)."""
+        self._index.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], mmap: bool = True) -> FlatIndex:
+        """Read an index saved by save(). With mmap=True the vectors stay in the file's
+        pages until the index is changed. Every byte is verified: a truncated,
+        altered or foreign file raises IndexFileError (a ValueError)."""
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"index file not found: {path}")
+        return cls._wrap(_search.FlatIndex.load(path, bool(mmap)))
+
+
+def simd_level() -> str:
+    """The SIMD level whose kernels run now: "scalar", "avx2" or "avx512"."""
+    return str(_search.simd_level())
+
+
+def simd_features() -> str:
+    """The instruction-set extensions the running kernels use, e.g. "avx512+vnni+bf16"."""
+    return str(_search.simd_features())
+
+
+def set_simd_level(level: str) -> None:
+    """Force "scalar", "avx2" or "avx512" (or "auto") for later searches and adds.
+
+    The FACEINDEX_SIMD environment variable does the same at import time. A
+    level this CPU cannot run raises ValueError.
+    """
+    _search.set_simd_level(level)
+
+
+def supported_simd_levels() -> list[str]:
+    return str(_search.supported_simd_levels()).split(",")
+
+
+def _as_ids(ids: npt.ArrayLike) -> np.ndarray:
+    if isinstance(ids, np.ndarray):
+        return ids
+    if isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
+        return np.array([ids], dtype=np.uint64) if ids >= 0 else np.array([ids], dtype=np.int64)
+    array = np.asarray(ids)
+    if array.size == 0:
+        return array.astype(np.uint64)
+    if array.dtype == object:
+        raise TypeError("ids must be integers")
+    return array
+
+
+def _as_floats(values: npt.ArrayLike, what: str) -> np.ndarray:
+    array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    if array.dtype.kind == "f" and not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.kind in "iub" and not isinstance(values, np.ndarray):
+        array = array.astype(np.float32)  # Python lists of numbers
+    return array
