@@ -35,8 +35,12 @@ bench: install $(VENV)/.deps-bench
 	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest bench -o python_files='bench_*.py' -o testpaths=bench -p no:cacheprovider \
 	  --benchmark-json=bench/results/pytest-benchmark.json $(BENCH_ARGS)
 
+# tensorrt-stubs 10.13 ships no stubs; 10.12 does. --no-deps: its dependency
+# is the real TensorRT, which only NVIDIA's own index serves.
 lint: install
 	$(PIP) install --quiet mypy
+	$(PIP) install --quiet --no-deps "tensorrt-stubs==10.12.0.36.1"
+	$(PY) scripts/repair_tensorrt_stubs.py
 	$(PY) -m mypy
 
 clean:

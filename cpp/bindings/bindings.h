@@ -9,6 +9,7 @@ namespace faceindex::bindings {
 
 void bind_build_info(pybind11::module_& m);
 void bind_search(pybind11::module_& m);
+void bind_cuda(pybind11::module_& m);
 void bind_vision(pybind11::module_& m);
 void bind_vision_dlib(pybind11::module_& m);  // dlib pack: pyramid, mmod decode, shape predictor, chips
 void bind_vision_onnx(pybind11::module_& m);  // ONNX packs: detector pre/post-processing, alignment

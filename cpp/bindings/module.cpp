@@ -36,6 +36,8 @@ PYBIND11_MODULE(_core, m) {
   faceindex::bindings::bind_build_info(m);
   auto search = m.def_submodule("search", "exact nearest-neighbour search");
   faceindex::bindings::bind_search(search);
+  auto cuda = m.def_submodule("cuda", "device memory and streams (CUDA builds)");
+  faceindex::bindings::bind_cuda(cuda);
   auto vision = m.def_submodule("vision", "image pre- and post-processing");
   faceindex::bindings::bind_vision(vision);
 }
