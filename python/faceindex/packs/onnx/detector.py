@@ -32,6 +32,7 @@ class OnnxDetector:
         self.family = FAMILIES[signature.family]
         self.canvas = _canvas(signature, det_size)
         self.score_threshold = self.family.score_threshold if det_threshold is None else float(det_threshold)
+        self.score_threshold_source = self.family.score_threshold_source if det_threshold is None else "given"
         if not (0.0 <= self.score_threshold <= 1.0):
             raise ValueError(f"det_threshold must be in [0, 1], got {det_threshold}")
         self._output_count = len(session.outputs)

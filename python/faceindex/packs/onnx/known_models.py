@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from faceindex.packs.onnx.errors import ModelHashError, UnverifiedModelWarning
+from faceindex.packs.onnx.errors import ModelFileError, ModelHashError, UnverifiedModelWarning
 
 MANIFEST = "onnx_models.json"
 
@@ -118,7 +118,7 @@ def identify(path: Path, stacklevel: int = 2) -> Identity:
     if not path.is_file():
         raise IsADirectoryError(f"{path} is not a file")
     if path.stat().st_size == 0:
-        raise ModelHashError(f"{path} is empty (0 bytes): an interrupted download?")
+        raise ModelFileError(f"{path} is empty (0 bytes): an interrupted download?")
     digest = file_sha256(path)
     known = next((m for m in known_models() if m.sha256 == digest), None)
     measured = next((m for m in measurements() if m.sha256 == digest), None)

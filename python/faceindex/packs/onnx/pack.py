@@ -30,7 +30,11 @@ _OPTIONS = {"det_size", "det_threshold"}
 
 
 class OnnxPack:
-    """Runs an ONNX detector (SCRFD, YuNet or RetinaFace) and an ArcFace-style recognizer."""
+    """Runs an ONNX detector (SCRFD, YuNet or RetinaFace) and an ArcFace-style recognizer.
+
+    A detector without landmarks (SCRFD exported without kps) still detects; its
+    faces carry NaN landmarks, and embedding them raises ValueError.
+    """
 
     def __init__(
         self,
@@ -66,11 +70,6 @@ class OnnxPack:
         det_sig = _signature(det_session, det_id.path, DetectorSignature, "detector")
         rec_sig = _signature(rec_session, rec_id.path, RecognizerSignature, "recognizer")
         assert isinstance(det_sig, DetectorSignature) and isinstance(rec_sig, RecognizerSignature)
-        if not det_sig.has_landmarks:
-            raise ModelFileError(
-                f"{det_id.path}: this {det_sig.family} detector gives no landmarks, and a recognizer needs "
-                "five per face for alignment"
-            )
         det = OnnxDetector(det_session, det_sig, options.get("det_size"), options.get("det_threshold"))
         rec = ArcFaceRecognizer(rec_session, rec_sig, _recognizer_input(rec_id))
         threshold, threshold_source = default_threshold(rec_id)
@@ -81,7 +80,7 @@ class OnnxPack:
             default_threshold=threshold,
             threshold_source=threshold_source,
             detector=f"{det_sig.family} {det_id.describe()}, input {det.canvas[0]}x{det.canvas[1]}, "
-            f"det_threshold {det.score_threshold}",
+            f"det_threshold {det.score_threshold} ({det.score_threshold_source})",
             recognizer=f"arcface-style {rec_id.describe()}, {rec_sig.input_size}x{rec_sig.input_size} -> "
             f"{rec_sig.embedding_size}, {'batched' if rec_sig.batch is None else f'batch {rec_sig.batch}'}",
             license=_license(det_id, rec_id),
