@@ -20,19 +20,22 @@ def _save(graph: onnx.GraphProto, path: Path) -> Path:
     return path
 
 
-def constant_scrfd(path: Path, size: int, with_landmarks: bool, hit: tuple[int, int, int]) -> Path:
-    """An SCRFD-shaped detector (fixed size x size input, 2 anchors per cell) whose outputs
-    are constants: one anchor scores 0.9 at hit = (stride, row, col), first anchor of the cell,
-    with distances (1, 1, 1, 1) strides and landmarks at offsets (j, j) strides; all else 0."""
-    strides = (8, 16, 32)
+def constant_scrfd(
+    path: Path, size: int, with_landmarks: bool, hit: tuple[int, int, int], strides: tuple[int, ...] = (8, 16, 32)
+) -> Path:
+    """An SCRFD-shaped detector (fixed size x size input; 2 anchors per cell with 3 strides,
+    1 with 5, as insightface's exports) whose outputs are constants: one anchor scores 0.9
+    at hit = (stride, row, col), first anchor of the cell, with distances (1, 1, 1, 1)
+    strides and landmarks at offsets (j, j) strides; all else 0."""
+    anchors = 2 if len(strides) == 3 else 1
     outputs, nodes = [], []
     roles = [("score", 1), ("bbox", 4)] + ([("kps", 10)] if with_landmarks else [])
     for role, width in roles:
         for s in strides:
             cols = size // s
-            values = np.zeros((cols * cols * 2, width), np.float32)
+            values = np.zeros((cols * cols * anchors, width), np.float32)
             if s == hit[0]:
-                anchor = (hit[1] * cols + hit[2]) * 2
+                anchor = (hit[1] * cols + hit[2]) * anchors
                 if role == "score":
                     values[anchor] = 0.9
                 elif role == "bbox":

@@ -187,6 +187,15 @@ def test_constant_detector_landmarks_land_where_encoded(tmp_path: Path) -> None:
     np.testing.assert_allclose(face.landmarks, centre + 16 * np.arange(5, dtype=np.float32)[:, None], atol=1e-4)
 
 
+def test_five_stride_scrfd_decodes_its_coarsest_levels(tmp_path: Path) -> None:
+    strides = (8, 16, 32, 64, 128)
+    detector = constant_scrfd(tmp_path / "five.onnx", 128, with_landmarks=True, hit=(64, 1, 0), strides=strides)
+    pack = quiet_pack(detector, pooled_recognizer(tmp_path / "rec.onnx", "batch"))
+    assert pack.detector.signature.strides == strides and pack.detector.signature.anchors == 1
+    (face,) = pack.detect(np.zeros((128, 128, 3), np.uint8))
+    assert face.bbox == pytest.approx((-64.0, 0.0, 64.0, 128.0))  # centre (0, 64), one stride each way
+
+
 # --- input sizes ---------------------------------------------------------------
 
 

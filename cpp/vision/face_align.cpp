@@ -15,12 +15,24 @@ Similarity inverse(const Similarity& t) {
 }
 
 // Bilinear sample of the three channels at (sx, sy); pixels outside read as 0.
-inline void sample(const uint8_t* rgb, int height, int width, double sx, double sy, float out[3]) {
-  const double fx0 = std::floor(sx), fy0 = std::floor(sy);
+// The fast path (all four neighbours inside) covers nearly every chip pixel.
+inline void sample(const uint8_t* rgb, int height, int width, float sx, float sy, float out[3]) {
   out[0] = out[1] = out[2] = 0.0f;
-  if (!(fx0 >= -1.0 && fx0 < width && fy0 >= -1.0 && fy0 < height)) return;
-  const int x0 = int(fx0), y0 = int(fy0);
-  const float wx1 = float(sx - fx0), wy1 = float(sy - fy0);
+  if (!(sx >= -1.0f && sx < float(width) && sy >= -1.0f && sy < float(height))) return;  // also NaN
+  // floor() for values >= -1 without a libm call on a baseline x86-64 build.
+  const int x0 = int(sx + 1.0f) - 1, y0 = int(sy + 1.0f) - 1;
+  const float wx1 = sx - float(x0), wy1 = sy - float(y0);
+  if (x0 >= 0 && y0 >= 0 && x0 < width - 1 && y0 < height - 1) {
+    const size_t stride = size_t(width) * 3;
+    const uint8_t* p = rgb + size_t(y0) * stride + size_t(x0) * 3;
+    const uint8_t* q = p + stride;
+    for (int c = 0; c < 3; ++c) {
+      const float top = float(p[c]) + wx1 * (float(p[c + 3]) - float(p[c]));
+      const float bottom = float(q[c]) + wx1 * (float(q[c + 3]) - float(q[c]));
+      out[c] = top + wy1 * (bottom - top);
+    }
+    return;
+  }
   const float wx[2] = {1.0f - wx1, wx1}, wy[2] = {1.0f - wy1, wy1};
   for (int dy = 0; dy < 2; ++dy) {
     const int y = y0 + dy;
@@ -40,15 +52,16 @@ inline void sample(const uint8_t* rgb, int height, int width, double sx, double 
 template <typename Store>
 void warp_all(const uint8_t* rgb, int height, int width, const Similarity* transforms, size_t n, int size,
               Store store) {
-  // A chip is ~12k pixels: threads pay off only for a handful of faces.
-  const size_t threads = n >= 4 ? num_threads() : 1;
+  // A chip takes tens of microseconds: threads pay off only for many faces.
+  const size_t threads = n >= 16 ? num_threads() : 1;
   parallel_for(n, threads, [&](size_t face, size_t) {
     const Similarity inv = inverse(transforms[face]);
     float px[3];
     for (int y = 0; y < size; ++y) {
+      // Row start in double (exact for any image size), then per-pixel steps.
+      const double row_x = -inv.b * y + inv.tx, row_y = inv.a * y + inv.ty;
       for (int x = 0; x < size; ++x) {
-        const double sx = inv.a * x - inv.b * y + inv.tx;
-        const double sy = inv.b * x + inv.a * y + inv.ty;
+        const float sx = float(row_x + inv.a * x), sy = float(row_y + inv.b * x);
         sample(rgb, height, width, sx, sy, px);
         store(face, y, x, px);
       }
@@ -90,13 +103,30 @@ void warp_chips_hwc(const uint8_t* rgb, int height, int width, const Similarity*
   });
 }
 
-void warp_chips_nchw(const uint8_t* rgb, int height, int width, const Similarity* transforms, size_t n, int size,
-                     const ChannelNorm& norm, float* out) {
+namespace {
+
+// The channel order is a template argument: no per-pixel branch.
+template <bool kBgr>
+void warp_nchw(const uint8_t* rgb, int height, int width, const Similarity* transforms, size_t n, int size,
+               const ChannelNorm& norm, float* out) {
+  constexpr int s0 = kBgr ? 2 : 0, s2 = kBgr ? 0 : 2;
   const size_t plane = size_t(size) * size_t(size);
   warp_all(rgb, height, width, transforms, n, size, [&](size_t face, int y, int x, const float* px) {
     float* o = out + face * 3 * plane + size_t(y) * size_t(size) + size_t(x);
-    for (int c = 0; c < 3; ++c) o[size_t(c) * plane] = (px[norm.bgr ? 2 - c : c] - norm.mean[c]) * norm.inv_std[c];
+    o[0] = (px[s0] - norm.mean[0]) * norm.inv_std[0];
+    o[plane] = (px[1] - norm.mean[1]) * norm.inv_std[1];
+    o[2 * plane] = (px[s2] - norm.mean[2]) * norm.inv_std[2];
   });
+}
+
+}  // namespace
+
+void warp_chips_nchw(const uint8_t* rgb, int height, int width, const Similarity* transforms, size_t n, int size,
+                     const ChannelNorm& norm, float* out) {
+  if (norm.bgr)
+    warp_nchw<true>(rgb, height, width, transforms, n, size, norm, out);
+  else
+    warp_nchw<false>(rgb, height, width, transforms, n, size, norm, out);
 }
 
 }  // namespace faceindex::vision

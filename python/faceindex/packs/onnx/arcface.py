@@ -41,9 +41,10 @@ class RecognizerInput:
 def arcface_template(size: int) -> FloatArray:
     """The template for a size x size chip, scaled as insightface's estimate_norm does."""
     if size % 112 == 0:
-        return ARCFACE_TEMPLATE_112 * np.float32(size / 112)
-    ratio = np.float32(size / 128)
-    return (ARCFACE_TEMPLATE_112 + np.array([8.0, 0.0], dtype=np.float32)) * ratio
+        scaled: FloatArray = (ARCFACE_TEMPLATE_112 * (size / 112)).astype(np.float32)
+    else:
+        scaled = ((ARCFACE_TEMPLATE_112 + np.array([8.0, 0.0], dtype=np.float32)) * (size / 128)).astype(np.float32)
+    return scaled
 
 
 class ArcFaceRecognizer:
@@ -65,14 +66,16 @@ class ArcFaceRecognizer:
         out = np.empty((n, self.embedding_size), dtype=np.float32)
         batch = MAX_BATCH if self.signature.batch is None else self.signature.batch
         p = self.pixels
+        # All chips in one call; the network then takes them `batch` at a time.
+        chips = kernels.align_tensor(image, landmarks, self.template, self.signature.input_size, p.bgr, p.mean, p.std)
         for start in range(0, n, batch):
-            chunk = landmarks[start : start + batch]
-            tensor = kernels.align_tensor(image, chunk, self.template, self.signature.input_size, p.bgr, p.mean, p.std)
-            if len(chunk) < batch and self.signature.batch is not None:
+            tensor = chips[start : start + batch]
+            count = len(tensor)
+            if count < batch and self.signature.batch is not None:
                 # A fixed-batch model: pad the last call with copies of the first chip.
-                tensor = np.concatenate([tensor, np.repeat(tensor[:1], batch - len(chunk), axis=0)])
+                tensor = np.concatenate([tensor, np.repeat(tensor[:1], batch - count, axis=0)])
             raw = self.session.run({self.signature.input_name: tensor})[0]
-            out[start : start + len(chunk)] = raw.reshape(len(tensor), -1)[: len(chunk)]
+            out[start : start + count] = raw.reshape(len(tensor), -1)[:count]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         if not np.all(np.isfinite(norms)) or np.any(norms == 0):
             raise ValueError("the recognizer returned a zero or non-finite embedding")

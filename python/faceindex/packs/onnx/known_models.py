@@ -66,7 +66,7 @@ class Identity:
 
 @lru_cache(maxsize=1)
 def _manifest() -> dict[str, Any]:
-    text = resources.files("faceindex").joinpath("models", MANIFEST).read_text(encoding="utf-8")
+    text = (resources.files("faceindex") / "models" / MANIFEST).read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
