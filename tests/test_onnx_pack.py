@@ -109,6 +109,18 @@ def test_photo_without_faces_gives_none(packs: dict[str, OnnxPack], data_file: D
         assert packs[name].detect(image) == [], name
 
 
+def test_threads_may_share_a_pack(packs: dict[str, OnnxPack], t1: np.ndarray) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pack = packs["scrfd_500m"]
+    small = np.ascontiguousarray(t1[::2, ::2])
+    serial = [pack.detect(image) for image in (t1, small)]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(pack.detect, [t1, small] * 4))
+    for i, faces in enumerate(parallel):
+        assert [f.bbox for f in faces] == [f.bbox for f in serial[i % 2]]
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (1, 999), (999, 1), (31, 17)])
 def test_tiny_and_thin_images_detect_without_crashing(shape: tuple[int, int], packs: dict[str, OnnxPack]) -> None:
     image = np.zeros((*shape, 3), dtype=np.uint8)
