@@ -352,3 +352,35 @@ def test_alignment_refuses_bad_landmarks() -> None:
         kernels.align_tensor(img, t[None].copy(), t, 10**6, False, *GOOD_NORM)
     with pytest.raises(ValueError, match="coincide"):
         kernels.similarity_transform(np.zeros((5, 2), np.float32), t)
+
+
+ARRAYS = st.builds(
+    lambda shape, dtype, seed: np.random.default_rng(seed).normal(0, 100, size=shape).astype(dtype),
+    st.lists(st.integers(0, 7), min_size=0, max_size=4).map(tuple),
+    st.sampled_from([np.float32, np.float64, np.uint8, np.int32]),
+    st.integers(0, 1000),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(image=ARRAYS, landmarks=ARRAYS, template=ARRAYS, size=st.integers(-2, 40))
+def test_alignment_never_crashes_on_arbitrary_arrays(image, landmarks, template, size) -> None:  # type: ignore[no-untyped-def]
+    try:
+        kernels.align_chips(image, landmarks, template, size)
+    except (ValueError, TypeError):
+        pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=ARRAYS, b=ARRAYS, c=ARRAYS, w=st.integers(-8, 64), h=st.integers(-8, 64), scale=st.floats(allow_nan=True))
+def test_decoders_never_crash_on_arbitrary_arrays(a, b, c, w, h, scale) -> None:  # type: ignore[no-untyped-def]
+    for call in (
+        lambda: kernels.decode_scrfd([a] * 3, [b] * 3, [c] * 3, (8, 16, 32), 2, (w, h), scale, 0.5, 0.4),
+        lambda: kernels.decode_yunet([a] * 3, [a] * 3, [b] * 3, [c] * 3, (8, 16, 32), (w, h), scale, 0.5, 0.3),
+        lambda: kernels.decode_retinaface(a, b, c, (w, h), scale, 0.5, 0.4),
+        lambda: kernels.letterbox(a, (w, h), False, (0.0,) * 3, (1.0,) * 3),
+    ):
+        try:
+            call()
+        except (ValueError, TypeError):
+            pass

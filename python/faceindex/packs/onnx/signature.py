@@ -84,11 +84,14 @@ def recognise(inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...], w
     if len(outputs) == 12 and all(re.fullmatch(r"(cls|obj|bbox|kps)_\d+", n) for n in names):
         return _yunet(image.name, fixed, outputs, unknown)
     if len(outputs) in (6, 9, 10, 15):
+        # Roles by row width, whatever the output order; strides are told apart by
+        # row count when the outputs arrive (scrfd.py).
         levels = 3 if len(outputs) in (6, 9) else 5
-        roles = ("scores", "boxes", "landmarks")[: len(outputs) // levels]
         widths = {"scores": 1, "boxes": 4, "landmarks": 10}
-        groups = {role: tuple(range(i * levels, (i + 1) * levels)) for i, role in enumerate(roles)}
-        if all(last[j] == widths[role] for role, idx in groups.items() for j in idx):
+        groups = {role: tuple(i for i, x in enumerate(last) if x == w) for role, w in widths.items()}
+        groups = {role: idx for role, idx in groups.items() if idx}
+        if all(len(idx) == levels for idx in groups.values()) and sum(map(len, groups.values())) == len(outputs) \
+                and "scores" in groups and "boxes" in groups:
             return DetectorSignature(
                 SCRFD, image.name, fixed, (8, 16, 32) if levels == 3 else (8, 16, 32, 64, 128),
                 2 if levels == 3 else 1, groups, "landmarks" in groups,
