@@ -1,0 +1,84 @@
+"""An ONNX face detector of any known family: letterbox, run, decode."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from faceindex.backends.base import Session
+from faceindex.images import RGBImage
+from faceindex.packs.onnx import kernels, retinaface, scrfd, yunet
+from faceindex.packs.onnx.family import Family
+from faceindex.packs.onnx.kernels import FloatArray
+from faceindex.packs.onnx.signature import DetectorSignature
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (scrfd.FAMILY, yunet.FAMILY, retinaface.FAMILY)}
+
+DEFAULT_DET_SIZE = (640, 640)
+
+
+class OnnxDetector:
+    """Faces as float32 (n, 15) rows: x1, y1, x2, y2, score, then five landmark (x, y),
+    in image pixels, best first. Landmarks are NaN when the model has none."""
+
+    def __init__(
+        self,
+        session: Session,
+        signature: DetectorSignature,
+        det_size: tuple[int, int] | None = None,
+        det_threshold: float | None = None,
+    ) -> None:
+        self.session = session
+        self.signature = signature
+        self.family = FAMILIES[signature.family]
+        self.canvas = _canvas(signature, det_size)
+        self.score_threshold = self.family.score_threshold if det_threshold is None else float(det_threshold)
+        self.score_threshold_source = self.family.score_threshold_source if det_threshold is None else "given"
+        if not (0.0 <= self.score_threshold <= 1.0):
+            raise ValueError(f"det_threshold must be in [0, 1], got {det_threshold}")
+        self._buffers = threading.local()
+
+    def _input_buffer(self) -> FloatArray:
+        """This thread's network input: reused across images (a fresh 5 MB array per image
+        costs page faults), one per thread so that threads may share a detector."""
+        buffer: FloatArray | None = getattr(self._buffers, "input", None)
+        if buffer is None:
+            buffer = self._buffers.input = np.empty((1, 3, self.canvas[1], self.canvas[0]), dtype=np.float32)
+        return buffer
+
+    def detect(self, image: RGBImage) -> FloatArray:
+        f = self.family
+        tensor, scale, _ = kernels.letterbox(image, self.canvas, f.bgr, f.mean, f.std, self._input_buffer())
+        outputs = self.session.run({self.signature.input_name: tensor})
+        return f.decode(outputs, self.signature, self.canvas, scale, self.score_threshold, f.nms_threshold)
+
+
+def _canvas(signature: DetectorSignature, det_size: tuple[int, int] | None) -> tuple[int, int]:
+    """The network input (width, height): the model's own when it fixes one, else det_size."""
+    if det_size is not None:
+        try:
+            width, height = (int(v) for v in det_size)
+        except (TypeError, ValueError):
+            raise ValueError(f"det_size must be (width, height), got {det_size!r}") from None
+        if (width, height) != tuple(det_size):
+            raise ValueError(f"det_size must be whole numbers, got {det_size!r}")
+    if signature.input_size is not None:
+        if det_size is not None and (width, height) != signature.input_size:
+            raise ValueError(
+                f"this {signature.family} model takes a fixed {signature.input_size[0]}x{signature.input_size[1]} "
+                f"input; det_size={tuple(det_size)} cannot apply (leave det_size unset)"
+            )
+        width, height = signature.input_size
+    elif det_size is None:
+        width, height = DEFAULT_DET_SIZE
+    step = math.lcm(*signature.strides)
+    if width < step or height < step or width % step or height % step or max(width, height) > 8192:
+        raise ValueError(
+            f"det_size must be (width, height) multiples of {step}, each in {step}..8192, got ({width}, {height})"
+        )
+    return width, height
+
+
+__all__ = ["DEFAULT_DET_SIZE", "FAMILIES", "OnnxDetector"]

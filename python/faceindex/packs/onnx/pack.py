@@ -1,0 +1,154 @@
+"""OnnxPack: a detector and a recognizer from ONNX files, as one model pack."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from faceindex.backends import open_session
+from faceindex.backends.base import Session
+from faceindex.images import RGBImage
+from faceindex.packs.onnx.arcface import ArcFaceRecognizer, RecognizerInput
+from faceindex.packs.onnx.detector import OnnxDetector
+from faceindex.packs.onnx.errors import ModelFileError, UnknownModelError
+from faceindex.packs.onnx.known_models import Identity, identify
+from faceindex.packs.onnx.models_dir import find_pack
+from faceindex.packs.onnx.signature import (
+    DetectorSignature,
+    RecognizerSignature,
+    describe,
+    normalises_in_graph,
+    recognise,
+)
+from faceindex.packs.onnx.threshold import default_threshold
+from faceindex.types import Face, FloatArray, PackInfo
+
+_OPTIONS = {"det_size", "det_threshold"}
+
+
+class OnnxPack:
+    """Runs an ONNX detector (SCRFD, YuNet or RetinaFace) and an ArcFace-style recognizer.
+
+    A detector without landmarks (SCRFD exported without kps) still detects; its
+    faces carry NaN landmarks, and embedding them raises ValueError.
+    """
+
+    def __init__(
+        self,
+        detector: OnnxDetector,
+        recognizer: ArcFaceRecognizer,
+        info: PackInfo,
+        identities: tuple[Identity, Identity],
+    ) -> None:
+        self.detector = detector
+        self.recognizer = recognizer
+        self.info = info
+        self.identities = identities
+
+    @classmethod
+    def from_files(
+        cls,
+        detector: str | os.PathLike[str],
+        recognizer: str | os.PathLike[str],
+        backend: str = "auto",
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        **options: Any,
+    ) -> OnnxPack:
+        """A pack from explicit files; options: det_size=(w, h), det_threshold=score."""
+        unknown = set(options) - _OPTIONS
+        if unknown:
+            raise TypeError(f"unexpected options for an ONNX pack: {sorted(unknown)}")
+        det_id = identify(Path(detector), stacklevel=3)
+        rec_id = identify(Path(recognizer), stacklevel=3)
+        det_session = _open(det_id.path, backend)
+        rec_session = _open(rec_id.path, backend)
+        det_sig = _signature(det_session, det_id.path, DetectorSignature, "detector")
+        rec_sig = _signature(rec_session, rec_id.path, RecognizerSignature, "recognizer")
+        assert isinstance(det_sig, DetectorSignature) and isinstance(rec_sig, RecognizerSignature)
+        det = OnnxDetector(det_session, det_sig, options.get("det_size"), options.get("det_threshold"))
+        rec = ArcFaceRecognizer(rec_session, rec_sig, _recognizer_input(rec_id))
+        threshold, threshold_source = default_threshold(rec_id)
+        info = PackInfo(
+            name=name or f"{det_id.path.stem}+{rec_id.path.stem}",
+            version=version or f"sha256:{det_id.short}+{rec_id.short}",
+            embedding_size=rec_sig.embedding_size,
+            default_threshold=threshold,
+            threshold_source=threshold_source,
+            detector=f"{det_sig.family} {det_id.describe()}, input {det.canvas[0]}x{det.canvas[1]}, "
+            f"det_threshold {det.score_threshold} ({det.score_threshold_source})",
+            recognizer=f"arcface-style {rec_id.describe()}, {rec_sig.input_size}x{rec_sig.input_size} -> "
+            f"{rec_sig.embedding_size}, {'batched' if rec_sig.batch is None else f'batch {rec_sig.batch}'}",
+            license=_license(det_id, rec_id),
+        )
+        return cls(det, rec, info, (det_id, rec_id))
+
+    @classmethod
+    def from_folder(
+        cls,
+        name: str,
+        models_dir: str | os.PathLike[str] | None = None,
+        backend: str = "auto",
+        **options: Any,
+    ) -> OnnxPack:
+        """The pack folder `name` under the models directory (see faceindex.packs.onnx.models_dir)."""
+        folder = find_pack(name, models_dir)
+        merged = {**folder.options, **options}  # explicit options win over pack.json
+        return cls.from_files(folder.detector, folder.recognizer, backend, name=name, version=folder.version,
+                              **merged)
+
+    def detect(self, image: RGBImage) -> list[Face]:
+        rows = self.detector.detect(image)
+        return [
+            Face(
+                bbox=(float(r[0]), float(r[1]), float(r[2]), float(r[3])),
+                score=float(r[4]),
+                landmarks=np.ascontiguousarray(r[5:15].reshape(5, 2)),
+            )
+            for r in rows
+        ]
+
+    def embed(self, image: RGBImage, faces: Sequence[Face]) -> FloatArray:
+        if len(faces) == 0:
+            return np.zeros((0, self.info.embedding_size), dtype=np.float32)
+        landmarks = np.stack([np.asarray(f.landmarks, dtype=np.float32).reshape(5, 2) for f in faces])
+        return self.recognizer.embed(image, landmarks)
+
+
+def _open(path: Path, backend: str) -> Session:
+    try:
+        return open_session(path, backend)
+    except (ValueError, RuntimeError):
+        raise
+    except Exception as e:  # onnxruntime raises its own exception types for files it cannot load
+        raise ModelFileError(f"{path}: cannot be loaded as an ONNX model ({type(e).__name__}: {e})") from e
+
+
+def _signature(session: Session, path: Path, expected: type, role: str) -> DetectorSignature | RecognizerSignature:
+    signature = recognise(session.inputs, session.outputs, what=str(path))
+    if not isinstance(signature, expected):
+        found = "a detector" if isinstance(signature, DetectorSignature) else "a recognizer"
+        raise UnknownModelError(
+            f"{path} was given as the {role} but is {found} ({describe(session.inputs, session.outputs)})"
+        )
+    return signature
+
+
+def _recognizer_input(identity: Identity) -> RecognizerInput:
+    m = identity.measurement
+    if m is not None and m.recognizer_input is not None:
+        r = m.recognizer_input
+        return RecognizerInput(bool(r["bgr"]), (float(r["mean"]),) * 3, (float(r["std"]),) * 3, str(r["source"]))
+    return RecognizerInput.insightface(normalises_in_graph(identity.path))
+
+
+def _license(*identities: Identity) -> str:
+    parts = []
+    for identity in identities:
+        license = identity.known.license if identity.known else "unknown (file not in faceindex's manifest)"
+        parts.append(f"{identity.path.name}: {license}")
+    return "; ".join(parts)
