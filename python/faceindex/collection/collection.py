@@ -107,7 +107,8 @@ class Collection:
             # A cache file from before the last deletion may be on disk after a crash: remove it
             # now (finishing that erasure), and save the index when it had to be rebuilt.
             self._cache.prune(conn)
-            if report.source == "rebuilt" and len(self._cache) or report.caught_up_faces > 10_000:
+            rebuilt = report.source == "rebuilt" and (len(self._cache) > 0 or report.reason != "no cache file")
+            if rebuilt or report.caught_up_faces > 10_000:
                 self._cache.save(conn, blocking=False)
         except BaseException:
             self.close()

@@ -249,7 +249,8 @@ class IndexCache:
             with self._lock.shared():
                 generation = self._generation
                 path = cache_path(self.directory, self.key, generation)
-                if not path.exists():
+                # A file of this generation that we did not load may be a damaged one: write over it.
+                if self._saved_generation != generation or not path.exists():
                     self._index.save(path)
                 self._saved_generation = generation
             self._prune(keep=path)
