@@ -9,6 +9,7 @@ from typing import Iterable, Optional, Sequence, Union
 # Rekognition's patterns: ids are safe as file names and in URLs.
 _COLLECTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
 _USER_ID = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_MATCHES = 4096
 
 
@@ -29,7 +30,7 @@ def user_id(value: object) -> str:
 def external_image_id(value: object) -> Optional[str]:
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not isinstance(value, str) or not value or len(value) > 255 or _CONTROL.search(value):
         raise ValueError(f"external_image_id must be 1-255 printable characters or None, got {value!r}")
     return value
 
