@@ -126,3 +126,26 @@ def test_a_cache_from_before_a_deletion_is_never_used_and_is_removed(tmp_path: P
         assert reopened.get_faces(face_id) == {}
         assert reopened.search_faces_by_embedding(unit_vectors(1, 1234)[0], pack=SYNTHETIC).face_matches == []
     assert traces(collection.directory, {"embedding": cache_vector}) == []
+
+
+def test_an_erasure_blocked_by_a_reader_says_so_and_finishes_on_the_next_open(tmp_path: Path) -> None:
+    from faceindex import ErasureIncompleteError  # noqa: F401 - public name
+    from faceindex.collection import ErasureIncompleteError as Incomplete
+
+    home = Collections(tmp_path, busy_timeout_s=0.3)
+    collection = home.create_collection("c", SYNTHETIC)
+    face_id = populate(collection, "y.jpg")
+    db_vector, _ = stored_vectors(collection, face_id)
+    # Another program holds a read snapshot of the database: the WAL cannot be emptied under it.
+    reader = sqlite3.connect(collection.directory / "collection.db", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM faces").fetchone() == (501,)
+    with pytest.raises(Incomplete, match="readers kept the write-ahead log busy"):
+        collection.delete_faces([face_id])
+    assert collection.get_faces(face_id) == {}  # the deletion itself is committed
+    assert reader.execute("SELECT count(*) FROM faces").fetchone() == (501,)  # the reader's snapshot
+    assert traces(collection.directory, {"embedding": db_vector}) != []
+    reader.execute("COMMIT")
+    reader.close()
+    collection.close()
+    assert traces(collection.directory, {"embedding": db_vector}) == []

@@ -107,6 +107,8 @@ class Collection:
             # A cache file from before the last deletion may be on disk after a crash: remove it
             # now (finishing that erasure), and save the index when it had to be rebuilt.
             self._cache.prune(conn)
+            # Likewise old page versions a deletion left in the WAL (its readers were busy then).
+            store.checkpoint_truncate(conn, wait=False)
             rebuilt = report.source == "rebuilt" and (len(self._cache) > 0 or report.reason != "no cache file")
             if rebuilt or report.caught_up_faces > 10_000:
                 self._cache.save(conn, blocking=False)
@@ -127,8 +129,10 @@ class Collection:
         if self._closed:
             return
         try:
-            if hasattr(self, "_cache") and self._cache.unsaved:
-                self._cache.save(self._conn())
+            if hasattr(self, "_cache"):
+                if self._cache.unsaved:
+                    self._cache.save(self._conn())
+                store.checkpoint_truncate(self._conn(), wait=False)
         finally:
             self._closed = True
             with self._connections_lock:

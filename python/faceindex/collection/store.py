@@ -238,9 +238,22 @@ def users_page(conn: sqlite3.Connection, after: Optional[str], limit: int) -> li
     return [_user(row) for row in rows]
 
 
-def checkpoint_truncate(conn: sqlite3.Connection) -> bool:
-    """Copy the WAL into the database and truncate it to zero bytes; False if readers kept it."""
-    busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+def checkpoint_truncate(conn: sqlite3.Connection, wait: bool = True) -> bool:
+    """Copy the WAL into the database and truncate it to zero bytes; False if readers or a writer kept it.
+
+    wait=False gives up at once instead of waiting up to the busy timeout.
+    """
+    if wait:
+        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:  # locked by a writer
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
     return busy == 0
 
 
