@@ -308,15 +308,15 @@ class Collection:
                 rows.append(store.NewFace(face_ids[i], image_ids[i], externals[i], (0.0, 0.0, 0.0, 0.0), 0.0,
                                           _NO_LANDMARKS, 0.0, 0.0, 0.0, None, vector.tobytes()))
                 continue
-            bbox = tuple(float(v) for v in face.bbox)
             landmarks = np.asarray(face.landmarks, dtype=np.float32)
-            if len(bbox) != 4 or landmarks.shape != (5, 2):
+            if len(face.bbox) != 4 or landmarks.shape != (5, 2):
                 raise ValueError(f"face {i}: bbox must have 4 values and landmarks shape (5, 2)")
+            x1, y1, x2, y2 = (float(v) for v in face.bbox)
+            pose = None if face.pose is None else (float(face.pose[0]), float(face.pose[1]), float(face.pose[2]))
             rows.append(store.NewFace(
-                face_ids[i], image_ids[i], externals[i], bbox, float(face.score),  # type: ignore[arg-type]
+                face_ids[i], image_ids[i], externals[i], (x1, y1, x2, y2), float(face.score),
                 landmarks.tobytes(), float(face.face_size), float(face.sharpness), float(face.brightness),
-                None if face.pose is None else tuple(float(v) for v in face.pose),  # type: ignore[arg-type]
-                vector.tobytes(),
+                pose, vector.tobytes(),
             ))
         conn = self._conn()
         now = time.time()

@@ -24,7 +24,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional, TypeVar
+from typing import Callable, Iterator, Literal, Optional, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -35,8 +35,8 @@ from faceindex.flat_index import FlatIndex, IndexFileError
 
 log = logging.getLogger("faceindex.collection")
 
-INDEX_METRIC = "cosine"
-INDEX_DTYPE = "f32"
+INDEX_METRIC: Literal["cosine"] = "cosine"
+INDEX_DTYPE: Literal["f32"] = "f32"
 _LAYOUT = f"faceindex-cache-1/{INDEX_METRIC}/{INDEX_DTYPE}"
 _NAME = re.compile(r"^index-([0-9a-f]{16})-g(\d{12})\.fidx$")
 LOCK_NAME = "cache.lock"

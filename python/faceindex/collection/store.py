@@ -245,7 +245,7 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait: bool = True) -> bool:
     """
     if wait:
         busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return busy == 0
+        return bool(busy == 0)
     timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute("PRAGMA busy_timeout = 0")
     try:
@@ -254,7 +254,7 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait: bool = True) -> bool:
         return False
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
-    return busy == 0
+    return bool(busy == 0)
 
 
 def _face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
