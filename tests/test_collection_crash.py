@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from faceindex import Collections
+from faceindex.collection import store
 from collection_helpers import SYNTHETIC
 from collection_worker import batch_name
 from test_collection_concurrency import WORKER, batch_count
@@ -40,6 +41,9 @@ def test_a_killed_indexer_leaves_every_returned_face_and_nothing_half_written(tm
 
         db = sqlite3.connect(tmp_path / "collections" / "c" / "collection.db")
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        ids = [row[0] for row in db.execute("SELECT id FROM faces")]
+        digest = int(db.execute("SELECT value FROM meta WHERE key = 'id_digest'").fetchone()[0], 16)
+        assert digest == store.id_digest(ids)  # kept in the same transactions as the rows
         db.close()
         with home.collection("c") as collection:
             stored = list(collection)

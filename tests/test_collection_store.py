@@ -265,3 +265,18 @@ def test_a_closed_collection_says_so(home: Collections) -> None:
 def test_public_names(home: Collections) -> None:
     assert faceindex.Collections is Collections
     from faceindex.collection import FaceRecord, FaceSearchResult, IndexFacesResult  # noqa: F401
+
+
+def test_the_id_digest_follows_every_insert_and_delete(home: Collections) -> None:
+    from faceindex.collection import store
+
+    with home.create_collection("c", SYNTHETIC) as c:
+        conn = c._conn()
+        records = []
+        for seed in range(5):
+            records += c.index_embeddings(unit_vectors(37, seed), pack=SYNTHETIC)
+            c.delete_faces([r.face_id for r in records[seed * 7: seed * 7 + 5]])
+            ids = store.all_face_ids(conn)
+            assert store.stored_id_digest(conn) == store.id_digest(ids) != 0
+        assert len(ids) == 5 * 37 - 25
+        assert store.id_digest([1, 2]) == store.id_digest([2, 1]) != store.id_digest([1, 3])

@@ -5,7 +5,8 @@ for what it reflects: index-<key>-g<generation>.fidx, where key hashes the
 database's identity (its store UUID), the model pack's name and version and the
 index layout. A file is used only when its key is ours, its generation lies
 between the last deletion and now, its bytes pass FlatIndex's checksum, and
-after catching up on faces added since, its ids are exactly the database's.
+after catching up on faces added since, its ids are the database's (their
+count, and the id digest the database keeps in step with every change).
 Anything else is rebuilt from the database and logged, never trusted.
 
 Cache files are written under an exclusive file lock (cache.lock), and every
@@ -161,8 +162,8 @@ class IndexCache:
         ids = index.ids()
         self._index, self._max_id = index, int(ids.max()) if len(ids) else 0
         added = self._add_after(conn, self._max_id)
-        db_ids = store.all_face_ids(conn)
-        if len(db_ids) != len(self._index) or not np.array_equal(np.sort(self._index.ids()).astype(np.int64), db_ids):
+        if (len(self._index) != store.face_count(conn)
+                or store.id_digest(self._index.ids()) != store.stored_id_digest(conn)):
             return f"cache file {candidate.path.name} does not hold the database's faces"
         self._generation = gens.generation
         self._saved_generation = candidate.generation if added == 0 else -1

@@ -56,11 +56,12 @@ CREATE INDEX faces_by_external_image ON faces(external_image_id) WHERE external_
 
 # meta keys. generation counts every change to the set of faces; erase_generation
 # is the generation of the last deletion: a cache saved before it holds erased
-# embeddings and is never used.
+# embeddings and is never used. id_digest summarises the set of face row ids
+# (store.id_digest), so a cache's ids are checked without reading every row.
 META_KEYS = (
     "collection_id", "store_uuid", "created_at", "pack", "pack_version", "embedding_size",
     "default_threshold", "threshold_source", "pack_detector", "pack_recognizer", "pack_license",
-    "generation", "erase_generation",
+    "generation", "erase_generation", "id_digest",
 )
 
 
@@ -115,6 +116,7 @@ def create(path: Path, collection_id: str, pack: PackInfo) -> None:
             "pack_license": pack.license,
             "generation": 0,
             "erase_generation": 0,
+            "id_digest": "0" * 16,
         }
         conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", values.items())
         conn.execute("COMMIT")
