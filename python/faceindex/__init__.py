@@ -1,5 +1,19 @@
 """faceindex: self-hosted face recognition over a C++ core."""
 
+from faceindex.collection import (
+    Collection,
+    CollectionError,
+    CollectionExistsError,
+    CollectionFileError,
+    CollectionNotFoundError,
+    Collections,
+    ErasureIncompleteError,
+    FaceNotFoundError,
+    PackMismatchError,
+    QualityFilter,
+    UserExistsError,
+    UserNotFoundError,
+)
 from faceindex.engine import FaceEngine, NoFaceError
 from faceindex.flat_index import FlatIndex, IndexFileError, set_simd_level, simd_level
 from faceindex.images import ImageError, load_image
@@ -7,6 +21,18 @@ from faceindex.runtime import build_info, get_num_threads, set_num_threads
 from faceindex.types import Comparison, Face, PackInfo
 
 __all__ = [
+    "Collection",
+    "CollectionError",
+    "CollectionExistsError",
+    "CollectionFileError",
+    "CollectionNotFoundError",
+    "Collections",
+    "ErasureIncompleteError",
+    "FaceNotFoundError",
+    "PackMismatchError",
+    "QualityFilter",
+    "UserExistsError",
+    "UserNotFoundError",
     "Comparison",
     "Face",
     "FaceEngine",

@@ -1,0 +1,440 @@
+"""The `faceindex` command: collections, indexing, search, users, compare and detect.
+
+Every command takes --json (one JSON document on stdout). Exit codes:
+0 done; 1 done, but some inputs failed (index); 2 bad usage; 3 not found
+(collection, face, user, file); 4 bad input (an image that cannot be read or
+holds no face, a damaged or foreign collection file, a bad value);
+5 conflict (the id exists, another model pack); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, TextIO
+
+import numpy as np
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_CONFLICT = 0, 1, 2, 3, 4, 5
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def to_json(value: Any) -> Any:
+    """Results as JSON values: dataclasses as objects, arrays as lists, times as ISO 8601.
+    Embeddings are left out (they are biometric data and large)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "embedding"}
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class Output:
+    def __init__(self, as_json: bool, stdout: TextIO) -> None:
+        self.as_json, self.stdout = as_json, stdout
+
+    def emit(self, value: Any, human: Callable[[], Sequence[str]]) -> None:
+        if self.as_json:
+            json.dump(to_json(value), self.stdout, indent=2)
+            self.stdout.write("\n")
+        else:
+            for line in human():
+                self.stdout.write(line + "\n")
+
+
+def _box(bbox: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.0f}" for v in bbox) + ")"
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def _collections(args: argparse.Namespace) -> Any:
+    from faceindex.collection import Collections
+
+    return Collections(args.home)
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from faceindex.engine import FaceEngine
+
+    return FaceEngine(pack=args.pack, backend=args.backend, detector=args.detector, recognizer=args.recognizer)
+
+
+def cmd_collection_create(args: argparse.Namespace, out: Output) -> int:
+    engine = _engine(args)
+    with _collections(args).create_collection(args.collection_id, engine=engine) as collection:
+        description = _collections(args).describe_collection(collection.collection_id)
+    out.emit(description, lambda: [f"created collection {description.collection_id} "
+                                   f"(pack {description.pack} {description.pack_version}) at {description.path}"])
+    return EXIT_OK
+
+
+def cmd_collection_list(args: argparse.Namespace, out: Output) -> int:
+    names = _collections(args).list_collections()
+    out.emit({"collections": names}, lambda: names or ["(no collections)"])
+    return EXIT_OK
+
+
+def cmd_collection_describe(args: argparse.Namespace, out: Output) -> int:
+    d = _collections(args).describe_collection(args.collection_id)
+    out.emit(d, lambda: [
+        f"collection  {d.collection_id}",
+        f"pack        {d.pack} {d.pack_version} ({d.embedding_size}-d, default threshold {d.default_threshold:.3f})",
+        f"faces       {d.face_count}",
+        f"users       {d.user_count}",
+        f"created     {d.created_at.isoformat(timespec='seconds')}",
+        f"path        {d.path}",
+        f"size        database {d.database_bytes:,} B, index cache {d.cache_bytes:,} B",
+    ])
+    return EXIT_OK
+
+
+def cmd_collection_delete(args: argparse.Namespace, out: Output) -> int:
+    _collections(args).delete_collection(args.collection_id)
+    out.emit({"deleted": args.collection_id}, lambda: [f"deleted collection {args.collection_id}"])
+    return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace, out: Output) -> int:
+    from faceindex.collection.ingest import image_files, index_paths
+    from faceindex.progress import ProgressBar
+
+    with _collections(args).collection(args.collection) as collection:
+        files = image_files(args.paths)
+        if not files:
+            raise CliError(f"no images found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
+        bar = ProgressBar(len(files), "indexing", enabled=args.progress)
+        try:
+            report = index_paths(collection, files, args.external_id_from, args.max_faces, args.quality_filter,
+                                 on_file=lambda f: bar.advance(Path(f.path).name))
+        finally:
+            bar.close()
+
+    def human() -> list[str]:
+        lines = []
+        for f in report.files:
+            if f.error is not None:
+                lines.append(f"{f.path}: FAILED: {f.error}")
+                continue
+            assert f.result is not None
+            skipped = ", ".join(f"{_box(u.face.bbox)} {'+'.join(u.reasons)}" for u in f.result.unindexed_faces)
+            lines.append(f"{f.path}: {len(f.result.face_records)} faces indexed"
+                         + (f"; not indexed: {skipped}" if skipped else ""))
+        lines.append(f"{len(report.files)} files, {report.indexed_faces} faces indexed, "
+                     f"{report.unindexed_faces} not indexed, {len(report.failed)} files failed")
+        return lines
+
+    out.emit({"files": report.files, "indexed_faces": report.indexed_faces,
+              "unindexed_faces": report.unindexed_faces, "failed_files": len(report.failed)}, human)
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _match_lines(result: Any) -> list[str]:
+    lines = [f"threshold {result.threshold:.3f} (pack {result.pack} {result.pack_version})"]
+    if result.searched_face is not None:
+        lines[0] = f"searched face {_box(result.searched_face.bbox)}, " + lines[0]
+    if not result.face_matches:
+        lines.append("  no match")
+    for m in result.face_matches:
+        lines.append(f"  {m.similarity:.3f}  {m.face.face_id}  {m.face.external_image_id or '-'}"
+                     + (f"  user {m.face.user_id}" if m.face.user_id else ""))
+    return lines
+
+
+def cmd_search(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        if args.face_id:
+            result: Any = collection.search_faces(args.image, args.max_faces, args.threshold)
+        else:
+            result = collection.search_faces_by_image(args.image, args.max_faces, args.threshold,
+                                                      all_faces=args.all_faces)
+    results = result if isinstance(result, list) else [result]
+    out.emit(result, lambda: [line for r in results for line in _match_lines(r)])
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace, out: Output) -> int:
+    c = _engine(args).compare(args.a, args.b, threshold=args.threshold)
+    out.emit(c, lambda: [f"similarity {c.similarity:.3f}, threshold {c.threshold:.3f}: "
+                         f"{'same person' if c.same_person else 'different people'} (pack {c.pack} {c.pack_version})"])
+    return EXIT_OK
+
+
+def cmd_detect(args: argparse.Namespace, out: Output) -> int:
+    engine = _engine(args)
+    faces = engine.detect(args.image)
+    out.emit({"faces": faces, "pack": engine.pack.name, "pack_version": engine.pack.version}, lambda: [
+        f"{len(faces)} faces"] + [f"  {_box(f.bbox)} score {f.score:.3f} size {f.face_size:.0f}px "
+                                  f"sharpness {f.sharpness:.1f} brightness {f.brightness:.2f}" for f in faces])
+    return EXIT_OK
+
+
+def cmd_faces_list(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        page = collection.list_faces(args.max_results, args.next_token, user_id=args.user,
+                                     external_image_id=args.external_image_id)
+    out.emit(page, lambda: [f"{r.face_id}  {r.external_image_id or '-'}  {_box(r.bbox)}  "
+                            f"confidence {r.confidence:.3f}" + (f"  user {r.user_id}" if r.user_id else "")
+                            for r in page.faces] + ([f"more: --next-token {page.next_token}"] if page.next_token else []))
+    return EXIT_OK
+
+
+def cmd_faces_delete(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        result = collection.delete_faces(args.face_ids)
+    out.emit(result, lambda: [f"deleted {f}" for f in result.deleted_faces] + [
+        f"not deleted {u.face_id}: {'+'.join(u.reasons)}" for u in result.unsuccessful_face_deletions])
+    return EXIT_PARTIAL if result.unsuccessful_face_deletions else EXIT_OK
+
+
+def cmd_users_create(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        collection.create_user(args.user_id)
+    out.emit({"created": args.user_id}, lambda: [f"created user {args.user_id}"])
+    return EXIT_OK
+
+
+def cmd_users_delete(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        result = collection.delete_user(args.user_id, delete_faces=not args.keep_faces)
+    out.emit(result, lambda: [f"deleted user {result.user_id}: {len(result.deleted_faces)} faces erased, "
+                              f"{len(result.disassociated_faces)} kept"])
+    return EXIT_OK
+
+
+def cmd_users_list(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        page = collection.list_users(args.max_results, args.next_token)
+    out.emit(page, lambda: [f"{u.user_id}  {u.face_count} faces" for u in page.users] + (
+        [f"more: --next-token {page.next_token}"] if page.next_token else []))
+    return EXIT_OK
+
+
+def cmd_users_associate(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        result = collection.associate_faces(args.user_id, args.face_ids, args.threshold)
+    out.emit(result, lambda: [f"associated {f}" for f in result.associated_faces] + [
+        f"not associated {u.face_id}: {'+'.join(u.reasons)}" for u in result.unsuccessful_face_associations])
+    return EXIT_PARTIAL if result.unsuccessful_face_associations else EXIT_OK
+
+
+def cmd_users_disassociate(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        result = collection.disassociate_faces(args.user_id, args.face_ids)
+    out.emit(result, lambda: [f"disassociated {f}" for f in result.disassociated_faces] + [
+        f"not disassociated {u.face_id}: {'+'.join(u.reasons)}" for u in result.unsuccessful_face_disassociations])
+    return EXIT_PARTIAL if result.unsuccessful_face_disassociations else EXIT_OK
+
+
+def cmd_users_search(args: argparse.Namespace, out: Output) -> int:
+    with _collections(args).collection(args.collection) as collection:
+        if args.image is not None:
+            result = collection.search_users_by_image(args.image, args.max_users, args.threshold)
+        else:
+            result = collection.search_users(user_id=args.user, face_id=args.face, max_users=args.max_users,
+                                             threshold=args.threshold)
+    out.emit(result, lambda: [f"threshold {result.threshold:.3f} (pack {result.pack} {result.pack_version})"] + (
+        [f"  {m.similarity:.3f}  {m.user.user_id}  (face {m.face.face_id})" for m in result.user_matches]
+        or ["  no match"]))
+    return EXIT_OK
+
+
+# -- the parser ---------------------------------------------------------------------------------
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a cosine similarity from -1 to 1, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: given before or after the command, the option counts.
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
+    common.add_argument("--home", default=argparse.SUPPRESS,
+                        help="folder holding the collections (default: $FACEINDEX_HOME, else the user data folder)")
+    engine = argparse.ArgumentParser(add_help=False)
+    engine.add_argument("--pack", default="dlib", help="model pack (default: dlib)")
+    engine.add_argument("--backend", default="auto", help="inference backend (default: auto)")
+    engine.add_argument("--detector", help="detector ONNX file (with --recognizer: a custom pack)")
+    engine.add_argument("--recognizer", help="recognizer ONNX file")
+
+    parser = argparse.ArgumentParser(prog="faceindex", parents=[common],
+                                     description="Self-hosted face recognition: collections of faces on your own disk.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(group: Any, name: str, handler: Callable[..., int], help: str, parents: Sequence[Any] = ()) -> Any:
+        sub = group.add_parser(name, parents=[common, *parents], help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    collection = commands.add_parser("collection", help="create, list, describe, delete collections")
+    coll = collection.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command(coll, "create", cmd_collection_create, "create a collection bound to a model pack", [engine])
+    p.add_argument("collection_id")
+    command(coll, "list", cmd_collection_list, "list the collections")
+    command(coll, "describe", cmd_collection_describe, "faces, users, pack and sizes of a collection").add_argument(
+        "collection_id")
+    command(coll, "delete", cmd_collection_delete, "delete a collection and all its files").add_argument(
+        "collection_id")
+
+    p = command(commands, "index", cmd_index, "index the faces in image files and folders (recursive)")
+    p.add_argument("collection")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--external-id-from", choices=["filename", "parent-dir", "none"], default="filename",
+                   help="each image's external id: its file name (default) or its folder's name")
+    p.add_argument("--max-faces", type=_positive, help="index at most this many faces per image, largest first")
+    p.add_argument("--quality-filter", choices=["none", "auto", "low", "medium", "high"], default="auto")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+    p = command(commands, "search", cmd_search, "search a collection for the faces in an image")
+    p.add_argument("collection")
+    p.add_argument("image", help="an image (or a face id with --face-id)")
+    p.add_argument("--face-id", action="store_true", help="IMAGE is the id of a stored face")
+    p.add_argument("--max-faces", type=_positive, default=10, help="most matches to return (default 10)")
+    p.add_argument("--threshold", type=_threshold, help="cosine similarity (default: the pack's)")
+    p.add_argument("--all-faces", action="store_true", help="search every face in the image, not just the largest")
+
+    p = command(commands, "compare", cmd_compare, "compare the largest faces of two images", [engine])
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--threshold", type=_threshold)
+
+    command(commands, "detect", cmd_detect, "detect the faces in an image", [engine]).add_argument("image")
+
+    faces = commands.add_parser("faces", help="list or delete stored faces")
+    fa = faces.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command(fa, "list", cmd_faces_list, "list stored faces, in the order they were indexed")
+    p.add_argument("collection")
+    p.add_argument("--max-results", type=_positive, default=1000)
+    p.add_argument("--next-token")
+    p.add_argument("--user", help="only this user's faces")
+    p.add_argument("--external-image-id", help="only the faces of this image")
+    p = command(fa, "delete", cmd_faces_delete, "erase faces (database rows wiped, index cache rewritten)")
+    p.add_argument("collection")
+    p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
+
+    users = commands.add_parser("users", help="create, delete, list, associate, disassociate and search users")
+    us = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = command(us, "create", cmd_users_create, "create a user")
+    p.add_argument("collection")
+    p.add_argument("user_id")
+    p = command(us, "delete", cmd_users_delete, "delete a user and erase their faces")
+    p.add_argument("collection")
+    p.add_argument("user_id")
+    p.add_argument("--keep-faces", action="store_true", help="keep the user's faces, unassociated")
+    p = command(us, "list", cmd_users_list, "list users")
+    p.add_argument("collection")
+    p.add_argument("--max-results", type=_positive, default=100)
+    p.add_argument("--next-token")
+    p = command(us, "associate", cmd_users_associate, "make faces a user's")
+    p.add_argument("collection")
+    p.add_argument("user_id")
+    p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
+    p.add_argument("--threshold", type=_threshold, help="user match threshold (default: the pack's)")
+    p = command(us, "disassociate", cmd_users_disassociate, "take faces from a user")
+    p.add_argument("collection")
+    p.add_argument("user_id")
+    p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
+    p = command(us, "search", cmd_users_search, "users like a user, a stored face or the face in an image")
+    p.add_argument("collection")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--user")
+    which.add_argument("--face")
+    which.add_argument("--image")
+    p.add_argument("--max-users", type=_positive, default=10)
+    p.add_argument("--threshold", type=_threshold)
+    return parser
+
+
+def _exit_code(error: BaseException) -> Optional[int]:
+    """The exit code for an error the user can act on; None for a bug (it keeps its traceback)."""
+    import sqlite3
+
+    from faceindex.collection import errors
+    from faceindex.engine import NoFaceError
+    from faceindex.images import ImageError
+
+    if isinstance(error, CliError):
+        return error.code
+    if isinstance(error, (errors.CollectionExistsError, errors.UserExistsError, errors.PackMismatchError)):
+        return EXIT_CONFLICT
+    if isinstance(error, (errors.CollectionNotFoundError, errors.FaceNotFoundError, errors.UserNotFoundError,
+                          FileNotFoundError)):
+        return EXIT_NOT_FOUND
+    if isinstance(error, (ImageError, NoFaceError, errors.CollectionFileError, ValueError)):
+        return EXIT_BAD_INPUT
+    if isinstance(error, (errors.CollectionError, OSError, sqlite3.Error, ImportError)):
+        return 1
+    return None
+
+
+def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
+         stderr: Optional[TextIO] = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage error
+        return int(e.code or 0)
+    args.json = getattr(args, "json", False)
+    args.home = getattr(args, "home", None)
+    out = Output(args.json, stdout)
+    try:
+        return int(args.handler(args, out))
+    except KeyboardInterrupt:
+        stderr.write("faceindex: interrupted\n")
+        return 130
+    except Exception as error:
+        code = _exit_code(error)
+        if code is None:
+            raise
+        message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+        stderr.write(f"faceindex: error: {message}\n")
+        if args.json:
+            json.dump({"error": {"type": type(error).__name__, "message": message, "exit_code": code}}, stdout)
+            stdout.write("\n")
+        return code
+
+if __name__ == "__main__":
+    sys.exit(main())

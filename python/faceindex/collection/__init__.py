@@ -1,0 +1,48 @@
+"""Face collections: a Rekognition-style API on an embedded, crash-safe store (SQLite + FlatIndex cache)."""
+
+from faceindex.collection.collection import Collection, FaceEngineLike
+from faceindex.collection.errors import (
+    CollectionError,
+    CollectionExistsError,
+    CollectionFileError,
+    CollectionNotFoundError,
+    ErasureIncompleteError,
+    FaceNotFoundError,
+    PackMismatchError,
+    UserExistsError,
+    UserNotFoundError,
+)
+from faceindex.collection.home import Collections, default_home
+from faceindex.collection.index_cache import OpenReport
+from faceindex.collection.quality_filter import QUALITY_LEVELS, QualityFilter
+from faceindex.collection.results import (
+    AssociateFacesResult,
+    CollectionDescription,
+    DeleteFacesResult,
+    DeleteUserResult,
+    DisassociateFacesResult,
+    FaceMatch,
+    FaceQuality,
+    FaceRecord,
+    FaceSearchResult,
+    FacesPage,
+    IndexFacesResult,
+    UnindexedFace,
+    UnsuccessfulFaceAssociation,
+    UnsuccessfulFaceDeletion,
+    UnsuccessfulFaceDisassociation,
+    User,
+    UserMatch,
+    UsersPage,
+    UserSearchResult,
+)
+
+__all__ = [
+    "AssociateFacesResult", "Collection", "CollectionDescription", "CollectionError", "CollectionExistsError",
+    "CollectionFileError", "CollectionNotFoundError", "Collections", "DeleteFacesResult", "DeleteUserResult",
+    "DisassociateFacesResult", "ErasureIncompleteError", "FaceEngineLike", "FaceMatch", "FaceNotFoundError",
+    "FaceQuality", "FaceRecord", "FaceSearchResult", "FacesPage", "IndexFacesResult", "OpenReport",
+    "PackMismatchError", "QUALITY_LEVELS", "QualityFilter", "UnindexedFace", "UnsuccessfulFaceAssociation",
+    "UnsuccessfulFaceDeletion", "UnsuccessfulFaceDisassociation", "User", "UserExistsError", "UserMatch",
+    "UserNotFoundError", "UserSearchResult", "UsersPage", "default_home",
+]

@@ -1,0 +1,155 @@
+"""Collections: the home directory that holds one folder per collection."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional, Union
+
+import platformdirs
+
+from faceindex.collection import schema, store, validation
+from faceindex.collection.collection import Collection, FaceEngineLike
+from faceindex.collection.errors import CollectionExistsError, CollectionFileError, CollectionNotFoundError
+from faceindex.collection.index_cache import cache_bytes
+from faceindex.collection.results import CollectionDescription
+from faceindex.types import PackInfo
+
+HOME_ENV = "FACEINDEX_HOME"
+_COLLECTIONS = "collections"
+
+
+def default_home() -> Path:
+    """$FACEINDEX_HOME, else the platform's user data directory for faceindex."""
+    configured = os.environ.get(HOME_ENV)
+    return Path(configured) if configured else Path(platformdirs.user_data_dir("faceindex", appauthor=False))
+
+
+class Collections:
+    """The collections under one home: `Collections(home=None)` uses default_home().
+
+    Each collection is the folder <home>/collections/<collection_id>.
+    """
+
+    def __init__(self, home: Union[str, "os.PathLike[str]", None] = None,
+                 busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        self.root = self.home / _COLLECTIONS
+        self.busy_timeout_s = busy_timeout_s
+
+    def __repr__(self) -> str:
+        return f"Collections(home={str(self.home)!r})"
+
+    def path_of(self, collection_id: str) -> Path:
+        return self.root / validation.collection_id(collection_id)
+
+    def create_collection(self, collection_id: str, pack: Union[str, PackInfo, None] = None, *,
+                          engine: Optional[FaceEngineLike] = None) -> Collection:
+        """A new, empty collection bound to a model pack: a pack name (its FaceEngine is loaded to
+        learn its version), a PackInfo (for embeddings you bring), or the pack of `engine`.
+        Default: the "dlib" pack. CollectionExistsError if the id is taken."""
+        directory = self.path_of(collection_id)
+        if engine is not None:
+            if pack is not None and not (isinstance(pack, str) and pack == engine.pack.name) and pack != engine.pack:
+                raise ValueError(f"pack={pack!r} disagrees with the engine's pack {engine.pack.name}")
+            info = engine.pack
+        elif isinstance(pack, PackInfo):
+            info = pack
+        else:
+            from faceindex.engine import FaceEngine
+
+            engine = FaceEngine(pack=pack or "dlib")
+            info = engine.pack
+        if directory.exists():
+            raise CollectionExistsError(f"collection {collection_id!r} already exists in {self.root}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Built in a private folder and renamed into place: a collection is there whole or not at all.
+        staging = self.root / f".creating-{collection_id}-{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        try:
+            schema.create(staging / schema.DATABASE_NAME, collection_id, info)
+            try:
+                os.rename(staging, directory)
+            except OSError as e:
+                if directory.exists():
+                    raise CollectionExistsError(f"collection {collection_id!r} already exists in {self.root}") from e
+                raise
+            _fsync_directory(self.root)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return Collection(directory, engine, self.busy_timeout_s)
+
+    def collection(self, collection_id: str, *, engine: Optional[FaceEngineLike] = None) -> Collection:
+        """Open a collection. CollectionNotFoundError if there is none of that id;
+        PackMismatchError if engine runs another pack than the collection's."""
+        directory = self.path_of(collection_id)
+        if not (directory / schema.DATABASE_NAME).is_file():
+            raise CollectionNotFoundError(self._not_found(collection_id))
+        return Collection(directory, engine, self.busy_timeout_s)
+
+    def list_collections(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name for entry in os.scandir(self.root)
+            if entry.is_dir() and not entry.name.startswith(".") and os.path.isfile(os.path.join(entry.path, schema.DATABASE_NAME))
+        )
+
+    def describe_collection(self, collection_id: str) -> CollectionDescription:
+        directory = self.path_of(collection_id)
+        db_path = directory / schema.DATABASE_NAME
+        if not db_path.is_file():
+            raise CollectionNotFoundError(self._not_found(collection_id))
+        conn = schema.connect(db_path, self.busy_timeout_s)
+        try:
+            meta = schema.check(conn, db_path)
+            with store.read_transaction(conn):
+                faces, users = store.face_count(conn), store.user_count(conn)
+        except sqlite3.DatabaseError as e:
+            raise CollectionFileError(f"{db_path}: damaged collection database: {e}") from e
+        finally:
+            conn.close()
+        pack = schema.pack_of(meta)
+        db_bytes = sum(p.stat().st_size for p in directory.glob(schema.DATABASE_NAME + "*") if p.is_file())
+        return CollectionDescription(
+            collection_id=collection_id,
+            pack=pack.name,
+            pack_version=pack.version,
+            embedding_size=pack.embedding_size,
+            default_threshold=pack.default_threshold,
+            face_count=faces,
+            user_count=users,
+            created_at=datetime.fromtimestamp(float(meta["created_at"]), tz=timezone.utc),  # type: ignore[arg-type]
+            path=str(directory),
+            database_bytes=db_bytes,
+            cache_bytes=cache_bytes(directory),
+        )
+
+    def delete_collection(self, collection_id: str) -> None:
+        """Remove the collection's folder and every file in it."""
+        directory = self.path_of(collection_id)
+        if not (directory / schema.DATABASE_NAME).is_file():
+            raise CollectionNotFoundError(self._not_found(collection_id))
+        # Renamed out of sight first, so no one opens a half-deleted collection.
+        doomed = self.root / f".deleting-{collection_id}-{uuid.uuid4().hex[:8]}"
+        os.rename(directory, doomed)
+        shutil.rmtree(doomed)
+        _fsync_directory(self.root)
+
+    def _not_found(self, collection_id: str) -> str:
+        known = self.list_collections()
+        listing = f"; collections here: {', '.join(known)}" if known else "; there are none yet"
+        return f"no collection {collection_id!r} in {self.root}{listing}"
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,170 @@
+"""The collection database: its file, pragmas, schema and version checks.
+
+SQLite in WAL mode is the source of truth. Every connection runs with
+synchronous=FULL (a commit is on disk when it returns), secure_delete=ON
+(deleted rows are overwritten with zeros) and a busy timeout, so one writer at a
+time waits for another instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+from faceindex.collection.errors import CollectionFileError
+from faceindex.types import PackInfo
+
+DATABASE_NAME = "collection.db"
+APPLICATION_ID = 0x46494458  # "FIDX": marks the file as a faceindex collection
+SCHEMA_VERSION = 1
+DEFAULT_BUSY_TIMEOUT_S = 60.0
+
+_SCHEMA = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    user_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+
+-- id is the FlatIndex id. AUTOINCREMENT never reuses one, so "faces added since
+-- the cache was saved" is "id above the cache's largest id".
+CREATE TABLE faces (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    face_id TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    external_image_id TEXT,
+    user_id TEXT REFERENCES users(user_id),
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    confidence REAL NOT NULL,
+    landmarks BLOB NOT NULL,       -- float32 5x2
+    face_size REAL NOT NULL,
+    sharpness REAL NOT NULL,
+    brightness REAL NOT NULL,
+    yaw REAL, pitch REAL, roll REAL,
+    embedding BLOB NOT NULL,       -- float32 unit vector, embedding_size values
+    created_at REAL NOT NULL
+);
+CREATE INDEX faces_by_user ON faces(user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX faces_by_external_image ON faces(external_image_id) WHERE external_image_id IS NOT NULL;
+"""
+
+# meta keys. generation counts every change to the set of faces; erase_generation
+# is the generation of the last deletion: a cache saved before it holds erased
+# embeddings and is never used. id_digest summarises the set of face row ids
+# (store.id_digest), so a cache's ids are checked without reading every row.
+META_KEYS = (
+    "collection_id", "store_uuid", "created_at", "pack", "pack_version", "embedding_size",
+    "default_threshold", "threshold_source", "pack_detector", "pack_recognizer", "pack_license",
+    "generation", "erase_generation", "id_digest",
+)
+
+
+def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with our pragmas."""
+    try:
+        conn = sqlite3.connect(
+            str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as e:
+        raise CollectionFileError(f"cannot open collection database {path}: {e}") from e
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise CollectionFileError(f"{path}: cannot switch the database to WAL mode (got {mode!r})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: inserting into 1M-row indexes stays in memory
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def create(path: Path, collection_id: str, pack: PackInfo) -> None:
+    """Write a new, empty collection database at path (which must not exist)."""
+    conn = connect(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # One statement at a time: executescript would commit the open transaction.
+        for statement in _SCHEMA.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        values = {
+            "collection_id": collection_id,
+            "store_uuid": str(uuid.uuid4()),
+            "created_at": time.time(),
+            "pack": pack.name,
+            "pack_version": pack.version,
+            "embedding_size": int(pack.embedding_size),
+            "default_threshold": float(pack.default_threshold),
+            "threshold_source": pack.threshold_source,
+            "pack_detector": pack.detector,
+            "pack_recognizer": pack.recognizer,
+            "pack_license": pack.license,
+            "generation": 0,
+            "erase_generation": 0,
+            "id_digest": "0" * 16,
+        }
+        conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", values.items())
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.close()
+
+
+def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
+    """The meta values of a collection database; CollectionFileError if it is not one we can use."""
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
+    if application_id != APPLICATION_ID:
+        raise CollectionFileError(
+            f"{path} is an SQLite database but not a faceindex collection (application_id {application_id:#x})"
+        )
+    if version > SCHEMA_VERSION:
+        raise CollectionFileError(
+            f"{path} has collection schema version {version}; this faceindex reads up to {SCHEMA_VERSION}: upgrade faceindex"
+        )
+    if version < 1:
+        raise CollectionFileError(f"{path}: collection schema version {version} is not valid")
+    # Migrations from older schema versions go here, one function per step.
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as e:
+        raise CollectionFileError(f"{path}: damaged collection database: {e}") from e
+    missing = [key for key in META_KEYS if key not in meta]
+    if missing:
+        raise CollectionFileError(f"{path}: damaged collection database (meta lacks {', '.join(missing)})")
+    return meta
+
+
+def pack_of(meta: dict[str, object]) -> PackInfo:
+    """The model pack a collection is bound to, as recorded when it was created."""
+    return PackInfo(
+        name=str(meta["pack"]),
+        version=str(meta["pack_version"]),
+        embedding_size=int(meta["embedding_size"]),  # type: ignore[call-overload]
+        default_threshold=float(meta["default_threshold"]),  # type: ignore[arg-type]
+        threshold_source=str(meta["threshold_source"]),
+        detector=str(meta["pack_detector"]),
+        recognizer=str(meta["pack_recognizer"]),
+        license=str(meta["pack_license"]),
+    )

@@ -1,0 +1,68 @@
+"""Checks of caller-supplied names and numbers, with messages that say what was expected."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Iterable, Optional, Sequence, Union
+
+# Rekognition's patterns: ids are safe as file names and in URLs.
+_COLLECTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
+_USER_ID = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_MATCHES = 4096
+
+
+def collection_id(value: object) -> str:
+    if not isinstance(value, str) or not _COLLECTION_ID.match(value) or value in (".", ".."):
+        raise ValueError(
+            f"collection id must be 1-255 characters of letters, digits, '_', '.' and '-' (not '.' or '..'), got {value!r}"
+        )
+    return value
+
+
+def user_id(value: object) -> str:
+    if not isinstance(value, str) or not _USER_ID.match(value):
+        raise ValueError(f"user id must be 1-128 characters of letters, digits, '_', '.', '-' and ':', got {value!r}")
+    return value
+
+
+def external_image_id(value: object) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 255 or _CONTROL.search(value):
+        raise ValueError(f"external_image_id must be 1-255 printable characters or None, got {value!r}")
+    return value
+
+
+def face_ids(values: Union[str, Iterable[str]]) -> list[str]:
+    """A list of face ids (a single id is accepted too); duplicates are dropped, order kept."""
+    items = [values] if isinstance(values, str) else list(values)
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise TypeError(f"face ids must be non-empty strings, got {item!r}")
+    return list(dict.fromkeys(items))
+
+
+def count(value: object, name: str, low: int = 1, high: int = MAX_MATCHES) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an int from {low} to {high}, got {value!r}")
+    return value
+
+
+def threshold(value: Optional[float], default: float, name: str = "threshold") -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not -1 <= value <= 1:
+        raise ValueError(f"{name} is a cosine similarity from -1 to 1 (or None for the pack's default), got {value!r}")
+    return float(value)
+
+
+def per_face(value: Union[None, str, Sequence[Optional[str]]], n: int, name: str) -> list[Optional[str]]:
+    """One value for every face: a single value is repeated, a sequence must have n items."""
+    if value is None or isinstance(value, str):
+        return [value] * n
+    items = list(value)
+    if len(items) != n:
+        raise ValueError(f"{name} has {len(items)} items for {n} embeddings")
+    return items

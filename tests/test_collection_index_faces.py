@@ -1,0 +1,143 @@
+"""index_faces and searching by image through the engine interface (a scripted engine: no model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceindex import Collections, ImageError, NoFaceError, QualityFilter
+from faceindex.collection import Collection
+from collection_helpers import SYNTHETIC, ScriptedEngine, face, near, scene_image, unit_vectors
+
+E = unit_vectors(10, 0)
+
+
+@pytest.fixture
+def engine() -> ScriptedEngine:
+    return ScriptedEngine({
+        1: [(face(0, 0, 40), E[0]), (face(100, 0, 120), E[1]), (face(300, 0, 80), E[2])],
+        2: [(face(0, 0, 100), E[3]),
+            (face(200, 0, 10), E[4]),  # tiny
+            (face(300, 0, 90, sharpness=1.0), E[5]),  # blurred
+            (face(400, 0, 90, brightness=0.02), E[6]),  # dark
+            (face(500, 0, 90, pose=(80.0, 0.0, 0.0)), E[7]),  # profile
+            (face(600, 0, 90, score=0.3), E[8])],  # doubtful detection
+        3: [],
+        4: [(face(0, 0, 50), near(E[1], 0.9, seed=1)), (face(100, 0, 150), near(E[3], 0.8, seed=2))],
+    })
+
+
+@pytest.fixture
+def collection(tmp_path: Path, engine: ScriptedEngine) -> Collection:
+    c = Collections(tmp_path).create_collection("c", engine=engine)
+    yield c
+    c.close()
+
+
+def test_faces_are_indexed_largest_first_with_their_records(collection: Collection) -> None:
+    result = collection.index_faces(scene_image(1), external_image_id="family.jpg")
+    assert [r.bbox for r in result.face_records] == [(100, 0, 220, 120), (300, 0, 380, 80), (0, 0, 40, 40)]
+    assert all(r.external_image_id == "family.jpg" and r.image_id == result.image_id for r in result.face_records)
+    assert result.unindexed_faces == []
+    assert (result.pack, result.pack_version) == ("synthetic", "1")
+    assert [r.confidence for r in result.face_records] == pytest.approx([0.99] * 3)
+    assert len({r.face_id for r in result.face_records}) == 3
+    assert collection.get_faces([r.face_id for r in result.face_records]) == {
+        r.face_id: r for r in result.face_records}
+
+
+def test_max_faces_keeps_the_largest(collection: Collection, engine: ScriptedEngine) -> None:
+    result = collection.index_faces(scene_image(1), max_faces=1)
+    assert [r.bbox for r in result.face_records] == [(100, 0, 220, 120)]
+    assert [(u.reasons, u.face.bbox) for u in result.unindexed_faces] == [
+        (("EXCEEDS_MAX_FACES",), (300, 0, 380, 80)), (("EXCEEDS_MAX_FACES",), (0, 0, 40, 40))]
+    assert engine.embedded == [1]  # faces left out are never embedded
+    with pytest.raises(ValueError, match="max_faces must be a positive int"):
+        collection.index_faces(scene_image(1), max_faces=0)
+
+
+def test_quality_filter_reasons(collection: Collection) -> None:
+    result = collection.index_faces(scene_image(2))  # "auto"
+    assert [r.bbox[0] for r in result.face_records] == [0, 600]
+    reasons = {u.face.bbox[0]: u.reasons for u in result.unindexed_faces}
+    assert reasons == {200: ("SMALL_BOUNDING_BOX",), 300: ("LOW_SHARPNESS",), 400: ("LOW_BRIGHTNESS",),
+                       500: ("EXTREME_POSE",)}
+    high = collection.index_faces(scene_image(2), quality_filter="high")
+    assert {u.face.bbox[0]: u.reasons for u in high.unindexed_faces}[600] == ("LOW_CONFIDENCE",)
+    none = collection.index_faces(scene_image(2), quality_filter="none")
+    assert len(none.face_records) == 6 and none.unindexed_faces == []
+    custom = collection.index_faces(scene_image(2), quality_filter=QualityFilter(min_face_size=95, min_brightness=0.1))
+    assert [r.bbox[0] for r in custom.face_records] == [0]
+    assert {u.face.bbox[0]: u.reasons for u in custom.unindexed_faces}[400] == ("SMALL_BOUNDING_BOX", "LOW_BRIGHTNESS")
+    with pytest.raises(ValueError, match="quality_filter must be one of"):
+        collection.index_faces(scene_image(2), quality_filter="best")
+
+
+def test_quality_first_then_max_faces(collection: Collection) -> None:
+    result = collection.index_faces(scene_image(2), max_faces=1)
+    assert [r.bbox[0] for r in result.face_records] == [0]
+    assert {u.face.bbox[0]: u.reasons for u in result.unindexed_faces}[600] == ("EXCEEDS_MAX_FACES",)
+
+
+def test_an_image_without_faces_indexes_nothing(collection: Collection) -> None:
+    result = collection.index_faces(scene_image(3))
+    assert result.face_records == [] and result.unindexed_faces == []
+    assert len(collection) == 0
+
+
+def test_search_by_image_searches_the_largest_face_or_all_of_them(collection: Collection) -> None:
+    stored = collection.index_faces(scene_image(1)).face_records + collection.index_faces(scene_image(2)).face_records
+    by_box = {r.bbox: r.face_id for r in stored}
+    result = collection.search_faces_by_image(scene_image(4))
+    assert result.searched_face is not None and result.searched_face.bbox == (100, 0, 250, 150)
+    assert [m.face.face_id for m in result.face_matches] == [by_box[(0, 0, 100, 100)]]
+    assert result.face_matches[0].similarity == pytest.approx(0.8, abs=1e-5)
+    assert result.threshold == SYNTHETIC.default_threshold
+    every = collection.search_faces_by_image(scene_image(4), all_faces=True)
+    assert [r.searched_face.bbox for r in every] == [(100, 0, 250, 150), (0, 0, 50, 50)]  # type: ignore[union-attr]
+    assert [m.face.face_id for m in every[1].face_matches] == [by_box[(100, 0, 220, 120)]]
+    assert every[1].face_matches[0].similarity == pytest.approx(0.9, abs=1e-5)
+    strict = collection.search_faces_by_image(scene_image(4), threshold=0.85)
+    assert strict.face_matches == []
+
+
+def test_search_users_by_image(collection: Collection) -> None:
+    stored = collection.index_faces(scene_image(2)).face_records
+    collection.create_user("ann")
+    collection.associate_faces("ann", [stored[0].face_id])
+    result = collection.search_users_by_image(scene_image(4))
+    assert result.best is not None and result.best.user.user_id == "ann"
+    assert result.searched_face is not None and result.searched_face.bbox == (100, 0, 250, 150)
+
+
+def test_images_without_a_face_or_that_are_not_images(collection: Collection, tmp_path: Path) -> None:
+    with pytest.raises(NoFaceError, match="no face"):
+        collection.search_faces_by_image(scene_image(3))
+    with pytest.raises(NoFaceError):
+        collection.search_users_by_image(scene_image(3))
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ImageError, match="cannot decode"):
+        collection.index_faces(junk)
+    with pytest.raises(FileNotFoundError):
+        collection.index_faces(tmp_path / "missing.jpg")
+    assert len(collection) == 0
+
+
+def test_an_engine_returning_the_wrong_shape_is_caught(tmp_path: Path) -> None:
+    class Broken(ScriptedEngine):
+        def embed(self, image: object, faces: object) -> np.ndarray:
+            return np.zeros((1, 7), np.float32)
+
+    c = Collections(tmp_path).create_collection("c", engine=Broken({1: [(face(0, 0, 50), E[0])]}))
+    with c, pytest.raises(ValueError, match=r"embeddings of shape \(1, 7\) for 1 faces"):
+        c.index_faces(scene_image(1))
+
+
+def test_the_collection_reopens_with_an_engine_of_its_pack(tmp_path: Path, engine: ScriptedEngine) -> None:
+    home = Collections(tmp_path)
+    home.create_collection("c", engine=engine).close()
+    with home.collection("c", engine=engine) as c:
+        assert c.index_faces(scene_image(1)).face_records

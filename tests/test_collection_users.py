@@ -1,0 +1,141 @@
+"""Users: faces grouped under your ids, matched through all of their faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceindex import Collection, Collections, UserExistsError, UserNotFoundError
+from collection_helpers import SYNTHETIC, near, unit_vectors
+
+
+@pytest.fixture
+def collection(tmp_path: Path) -> Collection:
+    c = Collections(tmp_path).create_collection("c", SYNTHETIC)
+    yield c
+    c.close()
+
+
+def people(collection: Collection, n_people: int, faces_each: int, seed: int) -> dict[str, list[str]]:
+    """n_people users, each with faces_each faces near a per-person centre."""
+    centres = unit_vectors(n_people, seed)
+    owned = {}
+    for p, centre in enumerate(centres):
+        user = f"person-{p}"
+        collection.create_user(user)
+        vectors = np.array([near(centre, 0.85, seed=seed * 1000 + p * 10 + i) for i in range(faces_each)])
+        records = collection.index_embeddings(vectors, pack=SYNTHETIC, external_image_id=user)
+        result = collection.associate_faces(user, [r.face_id for r in records], user_match_threshold=0.5)
+        assert result.unsuccessful_face_associations == []
+        owned[user] = [r.face_id for r in records]
+    return owned
+
+
+def test_create_list_and_delete_users(collection: Collection) -> None:
+    for name in ["carol", "alice", "bob"]:
+        collection.create_user(name)
+    with pytest.raises(UserExistsError, match="'alice' already exists"):
+        collection.create_user("alice")
+    with pytest.raises(ValueError, match="user id must be"):
+        collection.create_user("has space")
+    page = collection.list_users(max_results=2)
+    assert [u.user_id for u in page.users] == ["alice", "bob"]
+    rest = collection.list_users(next_token=page.next_token)
+    assert [u.user_id for u in rest.users] == ["carol"] and rest.next_token is None
+    assert collection.delete_user("bob").user_id == "bob"
+    assert [u.user_id for u in collection.list_users().users] == ["alice", "carol"]
+    with pytest.raises(UserNotFoundError, match="'bob' is not in collection 'c'"):
+        collection.delete_user("bob")
+
+
+def test_associate_and_disassociate_report_every_face(collection: Collection) -> None:
+    centre = unit_vectors(1, 1)[0]
+    mine = collection.index_embeddings(np.array([near(centre, 0.9, seed=s) for s in (2, 3)]), pack=SYNTHETIC)
+    stranger = collection.index_embeddings(unit_vectors(1, 4), pack=SYNTHETIC)[0]
+    other = collection.index_embeddings(np.array([near(centre, 0.9, seed=5)]), pack=SYNTHETIC)[0]
+    collection.create_user("me")
+    collection.create_user("you")
+    first = collection.associate_faces("me", [mine[0].face_id])
+    assert first.associated_faces == [mine[0].face_id] and first.threshold == SYNTHETIC.default_threshold
+    assert collection.associate_faces("you", other.face_id).associated_faces == [other.face_id]
+    result = collection.associate_faces(
+        "me", [mine[1].face_id, stranger.face_id, other.face_id, "ghost", mine[0].face_id])
+    assert result.associated_faces == [mine[1].face_id, mine[0].face_id]
+    reasons = {u.face_id: u for u in result.unsuccessful_face_associations}
+    assert reasons[stranger.face_id].reasons == ("LOW_MATCH_CONFIDENCE",)
+    assert reasons[stranger.face_id].similarity is not None and reasons[stranger.face_id].similarity < 0.6
+    assert reasons[other.face_id].reasons == ("ASSOCIATED_TO_A_DIFFERENT_USER",)
+    assert reasons[other.face_id].user_id == "you"
+    assert reasons["ghost"].reasons == ("FACE_NOT_FOUND",)
+    assert {r.face_id for r in collection.list_faces(user_id="me").faces} == {mine[0].face_id, mine[1].face_id}
+    assert collection.list_users().users[0].face_count == 2
+    # A low threshold lets the stranger in.
+    assert collection.associate_faces("me", stranger.face_id, user_match_threshold=-1).associated_faces == [
+        stranger.face_id]
+    gone = collection.disassociate_faces("me", [stranger.face_id, other.face_id, "ghost"])
+    assert gone.disassociated_faces == [stranger.face_id]
+    assert {u.face_id: u.reasons for u in gone.unsuccessful_face_disassociations} == {
+        other.face_id: ("ASSOCIATED_TO_A_DIFFERENT_USER",), "ghost": ("FACE_NOT_FOUND",)}
+    assert collection.get_faces(stranger.face_id)[stranger.face_id].user_id is None
+    with pytest.raises(UserNotFoundError):
+        collection.associate_faces("nobody", [mine[0].face_id])
+
+
+def test_search_users_matches_through_all_of_a_users_faces(collection: Collection) -> None:
+    owned = people(collection, n_people=30, faces_each=4, seed=10)
+    collection.index_embeddings(unit_vectors(300, 11), pack=SYNTHETIC)  # faces of nobody
+    # A probe close to one face of person-7 only: the user is found through that face.
+    target = collection.get_faces(owned["person-7"][2])[owned["person-7"][2]]
+    probe_vector = collection._cache._index.reconstruct(  # the stored vector of that face
+        int(collection._conn().execute("SELECT id FROM faces WHERE face_id = ?", (target.face_id,)).fetchone()[0]))
+    result = collection.search_users_by_embedding(probe_vector, pack=SYNTHETIC)
+    assert result.best is not None
+    assert result.best.user.user_id == "person-7" and result.best.face.face_id == target.face_id
+    assert result.best.similarity == pytest.approx(1.0, abs=1e-5)
+    assert result.best.user.face_count == 4
+    by_face = collection.search_users(face_id=owned["person-3"][0])
+    assert by_face.best is not None and by_face.best.user.user_id == "person-3"  # through its other faces
+    assert by_face.searched_face_id == owned["person-3"][0]
+    by_user = collection.search_users(user_id="person-3", threshold=-1, max_users=5)
+    assert by_user.searched_user_id == "person-3"
+    assert "person-3" not in [m.user.user_id for m in by_user.user_matches]
+    assert len(by_user.user_matches) == 5
+    similarities = [m.similarity for m in by_user.user_matches]
+    assert similarities == sorted(similarities, reverse=True)
+    with pytest.raises(ValueError, match="exactly one of"):
+        collection.search_users()
+    with pytest.raises(UserNotFoundError):
+        collection.search_users(user_id="nobody")
+
+
+def test_user_ranking_is_exact_even_past_the_first_candidates(collection: Collection) -> None:
+    """Many unowned faces closer to the probe than any user's face: the search must deepen."""
+    probe = unit_vectors(1, 20)[0]
+    collection.index_embeddings(np.array([near(probe, 0.9, seed=100 + i) for i in range(500)]), pack=SYNTHETIC)
+    expected = {}
+    for u, similarity in enumerate([0.5, 0.7, 0.3, 0.6]):
+        user = f"u{u}"
+        collection.create_user(user)
+        records = collection.index_embeddings(
+            np.array([near(probe, similarity, seed=200 + u), near(probe, similarity - 0.2, seed=300 + u)]),
+            pack=SYNTHETIC)
+        collection.associate_faces(user, [r.face_id for r in records], user_match_threshold=-1)
+        expected[user] = similarity
+    result = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=0.0, max_users=3)
+    assert [m.user.user_id for m in result.user_matches] == ["u1", "u3", "u0"]
+    assert [m.similarity for m in result.user_matches] == pytest.approx([0.7, 0.6, 0.5], abs=1e-5)
+    at_threshold = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=0.55)
+    assert [m.user.user_id for m in at_threshold.user_matches] == ["u1", "u3"]
+
+
+def test_delete_user_keeps_or_erases_the_faces(collection: Collection) -> None:
+    owned = people(collection, n_people=2, faces_each=3, seed=30)
+    kept = collection.delete_user("person-0", delete_faces=False)
+    assert sorted(kept.disassociated_faces) == sorted(owned["person-0"]) and kept.deleted_faces == []
+    assert all(r.user_id is None for r in collection.get_faces(owned["person-0"]).values())
+    erased = collection.delete_user("person-1")
+    assert sorted(erased.deleted_faces) == sorted(owned["person-1"]) and erased.disassociated_faces == []
+    assert collection.get_faces(owned["person-1"]) == {}
+    assert len(collection) == 3
