@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 DATA ?= ../shared/data
 BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.24" ninja
 
-.PHONY: demo test bench install lint clean
+.PHONY: demo test bench install lint check-baseline clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ lint: install
 	$(PIP) install --quiet --no-deps "tensorrt-stubs==10.12.0.36.1"
 	$(PY) scripts/repair_tensorrt_stubs.py
 	$(PY) -m mypy
+
+# The wheel must run on any x86-64: run the kernel tests on an emulated CPU
+# without AVX (Nehalem, the oldest numpy supports). Any AVX instruction that
+# leaked into baseline code dies there with SIGILL.
+check-baseline: install
+	command -v qemu-x86_64 >/dev/null || apt-get install -y -q qemu-user
+	qemu-x86_64 -cpu Nehalem $(PY) -m pytest -q -p no:cacheprovider tests/test_build_info.py \
+	  tests/test_flat_index_kernels.py tests/test_flat_index_files.py tests/test_flat_index_input.py \
+	  tests/test_onnx_kernels.py
 
 clean:
 	rm -rf build dist $(VENV)
