@@ -203,6 +203,8 @@ def recognizer_to_onnx(net: Network) -> onnx.ModelProto:
 def output_to_input_map(net: Network) -> tuple[int, int, int, int]:
     """dlib's output_tensor_to_input_tensor as (scale_y, offset_y, scale_x, offset_x): an output
     position p maps to input p*scale + offset, composing p*stride - padding + size/2 per layer."""
+    if any(isinstance(layer, (Tag, Skip, AddPrev)) for layer in net.layers):
+        raise ValueError("the output-to-input map is defined for a chain of layers (the detector), not a ResNet")
     sy, oy, sx, ox = 1, 0, 1, 0
     for layer in net.layers:  # input outwards; the map composes from the output inwards
         if isinstance(layer, (Conv, Pool)):
