@@ -21,11 +21,8 @@ IMAGES = [
     "images/face_recognition/obama-1080p.jpg",  # a large face: chips cut from pyramid levels
     "images/face_recognition/obama-240p.jpg",  # a small image
     "images/face_recognition/two_people.jpg",
-    "images/facenet_pytorch/multiface.jpg",
-    "images/dlib/faces/2008_002470.jpg",
     "images/dlib/faces/2008_007676.jpg",
     "images/dlib/faces/2009_004587.jpg",
-    "images/dlib/faces/Tom_Cruise_avp_2014_4.jpg",
     "images/deepface/img10.jpg",
     "images/dlib/faces/dogs.jpg",  # dogs, no people
 ]
@@ -105,7 +102,7 @@ def test_chips_match_dlibs_get_face_chip(data_file: Callable[[str], Path], dlib_
             assert diff.max() <= 1 and (diff > 0).mean() < 0.001, name
 
 
-@pytest.mark.parametrize("upsample", [1, 2])
+@pytest.mark.parametrize("upsample", [1])
 def test_upsampling_finds_dlibs_small_faces(data_file: Callable[[str], Path], dlib_cache: Path, upsample: int) -> None:
     from faceindex.packs.dlib import DlibPack
 
