@@ -20,23 +20,23 @@ def files() -> model_files.DlibModelFiles:
 
 def test_integers_are_a_size_byte_then_little_endian_bytes() -> None:
     r = DlibReader(bytes([0x00, 0x01, 0x05, 0x81, 0x05, 0x02, 0x34, 0x12, 0x82, 0x00, 0x01]))
-    assert [r.int(), r.int(), r.int(), r.int(), r.int()] == [0, 5, -5, 0x1234, -256]
+    assert [r.integer(), r.integer(), r.integer(), r.integer(), r.integer()] == [0, 5, -5, 0x1234, -256]
     assert r.at_end()
 
 
 def test_floats_are_mantissa_and_exponent() -> None:
     # 3 * 2**-1, -1 * 2**2, and the +inf marker
     r = DlibReader(bytes([0x01, 0x03, 0x81, 0x01, 0x81, 0x01, 0x01, 0x02, 0x00, 0x02, 0x00, 0x7D]))
-    assert r.float() == 1.5
-    assert r.float() == -4.0
-    assert r.float() == math.inf
+    assert r.real() == 1.5
+    assert r.real() == -4.0
+    assert r.real() == math.inf
 
 
 def test_truncated_and_malformed_bytes_raise_format_errors() -> None:
     with pytest.raises(DlibFormatError, match="truncated"):
-        DlibReader(bytes([0x02, 0x01])).int()
+        DlibReader(bytes([0x02, 0x01])).integer()
     with pytest.raises(DlibFormatError, match="bad integer header"):
-        DlibReader(bytes([0x3F])).int()
+        DlibReader(bytes([0x3F])).integer()
     with pytest.raises(DlibFormatError, match="expected one of"):
         DlibReader(bytes([0x01, 0x03]) + b"abc").expect_string("relu_")
 

@@ -75,14 +75,14 @@ def _convert_detector(model: ModelFile, onnx_path: Path, meta_path: Path) -> Non
         "source_sha256": model.sha256,
     }
     _atomic_write(onnx_path, lambda p: onnx.save(detector_to_onnx(net), p))
-    _atomic_write(meta_path, lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
+    _atomic_write(meta_path, lambda p: _write_json(p, meta))
 
 
 def _convert_recognizer(model: ModelFile, onnx_path: Path, meta_path: Path) -> None:
     net = read_recognizer(model.read(), model.path.name)
     meta = {"means": list(net.input_means), "input_size": list(net.input_size or ()), "source_sha256": model.sha256}
     _atomic_write(onnx_path, lambda p: onnx.save(recognizer_to_onnx(net), p))
-    _atomic_write(meta_path, lambda p: Path(p).write_text(json.dumps(meta, indent=1)))
+    _atomic_write(meta_path, lambda p: _write_json(p, meta))
 
 
 def convert(files: DlibModelFiles, directory: Path | None = None) -> ConvertedPack:
@@ -112,3 +112,7 @@ def convert(files: DlibModelFiles, directory: Path | None = None) -> ConvertedPa
 def _save_npz(arrays: ShapePredictorArrays, path: str) -> None:
     with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name
         arrays.save(f)  # type: ignore[arg-type]
+
+
+def _write_json(path: str, value: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(value, indent=1))

@@ -144,15 +144,15 @@ def recognizer_architecture() -> list[str]:
 
 def _skip_multipliers(r: DlibReader, n: int) -> None:
     for _ in range(n):  # learning-rate and weight-decay multipliers: training only
-        r.float()
+        r.real()
 
 
 def _read_con(r: DlibReader) -> Conv:
     r.expect_string("con_4", "con_5")
     params = r.tensor().reshape(-1)
-    num_filters, nr, nc = r.int(), r.int(), r.int()
-    stride = (r.int(), r.int())
-    padding = (r.int(), r.int())
+    num_filters, nr, nc = r.integer(), r.integer(), r.integer()
+    stride = (r.integer(), r.integer())
+    padding = (r.integer(), r.integer())
     fshape = r.alias_tensor()
     bshape = r.alias_tensor()
     _skip_multipliers(r, 4)
@@ -175,16 +175,16 @@ def _read_affine(r: DlibReader) -> Affine:
         raise r.fail(f"{kind} parameter count {params.size} does not match gamma {gshape}")
     gamma, beta = params[:n], params[n:]
     if kind == "affine_":
-        r.int()  # layer mode (conv)
+        r.integer()  # layer mode (conv)
         return Affine(gamma.copy(), beta.copy())
     for _ in range(2):  # batch means / inverse std-devs: training only
         r.tensor()
     mean = r.tensor().reshape(-1)
     var = r.tensor().reshape(-1)
-    r.uint()  # num_updates
-    r.uint()  # running_stats_window_size
+    r.unsigned()  # num_updates
+    r.unsigned()  # running_stats_window_size
     _skip_multipliers(r, 4)
-    eps = np.float32(r.float())
+    eps = np.float32(r.real())
     if mean.size != n or var.size != n:
         raise r.fail("bn_con running statistics do not match its channel count")
     # The same float32 arithmetic as dlib's affine_(const bn_&) constructor.
@@ -195,9 +195,9 @@ def _read_affine(r: DlibReader) -> Affine:
 
 def _read_pool(r: DlibReader, kind: str) -> Pool:
     r.expect_string(f"{kind}_pool_2")
-    size = (r.int(), r.int())
-    stride = (r.int(), r.int())
-    padding = (r.int(), r.int())
+    size = (r.integer(), r.integer())
+    stride = (r.integer(), r.integer())
+    padding = (r.integer(), r.integer())
     if min(size) < 0 or min(stride) < 1 or min(padding) < 0:
         raise r.fail(f"bad {kind}_pool parameters {size} {stride} {padding}")
     return Pool(kind, size, stride, padding)
@@ -205,11 +205,11 @@ def _read_pool(r: DlibReader, kind: str) -> Pool:
 
 def _read_fc(r: DlibReader) -> FullyConnected:
     r.expect_string("fc_2")
-    num_outputs, num_inputs = r.uint(), r.uint()
+    num_outputs, num_inputs = r.unsigned(), r.unsigned()
     params = r.tensor().reshape(-1)
     wshape = r.alias_tensor()
     bshape = r.alias_tensor()
-    bias_mode = r.int()
+    bias_mode = r.integer()
     _skip_multipliers(r, 4)
     n_weights = num_inputs * num_outputs
     if wshape[:2] != (num_inputs, num_outputs) or bias_mode not in (0, 1):
@@ -244,28 +244,28 @@ def _read_details(r: DlibReader, name: str) -> Layer:
 def _skip_layer_state(r: DlibReader, version: int, over_input: bool) -> None:
     """The training state add_layer writes after its details (bools, cached tensors)."""
     for _ in range(3):
-        r.bool()
+        r.boolean()
     r.tensor()  # x_grad
     r.tensor()  # cached_output
     if over_input:
         r.tensor()  # grad_final
         if version >= 3:
-            r.uint()  # sample_expansion_factor
+            r.unsigned()  # sample_expansion_factor
     elif version >= 2:
         r.tensor()  # params_grad
 
 
 def _read_input(r: DlibReader, net: Network) -> None:
     kind = r.expect_string("input_rgb_image_pyramid", "input_rgb_image_pyramid2", "input_rgb_image_sized")
-    means = (r.float(), r.float(), r.float())
+    means = (r.real(), r.real(), r.real())
     net.input_means = means
     if kind == "input_rgb_image_sized":
         net.input_kind = "sized"
-        net.input_size = (r.uint(), r.uint())
+        net.input_size = (r.unsigned(), r.unsigned())
     else:
         net.input_kind = "pyramid"
         # Files without explicit padding use dlib's defaults (input.h).
-        net.pyramid_padding = (r.uint(), r.uint()) if kind.endswith("2") else (10, 11)
+        net.pyramid_padding = (r.unsigned(), r.unsigned()) if kind.endswith("2") else (10, 11)
 
 
 def _read_body(r: DlibReader, architecture: list[str], net: Network) -> None:
@@ -304,22 +304,24 @@ def _read_mmod_options(r: DlibReader) -> MmodOptions:
     version = r.version((1, 2, 3, 4), "mmod_options")
     windows: list[DetectorWindow] = []
     if version == 1:
-        windows.append(DetectorWindow(r.uint(), r.uint()))
+        windows.append(DetectorWindow(r.unsigned(), r.unsigned()))
     else:
-        for _ in range(r.uint()):
+        for _ in range(r.unsigned()):
             wv = r.version((1, 2), "detector_window_details")
-            w, h = r.uint(), r.uint()
+            w, h = r.unsigned(), r.unsigned()
             if wv == 2:
                 r.string()  # label
             windows.append(DetectorWindow(w, h))
     for _ in range(3):  # loss per false alarm / missed target, truth match IoU: training only
-        r.float()
-    nms_iou, nms_covered = r.float(), r.float()
-    r.float(), r.float()  # overlaps_ignore
+        r.real()
+    nms_iou, nms_covered = r.real(), r.real()
+    for _ in range(2):  # overlaps_ignore
+        r.real()
     if version >= 3:
-        r.uint()  # assume_image_pyramid
+        r.unsigned()  # assume_image_pyramid
     if version >= 4:
-        r.bool(), r.float()  # bounding box regression, lambda
+        r.boolean()  # bounding box regression
+        r.real()  # its lambda
     if not windows or any(w.width < 1 or w.height < 1 for w in windows):
         raise r.fail("mmod_options has no usable detector window")
     if not (0 <= nms_iou <= 1 and 0 <= nms_covered <= 1):
@@ -350,7 +352,8 @@ def read_recognizer(data: bytes, name: str = "dlib_face_recognition_resnet_model
     r = DlibReader(data, name)
     r.version((1,), "add_loss_layer")
     r.expect_string("loss_metric_", "loss_metric_2")
-    r.float(), r.float()  # margin, distance threshold: training only
+    for _ in range(2):  # margin, distance threshold: training only
+        r.real()
     net = _new_network()
     _read_body(r, recognizer_architecture(), net)
     if net.input_kind != "sized":

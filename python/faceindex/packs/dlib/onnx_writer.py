@@ -11,6 +11,7 @@ fc -> MatMul (+ Add). Inputs are NCHW float32 in dlib's input space: (pixel - me
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -53,7 +54,7 @@ class _GraphBuilder:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(self, op: str, inputs: list[str], prefix: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], prefix: str, **attrs: Any) -> str:
         out = self.name(prefix)
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
@@ -99,7 +100,7 @@ def _pool(g: _GraphBuilder, x: _Value, p: Pool) -> _Value:
         return _Value(g.node("GlobalAveragePool", [x.name], "gap"), (n, c, 1, 1))
     (kh, kw), (sy, sx), (py, px) = p.size, p.stride, p.padding
     op = "MaxPool" if p.kind == "max" else "AveragePool"
-    attrs: dict[str, object] = dict(kernel_shape=[kh, kw], strides=[sy, sx], pads=[py, px, py, px])
+    attrs: dict[str, Any] = dict(kernel_shape=[kh, kw], strides=[sy, sx], pads=[py, px, py, px])
     if op == "AveragePool":
         attrs["count_include_pad"] = 0  # dlib averages over the pixels inside the input only
     y = g.node(op, [x.name], p.kind + "pool", **attrs)
@@ -120,7 +121,7 @@ def _add_prev(g: _GraphBuilder, a: _Value, b: _Value) -> _Value:
         if a.shape != b.shape:
             raise ValueError("add_prev of differently shaped tensors needs static shapes")
         return _Value(g.node("Add", [a.name, b.name], "add"), a.shape)
-    shape = (a.shape[0],) + tuple(max(int(s), int(t)) for s, t in zip(a.shape[1:], b.shape[1:]))
+    shape = (a.shape[0],) + tuple(max(s, t) for s, t in zip(a.shape[1:], b.shape[1:]) if s is not None and t is not None)
     y = g.node("Add", [_pad_to(g, a, shape), _pad_to(g, b, shape)], "add")
     return _Value(y, shape)  # type: ignore[arg-type]
 
@@ -128,7 +129,10 @@ def _add_prev(g: _GraphBuilder, a: _Value, b: _Value) -> _Value:
 def _fc(g: _GraphBuilder, x: _Value, fc: FullyConnected) -> _Value:
     n = x.shape[0]
     flat = g.node("Flatten", [x.name], "flatten", axis=1)
-    in_features = int(np.prod([int(d) for d in x.shape[1:]]))  # type: ignore[arg-type]
+    dims = x.shape[1:]
+    if any(d is None for d in dims):
+        raise ValueError("fc needs a static input shape")
+    in_features = int(np.prod([int(d) for d in dims if d is not None]))
     if in_features != fc.weights.shape[0]:
         raise ValueError(f"fc expects {fc.weights.shape[0]} inputs, got {in_features}")
     y = g.node("MatMul", [flat, g.const("fcW", fc.weights)], "fc")

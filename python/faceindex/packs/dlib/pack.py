@@ -142,7 +142,8 @@ class DlibPack:
         norms = np.linalg.norm(d, axis=1, keepdims=True)
         if np.any(norms == 0) or not np.all(np.isfinite(d)):
             raise RuntimeError("the recognizer produced a zero or non-finite descriptor")
-        return (d / norms).astype(np.float32)
+        unit: FloatArray = (d / norms).astype(np.float32)
+        return unit
 
 
 def _dlib_points(face: Face) -> np.ndarray:

@@ -50,7 +50,7 @@ class DlibReader:
     def at_end(self) -> bool:
         return self.pos == len(self.data)
 
-    def int(self) -> int:
+    def integer(self) -> int:
         head = self._take(1)[0]
         size = head & 0x0F
         if head & 0x70 or size > 8:
@@ -58,29 +58,29 @@ class DlibReader:
         value = int.from_bytes(self._take(size), "little") if size else 0
         return -value if head & 0x80 else value
 
-    def uint(self) -> int:
-        value = self.int()
+    def unsigned(self) -> int:
+        value = self.integer()
         if value < 0:
             raise self.fail(f"expected a non-negative integer, got {value}")
         return value
 
-    def float(self) -> float:
-        mantissa = self.int()
-        exponent = self.int()
+    def real(self) -> float:
+        mantissa = self.integer()
+        exponent = self.integer()
         if exponent in _SPECIAL_EXPONENTS:
             return _SPECIAL_EXPONENTS[exponent]
         if not -32768 <= exponent <= 32767:
             raise self.fail(f"bad float exponent {exponent}")
         return math.ldexp(mantissa, exponent)
 
-    def bool(self) -> bool:
+    def boolean(self) -> bool:
         ch = self._take(1)[0]
         if ch not in (ord("0"), ord("1")):
             raise self.fail(f"bad bool byte 0x{ch:02x}")
         return ch == ord("1")
 
     def string(self) -> str:
-        n = self.uint()
+        n = self.unsigned()
         if n > 1 << 20:
             raise self.fail(f"implausible string length {n}")
         try:
@@ -101,14 +101,14 @@ class DlibReader:
         return s
 
     def version(self, allowed: tuple[int, ...], what: str) -> int:
-        v = self.int()
+        v = self.integer()
         if v not in allowed:
             raise self.fail(f"unexpected {what} version {v} (expected {allowed})")
         return v
 
     def tensor(self) -> npt.NDArray[np.float32]:
         version = self.version((1, 2), "tensor")
-        shape = tuple(self.int() for _ in range(4))
+        shape = tuple(self.integer() for _ in range(4))
         if any(d < 0 for d in shape):
             raise self.fail(f"negative tensor shape {shape}")
         count = math.prod(shape)
@@ -117,18 +117,18 @@ class DlibReader:
         if version == 2:
             values = np.frombuffer(self._take(4 * count), dtype="<f4").astype(np.float32)
         else:
-            values = np.array([self.float() for _ in range(count)], dtype=np.float32)
+            values = np.array([self.real() for _ in range(count)], dtype=np.float32)
         return values.reshape(shape)
 
     def alias_tensor(self) -> tuple[int, int, int, int]:
         self.version((1,), "alias_tensor")
-        shape = (self.int(), self.int(), self.int(), self.int())
+        shape = (self.integer(), self.integer(), self.integer(), self.integer())
         if any(d < 0 for d in shape):
             raise self.fail(f"negative alias_tensor shape {shape}")
         return shape
 
     def float_matrix(self) -> npt.NDArray[np.float32]:
-        rows, cols = abs(self.int()), abs(self.int())
+        rows, cols = abs(self.integer()), abs(self.integer())
         if rows * cols > _MAX_ELEMENTS:
             raise self.fail(f"implausible matrix shape {rows}x{cols}")
-        return np.array([self.float() for _ in range(rows * cols)], dtype=np.float32).reshape(rows, cols)
+        return np.array([self.real() for _ in range(rows * cols)], dtype=np.float32).reshape(rows, cols)

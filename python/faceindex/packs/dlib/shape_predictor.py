@@ -44,24 +44,24 @@ def read_shape_predictor(data: bytes, name: str = "shape_predictor.dat") -> Shap
     initial = r.float_matrix().reshape(-1)
     if initial.size == 0 or initial.size % 2:
         raise r.fail(f"initial shape has {initial.size} values, expected x, y pairs")
-    n_levels = r.uint()
+    n_levels = r.unsigned()
     if not 0 < n_levels < 1000:
         raise r.fail(f"implausible cascade depth {n_levels}")
     split_idx: list[list[list[tuple[int, int]]]] = []
     split_thresh: list[list[list[float]]] = []
     leaves: list[list[np.ndarray]] = []
     for _ in range(n_levels):
-        n_trees = r.uint()
+        n_trees = r.unsigned()
         level_idx, level_thr, level_leaves = [], [], []
         for _ in range(n_trees):
-            n_splits = r.uint()
+            n_splits = r.unsigned()
             if n_splits > 1 << 16:
                 raise r.fail(f"implausible tree size {n_splits}")
             idx, thr = [], []
             for _ in range(n_splits):
-                idx.append((r.uint(), r.uint()))
-                thr.append(r.float())
-            n_leaves = r.uint()
+                idx.append((r.unsigned(), r.unsigned()))
+                thr.append(r.real())
+            n_leaves = r.unsigned()
             if n_leaves != n_splits + 1:
                 raise r.fail(f"a tree with {n_splits} splits has {n_leaves} leaves")
             tree_leaves = np.stack([r.float_matrix().reshape(-1) for _ in range(n_leaves)])
@@ -73,8 +73,8 @@ def read_shape_predictor(data: bytes, name: str = "shape_predictor.dat") -> Shap
         split_idx.append(level_idx)
         split_thresh.append(level_thr)
         leaves.append(level_leaves)
-    anchors = [[r.uint() for _ in range(r.uint())] for _ in range(r.uint())]
-    deltas = [[(r.float(), r.float()) for _ in range(r.uint())] for _ in range(r.uint())]
+    anchors = [[r.unsigned() for _ in range(r.unsigned())] for _ in range(r.unsigned())]
+    deltas = [[(r.real(), r.real()) for _ in range(r.unsigned())] for _ in range(r.unsigned())]
     if not r.at_end():
         raise r.fail("unexpected bytes after the shape predictor")
     if len(anchors) != n_levels or len(deltas) != n_levels:
