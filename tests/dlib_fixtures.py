@@ -10,7 +10,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def dlib_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp() / "dlib-pack-cache"
+    # FACEINDEX_CACHE=<base>/faceindex-cache puts the dlib pack here too (see test_dlib_engine).
+    return tmp_path_factory.getbasetemp() / "faceindex-cache" / "dlib"
 
 
 @pytest.fixture(scope="session")

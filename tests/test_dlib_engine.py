@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 import faceindex
+from dlib_fixtures import dlib_cache  # noqa: F401
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> faceindex.FaceEngine:
+def engine(dlib_cache: Path) -> faceindex.FaceEngine:
     mp = pytest.MonkeyPatch()
-    mp.setenv("FACEINDEX_CACHE", str(tmp_path_factory.getbasetemp() / "dlib-pack-cache" / ".."))
+    mp.setenv("FACEINDEX_CACHE", str(dlib_cache.parent))
     try:
         return faceindex.FaceEngine()
     finally:
