@@ -20,7 +20,7 @@ from faceindex.images import load_image
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin is the peer")
 
-from dlib_peer import DlibPeer  # noqa: E402
+from dlib_peer import shared_data_file, DlibPeer  # noqa: E402
 
 PHOTO = "images/insightface/t1.jpg"
 REPO = Path(__file__).resolve().parent.parent
@@ -100,3 +100,8 @@ def test_source_built_dlib(record: Callable[..., None], pack: Any, photo: np.nda
         ratio_end_to_end=theirs["end_to_end_s"] / ours,
         target=">= 1.5",
     )
+
+
+@pytest.fixture(scope="module")
+def data_file() -> Callable[[str], Path]:
+    return shared_data_file

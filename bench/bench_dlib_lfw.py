@@ -18,7 +18,7 @@ from faceindex.evaluation.lfw import read_pairs
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin is the peer")
 
-from dlib_peer import DlibPeer, lfw_images, our_lfw_embedding, pair_similarities, peer_lfw_embedding  # noqa: E402
+from dlib_peer import shared_data_file, DlibPeer, lfw_images, our_lfw_embedding, pair_similarities, peer_lfw_embedding  # noqa: E402
 
 
 def test_lfw_dev_ours_vs_dlib(record: Callable[..., None], data_file: Callable[[str], Path]) -> None:
@@ -62,3 +62,8 @@ def test_lfw_dev_ours_vs_dlib(record: Callable[..., None], data_file: Callable[[
         false_non_match_rate=rates.false_non_match_rate,
     )
     assert abs(ours - theirs) <= 0.002, f"LFW accuracy {ours:.4f} vs dlib {theirs:.4f}"
+
+
+@pytest.fixture(scope="module")
+def data_file() -> Callable[[str], Path]:
+    return shared_data_file

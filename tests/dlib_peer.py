@@ -53,6 +53,21 @@ class DlibPeer:
         return faces
 
 
+def shared_data_file(relative: str) -> Path:
+    """A file of the shared test data for the benchmarks (bench/ has no data_file fixture):
+    FACEINDEX_TEST_DATA, else ../shared/data beside the repository; skips when absent."""
+    import os
+
+    import pytest
+
+    configured = os.environ.get("FACEINDEX_TEST_DATA")
+    root = Path(configured) if configured else Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    path = root / relative
+    if not path.exists():
+        pytest.skip(f"test data missing: {path}")
+    return path
+
+
 def largest(faces: list[Any], area: Callable[[Any], float]) -> Any | None:
     return max(faces, key=area) if faces else None
 
