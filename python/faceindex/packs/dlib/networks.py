@@ -208,7 +208,7 @@ def _read_fc(r: DlibReader) -> FullyConnected:
     num_outputs, num_inputs = r.unsigned(), r.unsigned()
     params = r.tensor().reshape(-1)
     wshape = r.alias_tensor()
-    bshape = r.alias_tensor()
+    r.alias_tensor()  # the biases' shape: implied by num_outputs
     bias_mode = r.integer()
     _skip_multipliers(r, 4)
     n_weights = num_inputs * num_outputs
@@ -219,7 +219,6 @@ def _read_fc(r: DlibReader) -> FullyConnected:
         raise r.fail(f"fc_ parameter count {params.size}, expected {expected}")
     weights = params[:n_weights].reshape(num_inputs, num_outputs).copy()
     bias = params[n_weights:].copy() if bias_mode == 0 else None
-    del bshape
     return FullyConnected(weights, bias)
 
 

@@ -25,6 +25,7 @@ CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 MAX_UPSAMPLE = 4
 RECOGNIZER_BATCH = 32
+MIN_CANVAS_SIDE = 29  # the detector's three stride-2 5x5 convolutions leave no output below this
 
 # Chosen on LFW with this pipeline (bench/bench_dlib_lfw.py re-measures it): see THRESHOLD_SOURCE.
 DEFAULT_THRESHOLD = 0.9053
@@ -101,7 +102,7 @@ class DlibPack:
         for _ in range(self.upsample):
             scaled = _core.vision.dlib_pyramid_up(scaled)
         canvas, levels = _core.vision.dlib_pyramid(scaled, self._det_means, *self._pyramid_padding)
-        if min(canvas.shape[2:]) < self._min_canvas_side():
+        if min(canvas.shape[2:]) < MIN_CANVAS_SIDE:
             return np.zeros((0, 4), np.int64), np.zeros(0)
         (score_map,) = self._detector.run({"image": canvas})
         boxes, scores = _core.vision.dlib_mmod_decode(
@@ -116,10 +117,6 @@ class DlibPack:
         """dlib's 5 points (float32 [n, 5, 2], whole pixels) for boxes as detect_boxes gives them."""
         result: np.ndarray = self._shape_predictor.predict(image, np.ascontiguousarray(boxes, dtype=np.int64))
         return result
-
-    def _min_canvas_side(self) -> int:
-        # The three stride-2 5x5 convolutions need 29 pixels to leave one output.
-        return 29
 
     # -- recognition ---------------------------------------------------------------
 
