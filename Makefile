@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 DATA ?= ../shared/data
 BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.24" ninja
 
-.PHONY: demo test bench install lint check-baseline clean
+.PHONY: demo test bench bench-peers install lint check-baseline clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install
 bench: install $(VENV)/.deps-bench
 	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest bench -o python_files='bench_*.py' -o testpaths=bench -p no:cacheprovider \
 	  --benchmark-json=bench/results/pytest-benchmark.json $(BENCH_ARGS)
+
+# Optional benchmark peer: dlib built from source with OpenBLAS in .peers/dlib-src (~12 min).
+bench-peers: install
+	bench/peers/build_dlib.sh
 
 # tensorrt-stubs 10.13 ships no stubs; 10.12 does. --no-deps: its dependency
 # is the real TensorRT, which only NVIDIA's own index serves.

@@ -1,0 +1,71 @@
+"""Full LFW evaluation of the dlib pack against dlib-bin: pairs_dev folds 0-6 (3,916 pairs),
+cross-validated accuracy (threshold chosen on the other folds) for both pipelines, and the
+error rates of the pack's default threshold. dlib-bin needs most of an hour here.
+Set FACEINDEX_LFW_LIMIT=N to evaluate about N pairs only, the first of each fold (a quick check)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from faceindex.evaluation import cross_validated_accuracy, error_rates
+from faceindex.evaluation.lfw import read_pairs
+
+dlib = pytest.importorskip("dlib", reason="dlib-bin is the peer")
+
+from dlib_peer import shared_data_file, DlibPeer, lfw_images, our_lfw_embedding, pair_similarities, peer_lfw_embedding  # noqa: E402
+
+
+def test_lfw_dev_ours_vs_dlib(record: Callable[..., None], data_file: Callable[[str], Path]) -> None:
+    from faceindex.packs.dlib import DlibPack
+
+    pairs = read_pairs(data_file("lfw/pairs_dev.txt"))
+    limit = int(os.environ.get("FACEINDEX_LFW_LIMIT", "0"))
+    if limit:
+        fold_ids = sorted({p.fold for p in pairs})
+        per_fold = max(2, limit // len(fold_ids))
+        pairs = [p for f in fold_ids for p in [q for q in pairs if q.fold == f][:per_fold]]
+    images = lfw_images(pairs)
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    pack, peer = DlibPack(), DlibPeer()
+    results: dict[str, Any] = {}
+    for name, embed in (("faceindex", lambda p: our_lfw_embedding(pack, p)), ("dlib_bin", lambda p: peer_lfw_embedding(peer, p))):
+        t = time.perf_counter()
+        emb = {p: embed(p) for p in images}
+        seconds = time.perf_counter() - t
+        sims = pair_similarities(pairs, emb)
+        cv = cross_validated_accuracy(sims, same, folds)
+        results[name] = (sims, cv)
+        record(
+            f"lfw_{name}",
+            pairs=len(pairs),
+            images=len(images),
+            no_face=sum(v is None for v in emb.values()),
+            accuracy=cv.accuracy,
+            accuracy_std=cv.accuracy_std,
+            fold_accuracies=list(cv.fold_accuracies),
+            threshold_mean=cv.threshold,
+            seconds_per_image=seconds / len(images),
+        )
+    ours, theirs = results["faceindex"][1].accuracy, results["dlib_bin"][1].accuracy
+    rates = error_rates(results["faceindex"][0], same, pack.info.default_threshold)
+    record(
+        "lfw_comparison",
+        accuracy_difference_points=100 * (ours - theirs),
+        max_similarity_difference=float(np.abs(results["faceindex"][0] - results["dlib_bin"][0]).max()),
+        default_threshold=pack.info.default_threshold,
+        false_match_rate=rates.false_match_rate,
+        false_non_match_rate=rates.false_non_match_rate,
+    )
+    assert abs(ours - theirs) <= 0.002, f"LFW accuracy {ours:.4f} vs dlib {theirs:.4f}"
+
+
+@pytest.fixture(scope="module")
+def data_file() -> Callable[[str], Path]:
+    return shared_data_file

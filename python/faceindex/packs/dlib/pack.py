@@ -1,0 +1,163 @@
+"""The default model pack: dlib's CC0 face detector, 5-point shape predictor and ResNet
+recognizer, converted to ONNX and run the way dlib runs them.
+
+Landmarks are dlib's 5 points in dlib's order: the image-right eye's outer and inner
+corners, the image-left eye's outer and inner corners, the base of the nose (what
+face_recognition calls right_eye, left_eye and nose_tip with model="small"); dlib
+rounds them to whole pixels and so do we, because its face chips are cut from those.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from faceindex import _core
+from faceindex.backends import open_session
+from faceindex.images import RGBImage
+from faceindex.packs.dlib import model_files
+from faceindex.packs.dlib.conversion import CONVERSION_VERSION, ConvertedPack, convert
+from faceindex.types import Face, FloatArray, PackInfo
+
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+MAX_UPSAMPLE = 4
+RECOGNIZER_BATCH = 32
+MIN_CANVAS_SIDE = 29  # the detector's three stride-2 5x5 convolutions leave no output below this
+
+# Chosen on LFW with this pipeline (bench/bench_dlib_lfw.py re-measures it): see THRESHOLD_SOURCE.
+DEFAULT_THRESHOLD = 0.9053
+THRESHOLD_SOURCE = (
+    "cosine 0.9053 = the mean of the 7 leave-one-fold-out accuracy-maximising thresholds on LFW "
+    "pairs_dev folds 0-6 (3,916 pairs: 1,964 same-person, 1,952 different; grayscale 350x350 crops; the "
+    "largest face per image, pairs with an image where no face was found (9 of 5,082 images) count as "
+    "non-matches), embeddings from this pipeline. Measured at 0.9053 on those pairs: false-match rate "
+    "1.49% (29/1,952), false-non-match rate 1.93% (38/1,964), accuracy 98.29% (cross-validated 98.24%). "
+    "For fewer false matches raise it: 0.9094 gave 0.92% / 2.75%, 0.9273 gave 0% / 9.83% on the same pairs."
+)
+
+
+class DlibPack:
+    """dlib's models on ONNX Runtime (or TensorRT), with dlib's pre- and post-processing in C++."""
+
+    def __init__(
+        self,
+        backend: str = "auto",
+        upsample: int = 0,
+        det_threshold: float = 0.0,
+        models_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        if not isinstance(upsample, (int, np.integer)) or not 0 <= int(upsample) <= MAX_UPSAMPLE:
+            raise ValueError(f"upsample must be an integer in [0, {MAX_UPSAMPLE}], got {upsample!r}")
+        if not np.isfinite(det_threshold):
+            raise ValueError(f"det_threshold must be finite, got {det_threshold}")
+        self.upsample = int(upsample)
+        self.det_threshold = float(det_threshold)
+        files = model_files.locate(Path(models_dir) if models_dir is not None else None)
+        converted: ConvertedPack = convert(files, Path(cache_dir) if cache_dir is not None else None)
+        det = converted.detector_meta
+        self._det_means = [float(v) for v in det["means"]]
+        self._pyramid_padding = (int(det["pyramid_padding"][0]), int(det["pyramid_padding"][1]))
+        self._windows = np.array(det["windows"], dtype=np.int64).reshape(-1, 2)
+        self._nms = (float(det["nms_iou"]), float(det["nms_covered"]))
+        self._mapping = tuple(int(v) for v in det["mapping"])
+        self._rec_means = [float(v) for v in converted.recognizer_meta["means"]]
+        sp = converted.shape_predictor
+        self._shape_predictor = _core.vision.DlibShapePredictor(
+            sp.initial_shape, sp.anchors, sp.deltas, sp.split_idx, sp.split_thresh, sp.leaves
+        )
+        self._detector = open_session(converted.detector_onnx, backend)
+        self._recognizer = open_session(converted.recognizer_onnx, backend)
+        self.info = PackInfo(
+            name="dlib",
+            version=f"1.{CONVERSION_VERSION}",
+            embedding_size=128,
+            default_threshold=DEFAULT_THRESHOLD,
+            threshold_source=THRESHOLD_SOURCE,
+            detector="dlib mmod_human_face_detector (CNN, image pyramid)",
+            recognizer="dlib_face_recognition_resnet_model_v1 (ResNet-29, 150x150 chips, 5-point alignment)",
+            license="CC0-1.0 (models by Davis King, dlib)",
+        )
+
+    # -- detection -----------------------------------------------------------------
+
+    def detect(self, image: RGBImage) -> list[Face]:
+        boxes, scores = self.detect_boxes(image)
+        landmarks = self.landmarks(image, boxes)
+        return [
+            Face(
+                bbox=(float(b[0]), float(b[1]), float(b[2] + 1), float(b[3] + 1)),
+                score=float(s),
+                landmarks=lm,
+            )
+            for b, s, lm in zip(boxes, scores, landmarks)
+        ]
+
+    def detect_boxes(self, image: RGBImage) -> tuple[np.ndarray, np.ndarray]:
+        """dlib's rectangles (int64 [n, 4]: left, top, right, bottom, inclusive) and confidences."""
+        scaled = image
+        for _ in range(self.upsample):
+            scaled = _core.vision.dlib_pyramid_up(scaled)
+        canvas, levels = _core.vision.dlib_pyramid(scaled, self._det_means, *self._pyramid_padding)
+        if min(canvas.shape[2:]) < MIN_CANVAS_SIDE:
+            return np.zeros((0, 4), np.int64), np.zeros(0)
+        (score_map,) = self._detector.run({"image": canvas})
+        boxes, scores = _core.vision.dlib_mmod_decode(
+            np.ascontiguousarray(score_map, dtype=np.float32), levels, canvas.shape[2:], self._windows,
+            self._mapping, self.det_threshold, *self._nms,
+        )
+        if self.upsample:
+            boxes = _rect_down_2(boxes, self.upsample)
+        return boxes, scores
+
+    def landmarks(self, image: RGBImage, boxes: np.ndarray) -> np.ndarray:
+        """dlib's 5 points (float32 [n, 5, 2], whole pixels) for boxes as detect_boxes gives them."""
+        result: np.ndarray = self._shape_predictor.predict(image, np.ascontiguousarray(boxes, dtype=np.int64))
+        return result
+
+    # -- recognition ---------------------------------------------------------------
+
+    def face_chips(self, image: RGBImage, faces: Sequence[Face]) -> np.ndarray:
+        """The aligned 150x150 chips dlib's recognizer sees, uint8 [n, 150, 150, 3]."""
+        landmarks = np.stack([_dlib_points(f) for f in faces]) if faces else np.zeros((0, 5, 2), np.float32)
+        chips: np.ndarray = _core.vision.dlib_face_chips(image, landmarks, CHIP_SIZE, CHIP_PADDING)
+        return chips
+
+    def descriptors(self, image: RGBImage, faces: Sequence[Face]) -> FloatArray:
+        """dlib's raw 128-d face descriptors (Euclidean distance 0.6 is dlib's usual threshold)."""
+        chips = self.face_chips(image, faces)
+        out = []
+        for start in range(0, len(chips), RECOGNIZER_BATCH):
+            batch = _core.vision.dlib_chips_to_tensor(chips[start : start + RECOGNIZER_BATCH], self._rec_means)
+            out.append(self._recognizer.run({"chips": batch})[0])
+        if not out:
+            return np.zeros((0, 128), np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+    def embed(self, image: RGBImage, faces: Sequence[Face]) -> FloatArray:
+        d = self.descriptors(image, faces)
+        norms = np.linalg.norm(d, axis=1, keepdims=True)
+        if np.any(norms == 0) or not np.all(np.isfinite(d)):
+            raise RuntimeError("the recognizer produced a zero or non-finite descriptor")
+        unit: FloatArray = (d / norms).astype(np.float32)
+        return unit
+
+
+def _dlib_points(face: Face) -> np.ndarray:
+    lm = np.asarray(face.landmarks, dtype=np.float32)
+    if lm.shape != (5, 2):
+        raise ValueError(f"the dlib pack needs its 5 landmarks per face (shape (5, 2)), got {lm.shape}")
+    if not np.all(np.isfinite(lm)):
+        raise ValueError("face landmarks hold NaN or inf")
+    return lm
+
+
+def _rect_down_2(boxes: np.ndarray, levels: int) -> np.ndarray:
+    """pyramid_down<2>::rect_down applied `levels` times, rounded as dlib rounds to a rectangle."""
+    b = boxes.astype(np.float64)
+    for _ in range(levels):
+        b = b / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
+    return np.floor(b + 0.5).astype(np.int64)

@@ -1,0 +1,45 @@
+"""FaceEngine on the default dlib pack, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import faceindex
+from dlib_fixtures import dlib_cache  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def engine(dlib_cache: Path) -> faceindex.FaceEngine:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FACEINDEX_CACHE", str(dlib_cache.parent))
+    try:
+        return faceindex.FaceEngine()
+    finally:
+        mp.undo()
+
+
+def test_pack_describes_itself(engine: faceindex.FaceEngine) -> None:
+    info = engine.pack
+    assert info.name == "dlib" and info.embedding_size == 128 and "CC0" in info.license
+    assert 0 < info.default_threshold < 1
+    assert "LFW" in info.threshold_source and "false-match" in info.threshold_source
+
+
+def test_analyze_and_compare(engine: faceindex.FaceEngine, data_file: Callable[[str], Path]) -> None:
+    a = data_file("images/face_recognition/obama-480p.jpg")
+    b = data_file("images/face_recognition/obama-720p.jpg")
+    other = data_file("images/face_recognition/two_people.jpg")
+    faces = engine.analyze(a)
+    assert len(faces) == 1 and faces[0].embedding is not None
+    assert faces[0].embedding.dtype == np.float32 and abs(float(np.linalg.norm(faces[0].embedding)) - 1) < 1e-5
+    assert faces[0].landmarks.shape == (5, 2) and faces[0].face_size > 50
+    same = engine.compare(a, b)
+    assert same.same_person and same.pack == "dlib" and same.pack_version == engine.pack.version
+    assert same.threshold == engine.pack.default_threshold
+    left, right = sorted(engine.analyze(other), key=lambda f: f.bbox[0])  # Obama, then Biden
+    assert engine.compare(faces[0], left).same_person
+    assert not engine.compare(faces[0], right).same_person
