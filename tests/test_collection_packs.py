@@ -41,9 +41,11 @@ def test_index_and_search_photos_of_known_people(dlib_engine: FaceEngine, data_f
         assert obama.best is not None and obama.best.face.external_image_id == "obama"
         assert obama.threshold == dlib_engine.pack.default_threshold
         assert obama.best.similarity >= obama.threshold
-        pair = c.search_faces_by_image(test / "obama_and_biden.jpg", all_faces=True)
-        assert len(pair) == 2
-        assert {r.best.face.external_image_id for r in pair if r.best} == {"obama", "biden"}
+        # Biden, Obama, and a girl in the corner whom the gallery does not hold (dlib finds her too).
+        group_photo = c.search_faces_by_image(test / "obama_and_biden.jpg", all_faces=True)
+        assert len(group_photo) == 3
+        matched = sorted(r.best.face.external_image_id for r in group_photo if r.best)
+        assert matched == ["biden", "obama"]
         group = c.index_faces(data_file("images/insightface/t1.jpg"), max_faces=2)
         assert len(group.face_records) == 2
         assert [u.reasons for u in group.unindexed_faces].count(("EXCEEDS_MAX_FACES",)) >= 1
@@ -74,8 +76,11 @@ def test_lfw_rank1_identification(dlib_engine: FaceEngine, data_file: DataFile, 
             c.index_faces(photos[0], external_image_id=person.name, max_faces=1)
         for person in chosen:
             probe = sorted(person.glob("*.jpg"))[1]
-            result = c.search_faces_by_image(probe, threshold=-1.0, max_faces=1)
             searched += 1
+            try:
+                result = c.search_faces_by_image(probe, threshold=-1.0, max_faces=1)
+            except NoFaceError:
+                continue  # no face found in the probe: a miss
             correct += bool(result.best and result.best.face.external_image_id == person.name)
     assert searched == 150
     assert correct / searched >= 0.90, f"rank-1 {correct}/{searched}"
@@ -97,7 +102,7 @@ def test_cli_on_photos(dlib_engine: FaceEngine, data_file: DataFile, tmp_path: P
     code, found = run("search", "friends", str(test / "obama1.jpg"))
     assert code == 0 and found["face_matches"][0]["face"]["external_image_id"] == "obama"
     code, detected = run("detect", str(test / "obama_and_biden.jpg"))
-    assert code == 0 and len(detected["faces"]) == 2
+    assert code == 0 and len(detected["faces"]) == 3  # Biden, Obama and a girl in the corner
     code, compared = run("compare", str(test / "obama1.jpg"), str(train / "obama" / sorted(
         p.name for p in (train / "obama").iterdir())[0]))
     assert code == 0 and compared["same_person"] is True
