@@ -25,7 +25,7 @@ $(VENV)/.deps-%: pyproject.toml $(VENV)/.created
 install: $(VENV)/.deps-test
 	$(PIP) install --quiet --no-build-isolation --no-deps .
 
-demo: install
+demo: install $(VENV)/.deps-demo
 	$(PY) -m faceindex.demo $(ARGS)
 
 test: install
