@@ -43,3 +43,15 @@ def test_analyze_and_compare(engine: faceindex.FaceEngine, data_file: Callable[[
     left, right = sorted(engine.analyze(other), key=lambda f: f.bbox[0])  # Obama, then Biden
     assert engine.compare(faces[0], left).same_person
     assert not engine.compare(faces[0], right).same_person
+
+
+def test_the_pack_names_its_landmarks(engine: faceindex.FaceEngine, data_file: Callable[[str], Path]) -> None:
+    # dlib's 5 points are eye corners and the nose base, not ArcFace's eyes, nose and mouth.
+    from faceindex.types import DLIB_LANDMARKS
+
+    assert engine.pack.landmarks == DLIB_LANDMARKS
+    face = max(engine.detect(data_file("images/face_recognition/knn_examples/train/obama/obama.jpg")),
+               key=lambda f: f.area)
+    x = face.landmarks[:, 0]
+    # In the image: right eye (outer, inner) on the right, left eye (outer, inner) on the left, nose between.
+    assert x[0] > x[1] > x[4] > x[3] > x[2]

@@ -9,6 +9,12 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
 
+# The 5 points ArcFace-style packs align with (SCRFD, YuNet, RetinaFace).
+ARCFACE_LANDMARKS = ("left eye", "right eye", "nose tip", "left mouth corner", "right mouth corner")
+# dlib's 5-point shape predictor: the corners of both eyes and the base of the nose.
+DLIB_LANDMARKS = ("right eye outer corner", "right eye inner corner", "left eye outer corner",
+                  "left eye inner corner", "nose base")
+
 
 @dataclass(frozen=True)
 class PackInfo:
@@ -22,6 +28,8 @@ class PackInfo:
     detector: str
     recognizer: str
     license: str
+    # What each of a Face's 5 landmarks is, in order; left and right as seen in the image.
+    landmarks: tuple[str, ...] = ARCFACE_LANDMARKS
 
 
 @dataclass
@@ -30,7 +38,7 @@ class Face:
 
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2
     score: float  # detector confidence
-    landmarks: FloatArray  # 5x2: left eye, right eye, nose, left mouth, right mouth (image left/right)
+    landmarks: FloatArray  # 5x2 pixels; which points they are: the pack's PackInfo.landmarks
     embedding: FloatArray | None = None  # unit vector from the pack's recognizer
     face_size: float = 0.0  # shorter side of the box, pixels
     sharpness: float = 0.0  # variance of the Laplacian of the face at a fixed scale

@@ -19,7 +19,7 @@ from faceindex.backends import open_session
 from faceindex.images import RGBImage
 from faceindex.packs.dlib import model_files
 from faceindex.packs.dlib.conversion import CONVERSION_VERSION, ConvertedPack, convert
-from faceindex.types import Face, FloatArray, PackInfo
+from faceindex.types import DLIB_LANDMARKS, Face, FloatArray, PackInfo
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -80,6 +80,7 @@ class DlibPack:
             detector="dlib mmod_human_face_detector (CNN, image pyramid)",
             recognizer="dlib_face_recognition_resnet_model_v1 (ResNet-29, 150x150 chips, 5-point alignment)",
             license="CC0-1.0 (models by Davis King, dlib)",
+            landmarks=DLIB_LANDMARKS,
         )
 
     # -- detection -----------------------------------------------------------------
