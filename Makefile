@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 DATA ?= ../shared/data
+BENCH ?= bench  # one suite: make bench BENCH=bench/bench_flat_index.py
 BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.24" ninja
 
 .PHONY: demo test bench bench-peers install lint check-baseline clean
@@ -32,7 +33,7 @@ test: install
 	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install $(VENV)/.deps-bench
-	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest bench -o python_files='bench_*.py' -o testpaths=bench -p no:cacheprovider \
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(BENCH) -o python_files='bench_*.py' -o testpaths=bench -p no:cacheprovider \
 	  --benchmark-json=bench/results/pytest-benchmark.json $(BENCH_ARGS)
 
 # Optional benchmark peer: dlib built from source with OpenBLAS in .peers/dlib-src (~12 min).

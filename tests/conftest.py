@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -31,6 +31,19 @@ def missing_data(what: str) -> None:
     if data_required():
         pytest.fail(message + "; FACEINDEX_REQUIRE_TEST_DATA=1 makes this a failure", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Converted models and rewritten networks go to a cache of this run, not the user's."""
+    path = tmp_path_factory.mktemp("faceindex-cache")
+    before = os.environ.get("FACEINDEX_CACHE")
+    os.environ["FACEINDEX_CACHE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("FACEINDEX_CACHE", None)
+    else:
+        os.environ["FACEINDEX_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

@@ -49,20 +49,29 @@ def constant_scrfd(
     return _save(helper.make_graph(nodes, "constant_scrfd", [image], outputs), path)
 
 
-def pooled_recognizer(path: Path, batch: int | str, dims: int = 64, seed: int = 0) -> Path:
-    """An ArcFace-shaped recognizer: N x 3 x 112 x 112 -> 16x16 average pool -> linear -> N x dims.
-    batch: a fixed batch size, or a name for a dynamic batch axis."""
+def pooled_recognizer(path: Path, batch: int | str, dims: int = 64, seed: int = 0,
+                      mixes_batch: bool = False) -> Path:
+    """An ArcFace-shaped recognizer: N x 3 x 112 x 112 -> 16x16 average pool -> reshape to
+    (batch, -1) -> linear -> N x dims. batch: a fixed batch size (baked into the reshape, as
+    exporters do), or a name for a dynamic batch axis. mixes_batch adds the mean over the
+    batch axis to every embedding: harmless at batch 1, wrong for any rewrite to batch n."""
     weights = np.random.default_rng(seed).normal(size=(3 * 7 * 7, dims)).astype(np.float32)
+    flat_shape = np.array([batch if isinstance(batch, int) else 0, -1], dtype=np.int64)
     nodes = [
         helper.make_node("AveragePool", ["input"], ["pooled"], kernel_shape=[16, 16], strides=[16, 16]),
-        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "w"], ["embedding"]),
+        helper.make_node("Reshape", ["pooled", "flat_shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "w"], ["projected" if mixes_batch else "embedding"]),
     ]
+    if mixes_batch:
+        nodes += [
+            helper.make_node("ReduceMean", ["projected"], ["batch_mean"], axes=[0], keepdims=1),
+            helper.make_node("Add", ["projected", "batch_mean"], ["embedding"]),
+        ]
     graph = helper.make_graph(
         nodes, "pooled_recognizer",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, 112, 112])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [batch, dims])],
-        initializer=[numpy_helper.from_array(weights, "w")],
+        initializer=[numpy_helper.from_array(weights, "w"), numpy_helper.from_array(flat_shape, "flat_shape")],
     )
     return _save(graph, path)
 

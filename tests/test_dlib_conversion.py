@@ -55,7 +55,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        conversion._atomic_write(tmp_path / "x.onnx", fail)
+        conversion.atomic_write(tmp_path / "x.onnx", fail)
     assert list(tmp_path.iterdir()) == []
 
 

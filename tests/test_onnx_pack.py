@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import faceindex
+from faceindex.backends import open_session
+from faceindex.packs.onnx import kernels
 from dlib_boxes import matched, read_imglab
 from faceindex.packs.onnx import (
     ModelFileError,
@@ -165,7 +167,7 @@ def test_engine_runs_an_onnx_pack_end_to_end(data_file: DataFile) -> None:
 def test_recognizer_batches_when_the_batch_axis_is_dynamic(tmp_path: Path, t1: np.ndarray, data_file: DataFile) -> None:
     detector = data_file(DETECTORS["scrfd_500m"])
     batched = quiet_pack(detector, pooled_recognizer(tmp_path / "dynamic.onnx", "batch"))
-    looped = quiet_pack(detector, pooled_recognizer(tmp_path / "fixed.onnx", 1))
+    looped = quiet_pack(detector, pooled_recognizer(tmp_path / "fixed.onnx", 1, mixes_batch=True))
     assert batched.recognizer.signature.batch is None and looped.recognizer.signature.batch == 1
     calls: list[int] = []
     run = batched.recognizer.session.run
@@ -173,8 +175,33 @@ def test_recognizer_batches_when_the_batch_axis_is_dynamic(tmp_path: Path, t1: n
     faces = batched.detect(t1)
     together = batched.embed(t1, faces)
     assert calls == [6]  # one call for all six faces
-    np.testing.assert_allclose(together, looped.embed(t1, faces), atol=1e-5)
-    np.testing.assert_allclose(together[2], batched.embed(t1, faces[2:3])[0], atol=1e-5)
+    one_by_one = np.concatenate([batched.embed(t1, faces[i : i + 1]) for i in range(len(faces))])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
+def test_a_fixed_batch_recognizer_is_rewritten_to_batch_when_that_is_exact(
+    tmp_path: Path, t1: np.ndarray, data_file: DataFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACEINDEX_CACHE", str(tmp_path / "cache"))
+    detector = data_file(DETECTORS["scrfd_500m"])
+    fixed = pooled_recognizer(tmp_path / "fixed.onnx", 1, seed=3)
+    pack = quiet_pack(detector, fixed)
+    assert pack.recognizer.signature.batch is None  # the reshape (1, -1) became (0, -1)
+    assert "batched" in pack.info.recognizer
+    reference = open_session(fixed, "onnxruntime")  # the file as it is: one face per call
+    faces = pack.detect(t1)
+    chips = kernels.align_tensor(t1, np.stack([f.landmarks for f in faces]), pack.recognizer.template, 112,
+                                 False, (127.5,) * 3, (127.5,) * 3)
+    alone = np.concatenate([reference.run({"input": chips[i : i + 1]})[0] for i in range(len(faces))])
+    alone /= np.linalg.norm(alone, axis=1, keepdims=True)
+    np.testing.assert_allclose(pack.embed(t1, faces), alone, atol=1e-5)
+    # A graph that mixes the samples of a batch is left as it is, and looped.
+    mixing = quiet_pack(detector, pooled_recognizer(tmp_path / "mixing.onnx", 1, mixes_batch=True))
+    assert mixing.recognizer.signature.batch == 1
+    # A rewrite whose outputs differ from the original's is refused.
+    impostor = pooled_recognizer(tmp_path / "impostor.onnx", "batch", seed=4)
+    monkeypatch.setattr("faceindex.packs.onnx.pack.dynamic_batch_copy", lambda path: impostor)
+    assert quiet_pack(detector, pooled_recognizer(tmp_path / "fixed2.onnx", 1, seed=5)).recognizer.signature.batch == 1
 
 
 def test_detector_without_landmarks_detects_but_cannot_embed(tmp_path: Path) -> None:

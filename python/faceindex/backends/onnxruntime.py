@@ -37,6 +37,9 @@ class OnnxRuntimeSession:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: its warnings are not ours to show
+        # A pipeline alternates sessions (detector, recognizer) and our own C++
+        # threads: idle pool threads that spin would steal their cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.model_path = model_path
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self.inputs = tuple(_spec(a) for a in self._session.get_inputs())

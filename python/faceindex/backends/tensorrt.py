@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from faceindex import _core
+from faceindex.cache import atomic_write, cache_dir
 from faceindex.backends.base import TensorSpec
 
 # Dynamic axes get this range unless the caller gives a profile: the batch
@@ -51,12 +50,7 @@ def available() -> bool:
 
 
 def engine_cache_dir() -> Path:
-    base = os.environ.get("FACEINDEX_CACHE")
-    if base:
-        return Path(base) / "tensorrt"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("faceindex")) / "tensorrt"
+    return cache_dir("tensorrt")
 
 
 def _sha256(path: Path) -> str:
@@ -159,13 +153,7 @@ class TensorRTSession:
         if serialized is None:
             raise RuntimeError(f"TensorRT could not build an engine for {self.model_path}")
         data = bytes(serialized)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Atomic: a concurrent reader sees no engine or a whole one.
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
         return data
 
     def _spec(self, name: str) -> TensorSpec:

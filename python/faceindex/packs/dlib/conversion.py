@@ -8,14 +8,14 @@ FACEINDEX_CACHE overrides the cache directory.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import onnx
 
+from faceindex.cache import atomic_write
+from faceindex.cache import cache_dir as shared_cache_dir
 from faceindex.packs.dlib.model_files import DlibModelFiles, ModelFile
 from faceindex.packs.dlib.networks import read_detector, read_recognizer
 from faceindex.packs.dlib.onnx_writer import detector_to_onnx, output_to_input_map, recognizer_to_onnx
@@ -26,12 +26,7 @@ CONVERSION_VERSION = 1
 
 
 def cache_dir() -> Path:
-    configured = os.environ.get("FACEINDEX_CACHE")
-    if configured:
-        return Path(configured) / "dlib"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("faceindex")) / "dlib"
+    return shared_cache_dir("dlib")
 
 
 @dataclass(frozen=True)
@@ -41,21 +36,6 @@ class ConvertedPack:
     recognizer_onnx: Path
     recognizer_meta: dict[str, Any]
     shape_predictor: ShapePredictorArrays
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _stem(model: ModelFile) -> str:
@@ -74,15 +54,15 @@ def _convert_detector(model: ModelFile, onnx_path: Path, meta_path: Path) -> Non
         "mapping": list(output_to_input_map(net)),
         "source_sha256": model.sha256,
     }
-    _atomic_write(onnx_path, lambda p: onnx.save(detector_to_onnx(net), p))
-    _atomic_write(meta_path, lambda p: _write_json(p, meta))
+    atomic_write(onnx_path, lambda p: onnx.save(detector_to_onnx(net), p))
+    atomic_write(meta_path, lambda p: _write_json(p, meta))
 
 
 def _convert_recognizer(model: ModelFile, onnx_path: Path, meta_path: Path) -> None:
     net = read_recognizer(model.read(), model.path.name)
     meta = {"means": list(net.input_means), "input_size": list(net.input_size or ()), "source_sha256": model.sha256}
-    _atomic_write(onnx_path, lambda p: onnx.save(recognizer_to_onnx(net), p))
-    _atomic_write(meta_path, lambda p: _write_json(p, meta))
+    atomic_write(onnx_path, lambda p: onnx.save(recognizer_to_onnx(net), p))
+    atomic_write(meta_path, lambda p: _write_json(p, meta))
 
 
 def convert(files: DlibModelFiles, directory: Path | None = None) -> ConvertedPack:
@@ -99,7 +79,7 @@ def convert(files: DlibModelFiles, directory: Path | None = None) -> ConvertedPa
     sp_path = directory / (_stem(files.shape_predictor) + ".npz")
     if not sp_path.is_file():
         arrays = read_shape_predictor(files.shape_predictor.read(), files.shape_predictor.path.name)
-        _atomic_write(sp_path, lambda p: _save_npz(arrays, p))
+        atomic_write(sp_path, lambda p: _save_npz(arrays, p))
     return ConvertedPack(
         detector_onnx=det,
         detector_meta=json.loads(det_meta.read_text()),

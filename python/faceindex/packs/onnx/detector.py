@@ -40,19 +40,34 @@ class OnnxDetector:
             raise ValueError(f"det_threshold must be in [0, 1], got {det_threshold}")
         self._buffers = threading.local()
 
-    def _input_buffer(self) -> FloatArray:
-        """This thread's network input: reused across images (a fresh 5 MB array per image
-        costs page faults), one per thread so that threads may share a detector."""
-        buffer: FloatArray | None = getattr(self._buffers, "input", None)
-        if buffer is None:
-            buffer = self._buffers.input = np.empty((1, 3, self.canvas[1], self.canvas[0]), dtype=np.float32)
-        return buffer
+    def _input_buffer(self, canvas: tuple[int, int]) -> FloatArray:
+        """This thread's network input for a canvas no larger than det_size: reused across
+        images (a fresh 5 MB array per image costs page faults), one per thread so that
+        threads may share a detector."""
+        flat: FloatArray | None = getattr(self._buffers, "input", None)
+        if flat is None:
+            flat = self._buffers.input = np.empty(3 * self.canvas[0] * self.canvas[1], dtype=np.float32)
+        view: FloatArray = flat[: 3 * canvas[0] * canvas[1]].reshape(1, 3, canvas[1], canvas[0])
+        return view
+
+    def canvas_for(self, image_height: int, image_width: int) -> tuple[int, int]:
+        """The network input (width, height) for an image: det_size, or for a model with a
+        dynamic input, det_size cropped to the letterboxed image rounded up to the coarsest
+        stride. The scale is the same; the padding the network would only read is skipped."""
+        if self.signature.input_size is not None:
+            return self.canvas
+        scale = min(self.canvas[0] / image_width, self.canvas[1] / image_height)
+        step = math.lcm(*self.signature.strides)
+        width = min(self.canvas[0], -(-math.floor(image_width * scale + 1e-3) // step) * step)
+        height = min(self.canvas[1], -(-math.floor(image_height * scale + 1e-3) // step) * step)
+        return max(width, step), max(height, step)
 
     def detect(self, image: RGBImage) -> FloatArray:
         f = self.family
-        tensor, scale, _ = kernels.letterbox(image, self.canvas, f.bgr, f.mean, f.std, self._input_buffer())
+        canvas = self.canvas_for(image.shape[0], image.shape[1])
+        tensor, scale, _ = kernels.letterbox(image, canvas, f.bgr, f.mean, f.std, self._input_buffer(canvas))
         outputs = self.session.run({self.signature.input_name: tensor})
-        return f.decode(outputs, self.signature, self.canvas, scale, self.score_threshold, f.nms_threshold)
+        return f.decode(outputs, self.signature, canvas, scale, self.score_threshold, f.nms_threshold)
 
 
 def _canvas(signature: DetectorSignature, det_size: tuple[int, int] | None) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from faceindex.backends import open_session
 from faceindex.backends.base import Session
 from faceindex.images import RGBImage
 from faceindex.packs.onnx.arcface import ArcFaceRecognizer, RecognizerInput
+from faceindex.packs.onnx.batching import dynamic_batch_copy
 from faceindex.packs.onnx.detector import OnnxDetector
 from faceindex.packs.onnx.errors import ModelFileError, UnknownModelError
 from faceindex.packs.onnx.known_models import Identity, identify
@@ -71,6 +72,7 @@ class OnnxPack:
         rec_sig = _signature(rec_session, rec_id.path, RecognizerSignature, "recognizer")
         assert isinstance(det_sig, DetectorSignature) and isinstance(rec_sig, RecognizerSignature)
         det = OnnxDetector(det_session, det_sig, options.get("det_size"), options.get("det_threshold"))
+        rec_session, rec_sig = _batched(rec_session, rec_sig, rec_id.path, backend)
         rec = ArcFaceRecognizer(rec_session, rec_sig, _recognizer_input(rec_id))
         threshold, threshold_source = default_threshold(rec_id)
         info = PackInfo(
@@ -117,6 +119,38 @@ class OnnxPack:
             return np.zeros((0, self.info.embedding_size), dtype=np.float32)
         landmarks = np.stack([np.asarray(f.landmarks, dtype=np.float32).reshape(5, 2) for f in faces])
         return self.recognizer.embed(image, landmarks)
+
+
+def _batched(session: Session, signature: RecognizerSignature, path: Path,
+             backend: str) -> tuple[Session, RecognizerSignature]:
+    """The recognizer with a dynamic batch axis when its file has a fixed one and a rewrite
+    (faceindex.packs.onnx.batching) gives the same embeddings; else as it is."""
+    if signature.batch is None:
+        return session, signature
+    copy = dynamic_batch_copy(path)
+    if copy is None:
+        return session, signature
+    batched = _open(copy, backend)
+    batched_sig = _signature(batched, copy, RecognizerSignature, "recognizer")
+    assert isinstance(batched_sig, RecognizerSignature)
+    if batched_sig.batch is not None or not _same_outputs(session, batched, signature):
+        return session, signature
+    return batched, batched_sig
+
+
+def _same_outputs(fixed: Session, batched: Session, signature: RecognizerSignature) -> bool:
+    """Three face-like inputs through the batched model at once agree with the fixed one, one at a time."""
+    size = signature.input_size
+    rng = np.random.default_rng(0)
+    inputs = rng.uniform(-1, 1, (3, 3, size, size)).astype(np.float32)
+    name = signature.input_name
+    try:
+        together = batched.run({name: inputs})[0].reshape(3, -1)
+        alone = np.concatenate([fixed.run({name: inputs[i : i + 1]})[0].reshape(1, -1) for i in range(3)])
+    except Exception:  # noqa: BLE001 - any failure of the rewritten model means: keep the original
+        return False
+    scale = float(np.abs(alone).max()) or 1.0
+    return together.shape == alone.shape and float(np.abs(together - alone).max()) <= 1e-4 * scale
 
 
 def _open(path: Path, backend: str) -> Session:
