@@ -63,7 +63,9 @@ def _decode(stream: Any, max_pixels: int, what: str) -> RGBImage:
                 return _from_pil(img, max_pixels, what)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{what} is over the limit of {max_pixels} pixels ({e})") from e
+    except UnidentifiedImageError as e:
         raise ImageError(f"cannot decode {what}: {e}") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated and corrupt data with these.
