@@ -43,7 +43,8 @@ bench-peers: install
 # tensorrt-stubs 10.13 ships no stubs; 10.12 does. --no-deps: its dependency
 # is the real TensorRT, which only NVIDIA's own index serves.
 lint: install
-	$(PIP) install --quiet mypy
+	$(PIP) install --quiet mypy ruff
+	$(PY) -m ruff check python tests bench
 	$(PIP) install --quiet --no-deps "tensorrt-stubs==10.12.0.36.1"
 	$(PY) scripts/repair_tensorrt_stubs.py
 	$(PY) -m mypy

@@ -9,9 +9,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def dlib_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # FACEINDEX_CACHE=<base>/faceindex-cache puts the dlib pack here too (see test_dlib_engine).
-    return tmp_path_factory.getbasetemp() / "faceindex-cache" / "dlib"
+def dlib_cache(private_cache: Path) -> Path:
+    """Where FaceEngine() of this test run converts the dlib models (FACEINDEX_CACHE/dlib)."""
+    return private_cache / "dlib"
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from dlib_fixtures import dlib_cache, dlib_pack  # noqa: F401
 from faceindex import _core
 from faceindex.images import load_image
 from faceindex.packs.dlib import DlibPack

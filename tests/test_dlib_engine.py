@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 
 import faceindex
-from dlib_fixtures import dlib_cache  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def engine(dlib_cache: Path) -> faceindex.FaceEngine:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FACEINDEX_CACHE", str(dlib_cache.parent))
-    try:
-        return faceindex.FaceEngine()
-    finally:
-        mp.undo()
+    return faceindex.FaceEngine()  # converts into dlib_cache, this run's FACEINDEX_CACHE
 
 
 def test_pack_describes_itself(engine: faceindex.FaceEngine) -> None:

@@ -14,7 +14,6 @@ from faceindex.evaluation.lfw import LfwPair, read_pairs
 
 pytest.importorskip("dlib", reason="dlib-bin (the test extra) is the reference")
 
-from dlib_fixtures import dlib_cache, dlib_pack  # noqa: E402,F401
 from dlib_peer import DlibPeer, lfw_images, our_lfw_embedding, pair_similarities, peer_lfw_embedding  # noqa: E402
 
 PER_FOLD = 14  # 7 same-person and 7 different-person pairs from each of the 7 folds

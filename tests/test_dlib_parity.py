@@ -13,7 +13,6 @@ from faceindex.images import load_image
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin (the test extra) is the reference")
 
-from dlib_fixtures import dlib_cache, dlib_pack  # noqa: E402,F401
 from dlib_peer import DlibPeer, PeerFace  # noqa: E402
 
 IMAGES = [

@@ -18,7 +18,7 @@ def cache_dir(part: str) -> Path:
     return Path(platformdirs.user_cache_dir("faceindex")) / part
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: Path, write: Callable[[str], object]) -> None:
     """write(temporary path) beside `path`, then rename it over `path`: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")

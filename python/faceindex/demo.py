@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import faceindex
-from faceindex.collection.ingest import image_files, index_paths
+from faceindex.collection.ingest import ExternalIdFrom, image_files, index_paths
 
 
 def astronaut_photo() -> Path:
@@ -73,7 +73,7 @@ def folder_tour(engine: faceindex.FaceEngine, folder: Path) -> None:
     if not photos:
         raise SystemExit(f"no photos in {folder}")
     # One person per sub-folder (the folder names them), else one id per file.
-    id_from = "filename" if all(p.parent == folder for p in photos) else "parent-dir"
+    id_from: ExternalIdFrom = "filename" if all(p.parent == folder for p in photos) else "parent-dir"
     with tempfile.TemporaryDirectory(prefix="faceindex-demo-") as home:
         with faceindex.Collections(home).create_collection("demo", engine=engine) as collection:
             started = time.perf_counter()

@@ -107,7 +107,6 @@ class FaceEngine:
         )
 
     def _embedding_of(self, item: Any, name: str) -> tuple[Face | None, FloatArray]:
-        size = self.pack.embedding_size
         if isinstance(item, Face):
             if item.embedding is None:
                 raise ValueError(f"{name}: the Face has no embedding (use analyze(), or embed() first)")

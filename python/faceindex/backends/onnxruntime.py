@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +20,9 @@ _ORT_TYPES = {
 }
 
 
-def _spec(arg: object) -> TensorSpec:
-    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in getattr(arg, "shape"))
-    return TensorSpec(getattr(arg, "name"), shape, _ORT_TYPES.get(getattr(arg, "type"), getattr(arg, "type")))
+def _spec(arg: Any) -> TensorSpec:
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
+    return TensorSpec(arg.name, shape, _ORT_TYPES.get(arg.type, arg.type))
 
 
 class OnnxRuntimeSession:

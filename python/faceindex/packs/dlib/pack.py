@@ -14,10 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
-from faceindex import _core
 from faceindex.backends import open_session
 from faceindex.images import RGBImage
-from faceindex.packs.dlib import model_files
+from faceindex.packs.dlib import kernels, model_files
 from faceindex.packs.dlib.conversion import CONVERSION_VERSION, ConvertedPack, convert
 from faceindex.types import DLIB_LANDMARKS, Face, FloatArray, PackInfo
 
@@ -66,7 +65,7 @@ class DlibPack:
         self._mapping = tuple(int(v) for v in det["mapping"])
         self._rec_means = [float(v) for v in converted.recognizer_meta["means"]]
         sp = converted.shape_predictor
-        self._shape_predictor = _core.vision.DlibShapePredictor(
+        self._shape_predictor = kernels.ShapePredictor(
             sp.initial_shape, sp.anchors, sp.deltas, sp.split_idx, sp.split_thresh, sp.leaves
         )
         self._detector = open_session(converted.detector_onnx, backend)
@@ -101,12 +100,12 @@ class DlibPack:
         """dlib's rectangles (int64 [n, 4]: left, top, right, bottom, inclusive) and confidences."""
         scaled = image
         for _ in range(self.upsample):
-            scaled = _core.vision.dlib_pyramid_up(scaled)
-        canvas, levels = _core.vision.dlib_pyramid(scaled, self._det_means, *self._pyramid_padding)
+            scaled = kernels.pyramid_up(scaled)
+        canvas, levels = kernels.pyramid(scaled, self._det_means, *self._pyramid_padding)
         if min(canvas.shape[2:]) < MIN_CANVAS_SIDE:
             return np.zeros((0, 4), np.int64), np.zeros(0)
         (score_map,) = self._detector.run({"image": canvas})
-        boxes, scores = _core.vision.dlib_mmod_decode(
+        boxes, scores = kernels.mmod_decode(
             np.ascontiguousarray(score_map, dtype=np.float32), levels, canvas.shape[2:], self._windows,
             self._mapping, self.det_threshold, *self._nms,
         )
@@ -116,23 +115,21 @@ class DlibPack:
 
     def landmarks(self, image: RGBImage, boxes: np.ndarray) -> np.ndarray:
         """dlib's 5 points (float32 [n, 5, 2], whole pixels) for boxes as detect_boxes gives them."""
-        result: np.ndarray = self._shape_predictor.predict(image, np.ascontiguousarray(boxes, dtype=np.int64))
-        return result
+        return self._shape_predictor.predict(image, boxes)
 
     # -- recognition ---------------------------------------------------------------
 
     def face_chips(self, image: RGBImage, faces: Sequence[Face]) -> np.ndarray:
         """The aligned 150x150 chips dlib's recognizer sees, uint8 [n, 150, 150, 3]."""
         landmarks = np.stack([_dlib_points(f) for f in faces]) if faces else np.zeros((0, 5, 2), np.float32)
-        chips: np.ndarray = _core.vision.dlib_face_chips(image, landmarks, CHIP_SIZE, CHIP_PADDING)
-        return chips
+        return kernels.face_chips(image, landmarks, CHIP_SIZE, CHIP_PADDING)
 
     def descriptors(self, image: RGBImage, faces: Sequence[Face]) -> FloatArray:
         """dlib's raw 128-d face descriptors (Euclidean distance 0.6 is dlib's usual threshold)."""
         chips = self.face_chips(image, faces)
         out = []
         for start in range(0, len(chips), RECOGNIZER_BATCH):
-            batch = _core.vision.dlib_chips_to_tensor(chips[start : start + RECOGNIZER_BATCH], self._rec_means)
+            batch = kernels.chips_to_tensor(chips[start : start + RECOGNIZER_BATCH], self._rec_means)
             out.append(self._recognizer.run({"chips": batch})[0])
         if not out:
             return np.zeros((0, 128), np.float32)

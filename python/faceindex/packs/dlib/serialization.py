@@ -92,9 +92,9 @@ class DlibReader:
         start = self.pos
         try:
             s = self.string()
-        except DlibFormatError:
+        except DlibFormatError as e:
             self.pos = start
-            raise self.fail(f"expected one of {allowed}")
+            raise self.fail(f"expected one of {allowed}") from e
         if s not in allowed:
             self.pos = start
             raise self.fail(f"expected one of {allowed}, found {s!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from faceindex.backends.base import TensorSpec
 from faceindex.packs.onnx.errors import ModelFileError, UnknownModelError
@@ -136,12 +136,12 @@ def read_signature(path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec
         raise ModelFileError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from e
     initializers = {t.name for t in model.graph.initializer}
 
-    def spec(value: object) -> TensorSpec:
-        tensor_type = getattr(value, "type").tensor_type
+    def spec(value: Any) -> TensorSpec:
+        tensor_type = value.type.tensor_type
         dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                      for d in tensor_type.shape.dim)
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name if tensor_type.elem_type else "?"
-        return TensorSpec(getattr(value, "name"), dims, dtype)
+        return TensorSpec(value.name, dims, dtype)
 
     # Old exporters list weights among the graph inputs; they are not inputs to feed.
     inputs = tuple(spec(v) for v in model.graph.input if v.name not in initializers)
