@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 DATA ?= ../shared/data
-BENCH ?= bench  # one suite: make bench BENCH=bench/bench_flat_index.py
+# Each suite runs in its own process (one suite: make bench BENCH=bench/bench_onnx.py),
+# so a failure in one loses none of the others' results; the long LFW evaluations last.
+BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/bench_*_lfw.py)
 BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.24" ninja
 
 .PHONY: demo test bench bench-peers install lint check-baseline clean
@@ -33,8 +35,14 @@ test: install
 	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install $(VENV)/.deps-bench
-	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(BENCH) -o python_files='bench_*.py' -o testpaths=bench -p no:cacheprovider \
-	  --benchmark-json=bench/results/pytest-benchmark.json $(BENCH_ARGS)
+	@mkdir -p bench/results/pytest-benchmark; failed=""; \
+	for suite in $(BENCH); do \
+	  name=$$(basename $$suite .py); \
+	  FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $$suite -o python_files='bench_*.py' \
+	    -o testpaths=bench -p no:cacheprovider --benchmark-json=bench/results/pytest-benchmark/$$name.json \
+	    $(BENCH_ARGS) || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "benchmark suites failed:$$failed"; exit 1; fi
 
 # Optional benchmark peer: dlib built from source with OpenBLAS in .peers/dlib-src (~12 min).
 bench-peers: install

@@ -90,9 +90,12 @@ def test_the_gil_is_released_during_a_search() -> None:
 
 LONG_SEARCH = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import faceindex
+    # A job started in the background by a shell inherits SIGINT as ignored, and Python
+    # then installs no KeyboardInterrupt handler: install it, as an interactive run has it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     index = faceindex.FlatIndex(256, "ip", "f32")
     index.add(np.arange(300_000, dtype=np.uint64), rng.standard_normal((300_000, 256)).astype(np.float32))
