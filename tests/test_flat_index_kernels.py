@@ -125,10 +125,10 @@ def test_unknown_level_is_refused() -> None:
 
 
 @pytest.mark.skipif("avx2" not in LEVELS, reason="this CPU has no AVX2")
-@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("dtype", ["f32", "f16", "i8"])
 def test_screened_scan_is_exact_on_near_ties(dtype: str) -> None:
-    # Hundreds of stored vectors within bf16 rounding of each query: the bf16
-    # screen cannot tell them apart, the exact re-scoring must.
+    # Hundreds of stored vectors within bf16 (or 8-bit query code) rounding of
+    # each query: the screen cannot tell them apart, the exact re-scoring must.
     rng = np.random.default_rng(7)
     dim, nq = 256, 32
     queries = rng.standard_normal((nq, dim)).astype(np.float32)
@@ -146,3 +146,24 @@ def test_screened_scan_is_exact_on_near_ties(dtype: str) -> None:
     for level, (got_ids, got_scores) in results.items():
         np.testing.assert_array_equal(got_ids, results["avx2"][0], err_msg=level)
         np.testing.assert_array_equal(got_scores, results["avx2"][1], err_msg=level)
+
+
+@pytest.mark.parametrize("dim", [4, 5, 1031, 4099])
+def test_screened_i8_is_the_scan_at_any_dim(dim: int) -> None:
+    # The 8-bit screen's bound must hold where sums outgrow float precision
+    # (thousands of dimensions): results identical to the scalar scan, bit for bit.
+    rng = np.random.default_rng(dim)
+    nq = 30
+    queries = rng.standard_normal((nq, dim)).astype(np.float32) * 30
+    near = np.repeat(queries, 8, axis=0) * 0.9 + rng.standard_normal((nq * 8, dim)).astype(np.float32)
+    stored = np.concatenate([near, rng.standard_normal((700, dim)).astype(np.float32) * 30])
+    ids = np.arange(len(stored), dtype=np.uint64)
+    results = {}
+    for level in LEVELS:
+        set_simd_level(level)
+        index = faceindex.FlatIndex(dim, "l2", "i8")
+        index.add(ids, stored)
+        results[level] = index.search(queries, 12)
+    for level, (got_ids, got_scores) in results.items():
+        np.testing.assert_array_equal(got_ids, results["scalar"][0], err_msg=level)
+        np.testing.assert_array_equal(got_scores, results["scalar"][1], err_msg=level)

@@ -58,7 +58,9 @@ void scan_range(const VectorStore& store, const PreparedQueries& queries, size_t
   const QueryBlock block = queries.block(first_query, batch, w.thresholds.data());
   SinkContext ctx{w.heaps.data(), w.thresholds.data(), store.ids()};
   if (screened) {
-    const ScreenFn screen = store.dtype() == DType::F32 ? kernels.screen_f32 : kernels.screen_f16;
+    const ScreenFn screen = store.dtype() == DType::F32   ? kernels.screen_f32
+                            : store.dtype() == DType::F16 ? kernels.screen_f16
+                                                          : kernels.screen_i8;
     screen(range, block, w.scratch.get(), push_candidate, &ctx);
     return;
   }
@@ -82,7 +84,7 @@ bool use_screened_scan(const VectorStore& store, size_t nq, const Kernels& kerne
   if (nq < kScreenMinQueries) return false;
   if (store.dtype() == DType::F32) return kernels.screen_f32 != nullptr;
   if (store.dtype() == DType::F16) return kernels.screen_f16 != nullptr;
-  return false;
+  return kernels.screen_i8 != nullptr;
 }
 
 void exact_scan(const VectorStore& store, const PreparedQueries& queries, size_t k, const Kernels& kernels,

@@ -13,7 +13,7 @@
 
 namespace faceindex::search {
 
-// Queries per batch from which the bf16-screened scan pays (when available).
+// Queries per batch from which a screened scan pays (when available).
 constexpr size_t kScreenMinQueries = 24;
 
 bool use_screened_scan(const VectorStore& store, size_t nq, const Kernels& kernels);

@@ -63,6 +63,12 @@ std::string supported_simd_levels() {
   return s;
 }
 
-size_t screen_scratch_bytes(int dim) { return size_t((dim + 1) / 2) * 64 + 64; }
+// bf16 screens: a pair row and a norm per panel; the i8 screen: a quad row and
+// two sums per panel. Either fits.
+size_t screen_scratch_bytes(int dim) {
+  const size_t bf16 = size_t((dim + 1) / 2) * 64 + 64;
+  const size_t i8 = size_t((dim + 3) / 4) * 64 + 128;
+  return bf16 > i8 ? bf16 : i8;
+}
 
 }  // namespace faceindex::search

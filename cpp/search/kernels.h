@@ -39,12 +39,14 @@ struct QueryBlock {
   const uint32_t* q_bf16;  // n x dim_even / 2: bf16 pairs (screened search)
   const float* q_margin;   // n: |bf16 score - f32 score| <= q_margin * |x| + q_margin_abs
   const float* q_margin_abs;
+  const uint32_t* q_u8x4;  // n x quads (screened i8 search): query codes / 256 + 128, four bytes a word
+  const float* q_u8_error; // n: max over dims of |int16 code - 256 * (u8 code - 128)|
   float* thresholds;       // n
 };
 
 using ScanFn = void (*)(const PanelRange&, const QueryBlock&, CandidateSink, void* ctx);
-// Screened scan: scores in bf16 first, then the f32 score of each survivor.
-// `scratch` holds at least screen_scratch_bytes(dim) bytes.
+// Screened scan: scores in bf16 (f32, f16 stores) or with 8-bit query codes (i8 store) first,
+// then the exact score of each survivor. `scratch` holds at least screen_scratch_bytes(dim) bytes.
 using ScreenFn = void (*)(const PanelRange&, const QueryBlock&, void* scratch, CandidateSink, void* ctx);
 
 struct Kernels {
@@ -55,6 +57,7 @@ struct Kernels {
   ScanFn scan_i8;
   ScreenFn screen_f32;      // nullptr where the CPU has no bf16 dot product
   ScreenFn screen_f16;
+  ScreenFn screen_i8;       // nullptr where the CPU has no u8 x s8 dot product (VNNI)
   void (*f32_to_f16)(const float* in, uint16_t* out, size_t n);  // round to nearest even
   void (*f16_to_f32)(const uint16_t* in, float* out, size_t n);
 };
@@ -69,6 +72,7 @@ Kernels kernels_avx512(bool vnni, bool bf16);
 
 // Pieces of the AVX-512 table compiled with extra extensions.
 void scan_i8_avx512vnni(const PanelRange&, const QueryBlock&, CandidateSink, void*);
+void screen_i8_avx512vnni(const PanelRange&, const QueryBlock&, void*, CandidateSink, void*);
 void screen_f32_avx512bf16(const PanelRange&, const QueryBlock&, void*, CandidateSink, void*);
 void screen_f16_avx512bf16(const PanelRange&, const QueryBlock&, void*, CandidateSink, void*);
 

@@ -170,7 +170,7 @@ void f16_to_f32(const uint16_t* in, float* out, size_t n) {
 }  // namespace
 
 const Kernels& kernels_avx2() {
-  static const Kernels table{"avx2", "avx2+fma+f16c", scan_f32, scan_f16, scan_i8, nullptr, nullptr,
+  static const Kernels table{"avx2", "avx2+fma+f16c", scan_f32, scan_f16, scan_i8, nullptr, nullptr, nullptr,
                              f32_to_f16, f16_to_f32};
   return table;
 }

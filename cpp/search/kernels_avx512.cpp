@@ -40,8 +40,11 @@ void f16_to_f32(const uint16_t* in, float* out, size_t n) {
 }  // namespace
 
 Kernels kernels_avx512(bool vnni, bool bf16) {
-  Kernels table{"avx512", "avx512", scan_f32, scan_f16, scan_i8, nullptr, nullptr, f32_to_f16, f16_to_f32};
-  if (vnni) table.scan_i8 = scan_i8_avx512vnni;
+  Kernels table{"avx512", "avx512", scan_f32, scan_f16, scan_i8, nullptr, nullptr, nullptr, f32_to_f16, f16_to_f32};
+  if (vnni) {
+    table.scan_i8 = scan_i8_avx512vnni;
+    table.screen_i8 = screen_i8_avx512vnni;
+  }
   if (bf16) {
     table.screen_f32 = screen_f32_avx512bf16;
     table.screen_f16 = screen_f16_avx512bf16;

@@ -1,5 +1,10 @@
-// The i8 scan with AVX-512 VNNI: vpdpwssd does the int16 pair products and
-// their sum in one instruction.
+// The i8 kernels with AVX-512 VNNI. The scan: vpdpwssd does the int16 pair
+// products and their sum in one instruction. The screen, for large batches:
+// each chunk of stored codes is regrouped once into rows of four dimensions,
+// scored against 8-bit query codes with vpdpbusd (twice the multiply-adds of
+// vpdpwssd), and only panels where a lane's upper bound reaches a query's
+// threshold are scored exactly, by the scan's own code: the results are those
+// of the scan, to the bit.
 #include "avx512_blocks.h"
 
 namespace faceindex::search {
@@ -9,10 +14,113 @@ struct VnniDot {
   static __m512i add(__m512i acc, __m512i x, __m512i q) { return _mm512_dpwssd_epi32(acc, x, q); }
 };
 
+// A quad row: lane l holds dimensions 4k..4k+3 of vector l (s8).
+inline __m512i pair_rows_interleave() {
+  alignas(64) static const uint16_t idx[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                               8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  return _mm512_load_si512(idx);
+}
+
+constexpr int kUp = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
+
+// Quad rows of every panel, then per panel 128 * (sum of codes), and the sum
+// of |codes| rounded up to a float.
+void to_quad_rows(const PanelRange& r, int dim, __m512i* quads_out, __m512i* sums128, __m512* l1s) {
+  const __m512i idx = pair_rows_interleave();
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int pairs = (dim + 1) / 2, quads = (dim + 3) / 4;
+  for (size_t p = 0; p < r.n_panels; ++p) {
+    const uint8_t* panel = r.panels + p * r.panel_bytes;
+    __m512i* dst = quads_out + p * quads;
+    __m512i sum = _mm512_setzero_si512(), l1 = _mm512_setzero_si512();
+    for (int k = 0; k < quads; ++k) {
+      // Pair rows 2k and 2k+1 are adjacent 32-byte rows; the last may be missing.
+      const __m512i both = 2 * k + 1 < pairs
+                               ? _mm512_loadu_si512(panel + size_t(k) * 64)
+                               : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + size_t(k) * 64)));
+      const __m512i quad = _mm512_permutexvar_epi16(idx, both);
+      dst[k] = quad;
+      sum = _mm512_dpbusd_epi32(sum, ones, quad);
+      l1 = _mm512_dpbusd_epi32(l1, _mm512_abs_epi8(quad), ones);
+    }
+    sums128[p] = _mm512_slli_epi32(sum, 7);
+    l1s[p] = _mm512_cvt_roundepi32_ps(l1, kUp);
+  }
+}
+
+template <int NQ, int NP>
+void screen_block(const PanelRange& r, const QueryBlock& q, const __m512i* quad_rows, const __m512i* sums128,
+                  const __m512* l1s, size_t p0, int j0, CandidateSink sink, void* ctx) {
+  const int quads = (q.dim + 3) / 4;
+  __m512i acc[NQ][NP];
+#pragma GCC unroll 32
+  for (int j = 0; j < NQ; ++j)
+#pragma GCC unroll 32
+    for (int p = 0; p < NP; ++p) acc[j][p] = _mm512_setzero_si512();
+  const uint32_t* qv[NQ];
+  for (int j = 0; j < NQ; ++j) qv[j] = q.q_u8x4 + size_t(j0 + j) * quads;
+  const __m512i* x_rows[NP];
+  for (int p = 0; p < NP; ++p) x_rows[p] = quad_rows + (p0 + p) * quads;
+  for (int k = 0; k < quads; ++k) {
+    __m512i x[NP];
+#pragma GCC unroll 32
+    for (int p = 0; p < NP; ++p) x[p] = _mm512_load_si512(x_rows[p] + k);
+#pragma GCC unroll 32
+    for (int j = 0; j < NQ; ++j) {
+      const __m512i qb = _mm512_set1_epi32(int32_t(qv[j][k]));
+#pragma GCC unroll 32
+      for (int p = 0; p < NP; ++p) acc[j][p] = _mm512_dpbusd_epi32(acc[j][p], qb, x[p]);
+    }
+  }
+  const __m512 bias_factor = _mm512_set1_ps(q.bias_factor);
+  const __m512 times256 = _mm512_set1_ps(256.0f);
+  for (int p = 0; p < NP; ++p) {
+    const size_t panel_index = p0 + p;
+    const size_t row0 = panel_index * 16;
+    const __mmask16 valid = valid_lanes(r.n_rows - row0);
+    const __m512 scale = _mm512_loadu_ps(r.scale + row0);
+    const __m512 bias = _mm512_mul_ps(bias_factor, _mm512_loadu_ps(r.sqnorm + row0));
+    for (int j = 0; j < NQ; ++j) {
+      const int query = j0 + j;
+      // sum(u8 x) - 128 sum(x) = sum(coarse x), exact in int32; 256 times that
+      // plus error * sum|x|, each step rounded up, bounds the int16 dot from
+      // above, and also its float (rounded to nearest). The scan's own float
+      // steps below are monotonic, so the bound holds for the score.
+      const __m512 coarse = _mm512_cvt_roundepi32_ps(_mm512_sub_epi32(acc[j][p], sums128[panel_index]), kUp);
+      const __m512 slack = _mm512_mul_round_ps(_mm512_set1_ps(q.q_u8_error[query]), l1s[panel_index], kUp);
+      const __m512 upper_dot = _mm512_add_round_ps(_mm512_mul_ps(coarse, times256), slack, kUp);
+      const __m512 upper = _mm512_sub_ps(
+          _mm512_mul_ps(upper_dot, _mm512_mul_ps(scale, _mm512_set1_ps(q.q_scale[query]))), bias);
+      if (_mm512_mask_cmp_ps_mask(valid, upper, _mm512_set1_ps(q.thresholds[query]), _CMP_GE_OQ))
+        i8_block<VnniDot, 1, 1>(r, q, panel_index, query, sink, ctx);
+    }
+  }
+}
+
 }  // namespace
 
 void scan_i8_avx512vnni(const PanelRange& r, const QueryBlock& q, CandidateSink sink, void* ctx) {
   scan_i8_with<VnniDot>(r, q, sink, ctx);
+}
+
+void screen_i8_avx512vnni(const PanelRange& r, const QueryBlock& q, void* scratch, CandidateSink sink, void* ctx) {
+  const int quads = (q.dim + 3) / 4;
+  __m512i* quad_rows = static_cast<__m512i*>(scratch);
+  __m512i* sums128 = quad_rows + r.n_panels * quads;
+  __m512* l1s = reinterpret_cast<__m512*>(sums128 + r.n_panels);
+  to_quad_rows(r, q.dim, quad_rows, sums128, l1s);
+  size_t p = 0;
+  for (; p + 2 <= r.n_panels; p += 2) {
+    int j = 0;
+    for (; j + 12 <= q.n; j += 12) screen_block<12, 2>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
+    for (; j + 4 <= q.n; j += 4) screen_block<4, 2>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
+    for (; j < q.n; ++j) screen_block<1, 2>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
+  }
+  for (; p < r.n_panels; ++p) {
+    int j = 0;
+    for (; j + 12 <= q.n; j += 12) screen_block<12, 1>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
+    for (; j < q.n; ++j) screen_block<1, 1>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
+  }
 }
 
 }  // namespace faceindex::search

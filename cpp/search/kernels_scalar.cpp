@@ -136,7 +136,7 @@ void scan_i8(const PanelRange& r, const QueryBlock& q, CandidateSink sink, void*
 }  // namespace
 
 const Kernels& kernels_scalar() {
-  static const Kernels table{"scalar", "scalar", scan_f32, scan_f16, scan_i8, nullptr, nullptr,
+  static const Kernels table{"scalar", "scalar", scan_f32, scan_f16, scan_i8, nullptr, nullptr, nullptr,
                              f32_to_f16, f16_to_f32};
   return table;
 }

@@ -41,6 +41,8 @@ QueryBlock PreparedQueries::block(size_t first, size_t count, float* thresholds)
   b.q_bf16 = bf16x2.empty() ? nullptr : bf16x2.data() + first * pairs;
   b.q_margin = margin.empty() ? nullptr : margin.data() + first;
   b.q_margin_abs = margin_abs.empty() ? nullptr : margin_abs.data() + first;
+  b.q_u8x4 = u8x4.empty() ? nullptr : u8x4.data() + first * (size_t(dim + 3) / 4);
+  b.q_u8_error = u8_error.empty() ? nullptr : u8_error.data() + first;
   b.thresholds = thresholds;
   return b;
 }
@@ -79,7 +81,26 @@ PreparedQueries prepare_queries(const float* queries, size_t n, int dim, Metric 
       }
     }
   }
-  if (screened) {
+  if (screened && dtype == DType::I8) {
+    // The screen multiplies u8 = round(code / 256) + 128 by the stored s8 codes;
+    // |code - 256 (u8 - 128)| <= 255 per dimension bounds what that loses.
+    const size_t quads = size_t(dim + 3) / 4;
+    q.u8x4.assign(n * quads, 0x80808080u);  // padding dims: u8 128 stands for 0
+    q.u8_error.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      long worst = 0;
+      for (int d = 0; d < dim; ++d) {
+        const uint32_t word = q.i16x2[i * pairs + d / 2];
+        const long code = long(int16_t(uint16_t((d % 2) ? word >> 16 : word)));
+        const long coarse = std::clamp(long(std::lrint(double(code) / 256.0)), -128L, 127L);
+        worst = std::max(worst, std::labs(code - 256 * coarse));
+        uint32_t& packed = q.u8x4[i * quads + size_t(d) / 4];
+        const int shift = 8 * (d % 4);
+        packed = (packed & ~(0xffu << shift)) | (uint32_t(coarse + 128) << shift);
+      }
+      q.u8_error[i] = float(worst);
+    }
+  } else if (screened) {
     q.bf16x2.assign(n * pairs, 0);
     q.margin.resize(n);
     q.margin_abs.resize(n);

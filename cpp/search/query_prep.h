@@ -1,5 +1,5 @@
 // Queries turned into what the kernels of one store read: normalised for
-// cosine, quantised for i8, rounded to bf16 pairs for screened scans.
+// cosine, quantised for i8, rounded to bf16 pairs or 8-bit codes for screened scans.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +25,8 @@ struct PreparedQueries {
   std::vector<uint32_t> bf16x2;   // n x pairs (screened scans)
   std::vector<float> margin;      // n (screened scans)
   std::vector<float> margin_abs;  // n (screened scans)
+  std::vector<uint32_t> u8x4;     // n x quads (screened i8 scans)
+  std::vector<float> u8_error;    // n (screened i8 scans)
 
   // Queries [first, first + count) as a kernel block with its own thresholds.
   QueryBlock block(size_t first, size_t count, float* thresholds) const;
