@@ -81,10 +81,10 @@ void drain(TopK& heap, size_t k, int64_t* out_ids, float* out_scores, std::vecto
 }  // namespace
 
 bool use_screened_scan(const VectorStore& store, size_t nq, const Kernels& kernels) {
+  if (store.dtype() == DType::I8) return nq >= kScreenMinQueriesI8 && kernels.screen_i8 != nullptr;
   if (nq < kScreenMinQueries) return false;
   if (store.dtype() == DType::F32) return kernels.screen_f32 != nullptr;
-  if (store.dtype() == DType::F16) return kernels.screen_f16 != nullptr;
-  return kernels.screen_i8 != nullptr;
+  return kernels.screen_f16 != nullptr;
 }
 
 void exact_scan(const VectorStore& store, const PreparedQueries& queries, size_t k, const Kernels& kernels,

@@ -13,8 +13,11 @@
 
 namespace faceindex::search {
 
-// Queries per batch from which a screened scan pays (when available).
+// Queries per batch from which a screened scan pays (when available), measured
+// on 200k x 512: the bf16 screen from about 16-24 queries, the 8-bit i8 screen
+// (no f32 re-scoring, a cheap chunk conversion) already at 2 to 4.
 constexpr size_t kScreenMinQueries = 24;
+constexpr size_t kScreenMinQueriesI8 = 4;
 
 bool use_screened_scan(const VectorStore& store, size_t nq, const Kernels& kernels);
 
