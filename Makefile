@@ -40,6 +40,7 @@ bench: install $(VENV)/.deps-bench
 	  name=$$(basename $$suite .py); \
 	  FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $$suite -o python_files='bench_*.py' \
 	    -o testpaths=bench -p no:cacheprovider --benchmark-json=bench/results/pytest-benchmark/$$name.json \
+	    -W "ignore:Not saving anything:pytest_benchmark.logger.PytestBenchmarkWarning" \
 	    $(BENCH_ARGS) || failed="$$failed $$name"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "benchmark suites failed:$$failed"; exit 1; fi

@@ -53,6 +53,10 @@ def record(request: pytest.FixtureRequest) -> Callable[..., None]:
     def put(name: str, **values: Any) -> None:
         _records.setdefault(suite, {})[name] = values
         print(f"[{suite}] {name}: {values}")
+        # Kept on disk at once: an hour of LFW must not depend on the end of the run.
+        RESULTS_DIR.mkdir(exist_ok=True)
+        partial = {"machine": machine(), "timings": {}, "ratios": [], "records": _records[suite]}
+        (RESULTS_DIR / f"{suite}.json").write_text(json.dumps(partial, indent=2, default=float) + "\n")
 
     return put
 

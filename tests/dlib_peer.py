@@ -105,3 +105,27 @@ def peer_lfw_embedding(peer: DlibPeer, path: Path) -> np.ndarray | None:
     faces = peer.analyze(rgb)
     face = largest(faces, lambda f: (f.box[2] - f.box[0] + 1) * (f.box[3] - f.box[1] + 1))
     return None if face is None else face.descriptor
+
+
+_worker_peer: DlibPeer | None = None
+
+
+def _start_peer_worker() -> None:
+    global _worker_peer
+    _worker_peer = DlibPeer()
+
+
+def _peer_worker_embedding(path: Path) -> np.ndarray | None:
+    assert _worker_peer is not None
+    return peer_lfw_embedding(_worker_peer, path)
+
+
+def peer_lfw_embeddings(paths: list[Path], processes: int) -> dict[Path, np.ndarray | None]:
+    """dlib-bin's embeddings of many LFW images, over `processes` processes: dlib's CNN
+    detector runs on one core, and faceindex is measured on all of them."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context, initializer=_start_peer_worker) as pool:
+        return dict(zip(paths, pool.map(_peer_worker_embedding, paths, chunksize=16)))
