@@ -27,6 +27,14 @@ inline void emit(__m512 s, float threshold, __mmask16 valid, int query, size_t r
   }
 }
 
+// Interleaves two 16-lane rows of 16-bit units held in one register (row a in
+// the low half, row b in the high half): lane l becomes (a[l], b[l]).
+inline __m512i interleave_row_pairs_index() {
+  alignas(64) static const uint16_t idx[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                               8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  return _mm512_load_si512(idx);
+}
+
 struct F32Rows {
   static __m512 load(const uint8_t* panel, int d) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(panel) + size_t(d) * 16);

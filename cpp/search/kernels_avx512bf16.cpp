@@ -11,16 +11,10 @@
 namespace faceindex::search {
 namespace {
 
-// Lane l of a pair row holds (dim 2k, dim 2k+1) of vector l.
-inline __m512i interleave_index() {
-  alignas(64) static const uint16_t idx[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                               8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  return _mm512_load_si512(idx);
-}
-
 template <class Rows>
 void to_bf16_pairs(const PanelRange& r, int dim, __m512i* out) {
-  const __m512i idx = interleave_index();
+  // Lane l of a pair row holds (dim 2k, dim 2k+1) of vector l.
+  const __m512i idx = interleave_row_pairs_index();
   const int pairs = (dim + 1) / 2;
   for (size_t p = 0; p < r.n_panels; ++p) {
     const uint8_t* panel = r.panels + p * r.panel_bytes;

@@ -14,19 +14,13 @@ struct VnniDot {
   static __m512i add(__m512i acc, __m512i x, __m512i q) { return _mm512_dpwssd_epi32(acc, x, q); }
 };
 
-// A quad row: lane l holds dimensions 4k..4k+3 of vector l (s8).
-inline __m512i pair_rows_interleave() {
-  alignas(64) static const uint16_t idx[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                               8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  return _mm512_load_si512(idx);
-}
-
 constexpr int kUp = _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC;
 
 // Quad rows of every panel, then per panel 128 * (sum of codes), and the sum
 // of |codes| rounded up to a float.
 void to_quad_rows(const PanelRange& r, int dim, __m512i* quads_out, __m512i* sums128, __m512* l1s) {
-  const __m512i idx = pair_rows_interleave();
+  // A quad row: lane l holds dimensions 4k..4k+3 of vector l (s8), pair rows 2k and 2k+1 interleaved.
+  const __m512i idx = interleave_row_pairs_index();
   const __m512i ones = _mm512_set1_epi8(1);
   const int pairs = (dim + 1) / 2, quads = (dim + 3) / 4;
   for (size_t p = 0; p < r.n_panels; ++p) {

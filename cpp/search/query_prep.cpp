@@ -67,38 +67,34 @@ PreparedQueries prepare_queries(const float* queries, size_t n, int dim, Metric 
     const double max_code = std::min(32767.0, std::floor(double(INT32_MAX) / (127.0 * double(2 * pairs))));
     q.i16x2.assign(n * pairs, 0);
     q.scale.resize(n);
+    // The screened scan multiplies u8 = round(code / 256) + 128 by the stored s8
+    // codes; |code - 256 (u8 - 128)| <= 255 per dimension bounds what that loses.
+    const size_t quads = size_t(dim + 3) / 4;
+    if (screened) {
+      q.u8x4.assign(n * quads, 0x80808080u);  // padding dims: u8 128 stands for 0
+      q.u8_error.resize(n);
+    }
     for (size_t i = 0; i < n; ++i) {
       const float* x = &q.f32[i * dim];
       float max_abs = 0;
       for (int d = 0; d < dim; ++d) max_abs = std::max(max_abs, std::fabs(x[d]));
       const float scale = float(double(max_abs) / max_code);
       q.scale[i] = scale;
+      long worst = 0;
       for (int d = 0; d < dim; ++d) {
         long code = scale > 0 ? std::lrint(double(x[d]) / double(scale)) : 0;
         code = std::clamp(code, long(-max_code), long(max_code));
         const uint32_t bits = uint32_t(uint16_t(int16_t(code)));
         q.i16x2[i * pairs + d / 2] |= (d % 2) ? bits << 16 : bits;
+        if (screened) {
+          const long coarse = std::clamp(long(std::lrint(double(code) / 256.0)), -128L, 127L);
+          worst = std::max(worst, std::labs(code - 256 * coarse));
+          const int shift = 8 * (d % 4);
+          uint32_t& packed = q.u8x4[i * quads + size_t(d) / 4];
+          packed = (packed & ~(0xffu << shift)) | (uint32_t(coarse + 128) << shift);
+        }
       }
-    }
-  }
-  if (screened && dtype == DType::I8) {
-    // The screen multiplies u8 = round(code / 256) + 128 by the stored s8 codes;
-    // |code - 256 (u8 - 128)| <= 255 per dimension bounds what that loses.
-    const size_t quads = size_t(dim + 3) / 4;
-    q.u8x4.assign(n * quads, 0x80808080u);  // padding dims: u8 128 stands for 0
-    q.u8_error.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      long worst = 0;
-      for (int d = 0; d < dim; ++d) {
-        const uint32_t word = q.i16x2[i * pairs + d / 2];
-        const long code = long(int16_t(uint16_t((d % 2) ? word >> 16 : word)));
-        const long coarse = std::clamp(long(std::lrint(double(code) / 256.0)), -128L, 127L);
-        worst = std::max(worst, std::labs(code - 256 * coarse));
-        uint32_t& packed = q.u8x4[i * quads + size_t(d) / 4];
-        const int shift = 8 * (d % 4);
-        packed = (packed & ~(0xffu << shift)) | (uint32_t(coarse + 128) << shift);
-      }
-      q.u8_error[i] = float(worst);
+      if (screened) q.u8_error[i] = float(worst);
     }
   } else if (screened) {
     q.bf16x2.assign(n * pairs, 0);
