@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 import pytest

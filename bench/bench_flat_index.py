@@ -7,7 +7,8 @@ k = 10, batches of 1, 16, 64 and 256 queries. Ratios are medians of this run.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -6,12 +6,12 @@ import copy
 import importlib.util
 import os
 from pathlib import Path
-from typing import Any, Sequence
 
 import numpy as np
 import pytest
 
-from faceindex import FaceEngine, PackInfo, load_image
+from faceindex import FaceEngine, PackInfo
+from faceindex.detections import Detections
 from faceindex.types import Face, FloatArray
 
 DIM = 128
@@ -48,37 +48,41 @@ def scene_image(number: int) -> np.ndarray:
     return np.full((32, 32, 3), number, dtype=np.uint8)
 
 
-class ScriptedEngine:
-    """An engine whose detections and embeddings are set by the test: scene n is
-    the image scene_image(n), holding the faces given with their embeddings.
+class ScriptedPack:
+    """A model pack whose detections and embeddings are set by the test: scene n is the
+    image scene_image(n), holding the faces given (with their quality) and their embeddings."""
 
-    It satisfies the engine interface the collection uses (pack, detect, embed),
-    so the collection's own logic (quality filter, ordering, search) is tested
-    apart from any model.
-    """
-
-    def __init__(self, scenes: dict[int, list[tuple[Face, FloatArray]]], pack: PackInfo = SYNTHETIC) -> None:
+    def __init__(self, scenes: dict[int, list[tuple[Face, FloatArray]]], info: PackInfo) -> None:
         self.scenes = scenes
-        self._pack = pack
+        self.info = info
         self.embedded: list[int] = []  # how many faces each embed() call got
 
-    @property
-    def pack(self) -> PackInfo:
-        return self._pack
-
-    def _scene(self, image: Any) -> list[tuple[Face, FloatArray]]:
-        rgb = load_image(image)
-        return self.scenes.get(int(rgb[0, 0, 0]), [])
-
-    def detect(self, image: Any) -> list[Face]:
-        faces = [copy.deepcopy(f) for f, _ in self._scene(image)]
+    def detect(self, rgb: np.ndarray) -> Detections:
+        faces = [copy.deepcopy(f) for f, _ in self.scenes.get(int(rgb[0, 0, 0]), [])]
         faces.sort(key=lambda f: -f.score)
-        return faces
+        return Detections.from_faces(faces)
 
-    def embed(self, image: Any, faces: Sequence[Face]) -> FloatArray:
-        by_box = {f.bbox: e for f, e in self._scene(image)}
-        self.embedded.append(len(faces))
-        return np.array([by_box[f.bbox] for f in faces], dtype=np.float32).reshape(len(faces), DIM)
+    def embed(self, rgb: np.ndarray, detections: Detections) -> FloatArray:
+        by_box = {f.bbox: e for f, e in self.scenes.get(int(rgb[0, 0, 0]), [])}
+        self.embedded.append(len(detections))
+        return np.array([by_box[f.bbox] for f in detections], dtype=np.float32).reshape(len(detections), DIM)
+
+
+class ScriptedEngine(FaceEngine):
+    """A FaceEngine over a ScriptedPack, so the collection's own logic (quality filter,
+    ordering, search) is tested through the engine's real path, apart from any model."""
+
+    def __init__(self, scenes: dict[int, list[tuple[Face, FloatArray]]], pack: PackInfo = SYNTHETIC) -> None:
+        self.scripted = ScriptedPack(scenes, pack)
+        super().__init__(pack=self.scripted)
+
+    @property
+    def scenes(self) -> dict[int, list[tuple[Face, FloatArray]]]:
+        return self.scripted.scenes
+
+    @property
+    def embedded(self) -> list[int]:
+        return self.scripted.embedded
 
 
 def require_pack(name: str) -> FaceEngine:

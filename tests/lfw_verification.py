@@ -4,7 +4,8 @@ benchmarks (every pair): one embedding per photo, one similarity per pair."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

@@ -57,7 +57,7 @@ def test_collection_list_describe_delete(home: str) -> None:
     code, described = run_json("collection", "describe", "people", "--home", home)
     assert code == 0
     assert {k: described[k] for k in ("collection_id", "face_count", "user_count", "pack")} == {  # type: ignore[index]
-        "collection_id": "people", "face_count": 23, "user_count": 1, "pack": "synthetic"}
+        "collection_id": "people", "face_count": 23, "user_count": 1, "pack": {"name": "synthetic", "version": "1"}}
     code, out, _ = run("collection", "describe", "people", "--home", home)
     assert "faces       23" in out and "pack        synthetic 1 (128-d" in out
     assert run("collection", "delete", "people", "--home", home)[0] == 0
@@ -84,9 +84,9 @@ def test_faces_list_pages_and_filters(home: str) -> None:
     assert len(face_ids(home, "--user", "ann")) == 3
     assert len(face_ids(home, "--external-image-id", "crowd.jpg")) == 20
     record = run_json("faces", "list", "people", "--home", home, "--max-results", "1")[1]["faces"][0]  # type: ignore[index]
-    assert set(record) >= {"face_id", "external_image_id", "image_id", "bbox", "confidence", "landmarks", "quality",
-                           "user_id", "created_at"}
-    assert record["bbox"] == [0.0, 0.0, 50.0, 50.0] and len(record["landmarks"]) == 5
+    assert set(record) >= {"face_id", "external_image_id", "image_id", "face", "user_id", "created_at"}
+    assert set(record["face"]) >= {"bbox", "score", "landmarks", "face_size", "sharpness", "brightness", "pose"}
+    assert record["face"]["bbox"] == [0.0, 0.0, 50.0, 50.0] and len(record["face"]["landmarks"]) == 5
 
 
 def test_faces_delete_reports_unknown_ids_with_exit_1(home: str) -> None:
@@ -118,7 +118,7 @@ def test_users_commands(home: str) -> None:
     ann_face = face_ids(home, "--user", "ann")[0]
     code, found = run_json("users", "search", "people", "--face", ann_face, "--home", home)
     assert code == 0 and [m["user"]["user_id"] for m in found["user_matches"]] == ["ann"]  # type: ignore[index]
-    assert found["threshold"] == SYNTHETIC.default_threshold and found["pack"] == "synthetic"  # type: ignore[index]
+    assert found["threshold"] == SYNTHETIC.default_threshold and found["pack"]["name"] == "synthetic"  # type: ignore[index]
     code, out, _ = run("users", "search", "people", "--user", "bob", "--home", home)
     assert code == 0 and "no match" in out
     assert run("users", "disassociate", "people", "bob", crowd[0], "--home", home)[0] == 0

@@ -38,11 +38,11 @@ def collection(tmp_path: Path, engine: ScriptedEngine) -> Collection:
 
 def test_faces_are_indexed_largest_first_with_their_records(collection: Collection) -> None:
     result = collection.index_faces(scene_image(1), external_image_id="family.jpg")
-    assert [r.bbox for r in result.face_records] == [(100, 0, 220, 120), (300, 0, 380, 80), (0, 0, 40, 40)]
+    assert [r.face.bbox for r in result.face_records] == [(100, 0, 220, 120), (300, 0, 380, 80), (0, 0, 40, 40)]
     assert all(r.external_image_id == "family.jpg" and r.image_id == result.image_id for r in result.face_records)
     assert result.unindexed_faces == []
-    assert (result.pack, result.pack_version) == ("synthetic", "1")
-    assert [r.confidence for r in result.face_records] == pytest.approx([0.99] * 3)
+    assert (result.pack.name, result.pack.version) == ("synthetic", "1")
+    assert [r.face.score for r in result.face_records] == pytest.approx([0.99] * 3)
     assert len({r.face_id for r in result.face_records}) == 3
     assert collection.get_faces([r.face_id for r in result.face_records]) == {
         r.face_id: r for r in result.face_records}
@@ -50,7 +50,7 @@ def test_faces_are_indexed_largest_first_with_their_records(collection: Collecti
 
 def test_max_faces_keeps_the_largest(collection: Collection, engine: ScriptedEngine) -> None:
     result = collection.index_faces(scene_image(1), max_faces=1)
-    assert [r.bbox for r in result.face_records] == [(100, 0, 220, 120)]
+    assert [r.face.bbox for r in result.face_records] == [(100, 0, 220, 120)]
     assert [(u.reasons, u.face.bbox) for u in result.unindexed_faces] == [
         (("EXCEEDS_MAX_FACES",), (300, 0, 380, 80)), (("EXCEEDS_MAX_FACES",), (0, 0, 40, 40))]
     assert engine.embedded == [1]  # faces left out are never embedded
@@ -60,7 +60,7 @@ def test_max_faces_keeps_the_largest(collection: Collection, engine: ScriptedEng
 
 def test_quality_filter_reasons(collection: Collection) -> None:
     result = collection.index_faces(scene_image(2))  # "auto"
-    assert [r.bbox[0] for r in result.face_records] == [0, 600]
+    assert [r.face.bbox[0] for r in result.face_records] == [0, 600]
     reasons = {u.face.bbox[0]: u.reasons for u in result.unindexed_faces}
     assert reasons == {200: ("SMALL_BOUNDING_BOX",), 300: ("LOW_SHARPNESS",), 400: ("LOW_BRIGHTNESS",),
                        500: ("EXTREME_POSE",)}
@@ -69,7 +69,7 @@ def test_quality_filter_reasons(collection: Collection) -> None:
     none = collection.index_faces(scene_image(2), quality_filter="none")
     assert len(none.face_records) == 6 and none.unindexed_faces == []
     custom = collection.index_faces(scene_image(2), quality_filter=QualityFilter(min_face_size=95, min_brightness=0.1))
-    assert [r.bbox[0] for r in custom.face_records] == [0]
+    assert [r.face.bbox[0] for r in custom.face_records] == [0]
     assert {u.face.bbox[0]: u.reasons for u in custom.unindexed_faces}[400] == ("SMALL_BOUNDING_BOX", "LOW_BRIGHTNESS")
     with pytest.raises(ValueError, match="quality_filter must be one of"):
         collection.index_faces(scene_image(2), quality_filter="best")
@@ -77,7 +77,7 @@ def test_quality_filter_reasons(collection: Collection) -> None:
 
 def test_quality_first_then_max_faces(collection: Collection) -> None:
     result = collection.index_faces(scene_image(2), max_faces=1)
-    assert [r.bbox[0] for r in result.face_records] == [0]
+    assert [r.face.bbox[0] for r in result.face_records] == [0]
     assert {u.face.bbox[0]: u.reasons for u in result.unindexed_faces}[600] == ("EXCEEDS_MAX_FACES",)
 
 
@@ -89,7 +89,7 @@ def test_an_image_without_faces_indexes_nothing(collection: Collection) -> None:
 
 def test_search_by_image_searches_the_largest_face_or_all_of_them(collection: Collection) -> None:
     stored = collection.index_faces(scene_image(1)).face_records + collection.index_faces(scene_image(2)).face_records
-    by_box = {r.bbox: r.face_id for r in stored}
+    by_box = {r.face.bbox: r.face_id for r in stored}
     result = collection.search_faces_by_image(scene_image(4))
     assert result.searched_face is not None and result.searched_face.bbox == (100, 0, 250, 150)
     assert [m.face.face_id for m in result.face_matches] == [by_box[(0, 0, 100, 100)]]
@@ -127,11 +127,9 @@ def test_images_without_a_face_or_that_are_not_images(collection: Collection, tm
 
 
 def test_an_engine_returning_the_wrong_shape_is_caught(tmp_path: Path) -> None:
-    class Broken(ScriptedEngine):
-        def embed(self, image: object, faces: object) -> np.ndarray:
-            return np.zeros((1, 7), np.float32)
-
-    c = Collections(tmp_path).create_collection("c", engine=Broken({1: [(face(0, 0, 50), E[0])]}))
+    broken = ScriptedEngine({1: [(face(0, 0, 50), E[0])]})
+    broken.scripted.embed = lambda image, faces: np.zeros((1, 7), np.float32)  # type: ignore[method-assign]
+    c = Collections(tmp_path).create_collection("c", engine=broken)
     with c, pytest.raises(ValueError, match=r"embeddings of shape \(1, 7\) for 1 faces"):
         c.index_faces(scene_image(1))
 

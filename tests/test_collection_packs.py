@@ -10,7 +10,7 @@ import io
 import json
 import random
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -35,7 +35,7 @@ def test_index_and_search_photos_of_known_people(dlib_engine: FaceEngine, data_f
             for photo in sorted(person.iterdir()):
                 result = c.index_faces(photo, external_image_id=person.name, max_faces=1)
                 assert len(result.face_records) <= 1
-                assert (result.pack, result.pack_version) == (dlib_engine.pack.name, dlib_engine.pack.version)
+                assert result.pack == dlib_engine.pack.ref
         assert len(c) >= 5
         obama = c.search_faces_by_image(test / "obama1.jpg")
         assert obama.best is not None and obama.best.face.external_image_id == "obama"
@@ -49,7 +49,7 @@ def test_index_and_search_photos_of_known_people(dlib_engine: FaceEngine, data_f
         group = c.index_faces(data_file("images/insightface/t1.jpg"), max_faces=2)
         assert len(group.face_records) == 2
         assert [u.reasons for u in group.unindexed_faces].count(("EXCEEDS_MAX_FACES",)) >= 1
-        areas = [(r.bbox[2] - r.bbox[0]) * (r.bbox[3] - r.bbox[1]) for r in group.face_records]
+        areas = [(r.face.bbox[2] - r.face.bbox[0]) * (r.face.bbox[3] - r.face.bbox[1]) for r in group.face_records]
         assert areas == sorted(areas, reverse=True)
 
 

@@ -27,7 +27,7 @@ def test_matches_come_best_first_with_exact_similarities_and_the_threshold(colle
     collection.index_embeddings(noise, pack=SYNTHETIC)
     result = collection.search_faces_by_embedding(probe, pack=SYNTHETIC)
     assert result.threshold == SYNTHETIC.default_threshold == 0.6
-    assert (result.pack, result.pack_version) == ("synthetic", "1")
+    assert (result.pack.name, result.pack.version) == ("synthetic", "1")
     assert [m.face.external_image_id for m in result.face_matches] == ["g0", "g2", "g4", "g1"]
     assert [m.similarity for m in result.face_matches] == pytest.approx([0.95, 0.8, 0.7, 0.61], abs=1e-5)
     assert result.face_matches[0].face == records[0]
@@ -100,11 +100,11 @@ def test_face_records_keep_the_detection_metadata(collection: Collection) -> Non
                                             external_image_id="photo.jpg", image_id="image-1")
     (stored,) = collection.list_faces().faces
     assert stored == record
-    assert stored.bbox == (10.0, 20.0, 74.0, 84.0)
-    assert stored.confidence == pytest.approx(0.93)
-    np.testing.assert_allclose(stored.landmarks, detected.landmarks)
-    assert stored.quality.face_size == 64 and stored.quality.sharpness == pytest.approx(55.0)
-    assert stored.quality.pose == pytest.approx((12.0, -5.0, 3.0))
+    assert stored.face.bbox == (10.0, 20.0, 74.0, 84.0)
+    assert stored.face.score == pytest.approx(0.93)
+    np.testing.assert_allclose(stored.face.landmarks, detected.landmarks)
+    assert stored.face.face_size == 64 and stored.face.sharpness == pytest.approx(55.0)
+    assert stored.face.pose == pytest.approx((12.0, -5.0, 3.0))
     assert (stored.external_image_id, stored.image_id, stored.user_id) == ("photo.jpg", "image-1", None)
     assert collection.get_faces([record.face_id, "nope"]) == {record.face_id: record}
 

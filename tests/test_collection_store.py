@@ -39,7 +39,7 @@ def test_create_list_describe_delete(home: Collections) -> None:
     assert home.list_collections() == ["people", "pets"]
     description = home.describe_collection("people")
     assert (description.collection_id, description.face_count, description.user_count) == ("people", 5, 0)
-    assert (description.pack, description.pack_version, description.embedding_size) == ("synthetic", "1", DIM)
+    assert (description.pack.name, description.pack.version, description.embedding_size) == ("synthetic", "1", DIM)
     assert description.default_threshold == SYNTHETIC.default_threshold
     assert description.database_bytes > 0 and description.cache_bytes > 0
     home.delete_collection("people")
@@ -249,7 +249,7 @@ def test_a_database_from_a_newer_faceindex_is_refused(home: Collections) -> None
 
 def test_the_database_runs_in_wal_mode_with_durable_commits_and_secure_delete(home: Collections) -> None:
     with home.create_collection("c", SYNTHETIC) as c:
-        conn = c._conn()
+        conn = c._state.conn()
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
@@ -271,7 +271,7 @@ def test_the_id_digest_follows_every_insert_and_delete(home: Collections) -> Non
     from faceindex.collection import store
 
     with home.create_collection("c", SYNTHETIC) as c:
-        conn = c._conn()
+        conn = c._state.conn()
         records = []
         for seed in range(5):
             records += c.index_embeddings(unit_vectors(37, seed), pack=SYNTHETIC)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,11 +25,11 @@ def photo(data_file: Callable[[str], Path]) -> np.ndarray:
 @pytest.mark.parametrize("size", [(1, 1), (5, 7), (28, 40), (40, 28), (60, 60)])
 def test_tiny_images_give_no_faces(dlib_pack: Any, size: tuple[int, int]) -> None:
     rgb = np.full(size + (3,), 128, np.uint8)
-    assert dlib_pack.detect(rgb) == []
+    assert len(dlib_pack.detect(rgb)) == 0
 
 
 def test_blank_and_noise_images(dlib_pack: Any) -> None:
-    assert dlib_pack.detect(np.zeros((300, 400, 3), np.uint8)) == []
+    assert len(dlib_pack.detect(np.zeros((300, 400, 3), np.uint8))) == 0
     rng = np.random.default_rng(0)
     faces = dlib_pack.detect(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8))
     assert all(np.isfinite(f.score) for f in faces)
@@ -64,29 +65,30 @@ def test_embed_refuses_faces_without_dlib_landmarks(dlib_pack: Any, photo: np.nd
     assert dlib_pack.embed(photo, []).shape == (0, 128)
 
 
+def mmod(means: Any = (0.0, 0.0, 0.0), nms_iou: float = 0.3) -> Any:
+    """A DlibMmodDetector with one 80x80 window (the shape of dlib's)."""
+    return vision.DlibMmodDetector(list(means), 10, 11, np.array([[80, 80]], np.int64), (8, 14, 8, 14), nms_iou, 1.0)
+
+
 @pytest.mark.parametrize(
     "call, error",
     [
-        (lambda img: vision.dlib_pyramid(img.astype(np.float32), [0, 0, 0]), TypeError),
-        (lambda img: vision.dlib_pyramid(img[:, :, :2].copy(), [0, 0, 0]), ValueError),
-        (lambda img: vision.dlib_pyramid(img[:, ::2], [0, 0, 0]), ValueError),
-        (lambda img: vision.dlib_pyramid(np.zeros((0, 5, 3), np.uint8), [0, 0, 0]), ValueError),
-        (lambda img: vision.dlib_pyramid(img, [0, 0]), ValueError),
-        (lambda img: vision.dlib_pyramid(img, [0, 0, np.nan]), ValueError),
+        (lambda img: mmod().prepare(img.astype(np.float32)), TypeError),
+        (lambda img: mmod().prepare(img[:, :, :2].copy()), ValueError),
+        (lambda img: mmod().prepare(img[:, ::2]), ValueError),
+        (lambda img: mmod().prepare(np.zeros((0, 5, 3), np.uint8)), ValueError),
+        (lambda img: mmod(means=[0, 0]), ValueError),
+        (lambda img: mmod(means=[0, 0, np.nan]), ValueError),
         (lambda img: vision.dlib_face_chips(img, np.zeros((1, 4, 2), np.float32)), ValueError),
         (lambda img: vision.dlib_face_chips(img, np.zeros((1, 5, 2), np.float64)), TypeError),
         (lambda img: vision.dlib_face_chips(img, np.full((1, 5, 2), np.inf, np.float32)), ValueError),
         (lambda img: vision.dlib_face_chips(img, np.zeros((1, 5, 2), np.float32), size=0), ValueError),
         (lambda img: vision.dlib_chips_to_tensor(np.zeros((1, 4, 4, 4), np.uint8), [0, 0, 0]), ValueError),
-        (lambda img: vision.dlib_mmod_decode(np.zeros((1, 2, 3, 3), np.float32), np.array([[0, 0, 9, 9]]),
-                                             (20, 20), np.array([[80, 80]]), (8, 14, 8, 14), 0.0, 0.3, 1.0),
-         ValueError),
-        (lambda img: vision.dlib_mmod_decode(np.zeros((1, 1, 3, 3), np.float32), np.array([[0, 0, 99, 9]]),
-                                             (20, 20), np.array([[80, 80]]), (8, 14, 8, 14), 0.0, 0.3, 1.0),
-         ValueError),
-        (lambda img: vision.dlib_mmod_decode(np.zeros((1, 1, 3, 3), np.float32), np.array([[0, 0, 9, 9]]),
-                                             (20, 20), np.array([[80, 80]]), (8, 14, 8, 14), 0.0, 1.5, 1.0),
-         ValueError),
+        # Two score channels for a detector with one window.
+        (lambda img: mmod().decode(np.zeros((1, 2, 3, 3), np.float32), mmod().prepare(img)[1], 0.0), ValueError),
+        # A score map larger than the canvas it is said to come from.
+        (lambda img: mmod().decode(np.zeros((1, 1, 3, 99999), np.float32), mmod().prepare(img)[1], 0.0), ValueError),
+        (lambda img: mmod(nms_iou=1.5), ValueError),
     ],
 )
 def test_kernels_validate_their_arguments(photo: np.ndarray, call: Callable[[np.ndarray], Any], error: type) -> None:

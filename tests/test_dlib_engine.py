@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ def test_analyze_and_compare(engine: faceindex.FaceEngine, data_file: Callable[[
     assert faces[0].embedding.dtype == np.float32 and abs(float(np.linalg.norm(faces[0].embedding)) - 1) < 1e-5
     assert faces[0].landmarks.shape == (5, 2) and faces[0].face_size > 50
     same = engine.compare(a, b)
-    assert same.same_person and same.pack == "dlib" and same.pack_version == engine.pack.version
+    assert same.same_person and same.pack.name == "dlib" and same.pack.version == engine.pack.version
     assert same.threshold == engine.pack.default_threshold
     left, right = sorted(engine.analyze(other), key=lambda f: f.bbox[0])  # Obama, then Biden
     assert engine.compare(faces[0], left).same_person

@@ -4,7 +4,8 @@ similarities and so the same verification accuracy. The full evaluation is in ma
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -4,7 +4,8 @@ landmarks, the same embeddings."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -47,10 +48,8 @@ def runs(data_file: Callable[[str], Path], dlib_pack: Any) -> list[tuple[str, An
     for name in IMAGES:
         rgb = load_image(data_file(name))
         ours = dlib_pack.detect(rgb)
-        if ours:
-            emb = dlib_pack.embed(rgb, ours)
-            for face, e in zip(ours, emb):
-                face.embedding = e
+        if len(ours):
+            ours = ours.with_embeddings(dlib_pack.embed(rgb, ours))
         out.append((name, ours, peer.analyze(rgb)))
     return out
 

@@ -6,7 +6,7 @@ import io
 import struct
 import zlib
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

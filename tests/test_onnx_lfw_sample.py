@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from faceindex.evaluation import error_rates
 from faceindex.evaluation.lfw import read_pairs

@@ -19,13 +19,16 @@ InterruptPoll python_interrupt_poll() {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "faceindex compiled core";
-  py::register_exception<faceindex::FileFormatError>(m, "IndexFileError", PyExc_ValueError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const faceindex::Interrupted&) {
       // The interrupt poll left Python's KeyboardInterrupt pending.
       if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    } catch (const faceindex::FileFormatError& e) {
+      // The class lives in faceindex/errors.py, inside faceindex's one error tree.
+      py::object error_class = py::module_::import("faceindex.errors").attr("IndexFileError");
+      PyErr_SetString(error_class.ptr(), e.what());
     } catch (const faceindex::WrongType& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const faceindex::FileSystemError& e) {

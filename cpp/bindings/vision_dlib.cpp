@@ -1,5 +1,5 @@
-// faceindex._core.vision: the dlib pack's kernels (pyramid, mmod decode, shape predictor,
-// face chips). Everything Python hands in is checked here; the loops run without the GIL.
+// faceindex._core.vision: the dlib pack's kernels (the mmod detector around its network,
+// shape predictor, face chips). Everything Python hands in is checked here; the loops run without the GIL.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -13,8 +13,7 @@
 #include "arrays.h"
 #include "bindings.h"
 #include "faceindex/dlib_face_chips.h"
-#include "faceindex/dlib_mmod.h"
-#include "faceindex/dlib_pyramid.h"
+#include "faceindex/dlib_mmod_detector.h"
 #include "faceindex/dlib_shape_predictor.h"
 
 namespace py = pybind11;
@@ -50,65 +49,71 @@ std::array<float, 3> means_of(const std::vector<float>& means) {
   return {means[0], means[1], means[2]};
 }
 
-vision::DlibTiledPyramid pyramid_of(const py::array& levels, long height, long width) {
-  const int64_t* l = checked<int64_t>(levels, "levels", "int64", {-1, 4});
-  if (height < 1 || width < 1) throw InvalidArgument("canvas size must be positive");
-  vision::DlibTiledPyramid p;
-  p.height = height;
-  p.width = width;
-  for (py::ssize_t i = 0; i < levels.shape(0); ++i) {
-    Rect r{long(l[4 * i]), long(l[4 * i + 1]), long(l[4 * i + 2]), long(l[4 * i + 3])};
-    if (r.empty() || r.left < 0 || r.top < 0 || r.right >= width || r.bottom >= height)
-      throw InvalidArgument("levels must be non-empty rectangles inside the canvas");
-    p.levels.push_back(r);
-  }
-  return p;
-}
-
-py::tuple pyramid(const py::array& image, const std::vector<float>& means, long padding, long outer_padding) {
-  const ImageView img = require_rgb_image(image);
-  const auto m = means_of(means);
-  if (padding < 0 || outer_padding < 0 || padding > 1000 || outer_padding > 1000)
-    throw InvalidArgument("pyramid paddings must be in [0, 1000]");
-  const vision::DlibTiledPyramid p = vision::dlib_pyramid_layout(img.height, img.width, padding, outer_padding);
-  py::array_t<float> canvas({py::ssize_t(1), py::ssize_t(3), py::ssize_t(p.height), py::ssize_t(p.width)});
-  py::array_t<int64_t> levels({py::ssize_t(p.levels.size()), py::ssize_t(4)});
-  auto lv = levels.mutable_unchecked<2>();
-  for (size_t i = 0; i < p.levels.size(); ++i) {
-    lv(i, 0) = p.levels[i].left, lv(i, 1) = p.levels[i].top;
-    lv(i, 2) = p.levels[i].right, lv(i, 3) = p.levels[i].bottom;
-  }
-  float* out = canvas.mutable_data();
-  {
-    py::gil_scoped_release release;
-    vision::dlib_fill_pyramid(img.data, img.height, img.width, m.data(), p, out);
-  }
-  return py::make_tuple(canvas, levels);
-}
-
-py::tuple mmod_decode(const py::array& scores, const py::array& levels, std::pair<long, long> canvas_size,
-                      const py::array& windows, std::tuple<long, long, long, long> mapping, double threshold,
-                      double nms_iou, double nms_covered) {
-  const float* s = checked<float>(scores, "scores", "float32", {1, -1, -1, -1});
+vision::DlibMmodConfig decode_config(const py::array& windows, std::tuple<long, long, long, long> mapping,
+                                     double nms_iou, double nms_covered) {
   const int64_t* w = checked<int64_t>(windows, "windows", "int64", {-1, 2});
-  if (windows.shape(0) != scores.shape(1))
-    throw InvalidArgument("scores need one channel per detector window: " + shape_string(scores) + " vs " +
-                          shape_string(windows));
-  if (!std::isfinite(threshold) || !(nms_iou >= 0 && nms_iou <= 1) || !(nms_covered >= 0 && nms_covered <= 1))
-    throw InvalidArgument("threshold must be finite and the NMS thresholds in [0, 1]");
+  if (!(nms_iou >= 0 && nms_iou <= 1) || !(nms_covered >= 0 && nms_covered <= 1))
+    throw InvalidArgument("the NMS thresholds must be in [0, 1]");
   vision::DlibMmodConfig cfg;
   for (py::ssize_t i = 0; i < windows.shape(0); ++i) {
     if (w[2 * i] < 1 || w[2 * i + 1] < 1 || w[2 * i] > 100000 || w[2 * i + 1] > 100000)
       throw InvalidArgument("detector windows must be 1..100000 pixels");
     cfg.windows.emplace_back(long(w[2 * i]), long(w[2 * i + 1]));
   }
+  if (cfg.windows.empty()) throw InvalidArgument("the detector needs at least one window");
   std::tie(cfg.scale_y, cfg.offset_y, cfg.scale_x, cfg.offset_x) = mapping;
-  cfg.threshold = threshold, cfg.nms_iou = nms_iou, cfg.nms_covered = nms_covered;
-  const vision::DlibTiledPyramid p = pyramid_of(levels, canvas_size.first, canvas_size.second);
+  if (cfg.scale_x < 1 || cfg.scale_y < 1 || cfg.scale_x > 64 || cfg.scale_y > 64 || std::abs(cfg.offset_x) > 1000 ||
+      std::abs(cfg.offset_y) > 1000)
+    throw InvalidArgument("the output-to-canvas mapping must have scales in [1, 64] and offsets within 1000");
+  cfg.nms_iou = nms_iou, cfg.nms_covered = nms_covered;
+  return cfg;
+}
+
+std::shared_ptr<vision::DlibMmodDetector> make_mmod_detector(const std::vector<float>& means, long padding,
+                                                             long outer_padding, const py::array& windows,
+                                                             std::tuple<long, long, long, long> mapping,
+                                                             double nms_iou, double nms_covered) {
+  const auto m = means_of(means);
+  if (padding < 0 || outer_padding < 0 || padding > 1000 || outer_padding > 1000)
+    throw InvalidArgument("pyramid paddings must be in [0, 1000]");
+  return std::make_shared<vision::DlibMmodDetector>(m, padding, outer_padding,
+                                                    decode_config(windows, mapping, nms_iou, nms_covered));
+}
+
+constexpr long kMaxUpsample = 4;
+
+py::tuple prepare(const vision::DlibMmodDetector& detector, const py::array& image, long upsample) {
+  const ImageView img = require_rgb_image(image);
+  if (upsample < 0 || upsample > kMaxUpsample)
+    throw InvalidArgument("upsample must be in [0, " + std::to_string(kMaxUpsample) + "]");
+  if (double(img.height) * double(img.width) * double(1L << (2 * upsample)) > 4e9)
+    throw InvalidArgument("the image upsampled " + std::to_string(upsample) + " times would exceed 4e9 pixels");
+  std::shared_ptr<const vision::DlibCanvasLayout> layout = detector.layout(img.height, img.width, upsample);
+  const vision::DlibTiledPyramid& p = layout->pyramid;
+  py::array_t<float> canvas({py::ssize_t(1), py::ssize_t(3), py::ssize_t(p.height), py::ssize_t(p.width)});
+  float* out = canvas.mutable_data();
+  {
+    py::gil_scoped_release release;
+    detector.fill(img.data, img.height, img.width, *layout, out);
+  }
+  return py::make_tuple(canvas, layout);
+}
+
+py::tuple decode(const vision::DlibMmodDetector& detector, const py::array& scores,
+                 const vision::DlibCanvasLayout& layout, double threshold) {
+  const float* s = checked<float>(scores, "scores", "float32", {1, -1, -1, -1});
+  const auto& cfg = detector.config();
+  if (size_t(scores.shape(1)) != cfg.windows.size())
+    throw InvalidArgument("scores need one channel per detector window (" + std::to_string(cfg.windows.size()) +
+                          "), got " + shape_string(scores));
+  if (scores.shape(2) > layout.pyramid.height || scores.shape(3) > layout.pyramid.width)
+    throw InvalidArgument("a score map of " + shape_string(scores) + " cannot come from a canvas of " +
+                          std::to_string(layout.pyramid.height) + " x " + std::to_string(layout.pyramid.width));
+  if (!std::isfinite(threshold)) throw InvalidArgument("threshold must be finite");
   std::vector<vision::DlibDetection> dets;
   {
     py::gil_scoped_release release;
-    dets = vision::dlib_mmod_decode(s, long(scores.shape(2)), long(scores.shape(3)), p, cfg);
+    dets = detector.decode(s, long(scores.shape(2)), long(scores.shape(3)), layout, threshold);
   }
   py::array_t<int64_t> boxes({py::ssize_t(dets.size()), py::ssize_t(4)});
   py::array_t<double> confidences(py::ssize_t(dets.size()));
@@ -119,6 +124,15 @@ py::tuple mmod_decode(const py::array& scores, const py::array& levels, std::pai
     c(i) = dets[i].score;
   }
   return py::make_tuple(boxes, confidences);
+}
+
+py::array_t<int64_t> levels_of(const vision::DlibCanvasLayout& layout) {
+  const auto& levels = layout.pyramid.levels;
+  py::array_t<int64_t> out({py::ssize_t(levels.size()), py::ssize_t(4)});
+  auto lv = out.mutable_unchecked<2>();
+  for (size_t i = 0; i < levels.size(); ++i)
+    lv(i, 0) = levels[i].left, lv(i, 1) = levels[i].top, lv(i, 2) = levels[i].right, lv(i, 3) = levels[i].bottom;
+  return out;
 }
 
 std::vector<Rect> boxes_of(const py::array& boxes) {
@@ -217,27 +231,26 @@ py::array_t<float> chips_to_tensor(const py::array& chips, const std::vector<flo
   return out;
 }
 
-py::array_t<uint8_t> pyramid_up(const py::array& image) {
-  const ImageView img = require_rgb_image(image);
-  const long out_rows = 2 * long(img.height) + 1, out_cols = 2 * long(img.width) + 2;
-  py::array_t<uint8_t> out({py::ssize_t(out_rows), py::ssize_t(out_cols), py::ssize_t(3)});
-  uint8_t* o = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    vision::dlib_pyramid_up(img.data, img.height, img.width, o, out_rows, out_cols);
-  }
-  return out;
-}
-
 }  // namespace
 
 void bind_vision_dlib(py::module_& m) {
-  m.def("dlib_pyramid", &pyramid, py::arg("image"), py::arg("means"), py::arg("padding") = 10,
-        py::arg("outer_padding") = 11,
-        "The mmod detector's input: (canvas float32 [1,3,H,W], levels int64 [L,4] as left, top, right, bottom).");
-  m.def("dlib_mmod_decode", &mmod_decode, py::arg("scores"), py::arg("levels"), py::arg("canvas_size"),
-        py::arg("windows"), py::arg("mapping"), py::arg("threshold"), py::arg("nms_iou"), py::arg("nms_covered"),
-        "Detections from the mmod score map: (boxes int64 [n,4] inclusive, scores float64 [n]), best first.");
+  py::class_<vision::DlibCanvasLayout, std::shared_ptr<vision::DlibCanvasLayout>>(m, "DlibCanvasLayout",
+      "Where one prepared image lies in the detector's canvas (made by DlibMmodDetector.prepare).")
+      .def_property_readonly("levels", &levels_of, "int64 [L, 4]: each pyramid level's left, top, right, bottom")
+      .def_property_readonly("canvas_size", [](const vision::DlibCanvasLayout& l) {
+        return std::make_pair(l.pyramid.width, l.pyramid.height);
+      }, "(width, height) of the canvas")
+      .def_property_readonly("upsample", [](const vision::DlibCanvasLayout& l) { return l.upsample; });
+  py::class_<vision::DlibMmodDetector, std::shared_ptr<vision::DlibMmodDetector>>(m, "DlibMmodDetector",
+      "dlib's CNN face detector around its network: image -> pyramid canvas, score map -> image rectangles.")
+      .def(py::init(&make_mmod_detector), py::arg("means"), py::arg("padding"), py::arg("outer_padding"),
+           py::arg("windows"), py::arg("mapping"), py::arg("nms_iou"), py::arg("nms_covered"))
+      .def("prepare", &prepare, py::arg("image"), py::arg("upsample") = 0,
+           "The network's input canvas float32 [1, 3, H, W] for the image upsampled 2x `upsample` times, and its "
+           "layout (to hand to decode).")
+      .def("decode", &decode, py::arg("scores"), py::arg("layout"), py::arg("threshold"),
+           "Detections from the score map: (boxes int64 [n, 4] left, top, right, bottom, inclusive, in the image "
+           "given to prepare; scores float64 [n]), best first.");
   py::class_<vision::DlibShapePredictor, std::shared_ptr<vision::DlibShapePredictor>>(m, "DlibShapePredictor")
       .def(py::init(&make_shape_predictor), py::arg("initial_shape"), py::arg("anchors"), py::arg("deltas"),
            py::arg("split_idx"), py::arg("split_thresh"), py::arg("leaves"))
@@ -248,7 +261,6 @@ void bind_vision_dlib(py::module_& m) {
         py::arg("padding") = 0.25, "Aligned face chips uint8 [n, size, size, 3] from 5-point landmarks.");
   m.def("dlib_chips_to_tensor", &chips_to_tensor, py::arg("chips"), py::arg("means"),
         "(chip - mean) / 256 as float32 [n, 3, h, w].");
-  m.def("dlib_pyramid_up", &pyramid_up, py::arg("image"), "The image upsampled as dlib's pyramid_up does.");
 }
 
 }  // namespace faceindex::bindings

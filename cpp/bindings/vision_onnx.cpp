@@ -248,7 +248,7 @@ py::array_t<double> similarity_transform(const py::array& src, const py::array& 
     throw InvalidArgument("src and dst must have the same number of points, got " + shape_string(src) + " and " +
                           shape_string(dst));
   vision::Similarity t;
-  if (!vision::estimate_similarity(s, d, int(src.shape(0)), &t))
+  if (!vision::fit_similarity(s, d, size_t(src.shape(0)), &t))
     throw InvalidArgument("src points coincide: no similarity transform is defined");
   py::array_t<double> out({py::ssize_t(2), py::ssize_t(3)});
   double* o = out.mutable_data();
@@ -274,7 +274,7 @@ std::vector<vision::Similarity> face_transforms(const py::array& landmarks, cons
     const float* face = l + i * size_t(2 * k);
     for (py::ssize_t j = 0; j < 2 * k; ++j)
       if (!std::isfinite(face[j])) throw InvalidArgument("landmarks of face " + std::to_string(i) + " hold NaN or inf");
-    if (!vision::estimate_similarity(face, t, int(k), &transforms[i]))
+    if (!vision::fit_similarity(face, t, size_t(k), &transforms[i]))
       throw InvalidArgument("landmarks of face " + std::to_string(i) + " coincide: the face cannot be aligned");
   }
   return transforms;

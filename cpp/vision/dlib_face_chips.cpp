@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "faceindex/dlib_geometry.h"
-#include "faceindex/dlib_similarity.h"
+#include "faceindex/similarity.h"
 
 namespace faceindex::vision {
 
 using dlib_compat::DRect;
 using dlib_compat::Rect;
+using dlib_compat::rect_down_2;
 
 namespace {
 
@@ -60,10 +61,6 @@ RgbImage pyramid_down_2(const RgbView& in) {
     }
   }
   return out;
-}
-
-DRect rect_down_2(const DRect& r) {  // pyramid_down_2_1::point_down: p/2 - (1.25, 0.75)
-  return {r.left / 2.0 - 1.25, r.top / 2.0 - 0.75, r.right / 2.0 - 1.25, r.bottom / 2.0 - 0.75};
 }
 
 struct Point {
@@ -120,7 +117,10 @@ void dlib_extract_face_chip(const uint8_t* rgb, long rows, long cols, const floa
     from[2 * i] = (padding + kMeanFace[i][0]) / (2 * padding + 1) * double(size);
     from[2 * i + 1] = (padding + kMeanFace[i][1]) / (2 * padding + 1) * double(size);
   }
-  const dlib_compat::Similarity tform = dlib_compat::find_similarity(from, landmarks, 5);
+  // The padded mean face's points never coincide and the bindings pass finite landmarks
+  // only, so the fit always succeeds.
+  Similarity tform;
+  fit_similarity(from, landmarks, 5, &tform);
   const double angle = std::atan2(tform.b, tform.a);
   const double scale = std::sqrt(tform.a * tform.a + tform.b * tform.b);
   const double half = double(size) / 2.0;

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "faceindex/dlib_similarity.h"
+#include "faceindex/similarity.h"
 #include "faceindex/errors.h"
 
 namespace faceindex::vision {
@@ -36,8 +36,8 @@ void DlibShapePredictor::predict(const uint8_t* rgb, long rows, long cols, const
   const double l = double(box.left), t = double(box.top);
   const long leaf_size = 2 * num_parts;
   for (long level = 0; level < num_levels; ++level) {
-    const dlib_compat::Similarity s =
-        dlib_compat::find_similarity(initial_shape.data(), shape.data(), size_t(num_parts));
+    Similarity s;  // the mean shape's points never coincide: fit_similarity succeeds
+    fit_similarity(initial_shape.data(), shape.data(), size_t(num_parts), &s);
     const float m00 = float(s.a), m01 = float(-s.b), m10 = float(s.b), m11 = float(s.a);
     const uint32_t* anchors = anchor.data() + level * num_features;
     const float* d = deltas.data() + level * num_features * 2;

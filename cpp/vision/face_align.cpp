@@ -71,29 +71,6 @@ void warp_all(const uint8_t* rgb, int height, int width, const Similarity* trans
 
 }  // namespace
 
-bool estimate_similarity(const float* src, const float* dst, int n, Similarity* out) {
-  double msx = 0, msy = 0, mdx = 0, mdy = 0;
-  for (int i = 0; i < n; ++i) {
-    msx += src[2 * i];
-    msy += src[2 * i + 1];
-    mdx += dst[2 * i];
-    mdy += dst[2 * i + 1];
-  }
-  msx /= n, msy /= n, mdx /= n, mdy /= n;
-  double var = 0, dot = 0, cross = 0;
-  for (int i = 0; i < n; ++i) {
-    const double sx = src[2 * i] - msx, sy = src[2 * i + 1] - msy;
-    const double dx = dst[2 * i] - mdx, dy = dst[2 * i + 1] - mdy;
-    var += sx * sx + sy * sy;
-    dot += sx * dx + sy * dy;
-    cross += sx * dy - sy * dx;
-  }
-  if (!(var > 1e-12) || !std::isfinite(var) || !std::isfinite(dot) || !std::isfinite(cross)) return false;
-  const double a = dot / var, b = cross / var;
-  *out = Similarity{a, b, mdx - (a * msx - b * msy), mdy - (b * msx + a * msy)};
-  return true;
-}
-
 void warp_chips_hwc(const uint8_t* rgb, int height, int width, const Similarity* transforms, size_t n, int size,
                     uint8_t* out) {
   const size_t chip = size_t(size) * size_t(size) * 3;

@@ -1,49 +1,73 @@
 """faceindex: self-hosted face recognition over a C++ core."""
 
-from faceindex.collection import (
-    Collection,
+from faceindex.collection import Collection, Collections, QualityFilter
+from faceindex.detections import BatchDetections, Detections
+from faceindex.engine import FaceEngine
+from faceindex.errors import (
     CollectionError,
     CollectionExistsError,
     CollectionFileError,
     CollectionNotFoundError,
-    Collections,
+    DlibFormatError,
     ErasureIncompleteError,
+    FaceIndexError,
     FaceNotFoundError,
+    ImageError,
+    IndexFileError,
+    InputError,
+    ModelError,
+    ModelFileError,
+    ModelHashError,
+    NoFaceError,
     PackMismatchError,
-    QualityFilter,
+    PackNotFoundError,
+    UnknownModelError,
+    UnverifiedModelWarning,
     UserExistsError,
     UserNotFoundError,
 )
-from faceindex.engine import FaceEngine, NoFaceError
-from faceindex.flat_index import FlatIndex, IndexFileError, set_simd_level, simd_level
-from faceindex.images import ImageError, load_image
-from faceindex.runtime import build_info, get_num_threads, set_num_threads
-from faceindex.types import Comparison, Face, PackInfo
+from faceindex.flat_index import FlatIndex, set_simd_level, simd_level
+from faceindex.images import load_image
+from faceindex.runtime import BuildInfo, build_info, get_num_threads, set_num_threads
+from faceindex.types import Comparison, Face, PackInfo, PackRef
 
 __version__: str = build_info()["version"]
 
 __all__ = [
     "__version__",
+    "BatchDetections",
+    "BuildInfo",
     "Collection",
     "CollectionError",
     "CollectionExistsError",
     "CollectionFileError",
     "CollectionNotFoundError",
     "Collections",
-    "ErasureIncompleteError",
-    "FaceNotFoundError",
-    "PackMismatchError",
-    "QualityFilter",
-    "UserExistsError",
-    "UserNotFoundError",
     "Comparison",
+    "Detections",
+    "DlibFormatError",
+    "ErasureIncompleteError",
     "Face",
     "FaceEngine",
+    "FaceIndexError",
+    "FaceNotFoundError",
     "FlatIndex",
-    "IndexFileError",
     "ImageError",
+    "IndexFileError",
+    "InputError",
+    "ModelError",
+    "ModelFileError",
+    "ModelHashError",
     "NoFaceError",
     "PackInfo",
+    "PackMismatchError",
+    "PackNotFoundError",
+    "PackRef",
+    "QualityFilter",
+    "UnknownModelError",
+    "UnverifiedModelWarning",
+    "UserExistsError",
+    "UserNotFoundError",
     "build_info",
     "get_num_threads",
     "load_image",

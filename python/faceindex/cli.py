@@ -15,17 +15,20 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, TextIO
+from typing import Any, TextIO
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_CONFLICT = 0, 1, 2, 3, 4, 5
+from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, FaceIndexError
 
 
-class CliError(Exception):
+class CliError(FaceIndexError):
+    """A usage problem the command itself finds, with the exit code it warrants."""
+
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
-        self.code = code
+        self.exit_code = code
 
 
 # -- output ------------------------------------------------------------------------------
@@ -88,7 +91,7 @@ def cmd_collection_create(args: argparse.Namespace, out: Output) -> int:
     with _collections(args).create_collection(args.collection_id, engine=engine) as collection:
         description = _collections(args).describe_collection(collection.collection_id)
     out.emit(description, lambda: [f"created collection {description.collection_id} "
-                                   f"(pack {description.pack} {description.pack_version}) at {description.path}"])
+                                   f"(pack {description.pack}) at {description.path}"])
     return EXIT_OK
 
 
@@ -102,7 +105,7 @@ def cmd_collection_describe(args: argparse.Namespace, out: Output) -> int:
     d = _collections(args).describe_collection(args.collection_id)
     out.emit(d, lambda: [
         f"collection  {d.collection_id}",
-        f"pack        {d.pack} {d.pack_version} ({d.embedding_size}-d, default threshold {d.default_threshold:.3f})",
+        f"pack        {d.pack} ({d.embedding_size}-d, default threshold {d.default_threshold:.3f})",
         f"faces       {d.face_count}",
         f"users       {d.user_count}",
         f"created     {d.created_at.isoformat(timespec='seconds')}",
@@ -153,7 +156,7 @@ def cmd_index(args: argparse.Namespace, out: Output) -> int:
 
 
 def _match_lines(result: Any) -> list[str]:
-    lines = [f"threshold {result.threshold:.3f} (pack {result.pack} {result.pack_version})"]
+    lines = [f"threshold {result.threshold:.3f} (pack {result.pack})"]
     if result.searched_face is not None:
         lines[0] = f"searched face {_box(result.searched_face.bbox)}, " + lines[0]
     if not result.face_matches:
@@ -179,14 +182,14 @@ def cmd_search(args: argparse.Namespace, out: Output) -> int:
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     c = _engine(args).compare(args.a, args.b, threshold=args.threshold)
     out.emit(c, lambda: [f"similarity {c.similarity:.3f}, threshold {c.threshold:.3f}: "
-                         f"{'same person' if c.same_person else 'different people'} (pack {c.pack} {c.pack_version})"])
+                         f"{'same person' if c.same_person else 'different people'} (pack {c.pack})"])
     return EXIT_OK
 
 
 def cmd_detect(args: argparse.Namespace, out: Output) -> int:
     engine = _engine(args)
     faces = engine.detect(args.image)
-    out.emit({"faces": faces, "pack": engine.pack.name, "pack_version": engine.pack.version}, lambda: [
+    out.emit({"faces": faces, "pack": engine.pack.ref}, lambda: [
         f"{len(faces)} faces"] + [f"  {_box(f.bbox)} score {f.score:.3f} size {f.face_size:.0f}px "
                                   f"sharpness {f.sharpness:.1f} brightness {f.brightness:.2f}" for f in faces])
     return EXIT_OK
@@ -196,8 +199,8 @@ def cmd_faces_list(args: argparse.Namespace, out: Output) -> int:
     with _collections(args).collection(args.collection) as collection:
         page = collection.list_faces(args.max_results, args.next_token, user_id=args.user,
                                      external_image_id=args.external_image_id)
-    out.emit(page, lambda: [f"{r.face_id}  {r.external_image_id or '-'}  {_box(r.bbox)}  "
-                            f"confidence {r.confidence:.3f}" + (f"  user {r.user_id}" if r.user_id else "")
+    out.emit(page, lambda: [f"{r.face_id}  {r.external_image_id or '-'}  {_box(r.face.bbox)}  "
+                            f"confidence {r.face.score:.3f}" + (f"  user {r.user_id}" if r.user_id else "")
                             for r in page.faces] + ([f"more: --next-token {page.next_token}"] if page.next_token else []))
     return EXIT_OK
 
@@ -256,7 +259,7 @@ def cmd_users_search(args: argparse.Namespace, out: Output) -> int:
         else:
             result = collection.search_users(user_id=args.user, face_id=args.face, max_users=args.max_users,
                                              threshold=args.threshold)
-    out.emit(result, lambda: [f"threshold {result.threshold:.3f} (pack {result.pack} {result.pack_version})"] + (
+    out.emit(result, lambda: [f"threshold {result.threshold:.3f} (pack {result.pack})"] + (
         [f"  {m.similarity:.3f}  {m.user.user_id}  (face {m.face.face_id})" for m in result.user_matches]
         or ["  no match"]))
     return EXIT_OK
@@ -386,30 +389,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_code(error: BaseException) -> Optional[int]:
+def _exit_code(error: BaseException) -> int | None:
     """The exit code for an error the user can act on; None for a bug (it keeps its traceback)."""
     import sqlite3
 
-    from faceindex.collection import errors
-    from faceindex.engine import NoFaceError
-    from faceindex.images import ImageError
-
-    if isinstance(error, CliError):
-        return error.code
-    if isinstance(error, (errors.CollectionExistsError, errors.UserExistsError, errors.PackMismatchError)):
-        return EXIT_CONFLICT
-    if isinstance(error, (errors.CollectionNotFoundError, errors.FaceNotFoundError, errors.UserNotFoundError,
-                          FileNotFoundError)):
+    if isinstance(error, FaceIndexError):
+        return error.exit_code
+    if isinstance(error, FileNotFoundError):
         return EXIT_NOT_FOUND
-    if isinstance(error, (ImageError, NoFaceError, errors.CollectionFileError, ValueError)):
+    if isinstance(error, ValueError):
         return EXIT_BAD_INPUT
-    if isinstance(error, (errors.CollectionError, OSError, sqlite3.Error, ImportError)):
-        return 1
+    if isinstance(error, (OSError, sqlite3.Error, ImportError)):
+        return EXIT_PARTIAL
     return None
 
 
-def main(argv: Optional[Sequence[str]] = None, stdout: Optional[TextIO] = None,
-         stderr: Optional[TextIO] = None) -> int:
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()

@@ -50,7 +50,7 @@ def photo_tour(engine: faceindex.FaceEngine, photo: Path) -> None:
     mirrored = np.ascontiguousarray((image[:, ::-1] * 0.7).astype(np.uint8))
     same = engine.compare(photo, mirrored)
     print(f"compare with the same photo mirrored and darkened: similarity {same.similarity:.3f} vs threshold "
-          f"{same.threshold:.3f} -> same person: {same.same_person} ({same.pack} {same.pack_version})")
+          f"{same.threshold:.3f} -> same person: {same.same_person} ({same.pack})")
 
     with tempfile.TemporaryDirectory(prefix="faceindex-demo-") as home:
         collections = faceindex.Collections(home)
@@ -61,7 +61,7 @@ def photo_tour(engine: faceindex.FaceEngine, photo: Path) -> None:
             found = collection.search_faces_by_image(mirrored)
             for match in found.face_matches:
                 print(f"  search with the mirrored photo: {match.face.external_image_id} similarity "
-                      f"{match.similarity:.3f} (threshold {found.threshold:.3f}, {found.pack} {found.pack_version})")
+                      f"{match.similarity:.3f} (threshold {found.threshold:.3f}, {found.pack})")
             collection.delete_faces([face_id])
             again = collection.search_faces_by_image(mirrored)
             print(f"  after delete_faces: {len(again.face_matches)} match(es); {len(collection)} faces stored")

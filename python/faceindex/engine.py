@@ -1,33 +1,70 @@
-"""FaceEngine: detect, embed, analyze and compare faces with one model pack."""
+"""FaceEngine: detect, embed, analyze and compare faces with one model pack.
+
+Every image takes one path (`_find`): decode, the pack's detector, quality measured
+on the arrays, faces put in faceindex's one order (largest box first, ties by higher
+score), and the recognizer on the faces asked for. `detect`, `analyze`, `compare`
+and collections all go through it; `Face` objects are made only at the API edge.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal
+from collections.abc import Sequence
 
 import numpy as np
 
+from faceindex.detections import Detections, as_detections
+from faceindex.errors import NoFaceError
 from faceindex.images import DEFAULT_MAX_PIXELS, RGBImage, load_image
 from faceindex.packs import DEFAULT_PACK, ModelPack, load_pack
 from faceindex.quality import measure_quality
 from faceindex.types import Comparison, Face, FloatArray, PackInfo
 
+Embed = Literal["none", "largest", "all"]
 
-class NoFaceError(ValueError):
-    """An image given for comparison holds no face."""
+
+@dataclass(frozen=True)
+class Found:
+    """One image through the engine: the decoded pixels and its faces, largest first."""
+
+    rgb: RGBImage
+    detections: Detections
 
 
 class FaceEngine:
-    """Runs one model pack over images.
+    """Finds faces in images and turns them into embeddings, with one model pack.
 
-    `FaceEngine()` uses the default dlib pack (CC0 models shipped on PyPI);
-    `FaceEngine(pack="buffalo_s")` a pack folder under the models directory;
-    `FaceEngine(detector=PATH, recognizer=PATH)` explicit ONNX files.
+    pack: which models to run. "dlib" (the default) is dlib's CC0 detector, 5-point
+        landmarks and ResNet recognizer, shipped on PyPI: nothing is downloaded. Another
+        name is a folder of ONNX files under the models directory ("buffalo_l" finds
+        ~/.cache/faceindex/models/buffalo_l/, or $FACEINDEX_MODELS/buffalo_l/). A
+        ModelPack object is used as it is.
+    backend: where the networks run: "onnxruntime" (CPU), "tensorrt" (NVIDIA GPU), or
+        "auto" (TensorRT when it and a GPU are present, else ONNX Runtime).
+    upsample: dlib pack only. How many times to double the image before looking for
+        faces: higher numbers find smaller faces, and each costs about 4x the time.
+        None (default) decides per image: small images (up to 0.3 megapixels) are
+        doubled once, larger ones only when nothing was found at their own size, so
+        that faces down to about 40 pixels are found.
+    detector, recognizer: paths of ONNX files to run instead of a named pack (give both).
+    det_size: ONNX packs only. The largest (width, height) the detector network sees;
+        larger images are shrunk to fit it, smaller ones are never enlarged. Smaller
+        numbers are faster but miss small faces in large images. Default (640, 640), or
+        the model's own fixed input.
+    det_threshold: the detector score a face needs to count as found. Lower numbers find
+        more faces and more things that are not faces. Default: the pack's (0.5 for
+        SCRFD as in insightface; 0.0 for dlib's detector, as dlib).
+    models_dir: where named ONNX packs are looked for (default $FACEINDEX_MODELS, else
+        the user cache folder's models/).
+    max_pixels: images with more pixels than this are refused before they are decoded
+        (decompression bombs); default 100 megapixels.
     """
 
     def __init__(
         self,
-        pack: str | None = DEFAULT_PACK,
+        pack: str | ModelPack | None = DEFAULT_PACK,
         backend: str = "auto",
         upsample: int | None = None,
         *,
@@ -38,55 +75,48 @@ class FaceEngine:
         models_dir: str | Path | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
-        options: dict[str, Any] = {}
-        if upsample is not None:
-            options["upsample"] = upsample
-        if det_size is not None:
-            options["det_size"] = det_size
-        if det_threshold is not None:
-            options["det_threshold"] = det_threshold
-        self._pack: ModelPack = load_pack(
-            pack, detector=detector, recognizer=recognizer, backend=backend, models_dir=models_dir, **options
-        )
+        if pack is not None and not isinstance(pack, str):
+            self._pack: ModelPack = pack
+        else:
+            options: dict[str, Any] = {}
+            if upsample is not None:
+                options["upsample"] = upsample
+            if det_size is not None:
+                options["det_size"] = det_size
+            if det_threshold is not None:
+                options["det_threshold"] = det_threshold
+            self._pack = load_pack(
+                pack, detector=detector, recognizer=recognizer, backend=backend, models_dir=models_dir, **options
+            )
         self.max_pixels = max_pixels
 
     @property
     def pack(self) -> PackInfo:
         return self._pack.info
 
+    def __repr__(self) -> str:
+        return f"FaceEngine(pack={self.pack.name!r} {self.pack.version}, {self.pack.embedding_size}-d)"
+
     def load(self, image: Any) -> RGBImage:
         """Decode any accepted image source to the uint8 RGB array the pack runs on."""
         return load_image(image, max_pixels=self.max_pixels)
 
-    def detect(self, image: Any) -> list[Face]:
-        """Faces in the image, highest score first, with landmarks and quality fields."""
-        rgb = self.load(image)
-        faces = self._pack.detect(rgb)
-        measure_quality(rgb, faces)
-        faces.sort(key=lambda f: -f.score)
-        return faces
+    # -- the public operations ---------------------------------------------------------
 
-    def embed(self, image: Any, faces: Sequence[Face]) -> FloatArray:
-        """Unit embeddings, float32 [len(faces), embedding_size], one per face, in order."""
-        if len(faces) == 0:
-            return np.zeros((0, self.pack.embedding_size), dtype=np.float32)
-        for i, face in enumerate(faces):
-            if not isinstance(face, Face):
-                raise TypeError(f"faces[{i}] is {type(face).__name__}, not a Face")
-        rgb = self.load(image)
-        return self._pack.embed(rgb, faces)
+    def detect(self, image: Any) -> list[Face]:
+        """Faces in the image, largest first, with landmarks and quality fields."""
+        return self._find(image).detections.faces()
 
     def analyze(self, image: Any) -> list[Face]:
         """detect, then embed every face; each Face comes back with `embedding` set."""
-        rgb = self.load(image)
-        faces = self._pack.detect(rgb)
-        measure_quality(rgb, faces)
-        faces.sort(key=lambda f: -f.score)
-        if faces:
-            embeddings = self._pack.embed(rgb, faces)
-            for face, embedding in zip(faces, embeddings):
-                face.embedding = embedding
-        return faces
+        return self._find(image, embed="all").detections.faces()
+
+    def embed(self, image: Any, faces: Sequence[Face] | Detections) -> FloatArray:
+        """Unit embeddings, float32 [len(faces), embedding_size], one per face, in order."""
+        detections = as_detections(faces)
+        if len(detections) == 0:
+            return np.zeros((0, self.pack.embedding_size), dtype=np.float32)
+        return self._embeddings(self.load(image), detections)
 
     def compare(self, a: Any, b: Any, threshold: float | None = None) -> Comparison:
         """Compare two faces: each an image (its largest face is used), a Face with an
@@ -101,10 +131,33 @@ class FaceEngine:
             similarity=similarity,
             threshold=threshold,
             same_person=similarity >= threshold,
-            pack=self.pack.name,
-            pack_version=self.pack.version,
+            pack=self.pack.ref,
             faces=(face_a, face_b),
         )
+
+    # -- the one path every image takes --------------------------------------------------
+
+    def _find(self, image: Any, embed: Embed = "none") -> Found:
+        """Decode, detect, measure quality, order largest first; embed none, the largest or all faces."""
+        rgb = self.load(image)
+        detections = self._pack.detect(rgb)
+        if detections.quality is None:
+            detections = measure_quality(rgb, detections)
+        detections = detections.largest_first()
+        if embed == "largest":
+            detections = detections.take(slice(0, 1))
+        if embed != "none" and len(detections):
+            detections = detections.with_embeddings(self._embeddings(rgb, detections))
+        return Found(rgb, detections)
+
+    def _embeddings(self, rgb: RGBImage, detections: Detections) -> FloatArray:
+        """The pack's embeddings of these faces, checked: [n, embedding_size] unit vectors."""
+        size = self.pack.embedding_size
+        embeddings = np.asarray(self._pack.embed(rgb, detections), dtype=np.float32)
+        if embeddings.shape != (len(detections), size):
+            raise ValueError(f"pack {self.pack.name} returned embeddings of shape {embeddings.shape} "
+                             f"for {len(detections)} faces of {size}-d")
+        return embeddings
 
     def _embedding_of(self, item: Any, name: str) -> tuple[Face | None, FloatArray]:
         if isinstance(item, Face):
@@ -113,10 +166,10 @@ class FaceEngine:
             return item, self._check_embedding(item.embedding, name)
         if isinstance(item, np.ndarray) and item.ndim == 1 and item.dtype != np.uint8:
             return None, self._check_embedding(item, name)
-        faces = self.analyze(item)
-        if not faces:
+        found = self._find(item, embed="largest").detections
+        if len(found) == 0:
             raise NoFaceError(f"{name}: no face found in the image")
-        largest = max(faces, key=lambda f: f.area)
+        largest = found[0]
         assert largest.embedding is not None
         return largest, largest.embedding
 

@@ -12,7 +12,6 @@ from faceindex import _core
 
 Metric = Literal["cosine", "ip", "l2"]
 DType = Literal["f32", "f16", "i8"]
-IndexFileError = _core.IndexFileError
 
 _search = _core.search
 

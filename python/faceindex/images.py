@@ -12,15 +12,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from faceindex.errors import ImageError
+
 RGBImage = npt.NDArray[np.uint8]
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Image.Image]
 
 # Larger images are refused before they are decoded (decompression bombs).
 DEFAULT_MAX_PIXELS = 100_000_000
-
-
-class ImageError(ValueError):
-    """The image could not be read or is not an image faceindex can use."""
 
 
 def load_image(source: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> RGBImage:

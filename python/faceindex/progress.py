@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 
 class ProgressBar:
-    def __init__(self, total: int, label: str = "", stream: Optional[TextIO] = None,
-                 enabled: Optional[bool] = None, width: int = 30) -> None:
+    def __init__(self, total: int, label: str = "", stream: TextIO | None = None,
+                 enabled: bool | None = None, width: int = 30) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.total, self.label, self.width = total, label, width

@@ -1,23 +1,22 @@
-"""Quality fields of detected faces: size, sharpness, brightness."""
+"""Quality of detected faces, measured on the arrays: size, sharpness, brightness."""
 
 from __future__ import annotations
-
-from typing import Sequence
 
 import numpy as np
 
 from faceindex import _core
+from faceindex.detections import Detections
 from faceindex.images import RGBImage
-from faceindex.types import Face
 
 
-def measure_quality(image: RGBImage, faces: Sequence[Face]) -> None:
-    """Fill face_size, sharpness and brightness of each face in place."""
-    if not faces:
-        return
-    boxes = np.array([f.bbox for f in faces], dtype=np.float32).reshape(-1, 4)
+def measure_quality(image: RGBImage, detections: Detections) -> Detections:
+    """The detections with quality set: [face_size, sharpness, brightness] per face.
+
+    face_size is the shorter side of the box in pixels; sharpness the variance of the
+    Laplacian and brightness the mean luma (0..1) of the face resampled to 64x64.
+    """
+    if len(detections) == 0:
+        return detections.with_quality(np.zeros((0, 3)))
+    boxes = np.ascontiguousarray(detections.boxes, dtype=np.float32)
     measured = _core.vision.face_quality(image, boxes)
-    for face, (sharpness, brightness) in zip(faces, measured):
-        face.face_size = float(min(face.width, face.height))
-        face.sharpness = float(sharpness)
-        face.brightness = float(brightness)
+    return detections.with_quality(np.column_stack([detections.face_sizes, measured]))

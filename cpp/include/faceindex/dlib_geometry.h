@@ -46,6 +46,11 @@ inline Rect bounding_union(const Rect& a, const Rect& b) {
           std::max(a.bottom, b.bottom)};
 }
 
+// pyramid_down<2>::rect_down: each corner p -> p/2 - (1.25, 0.75). Undoes one pyramid_up.
+inline DRect rect_down_2(const DRect& r) {
+  return {r.left / 2.0 - 1.25, r.top / 2.0 - 0.75, r.right / 2.0 - 1.25, r.bottom / 2.0 - 0.75};
+}
+
 // dlib::centered_drect(p, width, height)
 inline DRect centered_drect(double x, double y, double width, double height) {
   width -= 1;

@@ -1,6 +1,6 @@
 // Exceptions the core throws. The bindings map them to Python:
 // InvalidArgument -> ValueError, WrongType -> TypeError, FileFormatError ->
-// faceindex.IndexFileError (a ValueError), FileSystemError -> OSError,
+// faceindex.errors.IndexFileError (a ValueError), FileSystemError -> OSError,
 // Interrupted -> KeyboardInterrupt,
 // std::bad_alloc -> MemoryError.
 #pragma once

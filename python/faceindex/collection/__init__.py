@@ -1,17 +1,6 @@
 """Face collections: a Rekognition-style API on an embedded, crash-safe store (SQLite + FlatIndex cache)."""
 
-from faceindex.collection.collection import Collection, FaceEngineLike
-from faceindex.collection.errors import (
-    CollectionError,
-    CollectionExistsError,
-    CollectionFileError,
-    CollectionNotFoundError,
-    ErasureIncompleteError,
-    FaceNotFoundError,
-    PackMismatchError,
-    UserExistsError,
-    UserNotFoundError,
-)
+from faceindex.collection.collection import Collection
 from faceindex.collection.home import Collections, default_home
 from faceindex.collection.index_cache import OpenReport
 from faceindex.collection.quality_filter import QUALITY_LEVELS, QualityFilter
@@ -22,7 +11,6 @@ from faceindex.collection.results import (
     DeleteUserResult,
     DisassociateFacesResult,
     FaceMatch,
-    FaceQuality,
     FaceRecord,
     FaceSearchResult,
     FacesPage,
@@ -36,12 +24,23 @@ from faceindex.collection.results import (
     UsersPage,
     UserSearchResult,
 )
+from faceindex.errors import (
+    CollectionError,
+    CollectionExistsError,
+    CollectionFileError,
+    CollectionNotFoundError,
+    ErasureIncompleteError,
+    FaceNotFoundError,
+    PackMismatchError,
+    UserExistsError,
+    UserNotFoundError,
+)
 
 __all__ = [
     "AssociateFacesResult", "Collection", "CollectionDescription", "CollectionError", "CollectionExistsError",
     "CollectionFileError", "CollectionNotFoundError", "Collections", "DeleteFacesResult", "DeleteUserResult",
-    "DisassociateFacesResult", "ErasureIncompleteError", "FaceEngineLike", "FaceMatch", "FaceNotFoundError",
-    "FaceQuality", "FaceRecord", "FaceSearchResult", "FacesPage", "IndexFacesResult", "OpenReport",
+    "DisassociateFacesResult", "ErasureIncompleteError", "FaceMatch", "FaceNotFoundError",
+    "FaceRecord", "FaceSearchResult", "FacesPage", "IndexFacesResult", "OpenReport",
     "PackMismatchError", "QUALITY_LEVELS", "QualityFilter", "UnindexedFace", "UnsuccessfulFaceAssociation",
     "UnsuccessfulFaceDeletion", "UnsuccessfulFaceDisassociation", "User", "UserExistsError", "UserMatch",
     "UserNotFoundError", "UserSearchResult", "UsersPage", "default_home",

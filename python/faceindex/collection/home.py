@@ -8,15 +8,15 @@ import sqlite3
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional, Union
 
 import platformdirs
 
 from faceindex.collection import schema, store, validation
-from faceindex.collection.collection import Collection, FaceEngineLike
-from faceindex.collection.errors import CollectionExistsError, CollectionFileError, CollectionNotFoundError
+from faceindex.collection.collection import Collection
 from faceindex.collection.index_cache import cache_bytes
 from faceindex.collection.results import CollectionDescription
+from faceindex.engine import FaceEngine
+from faceindex.errors import CollectionExistsError, CollectionFileError, CollectionNotFoundError
 from faceindex.types import PackInfo
 
 HOME_ENV = "FACEINDEX_HOME"
@@ -35,7 +35,7 @@ class Collections:
     Each collection is the folder <home>/collections/<collection_id>.
     """
 
-    def __init__(self, home: Union[str, "os.PathLike[str]", None] = None,
+    def __init__(self, home: str | os.PathLike[str] | None = None,
                  busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.root = self.home / _COLLECTIONS
@@ -47,8 +47,8 @@ class Collections:
     def path_of(self, collection_id: str) -> Path:
         return self.root / validation.collection_id(collection_id)
 
-    def create_collection(self, collection_id: str, pack: Union[str, PackInfo, None] = None, *,
-                          engine: Optional[FaceEngineLike] = None) -> Collection:
+    def create_collection(self, collection_id: str, pack: str | PackInfo | None = None, *,
+                          engine: FaceEngine | None = None) -> Collection:
         """A new, empty collection bound to a model pack: a pack name (its FaceEngine is loaded to
         learn its version), a PackInfo (for embeddings you bring), or the pack of `engine`.
         Default: the "dlib" pack. CollectionExistsError if the id is taken."""
@@ -60,8 +60,6 @@ class Collections:
         elif isinstance(pack, PackInfo):
             info = pack
         else:
-            from faceindex.engine import FaceEngine
-
             engine = FaceEngine(pack=pack or "dlib")
             info = engine.pack
         if directory.exists():
@@ -84,7 +82,7 @@ class Collections:
                 shutil.rmtree(staging, ignore_errors=True)
         return Collection(directory, engine, self.busy_timeout_s)
 
-    def collection(self, collection_id: str, *, engine: Optional[FaceEngineLike] = None) -> Collection:
+    def collection(self, collection_id: str, *, engine: FaceEngine | None = None) -> Collection:
         """Open a collection. CollectionNotFoundError if there is none of that id;
         PackMismatchError if engine runs another pack than the collection's."""
         directory = self.path_of(collection_id)
@@ -118,8 +116,7 @@ class Collections:
         db_bytes = sum(p.stat().st_size for p in directory.glob(schema.DATABASE_NAME + "*") if p.is_file())
         return CollectionDescription(
             collection_id=collection_id,
-            pack=pack.name,
-            pack_version=pack.version,
+            pack=pack.ref,
             embedding_size=pack.embedding_size,
             default_threshold=pack.default_threshold,
             face_count=faces,

@@ -25,14 +25,16 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Optional, TypeVar
+from typing import Literal, TypeVar
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
 
 from faceindex.collection import store
 from faceindex.collection.rwlock import ReadWriteLock
-from faceindex.flat_index import FlatIndex, IndexFileError
+from faceindex.errors import IndexFileError
+from faceindex.flat_index import FlatIndex
 
 log = logging.getLogger("faceindex.collection")
 
@@ -94,7 +96,7 @@ class OpenReport:
     """How the index was obtained when the collection opened."""
 
     source: str  # "cache" (used as saved), "cache+catch-up", "rebuilt"
-    cached_generation: Optional[int]  # generation of the cache file used
+    cached_generation: int | None  # generation of the cache file used
     caught_up_faces: int  # faces added from the database on top of the cache
     reason: str  # why the cache was not used as saved ("" when it was)
 
@@ -234,7 +236,7 @@ class IndexCache:
 
     # -- the cache file -------------------------------------------------------------
 
-    def save(self, conn: sqlite3.Connection, blocking: bool = True) -> Optional[Path]:
+    def save(self, conn: sqlite3.Connection, blocking: bool = True) -> Path | None:
         """Write the index at the database's current generation, then remove every other cache file.
 
         Returns the path written, or None when not blocking and another saver holds the lock.
@@ -268,7 +270,7 @@ class IndexCache:
             ]
             self._prune(keep=usable[-1].path if usable else None)
 
-    def _prune(self, keep: Optional[Path]) -> None:
+    def _prune(self, keep: Path | None) -> None:
         """With the cache lock held: nobody else is writing, so stray temp files are dead too."""
         for entry in os.scandir(self.directory):
             name = entry.name

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Optional, Sequence, Union
+from typing import Literal
+from collections.abc import Callable, Iterable, Sequence
 
 from faceindex.collection.collection import Collection
+from faceindex.errors import ImageError
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import IndexFacesResult
 
@@ -18,9 +20,9 @@ ExternalIdFrom = Literal["filename", "parent-dir", "none"]
 @dataclass(frozen=True)
 class FileOutcome:
     path: str
-    external_image_id: Optional[str]
-    result: Optional[IndexFacesResult] = None
-    error: Optional[str] = None  # why the file could not be indexed
+    external_image_id: str | None
+    result: IndexFacesResult | None = None
+    error: str | None = None  # why the file could not be indexed
 
 
 @dataclass
@@ -40,7 +42,7 @@ class IngestReport:
         return [f for f in self.files if f.error is not None]
 
 
-def image_files(paths: Iterable[Union[str, "os.PathLike[str]"]]) -> list[Path]:
+def image_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Files named directly, and images (by suffix) found recursively in folders, in sorted order.
 
     FileNotFoundError for a path that does not exist.
@@ -57,7 +59,7 @@ def image_files(paths: Iterable[Union[str, "os.PathLike[str]"]]) -> list[Path]:
     return found
 
 
-def external_id_of(path: Path, source: ExternalIdFrom) -> Optional[str]:
+def external_id_of(path: Path, source: ExternalIdFrom) -> str | None:
     if source == "filename":
         return path.name
     if source == "parent-dir":
@@ -71,13 +73,11 @@ def index_paths(
     collection: Collection,
     files: Sequence[Path],
     external_id_from: ExternalIdFrom = "filename",
-    max_faces: Optional[int] = None,
+    max_faces: int | None = None,
     quality_filter: QualityFilterSpec = "auto",
-    on_file: Optional[Callable[[FileOutcome], None]] = None,
+    on_file: Callable[[FileOutcome], None] | None = None,
 ) -> IngestReport:
     """index_faces on every file; a file that is not a readable image is reported, not fatal."""
-    from faceindex.images import ImageError
-
     report = IngestReport()
     for path in files:
         external_id = external_id_of(path, external_id_from)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+
+import numpy as np
 
 from faceindex.collection.results import UnindexedReason
-from faceindex.types import Face
+from faceindex.detections import Detections
 
 
 @dataclass(frozen=True)
@@ -19,12 +19,12 @@ class QualityFilter:
     Gaussian blur of radius 8 brings a face to about 5.
     """
 
-    min_face_size: Optional[float] = None  # shorter side of the box, pixels
-    min_confidence: Optional[float] = None  # detector score
-    min_sharpness: Optional[float] = None
-    min_brightness: Optional[float] = None  # mean luma 0..1
-    max_yaw: Optional[float] = None  # degrees, when the pack gives pose
-    max_pitch: Optional[float] = None
+    min_face_size: float | None = None  # shorter side of the box, pixels
+    min_confidence: float | None = None  # detector score
+    min_sharpness: float | None = None
+    min_brightness: float | None = None  # mean luma 0..1
+    max_yaw: float | None = None  # degrees, when the pack gives pose
+    max_pitch: float | None = None
 
 
 # Rekognition's QualityFilter names. "auto" drops only faces the recognizer cannot
@@ -41,7 +41,7 @@ QUALITY_LEVELS: dict[str, QualityFilter] = {
     ),
 }
 
-QualityFilterSpec = Union[str, QualityFilter, None]
+QualityFilterSpec = str | QualityFilter | None
 
 
 def resolve_quality_filter(spec: QualityFilterSpec) -> QualityFilter:
@@ -56,49 +56,52 @@ def resolve_quality_filter(spec: QualityFilterSpec) -> QualityFilter:
     )
 
 
-def quality_reasons(face: Face, bounds: QualityFilter) -> tuple[UnindexedReason, ...]:
-    """Every quality reason the face fails, in a fixed order."""
-    reasons: list[UnindexedReason] = []
-    size = face.face_size if face.face_size > 0 else min(face.width, face.height)
-    if bounds.min_face_size is not None and size < bounds.min_face_size:
-        reasons.append("SMALL_BOUNDING_BOX")
-    if bounds.min_confidence is not None and face.score < bounds.min_confidence:
-        reasons.append("LOW_CONFIDENCE")
-    if bounds.min_sharpness is not None and face.sharpness < bounds.min_sharpness:
-        reasons.append("LOW_SHARPNESS")
-    if bounds.min_brightness is not None and face.brightness < bounds.min_brightness:
-        reasons.append("LOW_BRIGHTNESS")
-    if face.pose is not None and _extreme_pose(face.pose, bounds):
-        reasons.append("EXTREME_POSE")
-    return tuple(reasons)
+def quality_reasons(detections: Detections, bounds: QualityFilter) -> list[tuple[UnindexedReason, ...]]:
+    """Every quality reason each face fails, in a fixed order."""
+    n = len(detections)
+    quality = detections.quality if detections.quality is not None else np.zeros((n, 3))
+    sizes = np.where(quality[:, 0] > 0, quality[:, 0], detections.face_sizes)
+    checks: list[tuple[UnindexedReason, np.ndarray]] = []
+    if bounds.min_face_size is not None:
+        checks.append(("SMALL_BOUNDING_BOX", sizes < bounds.min_face_size))
+    if bounds.min_confidence is not None:
+        checks.append(("LOW_CONFIDENCE", detections.scores < bounds.min_confidence))
+    if bounds.min_sharpness is not None:
+        checks.append(("LOW_SHARPNESS", quality[:, 1] < bounds.min_sharpness))
+    if bounds.min_brightness is not None:
+        checks.append(("LOW_BRIGHTNESS", quality[:, 2] < bounds.min_brightness))
+    if detections.poses is not None:
+        checks.append(("EXTREME_POSE", _extreme_pose(detections.poses, bounds)))
+    return [tuple(reason for reason, failed in checks if failed[i]) for i in range(n)]
 
 
-def _extreme_pose(pose: tuple[float, float, float], bounds: QualityFilter) -> bool:
-    yaw, pitch, _roll = pose
-    if bounds.max_yaw is not None and not math.isnan(yaw) and abs(yaw) > bounds.max_yaw:
-        return True
-    return bounds.max_pitch is not None and not math.isnan(pitch) and abs(pitch) > bounds.max_pitch
+def _extreme_pose(poses: np.ndarray, bounds: QualityFilter) -> np.ndarray:
+    """Faces whose yaw or pitch is beyond the bounds; an unknown (NaN) angle passes."""
+    with np.errstate(invalid="ignore"):
+        yaw = np.abs(poses[:, 0]) > bounds.max_yaw if bounds.max_yaw is not None else np.zeros(len(poses), bool)
+        pitch = np.abs(poses[:, 1]) > bounds.max_pitch if bounds.max_pitch is not None else np.zeros(len(poses), bool)
+    extreme: np.ndarray = yaw | pitch
+    return extreme
 
 
 def select_faces(
-    faces: Sequence[Face], max_faces: Optional[int], bounds: QualityFilter
-) -> tuple[list[Face], list[tuple[Face, tuple[UnindexedReason, ...]]]]:
-    """Split faces into (kept, largest first) and (dropped, with reasons).
+    detections: Detections, max_faces: int | None, bounds: QualityFilter
+) -> tuple[list[int], list[tuple[int, tuple[UnindexedReason, ...]]]]:
+    """Split faces into the rows kept (largest first) and the rows dropped, with reasons.
 
     As in Rekognition: low-quality faces go first; of the rest, the largest
     max_faces are kept and the others are EXCEEDS_MAX_FACES.
     """
     if max_faces is not None and (isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1):
         raise ValueError(f"max_faces must be a positive int or None, got {max_faces!r}")
-    ordered = sorted(faces, key=lambda f: -f.area)
-    kept: list[Face] = []
-    dropped: list[tuple[Face, tuple[UnindexedReason, ...]]] = []
-    for face in ordered:
-        reasons = quality_reasons(face, bounds)
-        if reasons:
-            dropped.append((face, reasons))
+    reasons = quality_reasons(detections, bounds)
+    kept: list[int] = []
+    dropped: list[tuple[int, tuple[UnindexedReason, ...]]] = []
+    for i in detections.order_largest_first().tolist():
+        if reasons[i]:
+            dropped.append((i, reasons[i]))
         elif max_faces is not None and len(kept) >= max_faces:
-            dropped.append((face, ("EXCEEDS_MAX_FACES",)))
+            dropped.append((i, ("EXCEEDS_MAX_FACES",)))
         else:
-            kept.append(face)
+            kept.append(i)
     return kept, dropped

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Optional
+from typing import Literal
 
-
-from faceindex.types import Face, FloatArray
-
-BoundingBox = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the indexed image
+from faceindex.types import Face, PackRef
 
 UnindexedReason = Literal[
     "EXCEEDS_MAX_FACES",
@@ -25,25 +22,15 @@ DisassociationFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USE
 
 
 @dataclass(frozen=True)
-class FaceQuality:
-    face_size: float  # shorter side of the box, pixels
-    sharpness: float  # variance of the Laplacian at a fixed scale
-    brightness: float  # mean luma, 0..1
-    pose: Optional[tuple[float, float, float]] = None  # yaw, pitch, roll (degrees) where the pack gives it
-
-
-@dataclass(frozen=True)
 class FaceRecord:
-    """A face stored in a collection."""
+    """A face stored in a collection: the detected face (box, score, landmarks, quality,
+    in pixels of the indexed image; never its embedding) and where it is filed."""
 
     face_id: str  # UUID assigned when the face was indexed
-    external_image_id: Optional[str]  # the caller's name for the image
+    external_image_id: str | None  # the caller's name for the image
     image_id: str  # UUID of the index_faces call (one image) that stored it
-    bbox: BoundingBox
-    confidence: float  # detector score
-    landmarks: FloatArray = field(compare=False, repr=False)  # 5x2, pixels
-    quality: FaceQuality = field(compare=False)
-    user_id: Optional[str]
+    face: Face = field(compare=False)
+    user_id: str | None
     created_at: datetime
 
 
@@ -60,8 +47,7 @@ class IndexFacesResult:
     face_records: list[FaceRecord]  # stored faces, largest first
     unindexed_faces: list[UnindexedFace]
     image_id: str
-    pack: str
-    pack_version: str
+    pack: PackRef
 
 
 @dataclass(frozen=True)
@@ -76,20 +62,19 @@ class FaceSearchResult:
 
     face_matches: list[FaceMatch]
     threshold: float  # the similarity threshold the matches were judged against
-    pack: str
-    pack_version: str
-    searched_face: Optional[Face] = field(default=None, compare=False)  # the face found in the image
-    searched_face_id: Optional[str] = None  # search_faces: the stored face searched with
+    pack: PackRef
+    searched_face: Face | None = field(default=None, compare=False)  # the face found in the image
+    searched_face_id: str | None = None  # search_faces: the stored face searched with
 
     @property
-    def best(self) -> Optional[FaceMatch]:
+    def best(self) -> FaceMatch | None:
         return self.face_matches[0] if self.face_matches else None
 
 
 @dataclass(frozen=True)
 class FacesPage:
     faces: list[FaceRecord]
-    next_token: Optional[str]  # pass to list_faces for the next page; None after the last
+    next_token: str | None  # pass to list_faces for the next page; None after the last
 
 
 @dataclass(frozen=True)
@@ -114,15 +99,15 @@ class User:
 @dataclass(frozen=True)
 class UsersPage:
     users: list[User]
-    next_token: Optional[str]
+    next_token: str | None
 
 
 @dataclass(frozen=True)
 class UnsuccessfulFaceAssociation:
     face_id: str
     reasons: tuple[AssociationFailure, ...]
-    user_id: Optional[str] = None  # the user the face belongs to, for ASSOCIATED_TO_A_DIFFERENT_USER
-    similarity: Optional[float] = None  # best similarity to the user's faces, for LOW_MATCH_CONFIDENCE
+    user_id: str | None = None  # the user the face belongs to, for ASSOCIATED_TO_A_DIFFERENT_USER
+    similarity: float | None = None  # best similarity to the user's faces, for LOW_MATCH_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -131,15 +116,14 @@ class AssociateFacesResult:
     associated_faces: list[str]
     unsuccessful_face_associations: list[UnsuccessfulFaceAssociation]
     threshold: float  # the user match threshold new faces were judged against
-    pack: str
-    pack_version: str
+    pack: PackRef
 
 
 @dataclass(frozen=True)
 class UnsuccessfulFaceDisassociation:
     face_id: str
     reasons: tuple[DisassociationFailure, ...]
-    user_id: Optional[str] = None
+    user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,22 +151,20 @@ class UserMatch:
 class UserSearchResult:
     user_matches: list[UserMatch]
     threshold: float
-    pack: str
-    pack_version: str
-    searched_face: Optional[Face] = field(default=None, compare=False)
-    searched_face_id: Optional[str] = None
-    searched_user_id: Optional[str] = None
+    pack: PackRef
+    searched_face: Face | None = field(default=None, compare=False)
+    searched_face_id: str | None = None
+    searched_user_id: str | None = None
 
     @property
-    def best(self) -> Optional[UserMatch]:
+    def best(self) -> UserMatch | None:
         return self.user_matches[0] if self.user_matches else None
 
 
 @dataclass(frozen=True)
 class CollectionDescription:
     collection_id: str
-    pack: str
-    pack_version: str
+    pack: PackRef
     embedding_size: int
     default_threshold: float
     face_count: int

@@ -13,7 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
-from faceindex.collection.errors import CollectionFileError
+from faceindex.errors import CollectionFileError
 from faceindex.types import PackInfo
 
 DATABASE_NAME = "collection.db"

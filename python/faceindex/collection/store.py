@@ -12,12 +12,13 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Optional, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection.results import FaceQuality, FaceRecord, User
+from faceindex.collection.results import FaceRecord, User
+from faceindex.types import Face
 
 # SQLite builds before 3.32 allow 999 bound parameters; stay under it.
 _CHUNK = 900
@@ -40,14 +41,14 @@ class NewFace:
 
     face_id: str
     image_id: str
-    external_image_id: Optional[str]
+    external_image_id: str | None
     bbox: tuple[float, float, float, float]
     confidence: float
     landmarks: bytes
     face_size: float
     sharpness: float
     brightness: float
-    pose: Optional[tuple[float, float, float]]
+    pose: tuple[float, float, float] | None
     embedding: bytes
 
 
@@ -187,8 +188,8 @@ def faces_by_face_ids(conn: sqlite3.Connection, face_ids: Sequence[str]) -> dict
 
 
 def faces_page(
-    conn: sqlite3.Connection, after_id: int, limit: int, user_id: Optional[str] = None,
-    external_image_id: Optional[str] = None,
+    conn: sqlite3.Connection, after_id: int, limit: int, user_id: str | None = None,
+    external_image_id: str | None = None,
 ) -> list[tuple[int, FaceRecord]]:
     where, args = ["id > ?"], [after_id]
     if user_id is not None:
@@ -226,12 +227,12 @@ def delete_rows(conn: sqlite3.Connection, row_ids: Sequence[int]) -> None:
     _adjust_id_digest(conn, np.asarray(row_ids, dtype=np.uint64), added=False)
 
 
-def set_user_of_rows(conn: sqlite3.Connection, row_ids: Sequence[int], user_id: Optional[str]) -> None:
+def set_user_of_rows(conn: sqlite3.Connection, row_ids: Sequence[int], user_id: str | None) -> None:
     for chunk in _chunks([int(i) for i in row_ids]):
         conn.execute(f"UPDATE faces SET user_id = ? WHERE id IN ({','.join('?' * len(chunk))})", (user_id, *chunk))
 
 
-def get_user(conn: sqlite3.Connection, user_id: str) -> Optional[User]:
+def get_user(conn: sqlite3.Connection, user_id: str) -> User | None:
     row = conn.execute(
         "SELECT u.user_id, u.created_at, (SELECT count(*) FROM faces f WHERE f.user_id = u.user_id) "
         "FROM users u WHERE u.user_id = ?", (user_id,)
@@ -261,7 +262,7 @@ def delete_user_row(conn: sqlite3.Connection, user_id: str) -> None:
     conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
 
 
-def users_page(conn: sqlite3.Connection, after: Optional[str], limit: int) -> list[User]:
+def users_page(conn: sqlite3.Connection, after: str | None, limit: int) -> list[User]:
     rows = conn.execute(
         "SELECT u.user_id, u.created_at, (SELECT count(*) FROM faces f WHERE f.user_id = u.user_id) "
         "FROM users u WHERE u.user_id > ? ORDER BY u.user_id LIMIT ?", (after or "", limit)
@@ -291,17 +292,11 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait: bool = True) -> bool:
 def _face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
     (_id, face_id, image_id, external_image_id, user_id, x1, y1, x2, y2, confidence, landmarks,
      face_size, sharpness, brightness, yaw, pitch, roll, created_at) = row
-    return FaceRecord(
-        face_id=face_id,
-        external_image_id=external_image_id,
-        image_id=image_id,
-        bbox=(x1, y1, x2, y2),
-        confidence=confidence,
-        landmarks=np.frombuffer(landmarks, dtype=np.float32).reshape(5, 2),
-        quality=FaceQuality(face_size, sharpness, brightness, None if yaw is None else (yaw, pitch, roll)),
-        user_id=user_id,
-        created_at=datetime.fromtimestamp(created_at, tz=timezone.utc),
-    )
+    face = Face(bbox=(x1, y1, x2, y2), score=confidence,
+                landmarks=np.frombuffer(landmarks, dtype=np.float32).reshape(5, 2).copy(), face_size=face_size,
+                sharpness=sharpness, brightness=brightness, pose=None if yaw is None else (yaw, pitch, roll))
+    return FaceRecord(face_id=face_id, external_image_id=external_image_id, image_id=image_id, face=face,
+                      user_id=user_id, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc))
 
 
 def _user(row: tuple) -> User:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
 
 # Rekognition's patterns: ids are safe as file names and in URLs.
 _COLLECTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
@@ -27,7 +27,7 @@ def user_id(value: object) -> str:
     return value
 
 
-def external_image_id(value: object) -> Optional[str]:
+def external_image_id(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value or len(value) > 255 or _CONTROL.search(value):
@@ -35,7 +35,7 @@ def external_image_id(value: object) -> Optional[str]:
     return value
 
 
-def face_ids(values: Union[str, Iterable[str]]) -> list[str]:
+def face_ids(values: str | Iterable[str]) -> list[str]:
     """A list of face ids (a single id is accepted too); duplicates are dropped, order kept."""
     items = [values] if isinstance(values, str) else list(values)
     for item in items:
@@ -50,7 +50,7 @@ def count(value: object, name: str, low: int = 1, high: int = MAX_MATCHES) -> in
     return value
 
 
-def threshold(value: Optional[float], default: float, name: str = "threshold") -> float:
+def threshold(value: float | None, default: float, name: str = "threshold") -> float:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not -1 <= value <= 1:
@@ -58,7 +58,7 @@ def threshold(value: Optional[float], default: float, name: str = "threshold") -
     return float(value)
 
 
-def per_face(value: Union[None, str, Sequence[Optional[str]]], n: int, name: str) -> list[Optional[str]]:
+def per_face(value: None | str | Sequence[str | None], n: int, name: str) -> list[str | None]:
     """One value for every face: a single value is repeated, a sequence must have n items."""
     if value is None or isinstance(value, str):
         return [value] * n

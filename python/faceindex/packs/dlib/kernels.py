@@ -6,7 +6,8 @@ validates shapes and types and raises ValueError/TypeError.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -17,27 +18,29 @@ from faceindex.images import RGBImage
 _vision = _core.vision
 
 
-def pyramid_up(image: RGBImage) -> RGBImage:
-    """The image upsampled 2x as dlib's pyramid_up does."""
-    up: RGBImage = _vision.dlib_pyramid_up(image)
-    return up
+class MmodDetector:
+    """dlib's CNN detector around its network, in C++: image -> pyramid canvas, score map ->
+    rectangles of the image. The canvas layout of an image size is kept across calls."""
 
+    def __init__(self, means: Sequence[float], padding: int, outer_padding: int, windows: npt.NDArray[np.int64],
+                 mapping: Sequence[int], nms_iou: float, nms_covered: float) -> None:
+        scale_y, offset_y, scale_x, offset_x = (int(v) for v in mapping)
+        self._detector = _vision.DlibMmodDetector(list(means), padding, outer_padding,
+                                                  np.ascontiguousarray(windows, dtype=np.int64),
+                                                  (scale_y, offset_y, scale_x, offset_x), nms_iou, nms_covered)
 
-def pyramid(image: RGBImage, means: Sequence[float], padding: int, outer_padding: int
-            ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    """The mmod detector's input canvas float32 [1, 3, H, W] and where each pyramid level lies
-    in it, int64 [levels, 4] (left, top, right, bottom)."""
-    canvas, levels = _vision.dlib_pyramid(image, list(means), padding, outer_padding)
-    return canvas, levels
+    def prepare(self, image: RGBImage, upsample: int) -> tuple[npt.NDArray[np.float32], Any]:
+        """The network's input float32 [1, 3, H, W] for the image upsampled 2x `upsample`
+        times, and its layout (an opaque object for decode; .canvas_size is (width, height))."""
+        canvas, layout = self._detector.prepare(image, upsample)
+        return canvas, layout
 
-
-def mmod_decode(scores: npt.NDArray[np.float32], levels: npt.NDArray[np.int64], canvas_size: tuple[int, int],
-                windows: npt.NDArray[np.int64], mapping: Sequence[int], threshold: float, nms_iou: float,
-                nms_covered: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Detections from the score map: boxes int64 [n, 4] (inclusive) and scores, best first."""
-    boxes, found = _vision.dlib_mmod_decode(scores, levels, canvas_size, windows, tuple(mapping), threshold,
-                                            nms_iou, nms_covered)
-    return boxes, found
+    def decode(self, scores: npt.NDArray[np.float32], layout: Any, threshold: float
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Boxes int64 [n, 4] (left, top, right, bottom, inclusive, in the image given to
+        prepare) and scores, best first."""
+        boxes, found = self._detector.decode(np.ascontiguousarray(scores, dtype=np.float32), layout, threshold)
+        return boxes, found
 
 
 class ShapePredictor:

@@ -9,6 +9,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from faceindex.errors import ModelFileError, ModelHashError
+
 PACKAGE = "face_recognition_models"
 
 DETECTOR = "mmod_human_face_detector.dat"
@@ -21,10 +23,6 @@ SHA256 = {
     SHAPE_PREDICTOR: "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
     RECOGNIZER: "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
 }
-
-
-class ModelFileError(RuntimeError):
-    """A dlib model file is missing or is not the file faceindex knows."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,6 @@ def locate(directory: Path | None = None, verify: bool = True) -> DlibModelFiles
             raise ModelFileError(f"model file not found: {path}")
         digest = sha256_of(path)
         if verify and digest != SHA256[name]:
-            raise ModelFileError(f"{path} has sha256 {digest}, expected {SHA256[name]}: not the model faceindex knows")
+            raise ModelHashError(f"{path} has sha256 {digest}, expected {SHA256[name]}: not the model faceindex knows")
         files[name] = ModelFile(path, digest)
     return DlibModelFiles(files[DETECTOR], files[SHAPE_PREDICTOR], files[RECOGNIZER])

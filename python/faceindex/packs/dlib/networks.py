@@ -10,12 +10,12 @@ read the file against that description, checking every layer's type and version.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.packs.dlib.serialization import DlibFormatError, DlibReader
+from faceindex.errors import DlibFormatError
+from faceindex.packs.dlib.serialization import DlibReader
 
 F32 = npt.NDArray[np.float32]
 
@@ -70,7 +70,7 @@ class Skip:
     id: int
 
 
-Layer = Union[Conv, Affine, Relu, Pool, AddPrev, FullyConnected, Tag, Skip]
+Layer = Conv | Affine | Relu | Pool | AddPrev | FullyConnected | Tag | Skip
 
 
 @dataclass(frozen=True)

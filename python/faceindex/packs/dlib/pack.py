@@ -10,7 +10,7 @@ rounds them to whole pixels and so do we, because its face chips are cut from th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from faceindex.backends import open_session
 from faceindex.images import RGBImage
 from faceindex.packs.dlib import kernels, model_files
 from faceindex.packs.dlib.conversion import CONVERSION_VERSION, ConvertedPack, convert
+from faceindex.detections import Detections, as_detections
 from faceindex.types import DLIB_LANDMARKS, Face, FloatArray, PackInfo
 
 CHIP_SIZE = 150
@@ -58,11 +59,11 @@ class DlibPack:
         files = model_files.locate(Path(models_dir) if models_dir is not None else None)
         converted: ConvertedPack = convert(files, Path(cache_dir) if cache_dir is not None else None)
         det = converted.detector_meta
-        self._det_means = [float(v) for v in det["means"]]
-        self._pyramid_padding = (int(det["pyramid_padding"][0]), int(det["pyramid_padding"][1]))
-        self._windows = np.array(det["windows"], dtype=np.int64).reshape(-1, 2)
-        self._nms = (float(det["nms_iou"]), float(det["nms_covered"]))
-        self._mapping = tuple(int(v) for v in det["mapping"])
+        self._mmod = kernels.MmodDetector(
+            [float(v) for v in det["means"]], int(det["pyramid_padding"][0]), int(det["pyramid_padding"][1]),
+            np.array(det["windows"], dtype=np.int64).reshape(-1, 2), [int(v) for v in det["mapping"]],
+            float(det["nms_iou"]), float(det["nms_covered"]),
+        )
         self._rec_means = [float(v) for v in converted.recognizer_meta["means"]]
         sp = converted.shape_predictor
         self._shape_predictor = kernels.ShapePredictor(
@@ -84,34 +85,19 @@ class DlibPack:
 
     # -- detection -----------------------------------------------------------------
 
-    def detect(self, image: RGBImage) -> list[Face]:
+    def detect(self, image: RGBImage) -> Detections:
+        """Faces best first: boxes as pixel edges (dlib's inclusive rectangles + 1), dlib's 5 points."""
         boxes, scores = self.detect_boxes(image)
-        landmarks = self.landmarks(image, boxes)
-        return [
-            Face(
-                bbox=(float(b[0]), float(b[1]), float(b[2] + 1), float(b[3] + 1)),
-                score=float(s),
-                landmarks=lm,
-            )
-            for b, s, lm in zip(boxes, scores, landmarks)
-        ]
+        edges = boxes.astype(np.float64) + np.array([0.0, 0.0, 1.0, 1.0])
+        return Detections.from_arrays(edges, scores, self.landmarks(image, boxes))
 
     def detect_boxes(self, image: RGBImage) -> tuple[np.ndarray, np.ndarray]:
         """dlib's rectangles (int64 [n, 4]: left, top, right, bottom, inclusive) and confidences."""
-        scaled = image
-        for _ in range(self.upsample):
-            scaled = kernels.pyramid_up(scaled)
-        canvas, levels = kernels.pyramid(scaled, self._det_means, *self._pyramid_padding)
+        canvas, layout = self._mmod.prepare(image, self.upsample)
         if min(canvas.shape[2:]) < MIN_CANVAS_SIDE:
             return np.zeros((0, 4), np.int64), np.zeros(0)
         (score_map,) = self._detector.run({"image": canvas})
-        boxes, scores = kernels.mmod_decode(
-            np.ascontiguousarray(score_map, dtype=np.float32), levels, canvas.shape[2:], self._windows,
-            self._mapping, self.det_threshold, *self._nms,
-        )
-        if self.upsample:
-            boxes = _rect_down_2(boxes, self.upsample)
-        return boxes, scores
+        return self._mmod.decode(score_map, layout, self.det_threshold)
 
     def landmarks(self, image: RGBImage, boxes: np.ndarray) -> np.ndarray:
         """dlib's 5 points (float32 [n, 5, 2], whole pixels) for boxes as detect_boxes gives them."""
@@ -119,12 +105,11 @@ class DlibPack:
 
     # -- recognition ---------------------------------------------------------------
 
-    def face_chips(self, image: RGBImage, faces: Sequence[Face]) -> np.ndarray:
+    def face_chips(self, image: RGBImage, faces: Detections | Sequence[Face]) -> np.ndarray:
         """The aligned 150x150 chips dlib's recognizer sees, uint8 [n, 150, 150, 3]."""
-        landmarks = np.stack([_dlib_points(f) for f in faces]) if faces else np.zeros((0, 5, 2), np.float32)
-        return kernels.face_chips(image, landmarks, CHIP_SIZE, CHIP_PADDING)
+        return kernels.face_chips(image, _dlib_points(as_detections(faces)), CHIP_SIZE, CHIP_PADDING)
 
-    def descriptors(self, image: RGBImage, faces: Sequence[Face]) -> FloatArray:
+    def descriptors(self, image: RGBImage, faces: Detections | Sequence[Face]) -> FloatArray:
         """dlib's raw 128-d face descriptors (Euclidean distance 0.6 is dlib's usual threshold)."""
         chips = self.face_chips(image, faces)
         out = []
@@ -135,8 +120,8 @@ class DlibPack:
             return np.zeros((0, 128), np.float32)
         return np.concatenate(out).astype(np.float32)
 
-    def embed(self, image: RGBImage, faces: Sequence[Face]) -> FloatArray:
-        d = self.descriptors(image, faces)
+    def embed(self, image: RGBImage, detections: Detections | Sequence[Face]) -> FloatArray:
+        d = self.descriptors(image, detections)
         norms = np.linalg.norm(d, axis=1, keepdims=True)
         if np.any(norms == 0) or not np.all(np.isfinite(d)):
             raise RuntimeError("the recognizer produced a zero or non-finite descriptor")
@@ -144,18 +129,7 @@ class DlibPack:
         return unit
 
 
-def _dlib_points(face: Face) -> np.ndarray:
-    lm = np.asarray(face.landmarks, dtype=np.float32)
-    if lm.shape != (5, 2):
-        raise ValueError(f"the dlib pack needs its 5 landmarks per face (shape (5, 2)), got {lm.shape}")
-    if not np.all(np.isfinite(lm)):
+def _dlib_points(detections: Detections) -> np.ndarray:
+    if not np.all(np.isfinite(detections.landmarks)):
         raise ValueError("face landmarks hold NaN or inf")
-    return lm
-
-
-def _rect_down_2(boxes: np.ndarray, levels: int) -> np.ndarray:
-    """pyramid_down<2>::rect_down applied `levels` times, rounded as dlib rounds to a rectangle."""
-    b = boxes.astype(np.float64)
-    for _ in range(levels):
-        b = b / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
-    return np.floor(b + 0.5).astype(np.int64)
+    return detections.landmarks

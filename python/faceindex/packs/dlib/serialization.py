@@ -18,10 +18,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-
-class DlibFormatError(ValueError):
-    """A .dat file is not the dlib model faceindex expects (corrupt, truncated or another model)."""
-
+from faceindex.errors import DlibFormatError
 
 _SPECIAL_EXPONENTS = {32000: math.inf, 32001: -math.inf, 32002: math.nan}
 

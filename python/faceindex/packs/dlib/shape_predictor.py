@@ -33,7 +33,7 @@ class ShapePredictorArrays:
         np.savez(path, **{k: getattr(self, k) for k in self.__dataclass_fields__})
 
     @classmethod
-    def load(cls, path: str) -> "ShapePredictorArrays":
+    def load(cls, path: str) -> ShapePredictorArrays:
         with np.load(path) as z:
             return cls(**{k: z[k] for k in cls.__dataclass_fields__})
 

@@ -1,6 +1,6 @@
 """ONNX model packs: SCRFD, YuNet and RetinaFace detectors with ArcFace-style recognizers."""
 
-from faceindex.packs.onnx.errors import (
+from faceindex.errors import (
     ModelFileError,
     ModelHashError,
     PackNotFoundError,

@@ -6,7 +6,7 @@ nothing itself; the compiled side validates and raises ValueError/TypeError.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from faceindex.packs.onnx.errors import ModelFileError, ModelHashError, UnverifiedModelWarning
+from faceindex.errors import ModelFileError, ModelHashError, UnverifiedModelWarning
 
 MANIFEST = "onnx_models.json"
 

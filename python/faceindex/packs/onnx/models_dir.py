@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faceindex.packs.onnx.errors import ModelFileError, PackNotFoundError, UnknownModelError
+from faceindex.errors import ModelFileError, PackNotFoundError, UnknownModelError
 from faceindex.packs.onnx.known_models import file_sha256, known_models
 from faceindex.packs.onnx.signature import DetectorSignature, RecognizerSignature, read_signature, recognise
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from faceindex.images import RGBImage
 from faceindex.packs.onnx.arcface import ArcFaceRecognizer, RecognizerInput
 from faceindex.packs.onnx.batching import dynamic_batch_copy
 from faceindex.packs.onnx.detector import OnnxDetector
-from faceindex.packs.onnx.errors import ModelFileError, UnknownModelError
+from faceindex.errors import ModelFileError, UnknownModelError
 from faceindex.packs.onnx.known_models import Identity, identify
 from faceindex.packs.onnx.models_dir import find_pack
 from faceindex.packs.onnx.signature import (
@@ -25,6 +26,7 @@ from faceindex.packs.onnx.signature import (
     recognise,
 )
 from faceindex.packs.onnx.threshold import default_threshold
+from faceindex.detections import Detections, as_detections
 from faceindex.types import Face, FloatArray, PackInfo
 
 _OPTIONS = {"det_size", "det_threshold"}
@@ -103,22 +105,15 @@ class OnnxPack:
         return cls.from_files(folder.detector, folder.recognizer, backend, name=name, version=folder.version,
                               **merged)
 
-    def detect(self, image: RGBImage) -> list[Face]:
+    def detect(self, image: RGBImage) -> Detections:
         rows = self.detector.detect(image)
-        return [
-            Face(
-                bbox=(float(r[0]), float(r[1]), float(r[2]), float(r[3])),
-                score=float(r[4]),
-                landmarks=np.ascontiguousarray(r[5:15].reshape(5, 2)),
-            )
-            for r in rows
-        ]
+        return Detections.from_arrays(rows[:, 0:4], rows[:, 4], rows[:, 5:15])
 
-    def embed(self, image: RGBImage, faces: Sequence[Face]) -> FloatArray:
-        if len(faces) == 0:
+    def embed(self, image: RGBImage, detections: Detections | Sequence[Face]) -> FloatArray:
+        detections = as_detections(detections)
+        if len(detections) == 0:
             return np.zeros((0, self.info.embedding_size), dtype=np.float32)
-        landmarks = np.stack([np.asarray(f.landmarks, dtype=np.float32).reshape(5, 2) for f in faces])
-        return self.recognizer.embed(image, landmarks)
+        return self.recognizer.embed(image, detections.landmarks)
 
 
 def _batched(session: Session, signature: RecognizerSignature, path: Path,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from faceindex.packs.onnx import kernels
-from faceindex.packs.onnx.errors import ModelFileError
+from faceindex.errors import ModelFileError
 from faceindex.packs.onnx.family import Family
 from faceindex.packs.onnx.kernels import FloatArray
 from faceindex.packs.onnx.signature import SCRFD, DetectorSignature

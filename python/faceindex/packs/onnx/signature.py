@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from faceindex.backends.base import TensorSpec
-from faceindex.packs.onnx.errors import ModelFileError, UnknownModelError
+from faceindex.errors import ModelFileError, UnknownModelError
 
 SCRFD, YUNET, RETINAFACE = "scrfd", "yunet", "retinaface"
 # ArcFace-style chips (insightface aligns onto these); landmark and attribute

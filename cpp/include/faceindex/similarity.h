@@ -1,10 +1,14 @@
-// The least-squares similarity transform between two point sets (what dlib's
-// find_similarity_transform computes with Umeyama's method), in closed form for 2-D.
+// The least-squares similarity transform (rotation, uniform scale, translation) between
+// two 2-D point sets: Umeyama's method, which in 2-D has this closed form (without
+// reflection). The one implementation behind both alignments: ArcFace-style chips
+// (face_align) and dlib's shape predictor and face chips (what dlib's
+// find_similarity_transform computes, to the bit).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 
-namespace faceindex::vision::dlib_compat {
+namespace faceindex::vision {
 
 struct Similarity {  // to = [[a, -b], [b, a]] * from + (tx, ty)
   double a = 1, b = 0, tx = 0, ty = 0;
@@ -12,9 +16,10 @@ struct Similarity {  // to = [[a, -b], [b, a]] * from + (tx, ty)
   double y(double px, double py) const { return b * px + a * py + ty; }
 };
 
-// from/to: n points as x0, y0, x1, y1, ...
+// The similarity minimising sum |T(from_i) - to_i|^2 over n points (x, y pairs).
+// False (and *out untouched) when the `from` points coincide or a sum is not finite.
 template <typename T, typename U>
-Similarity find_similarity(const T* from, const U* to, size_t n) {
+bool fit_similarity(const T* from, const U* to, size_t n, Similarity* out) {
   double fx = 0, fy = 0, tx = 0, ty = 0;
   for (size_t i = 0; i < n; ++i) {
     fx += double(from[2 * i]);
@@ -31,14 +36,14 @@ Similarity find_similarity(const T* from, const U* to, size_t n) {
     dot += ax * bx + ay * by;
     cross += ax * by - ay * bx;
   }
+  if (!(sxx > 1e-12) || !std::isfinite(sxx) || !std::isfinite(dot) || !std::isfinite(cross)) return false;
   Similarity s;
-  if (sxx > 0) {
-    s.a = dot / sxx;
-    s.b = cross / sxx;
-  }
+  s.a = dot / sxx;
+  s.b = cross / sxx;
   s.tx = tx - (s.a * fx - s.b * fy);
   s.ty = ty - (s.b * fx + s.a * fy);
-  return s;
+  *out = s;
+  return true;
 }
 
-}  // namespace faceindex::vision::dlib_compat
+}  // namespace faceindex::vision

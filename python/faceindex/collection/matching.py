@@ -1,0 +1,74 @@
+"""The match algorithms: pure functions over a FlatIndex of the collection's faces
+(ids are database row ids) and the database snapshot it reflects."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+
+from faceindex.collection import store
+from faceindex.collection.results import FaceMatch, UserMatch
+from faceindex.flat_index import FlatIndex
+from faceindex.types import FloatArray
+
+
+def similarity(score: float) -> float:
+    """A cosine similarity as results report it: float32 dot products of unit vectors
+    can land a hair outside [-1, 1]."""
+    return min(1.0, max(-1.0, float(score)))
+
+
+def face_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, max_faces: int, threshold: float,
+                 exclude: Sequence[int | None]) -> list[list[FaceMatch]]:
+    """For each query, its best faces at or above threshold, best first, at most
+    max_faces; exclude[i] is a row left out of query i's matches (the face searched with)."""
+    k = min(max_faces + 1, len(index))
+    if k == 0:
+        return [[] for _ in queries]
+    ids, scores = index.search(queries, k)
+    chosen: list[list[tuple[int, float]]] = []
+    for row_ids, row_scores, left_out in zip(ids, scores, exclude):
+        picked = [(int(i), float(s)) for i, s in zip(row_ids, row_scores)
+                  if i >= 0 and s >= threshold and i != left_out]
+        chosen.append(picked[:max_faces])
+    records = store.faces_by_row_ids(conn, [i for picked in chosen for i, _ in picked])
+    return [[FaceMatch(similarity(s), records[i]) for i, s in picked] for picked in chosen]
+
+
+def user_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, max_users: int, threshold: float,
+                 exclude_user: str | None = None, exclude_row: int | None = None) -> list[UserMatch]:
+    """Users ranked by their best face against any query face.
+
+    Deepens the face search until the ranking is exact: a user whose best
+    seen face scores at least every query's k-th score cannot have a better
+    face beyond the k searched.
+    """
+    n = len(index)
+    if n == 0:
+        return []
+    k = min(n, max(64, 8 * max_users))
+    while True:
+        ids, scores = index.search(queries, k)
+        valid = (ids >= 0) & (scores >= threshold)
+        if exclude_row is not None:
+            valid &= ids != exclude_row
+        owners = store.user_of_rows(conn, np.unique(ids[valid]).tolist())
+        best: dict[str, tuple[float, int]] = {}
+        for row, score in zip(ids[valid].tolist(), scores[valid].tolist()):
+            user = owners.get(row)
+            if user is None or user == exclude_user:
+                continue
+            if user not in best or score > best[user][0]:
+                best[user] = (score, row)
+        bound = float(np.max(scores[:, -1])) if k < n else -np.inf
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])
+        confirmed = [item for item in ranked if item[1][0] >= bound]
+        if len(confirmed) >= max_users or k >= n or bound < threshold:
+            top = confirmed[:max_users]
+            break
+        k = min(n, k * 4)
+    users = store.users_by_id(conn, [user for user, _ in top])
+    records = store.faces_by_row_ids(conn, [row for _, (_, row) in top])
+    return [UserMatch(similarity(score), users[user], records[row]) for user, (score, row) in top]

@@ -1,0 +1,148 @@
+"""Every error faceindex raises on its own account: one root, a small tree, and the
+`faceindex` command's exit code for each.
+
+    FaceIndexError
+      InputError (ValueError)            bad input from the caller: exit 4
+        ImageError, NoFaceError, IndexFileError, CollectionFileError
+      ModelError                          a model file or pack that cannot be used: exit 4
+        ModelFileError (ValueError)       ModelHashError, UnknownModelError, DlibFormatError
+        PackNotFoundError (FileNotFoundError): exit 3
+      CollectionError                     collections: exit 1 unless said otherwise
+        CollectionNotFoundError, FaceNotFoundError, UserNotFoundError (LookupError): exit 3
+        CollectionExistsError, UserExistsError, PackMismatchError: exit 5
+        ErasureIncompleteError (RuntimeError)
+
+The second bases keep the built-in meaning (a missing face is a LookupError, a bad
+image a ValueError), so code that catches those keeps working. This module imports
+nothing from faceindex: the compiled core raises IndexFileError from here.
+"""
+
+from __future__ import annotations
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_CONFLICT = 0, 1, 2, 3, 4, 5
+
+
+class FaceIndexError(Exception):
+    """Root of every error faceindex raises on its own account."""
+
+    exit_code = EXIT_PARTIAL
+
+
+# -- input -----------------------------------------------------------------------------
+
+
+class InputError(FaceIndexError, ValueError):
+    """Something the caller handed in is not usable as it is."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ImageError(InputError):
+    """The image could not be read or is not an image faceindex can use."""
+
+
+class NoFaceError(InputError):
+    """An image given for comparison or search holds no face."""
+
+
+class IndexFileError(InputError):
+    """A FlatIndex file that is truncated, altered, or not a FlatIndex file."""
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+class ModelError(FaceIndexError):
+    """A model file or pack cannot be used."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ModelFileError(ModelError, ValueError):
+    """A model file cannot be used: missing, unreadable, not ONNX, or not a model faceindex can run."""
+
+
+class ModelHashError(ModelFileError):
+    """A file carries the name of a known model but not its content (sha256)."""
+
+
+class UnknownModelError(ModelFileError):
+    """The ONNX signature (inputs and outputs) matches no detector or recognizer family we know."""
+
+
+class DlibFormatError(ModelFileError):
+    """A dlib .dat file that is truncated or not what its reader expects."""
+
+
+class PackNotFoundError(ModelError, FileNotFoundError):
+    """No pack folder of that name under the models directory, or it lacks a detector or recognizer."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class UnverifiedModelWarning(UserWarning):
+    """A model file is not in faceindex's list of known files: it is loaded, but nothing vouches for it."""
+
+
+# -- collections -------------------------------------------------------------------------------
+
+
+class CollectionError(FaceIndexError):
+    """Base of every error a collection raises on its own account."""
+
+
+class CollectionNotFoundError(CollectionError, LookupError):
+    """No collection of that id under this home."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class CollectionExistsError(CollectionError, FileExistsError):
+    """create_collection with an id already in use."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class FaceNotFoundError(CollectionError, LookupError):
+    """A face id that is not in the collection."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class UserNotFoundError(CollectionError, LookupError):
+    """A user id that is not in the collection."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
+class UserExistsError(CollectionError, ValueError):
+    """create_user with an id already in use."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class PackMismatchError(CollectionError, ValueError):
+    """Embeddings or an engine from another model pack than the collection's."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class CollectionFileError(CollectionError, InputError):
+    """The collection's database is not one of ours, is damaged, or is from a newer faceindex."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ErasureIncompleteError(CollectionError, RuntimeError):
+    """Faces were deleted, but their bytes could not yet be wiped from every file.
+
+    The deletion itself is committed; the wipe finishes on the next write or open.
+    """
+
+
+__all__ = [
+    "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionNotFoundError", "DlibFormatError",
+    "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "ImageError", "IndexFileError", "InputError",
+    "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
+    "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError",
+]
