@@ -14,7 +14,7 @@ import pytest
 from faceindex.evaluation import cross_validated_accuracy, error_rates
 from faceindex.evaluation.lfw import read_pairs
 from faceindex.packs.onnx import OnnxPack, UnverifiedModelWarning
-from lfw_verification import LFW_DET_SIZE, pair_similarities
+from lfw_verification import pair_similarities
 from onnx_bench_data import shared_data
 
 MIN_ACCURACY = 0.980  # the bar; an independent script measured 98.5% on these files
@@ -29,15 +29,14 @@ def test_lfw_scrfd_500m_mobilefacenet(data: Path, record: Callable[..., None]) -
     models = data / "models"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedModelWarning)  # MobileFaceNet's provenance is unknown
-        pack = OnnxPack.from_files(models / "scrfd/det_500m.onnx", models / "mobilefacenet/mobilefacenet.onnx",
-                                   det_size=LFW_DET_SIZE)
+        pack = OnnxPack.from_files(models / "scrfd/det_500m.onnx", models / "mobilefacenet/mobilefacenet.onnx")  # defaults
     pairs = read_pairs(data / "lfw" / "pairs_dev.txt")
     similarity, same, folds, missed = pair_similarities(pack, pairs)
     cv = cross_validated_accuracy(similarity, same, folds)
     at_default = error_rates(similarity, same, pack.info.default_threshold)
     at_cv = error_rates(similarity, same, cv.threshold)
     result: dict[str, Any] = dict(
-        pairs=len(pairs), photos_without_face=len(missed), det_size=LFW_DET_SIZE,
+        pairs=len(pairs), photos_without_face=len(missed), det_size="default",
         cross_validated_accuracy=cv.accuracy, accuracy_std=cv.accuracy_std, fold_thresholds=cv.fold_thresholds,
         mean_fold_threshold=cv.threshold,
         default_threshold=pack.info.default_threshold,

@@ -18,4 +18,6 @@ def dlib_cache(private_cache: Path) -> Path:
 def dlib_pack(dlib_cache: Path) -> Any:
     from faceindex.packs.dlib import DlibPack
 
-    return DlibPack(backend="onnxruntime", cache_dir=dlib_cache)
+    # upsample=0, as dlib's own detector(image, 0) that the parity tests compare with; the
+    # engine's default (a second look at twice the size when nothing is found) is tested on FaceEngine().
+    return DlibPack(backend="onnxruntime", cache_dir=dlib_cache, upsample=0)

@@ -13,11 +13,6 @@ from faceindex import load_image
 from faceindex.evaluation.lfw import LfwPair
 from faceindex.types import Face
 
-# LFW photos are tight 350x350 crops: faces fill them, and SCRFD at a 640x640
-# canvas finds almost none of them (its anchors were trained on smaller faces);
-# at 320x320 it misses 2 of 5,082.
-LFW_DET_SIZE = (320, 320)
-
 # A pair with no face found in one of its photos scores this: rejected, and
 # counted in every rate rather than dropped.
 NO_FACE_SIMILARITY = -1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -49,3 +50,26 @@ def test_the_pack_names_its_landmarks(engine: faceindex.FaceEngine, data_file: C
     x = face.landmarks[:, 0]
     # In the image: right eye (outer, inner) on the right, left eye (outer, inner) on the left, nose between.
     assert x[0] > x[1] > x[4] > x[3] > x[2]
+
+
+def test_the_default_finds_faces_down_to_40_pixels(engine: faceindex.FaceEngine, dlib_pack: Any,
+                                                   data_file: Callable[[str], Path]) -> None:
+    small = faceindex.load_image(data_file("images/face_recognition/obama-240p.jpg"))  # a face of about 58 px
+    assert len(dlib_pack.detect(small)) == 0  # dlib's detector at the image's own size (upsample=0) misses it
+    (face,) = engine.detect(small)
+    assert 45 <= face.face_size <= 70
+    large = data_file("images/face_recognition/obama-1080p.jpg")
+    assert engine.compare(small, large).same_person
+    # t1's faces (80 px and up) are found at the image's own size: no second look, the same faces as dlib's.
+    t1 = faceindex.load_image(data_file("images/insightface/t1.jpg"))
+    assert sorted(f.bbox for f in engine.detect(t1)) == sorted(f.bbox for f in dlib_pack.detect(t1))
+
+
+def test_reprs_show_embeddings_by_shape(engine: faceindex.FaceEngine, data_file: Callable[[str], Path]) -> None:
+    photo = data_file("images/face_recognition/obama-480p.jpg")
+    (face,) = engine.analyze(photo)
+    text = repr(face)
+    assert "embedding=<float32 array (128,)>" in text and len(text) < 600, text
+    assert "bbox=" in text and "score=" in text and "landmarks=" in text  # the rest as dataclasses show it
+    comparison = repr(engine.compare(photo, photo))
+    assert comparison.count("float32 array (128,)") == 2 and len(comparison) < 1500, comparison

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from faceindex.evaluation import error_rates
 from faceindex.evaluation.lfw import read_pairs
 from faceindex.packs.onnx import OnnxPack, UnverifiedModelWarning
-from lfw_verification import LFW_DET_SIZE, pair_similarities
+from lfw_verification import pair_similarities
 
 EVERY = 10  # every 10th pair of the 3,916: 392 pairs, both kinds, all seven folds
 
@@ -24,7 +24,7 @@ def test_lfw_sample_accuracy_at_the_default_threshold(data_file: Callable[[str],
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnverifiedModelWarning)
         pack = OnnxPack.from_files(data_file("models/scrfd/det_500m.onnx"),
-                                   data_file("models/mobilefacenet/mobilefacenet.onnx"), det_size=LFW_DET_SIZE)
+                                   data_file("models/mobilefacenet/mobilefacenet.onnx"))  # the defaults
     similarity, same, _, missed = pair_similarities(pack, pairs)
     rates = error_rates(similarity, same, pack.info.default_threshold)
     assert 150 < rates.genuine_pairs and 150 < rates.impostor_pairs

@@ -387,3 +387,39 @@ def test_threshold_sources_are_stated(packs: dict[str, OnnxPack], tmp_path: Path
     assert "FNMR" in measured.threshold_source and 0.0 < measured.default_threshold < 1.0
     unmeasured = quiet_pack(data_file(DETECTORS["scrfd_500m"]), pooled_recognizer(tmp_path / "r.onnx", 1)).info
     assert unmeasured.threshold_source.startswith("NOT MEASURED")
+
+
+# --- scale: the engine handles it, for every family -------------------------------
+
+
+def lfw_crops(data_file: DataFile, count: int) -> list[Path]:
+    """Every so many LFW photos: 350x350 headshots whose face fills most of the frame."""
+    pairs = data_file("lfw/pairs_dev.txt")
+    photos = sorted((pairs.parent / "images").glob("*/*.jpg"))
+    assert len(photos) > 4000
+    return photos[:: len(photos) // count][:count]
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_the_defaults_find_faces_that_fill_a_tight_crop(name: str, packs: dict[str, OnnxPack],
+                                                        data_file: DataFile) -> None:
+    pack = packs[name]
+    crops = [faceindex.load_image(p) for p in lfw_crops(data_file, 24)]
+    found = [len(pack.detect(c)) > 0 for c in crops]
+    assert sum(found) >= 23, f"{name}: faces found in {sum(found)} of {len(crops)} LFW crops"
+    # Enlarged to det_size alone, SCRFD finds almost none: the second, coarser look is what finds them.
+    if name == "scrfd_500m":
+        first_look = [len(pack.detector.detect_at(c, pack.detector.canvas)) > 0 for c in crops]
+        assert sum(first_look) <= len(crops) // 4, sum(first_look)
+
+
+def test_the_second_look_only_runs_when_the_first_finds_nothing(packs: dict[str, OnnxPack], t1: np.ndarray,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    detector = packs["scrfd_500m"].detector
+    fits: list[tuple[int, int]] = []
+    original = detector.detect_at
+    monkeypatch.setattr(detector, "detect_at", lambda image, fit: fits.append(fit) or original(image, fit))
+    assert len(detector.detect(t1)) == 6 and fits == [detector.canvas]
+    fits.clear()
+    assert len(detector.detect(np.zeros((200, 300, 3), np.uint8))) == 0
+    assert fits == [detector.canvas, (detector.canvas[0] // 2, detector.canvas[1] // 2)]

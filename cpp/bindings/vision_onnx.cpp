@@ -103,11 +103,16 @@ std::vector<int> checked_strides(const std::vector<int>& strides, size_t levels,
 }
 
 py::tuple letterbox(const py::array& image, std::pair<int, int> canvas, bool bgr, std::array<float, 3> mean,
-                    std::array<float, 3> std_dev, std::optional<py::array> into) {
+                    std::array<float, 3> std_dev, std::optional<py::array> into,
+                    std::optional<std::pair<int, int>> fit) {
   const ImageView img = require_rgb_image(image);
   const auto [w, h] = canvas_size(canvas);
+  const auto [fit_w, fit_h] = fit ? canvas_size(*fit) : std::make_pair(w, h);
+  if (fit_w > w || fit_h > h)
+    throw InvalidArgument("fit (" + std::to_string(fit_w) + ", " + std::to_string(fit_h) +
+                          ") must lie within the canvas (" + std::to_string(w) + ", " + std::to_string(h) + ")");
   const ChannelNorm norm = channel_norm(bgr, mean, std_dev);
-  const vision::LetterboxGeometry g = vision::letterbox_geometry(img.height, img.width, h, w);
+  const vision::LetterboxGeometry g = vision::letterbox_geometry(img.height, img.width, fit_h, fit_w);
   // Writing into the caller's buffer spares a fresh 5 MB tensor, and its page
   // faults, on every image.
   py::array out = into ? *into : py::array_t<float>({py::ssize_t(1), py::ssize_t(3), py::ssize_t(h), py::ssize_t(w)});
@@ -311,9 +316,10 @@ py::array_t<float> align_tensor(const py::array& image, const py::array& landmar
 
 void bind_vision_onnx(py::module_& m) {
   m.def("letterbox", &letterbox, py::arg("image"), py::arg("canvas"), py::arg("bgr"), py::arg("mean"),
-        py::arg("std"), py::arg("into") = py::none(),
-        "Detector input: the image resized with its aspect kept onto the top-left of a canvas (width, height), "
-        "padded, normalised, as float32 (1, 3, H, W). Returns (tensor, scale, (content_width, content_height)).");
+        py::arg("std"), py::arg("into") = py::none(), py::arg("fit") = py::none(),
+        "Detector input: the image resized with its aspect kept to fit `fit` (width, height; default the whole "
+        "canvas), placed at the top-left of a canvas (width, height), padded, normalised, as float32 "
+        "(1, 3, H, W). Returns (tensor, scale, (content_width, content_height)).");
   m.def("decode_scrfd", &decode_scrfd, py::arg("scores"), py::arg("boxes"), py::arg("landmarks"), py::arg("strides"),
         py::arg("anchors"), py::arg("canvas"), py::arg("scale"), py::arg("score_threshold"),
         py::arg("nms_threshold"), py::arg("top_k") = 5000,

@@ -45,14 +45,15 @@ class FaceEngine:
         "auto" (TensorRT when it and a GPU are present, else ONNX Runtime).
     upsample: dlib pack only. How many times to double the image before looking for
         faces: higher numbers find smaller faces, and each costs about 4x the time.
-        None (default) decides per image: small images (up to 0.3 megapixels) are
-        doubled once, larger ones only when nothing was found at their own size, so
-        that faces down to about 40 pixels are found.
+        None (default): the image is searched at its own size (faces from about 80
+        pixels up) and, only when nothing is found there, again at twice the size
+        (faces down to about 40 pixels). Use 1 for group photos with small faces.
     detector, recognizer: paths of ONNX files to run instead of a named pack (give both).
-    det_size: ONNX packs only. The largest (width, height) the detector network sees;
-        larger images are shrunk to fit it, smaller ones are never enlarged. Smaller
-        numbers are faster but miss small faces in large images. Default (640, 640), or
-        the model's own fixed input.
+    det_size: ONNX packs only. The (width, height) every image is scaled to fit before
+        the detector sees it, as insightface does; when nothing is found, the engine looks
+        once more at half that scale (faces that fill a tight crop). Smaller numbers are
+        faster but miss small faces in large images. Default (640, 640), or the model's
+        own fixed input.
     det_threshold: the detector score a face needs to count as found. Lower numbers find
         more faces and more things that are not faces. Default: the pack's (0.5 for
         SCRFD as in insightface; 0.0 for dlib's detector, as dlib).

@@ -50,22 +50,35 @@ class OnnxDetector:
         view: FloatArray = flat[: 3 * canvas[0] * canvas[1]].reshape(1, 3, canvas[1], canvas[0])
         return view
 
-    def canvas_for(self, image_height: int, image_width: int) -> tuple[int, int]:
-        """The network input (width, height) for an image: det_size, or for a model with a
-        dynamic input, det_size cropped to the letterboxed image rounded up to the coarsest
-        stride. The scale is the same; the padding the network would only read is skipped."""
+    def canvas_for(self, image_height: int, image_width: int, fit: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The network input (width, height) for an image scaled to fit `fit` (default det_size):
+        det_size, or for a model with a dynamic input, `fit` cropped to the letterboxed image
+        rounded up to the coarsest stride. The padding the network would only read is skipped."""
         if self.signature.input_size is not None:
             return self.canvas
-        scale = min(self.canvas[0] / image_width, self.canvas[1] / image_height)
+        fit = fit or self.canvas
+        scale = min(fit[0] / image_width, fit[1] / image_height)
         step = math.lcm(*self.signature.strides)
-        width = min(self.canvas[0], -(-math.floor(image_width * scale + 1e-3) // step) * step)
-        height = min(self.canvas[1], -(-math.floor(image_height * scale + 1e-3) // step) * step)
+        width = min(fit[0], -(-math.floor(image_width * scale + 1e-3) // step) * step)
+        height = min(fit[1], -(-math.floor(image_height * scale + 1e-3) // step) * step)
         return max(width, step), max(height, step)
 
     def detect(self, image: RGBImage) -> FloatArray:
+        """Faces scaled to det_size as insightface does; when none is found, once more at half
+        that scale: a face that fills a tight crop (an ID photo, an LFW headshot) comes out
+        larger than the detector's largest anchors when enlarged to det_size."""
+        rows = self.detect_at(image, self.canvas)
+        if len(rows) == 0:
+            half = (max(self.canvas[0] // 2, 1), max(self.canvas[1] // 2, 1))
+            rows = self.detect_at(image, half)
+        return rows
+
+    def detect_at(self, image: RGBImage, fit: tuple[int, int]) -> FloatArray:
+        """One pass: the image scaled to fit `fit` (width, height), within the network's canvas."""
         f = self.family
-        canvas = self.canvas_for(image.shape[0], image.shape[1])
-        tensor, scale, _ = kernels.letterbox(image, canvas, f.bgr, f.mean, f.std, self._input_buffer(canvas))
+        canvas = self.canvas_for(image.shape[0], image.shape[1], fit)
+        tensor, scale, _ = kernels.letterbox(image, canvas, f.bgr, f.mean, f.std, self._input_buffer(canvas),
+                                             fit=(min(fit[0], canvas[0]), min(fit[1], canvas[1])))
         outputs = self.session.run({self.signature.input_name: tensor})
         return f.decode(outputs, self.signature, canvas, scale, self.score_threshold, f.nms_threshold)
 

@@ -21,11 +21,13 @@ _vision = _core.vision
 
 
 def letterbox(
-    image: RGBImage, canvas: tuple[int, int], bgr: bool, mean: Triple, std: Triple, into: FloatArray | None = None
+    image: RGBImage, canvas: tuple[int, int], bgr: bool, mean: Triple, std: Triple, into: FloatArray | None = None,
+    fit: tuple[int, int] | None = None,
 ) -> tuple[FloatArray, float, tuple[int, int]]:
     """(1, 3, H, W) detector input for canvas (W, H), the scale image -> canvas, and the content size.
-    With `into`, that (1, 3, H, W) float32 buffer is filled and returned."""
-    tensor, scale, content = _vision.letterbox(image, canvas, bgr, mean, std, into)
+    The image is scaled to fit `fit` (W, H; default the canvas). With `into`, that (1, 3, H, W)
+    float32 buffer is filled and returned."""
+    tensor, scale, content = _vision.letterbox(image, canvas, bgr, mean, std, into, fit)
     return tensor, float(scale), (int(content[0]), int(content[1]))
 
 
