@@ -72,9 +72,9 @@ lint: install
 # leaked into baseline code dies there with SIGILL.
 check-baseline: install
 	command -v qemu-x86_64 >/dev/null || apt-get install -y -q qemu-user
-	qemu-x86_64 -cpu Nehalem $(PY) -m pytest -q -p no:cacheprovider tests/test_build_info.py \
-	  tests/test_flat_index_kernels.py tests/test_flat_index_files.py tests/test_flat_index_input.py \
-	  tests/test_onnx_kernels.py
+	qemu-x86_64 -cpu Nehalem $(PY) -m pytest -q -p no:cacheprovider tests/search/test_build_info.py \
+	  tests/search/test_flat_index_kernels.py tests/search/test_flat_index_files.py \
+	  tests/search/test_flat_index_input.py tests/vision/test_onnx_kernels.py
 
 # Packages a packager ships: the sdist, then a wheel built from it by `python -m build`
 # (build isolation on, as pip does for users), repaired by auditwheel to the manylinux

@@ -1,6 +1,6 @@
 """LFW verification with SCRFD-500m + MobileFaceNet over every pair of pairs_dev.txt:
 the cross-validated accuracy (LFW protocol) and the rates at the manifest's default
-threshold. `make test` checks a sample (tests/test_onnx_lfw_sample.py)."""
+threshold. `make test` checks a sample (tests/packs/test_onnx_lfw_sample.py)."""
 
 from __future__ import annotations
 

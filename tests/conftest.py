@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dlib_fixtures import dlib_cache, dlib_pack  # noqa: E402,F401  (fixtures shared by the dlib tests)
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

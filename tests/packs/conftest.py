@@ -1,4 +1,4 @@
-"""Session fixtures for the dlib pack tests: one converted cache in a temporary directory."""
+"""Fixtures of the model pack tests: the dlib pack, converted once into this run's cache."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The dlib-bin reference pipeline (what face_recognition runs) and LFW helpers, shared by
-the dlib parity tests and the dlib benchmarks (bench/conftest.py puts tests/ on sys.path)."""
+the dlib parity tests and the dlib benchmarks (pyproject.toml puts tests/packs on their path)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def shared_data_file(relative: str) -> Path:
     import pytest
 
     configured = os.environ.get("FACEINDEX_TEST_DATA")
-    root = Path(configured) if configured else Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    root = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared" / "data"
     path = root / relative
     if not path.exists():
         pytest.skip(f"test data missing: {path}")
