@@ -12,7 +12,7 @@ BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/be
 # that CMake's build/ directory keeps an unchanged tree cheap to rebuild).
 BUILD_TOOLS := "cmake>=3.24" ninja
 
-.PHONY: demo test bench bench-peers install lint check-baseline dist check-dist clean
+.PHONY: demo test bench bench-peers install lint check-baseline dist check-dist calibrate clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,18 @@ check-baseline: install
 	qemu-x86_64 -cpu Nehalem $(PY) -m pytest -q -p no:cacheprovider tests/search/test_build_info.py \
 	  tests/search/test_flat_index_kernels.py tests/search/test_flat_index_files.py \
 	  tests/search/test_flat_index_input.py tests/vision/test_onnx_kernels.py
+
+# The calibration tables shipped in models/calibration/: every pair of the LFW photos of
+# folds 0-6 (../shared/data/lfw), through each pack that faceindex measures.
+LFW_IMAGES = $(DATA)/lfw/images
+LFW_NAME = LFW View 2 folds 0-6 as in ../shared/data/lfw (grayscale 350x350 crops)
+calibrate: install
+	$(PY) -m faceindex.cli calibrate --pack dlib --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
+	  --out models/calibration/$$($(PY) -c "import faceindex as f; from faceindex.evaluation.calibration import table_file_name as n; print(n(f.FaceEngine().pack.ref))")
+	$(PY) -m faceindex.cli calibrate --detector $(DATA)/models/scrfd/det_500m.onnx \
+	  --recognizer $(DATA)/models/mobilefacenet/mobilefacenet.onnx --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
+	  --out models/calibration/$$($(PY) -W ignore -c "import faceindex as f; from faceindex.evaluation.calibration import table_file_name as n; print(n(f.FaceEngine(detector='$(DATA)/models/scrfd/det_500m.onnx', recognizer='$(DATA)/models/mobilefacenet/mobilefacenet.onnx').pack.ref))")
+	$(MAKE) install
 
 # Packages a packager ships: the sdist, then a wheel built from it by `python -m build`
 # (build isolation on, as pip does for users), repaired by auditwheel to the manylinux

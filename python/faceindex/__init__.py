@@ -4,6 +4,7 @@ from faceindex.collection import Collection, Collections, QualityFilter
 from faceindex.detections import BatchDetections, Detections
 from faceindex.engine import FaceEngine
 from faceindex.errors import (
+    CalibrationError,
     CollectionError,
     CollectionExistsError,
     CollectionFileError,
@@ -29,7 +30,7 @@ from faceindex.errors import (
 from faceindex.flat_index import FlatIndex, set_simd_level, simd_level
 from faceindex.images import load_image
 from faceindex.runtime import BuildInfo, build_info, get_num_threads, set_num_threads
-from faceindex.types import Comparison, Face, PackInfo, PackRef
+from faceindex.types import Comparison, Face, PackInfo, PackRef, RateEstimate, ThresholdChoice
 
 __version__: str = build_info()["version"]
 
@@ -37,6 +38,7 @@ __all__ = [
     "__version__",
     "BatchDetections",
     "BuildInfo",
+    "CalibrationError",
     "Collection",
     "CollectionError",
     "CollectionExistsError",
@@ -64,6 +66,8 @@ __all__ = [
     "PackNotFoundError",
     "PackRef",
     "QualityFilter",
+    "RateEstimate",
+    "ThresholdChoice",
     "UnknownModelError",
     "UnverifiedModelWarning",
     "UserExistsError",

@@ -13,14 +13,14 @@ import argparse
 import dataclasses
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, FaceIndexError
+from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, FaceIndexError
 
 
 class CliError(FaceIndexError):
@@ -155,8 +155,20 @@ def cmd_index(args: argparse.Namespace, out: Output) -> int:
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
+def _threshold_line(result: Any) -> str:
+    """The threshold, how it was chosen, and the false-match rates estimated there."""
+    c = result.threshold_choice
+    how = {"fixed": "given", "fmr": f"max FMR {c.requested:g}" if c.requested else "FMR",
+           "fpir": f"max FPIR {c.requested:g} at {c.gallery_size:,} faces" if c.requested else "FPIR",
+           "uncalibrated default": "the pack's uncalibrated default"}[c.chosen_by]
+    rates = [f"FMR {c.fmr}"] if c.fmr is not None else ["error rates not measured for this pack"]
+    if c.fpir is not None:
+        rates.append(f"FPIR {c.fpir}")
+    return f"threshold {result.threshold:.4f} ({how}; {', '.join(rates)}; pack {result.pack})"
+
+
 def _match_lines(result: Any) -> list[str]:
-    lines = [f"threshold {result.threshold:.3f} (pack {result.pack})"]
+    lines = [_threshold_line(result)]
     if result.searched_face is not None:
         lines[0] = f"searched face {_box(result.searched_face.bbox)}, " + lines[0]
     if not result.face_matches:
@@ -167,22 +179,27 @@ def _match_lines(result: Any) -> list[str]:
     return lines
 
 
+def _criteria(args: argparse.Namespace) -> dict[str, Any]:
+    """The decision options every search takes: --max-fmr / --max-fpir and the audit notes."""
+    return {"max_fmr": args.max_fmr, "max_fpir": args.max_fpir, "purpose": args.purpose, "reference": args.reference}
+
+
 def cmd_search(args: argparse.Namespace, out: Output) -> int:
     with _collections(args).collection(args.collection) as collection:
         if args.face_id:
-            result: Any = collection.search_faces(args.image, args.max_faces, args.threshold)
+            result: Any = collection.search_faces(args.image, args.max_faces, args.threshold, **_criteria(args))
         else:
             result = collection.search_faces_by_image(args.image, args.max_faces, args.threshold,
-                                                      all_faces=args.all_faces)
+                                                      all_faces=args.all_faces, **_criteria(args))
     results = result if isinstance(result, list) else [result]
     out.emit(result, lambda: [line for r in results for line in _match_lines(r)])
     return EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
-    c = _engine(args).compare(args.a, args.b, threshold=args.threshold)
-    out.emit(c, lambda: [f"similarity {c.similarity:.3f}, threshold {c.threshold:.3f}: "
-                         f"{'same person' if c.same_person else 'different people'} (pack {c.pack})"])
+    c = _engine(args).compare(args.a, args.b, threshold=args.threshold, max_fmr=args.max_fmr)
+    out.emit(c, lambda: [f"similarity {c.similarity:.4f}: {'same person' if c.same_person else 'different people'}",
+                         _threshold_line(c)])
     return EXIT_OK
 
 
@@ -238,7 +255,8 @@ def cmd_users_list(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_users_associate(args: argparse.Namespace, out: Output) -> int:
     with _collections(args).collection(args.collection) as collection:
-        result = collection.associate_faces(args.user_id, args.face_ids, args.threshold)
+        result = collection.associate_faces(args.user_id, args.face_ids, args.threshold, max_fmr=args.max_fmr,
+                                            purpose=args.purpose, reference=args.reference)
     out.emit(result, lambda: [f"associated {f}" for f in result.associated_faces] + [
         f"not associated {u.face_id}: {'+'.join(u.reasons)}" for u in result.unsuccessful_face_associations])
     return EXIT_PARTIAL if result.unsuccessful_face_associations else EXIT_OK
@@ -255,13 +273,63 @@ def cmd_users_disassociate(args: argparse.Namespace, out: Output) -> int:
 def cmd_users_search(args: argparse.Namespace, out: Output) -> int:
     with _collections(args).collection(args.collection) as collection:
         if args.image is not None:
-            result = collection.search_users_by_image(args.image, args.max_users, args.threshold)
+            result = collection.search_users_by_image(args.image, args.max_users, args.threshold, **_criteria(args))
         else:
             result = collection.search_users(user_id=args.user, face_id=args.face, max_users=args.max_users,
-                                             threshold=args.threshold)
-    out.emit(result, lambda: [f"threshold {result.threshold:.3f} (pack {result.pack})"] + (
+                                             threshold=args.threshold, **_criteria(args))
+    out.emit(result, lambda: [_threshold_line(result)] + (
         [f"  {m.similarity:.3f}  {m.user.user_id}  (face {m.face.face_id})" for m in result.user_matches]
         or ["  no match"]))
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace, out: Output) -> int:
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise CliError(f"--since must be an ISO 8601 date or time, got {args.since!r}", EXIT_USAGE) from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+    with _collections(args).collection(args.collection) as collection:
+        log = collection.audit_log(since, args.limit)
+    out.emit({"entries": log}, lambda: [
+        f"{e.at.isoformat(timespec='seconds')}  {e.operation}  threshold {e.threshold:.4f} ({e.chosen_by}"
+        + (f" {e.requested:g}" if e.requested is not None else "") + ")"
+        + (f"  FMR {e.fmr:.2g}" if e.fmr is not None else "") + (f"  FPIR {e.fpir:.2g}" if e.fpir is not None else "")
+        + f"  {e.candidate_count} candidates" + (f"  purpose {e.purpose!r}" if e.purpose else "")
+        + (f"  ref {e.reference!r}" if e.reference else "") for e in log] or ["(no entries)"])
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
+    from faceindex.evaluation import calibration
+    from faceindex.evaluation.calibrate import calibrate, labelled_photos
+    from faceindex.progress import ProgressBar
+
+    engine = _engine(args)
+    bar = ProgressBar(len(labelled_photos(Path(args.images))), "embedding", enabled=args.progress)
+    try:
+        table = calibrate(engine, Path(args.images), args.dataset or str(args.images),
+                          on_photo=lambda p: bar.advance(p.name))
+    finally:
+        bar.close()
+    path = Path(args.out) if args.out else calibration.user_dir() / calibration.table_file_name(engine.pack.ref)
+    table.save(path)
+    calibration.forget_loaded_tables()
+    rows = []
+    for fmr in (1e-3, 1e-4, 1e-5, 1e-6):
+        try:
+            t, beyond = table.threshold_for_fmr(fmr)
+        except ValueError:
+            continue
+        rows.append({"fmr": fmr, "threshold": t, "fnmr": table.fnmr_at(t), "beyond_table": beyond})
+    out.emit({"table": str(path), "pack": engine.pack.ref, "impostor_pairs": table.impostor_pairs,
+              "genuine_pairs": table.genuine_pairs, "resolved_fmr": table.resolved_fmr, "operating_points": rows},
+             lambda: [f"wrote {path}: {table.source}", f"rates resolved down to FMR {table.resolved_fmr:.2g}"] + [
+                 f"  FMR {r['fmr']:g}: threshold {r['threshold']:.4f}, FNMR {r['fnmr']}"
+                 + (" (fitted tail)" if r["beyond_table"] else "") for r in rows])
     return EXIT_OK
 
 
@@ -288,6 +356,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a rate between 0 and 1 (e.g. 1e-4), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: given before or after the command, the option counts.
@@ -299,6 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--backend", default="auto", help="inference backend (default: auto)")
     engine.add_argument("--detector", help="detector ONNX file (with --recognizer: a custom pack)")
     engine.add_argument("--recognizer", help="recognizer ONNX file")
+    decision = argparse.ArgumentParser(add_help=False)
+    decision.add_argument("--max-fmr", type=_rate, help="the threshold whose false-match rate per comparison is "
+                          "at most this (from the pack's calibration table)")
+    searching = argparse.ArgumentParser(add_help=False, parents=[decision])
+    searching.add_argument("--max-fpir", type=_rate, help="the threshold at which a search of someone not in the "
+                           "collection returns a false candidate with at most this chance (default 0.01)")
+    searching.add_argument("--purpose", help="why this search is made (written to the audit log)")
+    searching.add_argument("--reference", help="a case or request id (written to the audit log)")
 
     parser = argparse.ArgumentParser(prog="faceindex", parents=[common],
                                      description="Self-hosted face recognition: collections of faces on your own disk.")
@@ -329,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
 
-    p = command(commands, "search", cmd_search, "search a collection for the faces in an image")
+    p = command(commands, "search", cmd_search, "search a collection for the faces in an image", [searching])
     p.add_argument("collection")
     p.add_argument("image", help="an image (or a face id with --face-id)")
     p.add_argument("--face-id", action="store_true", help="IMAGE is the id of a stored face")
@@ -337,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=_threshold, help="cosine similarity (default: the pack's)")
     p.add_argument("--all-faces", action="store_true", help="search every face in the image, not just the largest")
 
-    p = command(commands, "compare", cmd_compare, "compare the largest faces of two images", [engine])
+    p = command(commands, "compare", cmd_compare, "compare the largest faces of two images", [engine, decision])
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--threshold", type=_threshold)
@@ -369,7 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("collection")
     p.add_argument("--max-results", type=_positive, default=100)
     p.add_argument("--next-token")
-    p = command(us, "associate", cmd_users_associate, "make faces a user's")
+    p = command(us, "associate", cmd_users_associate, "make faces a user's", [decision])
+    p.add_argument("--purpose", help="written to the audit log")
+    p.add_argument("--reference", help="written to the audit log")
     p.add_argument("collection")
     p.add_argument("user_id")
     p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
@@ -378,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("collection")
     p.add_argument("user_id")
     p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
-    p = command(us, "search", cmd_users_search, "users like a user, a stored face or the face in an image")
+    p = command(us, "search", cmd_users_search, "users like a user, a stored face or the face in an image",
+                [searching])
     p.add_argument("collection")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--user")
@@ -386,6 +475,20 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--image")
     p.add_argument("--max-users", type=_positive, default=10)
     p.add_argument("--threshold", type=_threshold)
+
+    p = command(commands, "audit", cmd_audit, "the audit log of a collection: every search and compare")
+    p.add_argument("collection")
+    p.add_argument("--since", help="from this ISO 8601 date or time on (UTC unless it says otherwise)")
+    p.add_argument("--limit", type=_positive, help="at most this many entries")
+
+    p = command(commands, "calibrate", cmd_calibrate, "measure a pack's false-match and false-non-match rates on a "
+                "folder of labelled photos (one sub-folder per person)", [engine])
+    p.add_argument("--images", required=True, help="folder with one sub-folder of photos per person")
+    p.add_argument("--out", help="where to write the table (default: the user's calibration folder, where "
+                   "faceindex finds it)")
+    p.add_argument("--dataset", help="how to name the photos in the table's provenance")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
     return parser
 
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from faceindex.detections import Detections, as_detections
 from faceindex.errors import NoFaceError
+from faceindex.evaluation import thresholds
+from faceindex.evaluation.calibration import table_for
 from faceindex.images import DEFAULT_MAX_PIXELS, RGBImage, load_image
 from faceindex.packs import DEFAULT_PACK, ModelPack, load_pack
 from faceindex.quality import measure_quality
@@ -119,20 +121,27 @@ class FaceEngine:
             return np.zeros((0, self.pack.embedding_size), dtype=np.float32)
         return self._embeddings(self.load(image), detections)
 
-    def compare(self, a: Any, b: Any, threshold: float | None = None) -> Comparison:
+    def compare(self, a: Any, b: Any, threshold: float | None = None, *, max_fmr: float | None = None
+                ) -> Comparison:
         """Compare two faces: each an image (its largest face is used), a Face with an
-        embedding, or an embedding vector from this pack."""
-        threshold = self.pack.default_threshold if threshold is None else float(threshold)
-        if not np.isfinite(threshold):
-            raise ValueError(f"threshold must be finite, got {threshold}")
+        embedding, or an embedding vector from this pack.
+
+        The threshold: `threshold` (a cosine similarity), or the lowest one whose false-match
+        rate per comparison is at most `max_fmr` on the pack's calibration table, or by
+        default FMR 1e-4. The result says which, and the FMR estimated at it.
+        """
+        choice = thresholds.for_comparison(self.pack, threshold, max_fmr)
         face_a, emb_a = self._embedding_of(a, "a")
         face_b, emb_b = self._embedding_of(b, "b")
         similarity = float(np.dot(emb_a.astype(np.float64), emb_b.astype(np.float64)))
+        table = table_for(self.pack)
         return Comparison(
             similarity=similarity,
-            threshold=threshold,
-            same_person=similarity >= threshold,
+            threshold=choice.value,
+            same_person=similarity >= choice.value,
             pack=self.pack.ref,
+            threshold_choice=choice,
+            fmr_at_similarity=table.fmr_at(similarity) if table else None,
             faces=(face_a, face_b),
         )
 

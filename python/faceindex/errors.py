@@ -3,7 +3,7 @@
 
     FaceIndexError
       InputError (ValueError)            bad input from the caller: exit 4
-        ImageError, NoFaceError, IndexFileError, CollectionFileError
+        ImageError, NoFaceError, IndexFileError, CalibrationError, CollectionFileError
       ModelError                          a model file or pack that cannot be used: exit 4
         ModelFileError (ValueError)       ModelHashError, UnknownModelError, DlibFormatError
         PackNotFoundError (FileNotFoundError): exit 3
@@ -47,6 +47,10 @@ class NoFaceError(InputError):
 
 class IndexFileError(InputError):
     """A FlatIndex file that is truncated, altered, or not a FlatIndex file."""
+
+
+class CalibrationError(InputError):
+    """A calibration table is missing or damaged, or was asked for a rate it cannot resolve."""
 
 
 # -- models --------------------------------------------------------------------------------
@@ -141,7 +145,7 @@ class ErasureIncompleteError(CollectionError, RuntimeError):
 
 
 __all__ = [
-    "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionNotFoundError", "DlibFormatError",
+    "CalibrationError", "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionNotFoundError", "DlibFormatError",
     "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "ImageError", "IndexFileError", "InputError",
     "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
     "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError",

@@ -8,7 +8,7 @@ pixel edges of the image they came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,47 @@ class PackRef:
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+
+@dataclass(frozen=True)
+class RateEstimate:
+    """An error rate estimated from a calibration table, with its 95% interval."""
+
+    value: float
+    low: float
+    high: float
+    beyond_table: bool  # from the fitted tail, beyond what the table's pairs measured
+
+    def __str__(self) -> str:
+        return f"{self.value:.2g} [{self.low:.2g}, {self.high:.2g}]" + (" (fitted tail)" if self.beyond_table else "")
+
+
+ChosenBy = Literal["fixed", "fmr", "fpir", "uncalibrated default"]
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """How a decision's threshold was chosen and what it costs in false matches.
+
+    chosen_by: "fixed" (the caller gave the similarity), "fmr" (the lowest threshold whose
+    estimated per-comparison false-match rate is at most `requested`), "fpir" (the same for
+    the chance that a search of someone not in the collection returns any false candidate,
+    at `gallery_size` faces), or "uncalibrated default" (the pack has no calibration table:
+    its placeholder threshold, whose error rates faceindex has not measured).
+    """
+
+    value: float  # the cosine similarity a match must reach
+    chosen_by: ChosenBy
+    requested: float | None  # the max_fmr or max_fpir asked for (or the default one)
+    fmr: RateEstimate | None  # per comparison at `value`; None without a calibration table
+    fpir: RateEstimate | None = None  # searches: at gallery_size
+    gallery_size: int | None = None  # faces searched
+    calibration: str = ""  # which table the estimates come from, or why there is none
+
+    @property
+    def beyond_table(self) -> bool:
+        """The estimate (or the threshold) comes from the fitted tail, beyond the measured pairs."""
+        return any(r is not None and r.beyond_table for r in (self.fmr, self.fpir))
 
 
 @dataclass(frozen=True)
@@ -102,4 +143,6 @@ class Comparison:
     threshold: float  # the threshold it was judged against
     same_person: bool  # similarity >= threshold
     pack: PackRef  # the model pack that made both embeddings
+    threshold_choice: ThresholdChoice  # how the threshold was chosen, and its estimated false-match rate
+    fmr_at_similarity: RateEstimate | None  # the FMR at this pair's own similarity (None: uncalibrated pack)
     faces: tuple[Face | None, Face | None] = field(default=(None, None), compare=False)

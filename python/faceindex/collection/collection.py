@@ -13,6 +13,7 @@ that job (faces.py, users.py, search.py; the match algorithms in matching.py).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, overload
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,8 @@ from collections.abc import Iterator, Sequence
 import numpy.typing as npt
 
 from faceindex.collection import faces as stored_faces
-from faceindex.collection import schema, search, store, users
+from faceindex.collection import audit, schema, search, store, users
+from faceindex.collection.audit import AuditEntry
 from faceindex.collection.index_cache import OpenReport
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
@@ -186,30 +188,53 @@ class Collection:
         return stored_faces.delete_faces(self._open(), face_ids)
 
     # -- searching ------------------------------------------------------------------------
+    # Every search takes at most one of threshold= (a cosine similarity), max_fmr= (the
+    # per-comparison false-match rate) and max_fpir= (the chance that a search of someone
+    # not in the collection returns any false candidate, for the number of faces searched);
+    # without them, FPIR 1% and no looser than FMR 1e-4 (evaluation/thresholds.py). The
+    # result's threshold_choice says which, with the rates estimated there. purpose= and
+    # reference= are written to the audit log with the search.
 
     @overload
     def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None,
-                              all_faces: Literal[False] = False) -> FaceSearchResult: ...
+                              all_faces: Literal[False] = False, *, max_fmr: float | None = None,
+                              max_fpir: float | None = None, purpose: str | None = None,
+                              reference: str | None = None) -> FaceSearchResult: ...
 
     @overload
     def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None, *,
-                              all_faces: Literal[True]) -> list[FaceSearchResult]: ...
+                              all_faces: Literal[True], max_fmr: float | None = None, max_fpir: float | None = None,
+                              purpose: str | None = None, reference: str | None = None) -> list[FaceSearchResult]: ...
 
     def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None,
-                              all_faces: bool = False) -> FaceSearchResult | list[FaceSearchResult]:
+                              all_faces: bool = False, *, max_fmr: float | None = None, max_fpir: float | None = None,
+                              purpose: str | None = None, reference: str | None = None
+                              ) -> FaceSearchResult | list[FaceSearchResult]:
         """Search the collection for the largest face in the image (every face with all_faces=True,
         largest first). NoFaceError if it holds none."""
-        results = search.faces_by_image(self._open(), image, max_faces, threshold, all_faces)
+        criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
+        results = search.faces_by_image(self._open(), image, max_faces, criteria, all_faces)
         return results if all_faces else results[0]
 
-    def search_faces(self, face_id: str, max_faces: int = 10, threshold: float | None = None) -> FaceSearchResult:
+    def search_faces(self, face_id: str, max_faces: int = 10, threshold: float | None = None, *,
+                     max_fmr: float | None = None, max_fpir: float | None = None, purpose: str | None = None,
+                     reference: str | None = None) -> FaceSearchResult:
         """Faces like a stored one (the face itself is left out). FaceNotFoundError if it is not stored."""
-        return search.faces_by_face_id(self._open(), face_id, max_faces, threshold)
+        criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
+        return search.faces_by_face_id(self._open(), face_id, max_faces, criteria)
 
     def search_faces_by_embedding(self, embedding: npt.ArrayLike, *, pack: PackIdentity, max_faces: int = 10,
-                                  threshold: float | None = None) -> FaceSearchResult:
+                                  threshold: float | None = None, max_fmr: float | None = None,
+                                  max_fpir: float | None = None, purpose: str | None = None,
+                                  reference: str | None = None) -> FaceSearchResult:
         """Search with an embedding you computed with this collection's pack."""
-        return search.faces_by_embedding(self._open(), embedding, pack, max_faces, threshold)
+        criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
+        return search.faces_by_embedding(self._open(), embedding, pack, max_faces, criteria)
+
+    def audit_log(self, since: datetime | float | None = None, limit: int | None = None) -> list[AuditEntry]:
+        """The searches and compares made through this collection, oldest first (from `since` on)."""
+        moment = since.timestamp() if isinstance(since, datetime) else since
+        return audit.entries(self._open(), moment, limit)
 
     # -- users -----------------------------------------------------------------------------
 
@@ -226,25 +251,34 @@ class Collection:
         return users.list_users(self._open(), max_results, next_token)
 
     def associate_faces(self, user_id: str, face_ids: str | Sequence[str],
-                        user_match_threshold: float | None = None) -> AssociateFacesResult:
-        """Make faces the user's. When the user has faces already, a new face must reach
-        user_match_threshold (default: the pack's threshold) against at least one of them."""
-        return users.associate_faces(self._open(), user_id, face_ids, user_match_threshold)
+                        user_match_threshold: float | None = None, *, max_fmr: float | None = None,
+                        purpose: str | None = None, reference: str | None = None) -> AssociateFacesResult:
+        """Make faces the user's. When the user has faces already, a new face must reach the
+        threshold against at least one of them: user_match_threshold (a cosine similarity), or
+        the one of false-match rate max_fmr (default 1e-4) per comparison."""
+        return users.associate_faces(self._open(), user_id, face_ids, user_match_threshold, max_fmr, purpose,
+                                     reference)
 
     def disassociate_faces(self, user_id: str, face_ids: str | Sequence[str]) -> DisassociateFacesResult:
         return users.disassociate_faces(self._open(), user_id, face_ids)
 
     def search_users(self, *, user_id: str | None = None, face_id: str | None = None, max_users: int = 10,
-                     threshold: float | None = None) -> UserSearchResult:
+                     threshold: float | None = None, max_fmr: float | None = None, max_fpir: float | None = None,
+                     purpose: str | None = None, reference: str | None = None) -> UserSearchResult:
         """Users like a stored user (through all of its faces; the user itself is left out) or a stored face."""
-        return search.users_by_user_or_face(self._open(), user_id, face_id, max_users, threshold)
+        criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
+        return search.users_by_user_or_face(self._open(), user_id, face_id, max_users, criteria)
 
-    def search_users_by_image(self, image: Any, max_users: int = 10,
-                              threshold: float | None = None) -> UserSearchResult:
+    def search_users_by_image(self, image: Any, max_users: int = 10, threshold: float | None = None, *,
+                              max_fmr: float | None = None, max_fpir: float | None = None,
+                              purpose: str | None = None, reference: str | None = None) -> UserSearchResult:
         """Users matching the largest face in the image. NoFaceError if it holds none."""
-        return search.users_by_image(self._open(), image, max_users, threshold)
+        criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
+        return search.users_by_image(self._open(), image, max_users, criteria)
 
     def search_users_by_embedding(self, embedding: npt.ArrayLike, *, pack: PackIdentity, max_users: int = 10,
-                                  threshold: float | None = None) -> UserSearchResult:
-        return search.users_by_embedding(self._open(), embedding, pack, max_users, threshold)
-
+                                  threshold: float | None = None, max_fmr: float | None = None,
+                                  max_fpir: float | None = None, purpose: str | None = None,
+                                  reference: str | None = None) -> UserSearchResult:
+        criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
+        return search.users_by_embedding(self._open(), embedding, pack, max_users, criteria)

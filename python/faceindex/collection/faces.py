@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection import store, validation
+from faceindex.collection import audit, store, validation
 from faceindex.collection.ids import new_face_ids, page_token, read_page_token
 from faceindex.collection.quality_filter import QualityFilterSpec, resolve_quality_filter, select_faces
 from faceindex.collection.results import (
@@ -142,6 +142,7 @@ def delete_faces(state: CollectionState, face_ids: str | Sequence[str]) -> Delet
         before = store.generations(conn).generation
         if rows:
             store.delete_rows(conn, rows)
+            audit.forget_faces(conn, [f for f in ids if f in found])
             after = store.bump_generation(conn, erased=True)
     if rows:
         finish_erasure(state, before, after, rows)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from faceindex.types import Face, PackRef
+from faceindex.types import Face, PackRef, ThresholdChoice
 
 UnindexedReason = Literal[
     "EXCEEDS_MAX_FACES",
@@ -63,6 +63,7 @@ class FaceSearchResult:
     face_matches: list[FaceMatch]
     threshold: float  # the similarity threshold the matches were judged against
     pack: PackRef
+    threshold_choice: ThresholdChoice  # how it was chosen; estimated FMR and FPIR at it
     searched_face: Face | None = field(default=None, compare=False)  # the face found in the image
     searched_face_id: str | None = None  # search_faces: the stored face searched with
 
@@ -117,6 +118,7 @@ class AssociateFacesResult:
     unsuccessful_face_associations: list[UnsuccessfulFaceAssociation]
     threshold: float  # the user match threshold new faces were judged against
     pack: PackRef
+    threshold_choice: ThresholdChoice
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ class UserSearchResult:
     user_matches: list[UserMatch]
     threshold: float
     pack: PackRef
+    threshold_choice: ThresholdChoice
     searched_face: Face | None = field(default=None, compare=False)
     searched_face_id: str | None = None
     searched_user_id: str | None = None

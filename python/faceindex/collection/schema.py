@@ -18,8 +18,39 @@ from faceindex.types import PackInfo
 
 DATABASE_NAME = "collection.db"
 APPLICATION_ID = 0x46494458  # "FIDX": marks the file as a faceindex collection
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the audit log
 DEFAULT_BUSY_TIMEOUT_S = 60.0
+
+# The audit log (schema 2): one row per search or compare through the collection, never an
+# image or an embedding. A candidate's face id is kept in audit_candidates and removed when
+# the face is deleted; candidate_count keeps the number returned.
+_AUDIT = (
+    """CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    operation TEXT NOT NULL,
+    purpose TEXT,
+    reference TEXT,
+    threshold REAL NOT NULL,
+    chosen_by TEXT NOT NULL,
+    requested REAL,
+    fmr REAL, fmr_low REAL, fmr_high REAL,
+    fpir REAL,
+    beyond_table INTEGER NOT NULL,
+    gallery_size INTEGER,
+    pack TEXT NOT NULL,
+    pack_version TEXT NOT NULL,
+    candidate_count INTEGER NOT NULL
+)""",
+    """CREATE TABLE audit_candidates (
+    audit_id INTEGER NOT NULL REFERENCES audit(id),
+    rank INTEGER NOT NULL,
+    face_id TEXT NOT NULL,
+    PRIMARY KEY (audit_id, rank)
+) WITHOUT ROWID""",
+    "CREATE INDEX audit_candidates_by_face ON audit_candidates(face_id)",
+    "CREATE INDEX audit_by_time ON audit(at)",
+)
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -52,7 +83,7 @@ CREATE TABLE faces (
 );
 CREATE INDEX faces_by_user ON faces(user_id) WHERE user_id IS NOT NULL;
 CREATE INDEX faces_by_external_image ON faces(external_image_id) WHERE external_image_id IS NOT NULL;
-"""
+""" + "\n" + "".join(s + ";\n" for s in _AUDIT)
 
 # meta keys. generation counts every change to the set of faces; erase_generation
 # is the generation of the last deletion: a cache saved before it holds erased
@@ -145,7 +176,8 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
         )
     if version < 1:
         raise CollectionFileError(f"{path}: collection schema version {version} is not valid")
-    # Migrations from older schema versions go here, one function per step.
+    if version == 1:
+        _add_audit_log(conn)
     try:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError as e:
@@ -154,6 +186,20 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     if missing:
         raise CollectionFileError(f"{path}: damaged collection database (meta lacks {', '.join(missing)})")
     return meta
+
+
+def _add_audit_log(conn: sqlite3.Connection) -> None:
+    """Migration 1 -> 2: the audit log's tables (a collection made before it had none)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have migrated
+            for statement in _AUDIT:
+                conn.execute(statement)
+            conn.execute("PRAGMA user_version = 2")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def pack_of(meta: dict[str, object]) -> PackInfo:

@@ -1,21 +1,45 @@
 """Searching a collection: for faces and for users, by image, stored face or user, or
 embedding. Each search runs in one database snapshot with the index at exactly that
-snapshot's generation (IndexCache.read)."""
+snapshot's generation (IndexCache.read); its threshold is chosen there, for the number
+of faces searched (evaluation/thresholds.py), and every search is written to the audit log."""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 import numpy.typing as npt
 
-from faceindex.collection import matching, store, validation
+from faceindex.collection import audit, matching, store, validation
 from faceindex.collection.results import FaceMatch, FaceSearchResult, UserMatch, UserSearchResult
 from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.collection.users import require_user
 from faceindex.errors import FaceNotFoundError, NoFaceError
+from faceindex.evaluation import thresholds
 from faceindex.flat_index import FlatIndex
-from faceindex.types import Face, FloatArray
+from faceindex.types import Face, FloatArray, ThresholdChoice
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What a match must reach (at most one of the three; none: the default by error rate),
+    and the caller's notes for the audit log."""
+
+    threshold: float | None = None
+    max_fmr: float | None = None
+    max_fpir: float | None = None
+    purpose: str | None = None
+    reference: str | None = None
+
+    def choose(self, state: CollectionState, gallery_size: int) -> ThresholdChoice:
+        return thresholds.for_search(state.pack, gallery_size, self.threshold, self.max_fmr, self.max_fpir)
+
+    def check(self, state: CollectionState) -> None:
+        """Bad values fail before any work (the threshold itself is chosen in the snapshot)."""
+        audit.note(self.purpose, "purpose")
+        audit.note(self.reference, "reference")
+        self.choose(state, 1)
 
 
 def _faces_in(state: CollectionState, image: Any, all_faces: bool) -> tuple[list[Face], FloatArray]:
@@ -27,90 +51,116 @@ def _faces_in(state: CollectionState, image: Any, all_faces: bool) -> tuple[list
     return found.faces(), state.unit_vectors(found.embeddings, "engine embeddings")
 
 
-def faces_by_image(state: CollectionState, image: Any, max_faces: int, threshold: float | None,
+def _face_search(state: CollectionState, operation: str, criteria: Criteria, queries: FloatArray | None,
+                 max_faces: int, exclude_face_id: str | None = None) -> tuple[list[list[FaceMatch]], ThresholdChoice]:
+    """Face matches for each query (or for the stored face exclude_face_id), their threshold, logged."""
+    max_faces = validation.count(max_faces, "max_faces")
+    criteria.check(state)
+    chosen: list[ThresholdChoice] = []
+
+    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[list[FaceMatch]]:
+        choice = criteria.choose(state, len(index))
+        chosen.append(choice)
+        if exclude_face_id is not None:
+            row_id = _row_of(state, conn, exclude_face_id)
+            query = store.embeddings_of(conn, [row_id], state.pack.embedding_size)
+            return matching.face_matches(index, conn, query, max_faces, choice.value, [row_id])
+        assert queries is not None
+        return matching.face_matches(index, conn, queries, max_faces, choice.value, [None] * len(queries))
+
+    matches = state.cache.read(state.conn(), search)
+    audit.record(state, operation, chosen[0], [m.face.face_id for per_query in matches for m in per_query],
+                 criteria.purpose, criteria.reference)
+    return matches, chosen[0]
+
+
+def faces_by_image(state: CollectionState, image: Any, max_faces: int, criteria: Criteria,
                    all_faces: bool) -> list[FaceSearchResult]:
-    max_faces = validation.count(max_faces, "max_faces")
-    cut = validation.threshold(threshold, state.pack.default_threshold)
+    validation.count(max_faces, "max_faces")
+    criteria.check(state)
     faces, queries = _faces_in(state, image, all_faces)
-    matches = state.cache.read(state.conn(), lambda index, conn: matching.face_matches(
-        index, conn, queries, max_faces, cut, [None] * len(faces)))
-    return [FaceSearchResult(m, cut, state.pack.ref, searched_face=face) for face, m in zip(faces, matches)]
+    matches, choice = _face_search(state, "search_faces_by_image", criteria, queries, max_faces)
+    return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face)
+            for face, m in zip(faces, matches)]
 
 
-def faces_by_face_id(state: CollectionState, face_id: str, max_faces: int,
-                     threshold: float | None) -> FaceSearchResult:
-    max_faces = validation.count(max_faces, "max_faces")
-    cut = validation.threshold(threshold, state.pack.default_threshold)
+def faces_by_face_id(state: CollectionState, face_id: str, max_faces: int, criteria: Criteria) -> FaceSearchResult:
     if not isinstance(face_id, str) or not face_id:
         raise TypeError(f"face_id must be a non-empty string, got {face_id!r}")
-
-    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[FaceMatch]:
-        row_id = _row_of(state, conn, face_id)
-        query = store.embeddings_of(conn, [row_id], state.pack.embedding_size)
-        return matching.face_matches(index, conn, query, max_faces, cut, [row_id])[0]
-
-    return FaceSearchResult(state.cache.read(state.conn(), search), cut, state.pack.ref, searched_face_id=face_id)
+    matches, choice = _face_search(state, "search_faces", criteria, None, max_faces, exclude_face_id=face_id)
+    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice, searched_face_id=face_id)
 
 
 def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_faces: int,
-                       threshold: float | None) -> FaceSearchResult:
+                       criteria: Criteria) -> FaceSearchResult:
     state.check_pack(pack)
-    max_faces = validation.count(max_faces, "max_faces")
-    cut = validation.threshold(threshold, state.pack.default_threshold)
     query = state.unit_vectors(embedding, "embedding")
     if len(query) != 1:
         raise ValueError(f"give one embedding, got {len(query)}")
-    matches = state.cache.read(state.conn(), lambda index, conn: matching.face_matches(
-        index, conn, query, max_faces, cut, [None])[0])
-    return FaceSearchResult(matches, cut, state.pack.ref)
+    matches, choice = _face_search(state, "search_faces_by_embedding", criteria, query, max_faces)
+    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice)
+
+
+def _user_search(state: CollectionState, operation: str, criteria: Criteria, max_users: int,
+                 queries_of: Any) -> tuple[list[UserMatch], ThresholdChoice]:
+    """User matches for the queries queries_of(index, conn) gives (with their exclusions), logged."""
+    max_users = validation.count(max_users, "max_users")
+    criteria.check(state)
+    chosen: list[ThresholdChoice] = []
+
+    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[UserMatch]:
+        choice = criteria.choose(state, len(index))
+        chosen.append(choice)
+        queries, exclude_user, exclude_row = queries_of(conn)
+        if queries is None:
+            return []
+        return matching.user_matches(index, conn, queries, max_users, choice.value, exclude_user=exclude_user,
+                                     exclude_row=exclude_row)
+
+    matches = state.cache.read(state.conn(), search)
+    audit.record(state, operation, chosen[0], [m.face.face_id for m in matches], criteria.purpose,
+                 criteria.reference)
+    return matches, chosen[0]
 
 
 def users_by_user_or_face(state: CollectionState, user_id: str | None, face_id: str | None, max_users: int,
-                          threshold: float | None) -> UserSearchResult:
+                          criteria: Criteria) -> UserSearchResult:
     if (user_id is None) == (face_id is None):
         raise ValueError("give exactly one of user_id= and face_id=")
-    max_users = validation.count(max_users, "max_users")
-    cut = validation.threshold(threshold, state.pack.default_threshold)
-    dim = state.pack.embedding_size
     if user_id is not None:
         validation.user_id(user_id)
+    dim = state.pack.embedding_size
 
-    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[UserMatch]:
+    def queries_of(conn: sqlite3.Connection) -> tuple[FloatArray | None, str | None, int | None]:
         if user_id is not None:
             require_user(state, user_id)
             rows = [row for row, _ in store.rows_of_user(conn, user_id)]
-            if not rows:
-                return []
-            return matching.user_matches(index, conn, store.embeddings_of(conn, rows, dim), max_users, cut,
-                                         exclude_user=user_id)
+            return (store.embeddings_of(conn, rows, dim) if rows else None), user_id, None
         assert face_id is not None
         row = _row_of(state, conn, face_id)
-        return matching.user_matches(index, conn, store.embeddings_of(conn, [row], dim), max_users, cut,
-                                     exclude_row=row)
+        return store.embeddings_of(conn, [row], dim), None, row
 
-    return UserSearchResult(state.cache.read(state.conn(), search), cut, state.pack.ref,
-                            searched_face_id=face_id, searched_user_id=user_id)
+    matches, choice = _user_search(state, "search_users", criteria, max_users, queries_of)
+    return UserSearchResult(matches, choice.value, state.pack.ref, choice, searched_face_id=face_id,
+                            searched_user_id=user_id)
 
 
-def users_by_image(state: CollectionState, image: Any, max_users: int,
-                   threshold: float | None) -> UserSearchResult:
-    max_users = validation.count(max_users, "max_users")
-    cut = validation.threshold(threshold, state.pack.default_threshold)
+def users_by_image(state: CollectionState, image: Any, max_users: int, criteria: Criteria) -> UserSearchResult:
+    validation.count(max_users, "max_users")
+    criteria.check(state)
     (face,), query = _faces_in(state, image, all_faces=False)
-    matches = state.cache.read(state.conn(), lambda index, conn: matching.user_matches(
-        index, conn, query, max_users, cut))
-    return UserSearchResult(matches, cut, state.pack.ref, searched_face=face)
+    matches, choice = _user_search(state, "search_users_by_image", criteria, max_users,
+                                   lambda conn: (query, None, None))
+    return UserSearchResult(matches, choice.value, state.pack.ref, choice, searched_face=face)
 
 
 def users_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_users: int,
-                       threshold: float | None) -> UserSearchResult:
+                       criteria: Criteria) -> UserSearchResult:
     state.check_pack(pack)
-    max_users = validation.count(max_users, "max_users")
-    cut = validation.threshold(threshold, state.pack.default_threshold)
     query = state.unit_vectors(embedding, "embedding")
-    matches = state.cache.read(state.conn(), lambda index, conn: matching.user_matches(
-        index, conn, query, max_users, cut))
-    return UserSearchResult(matches, cut, state.pack.ref)
+    matches, choice = _user_search(state, "search_users_by_embedding", criteria, max_users,
+                                   lambda conn: (query, None, None))
+    return UserSearchResult(matches, choice.value, state.pack.ref, choice)
 
 
 def _row_of(state: CollectionState, conn: sqlite3.Connection, face_id: str) -> int:

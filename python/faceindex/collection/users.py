@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from faceindex.collection import store, validation
+from faceindex.collection import audit, store, validation
 from faceindex.collection.faces import finish_erasure
 from faceindex.collection.ids import page_token, read_page_token
 from faceindex.collection.matching import similarity
@@ -20,6 +20,7 @@ from faceindex.collection.results import (
 )
 from faceindex.collection.state import CollectionState
 from faceindex.errors import UserExistsError, UserNotFoundError
+from faceindex.evaluation import thresholds
 
 
 def create_user(state: CollectionState, user_id: str) -> None:
@@ -40,6 +41,7 @@ def delete_user(state: CollectionState, user_id: str, delete_faces: bool) -> Del
         before = store.generations(conn).generation
         if delete_faces and rows:
             store.delete_rows(conn, rows)
+            audit.forget_faces(conn, [face_id for _, face_id in owned])
             after = store.bump_generation(conn, erased=True)
         else:
             store.set_user_of_rows(conn, rows, None)
@@ -70,10 +72,17 @@ def list_users(state: CollectionState, max_results: int, next_token: str | None)
 
 
 def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequence[str],
-                    user_match_threshold: float | None) -> AssociateFacesResult:
+                    user_match_threshold: float | None, max_fmr: float | None, purpose: str | None,
+                    reference: str | None) -> AssociateFacesResult:
+    """A face joins a user whose faces it matches: a 1:1 decision (by default FMR 1e-4)."""
     user_id = validation.user_id(user_id)
     ids = validation.face_ids(face_ids)
-    threshold = validation.threshold(user_match_threshold, state.pack.default_threshold, "user_match_threshold")
+    purpose, reference = audit.note(purpose, "purpose"), audit.note(reference, "reference")
+    try:
+        choice = thresholds.for_comparison(state.pack, user_match_threshold, max_fmr)
+    except ValueError as e:
+        raise ValueError(str(e).replace("threshold", "user_match_threshold", 1)) from e
+    threshold = choice.value
     conn = state.conn()
     dim = state.pack.embedding_size
     associated: list[str] = []
@@ -105,7 +114,9 @@ def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequen
             to_set.append(row)
             associated.append(face_id)
         store.set_user_of_rows(conn, to_set, user_id)
-    return AssociateFacesResult(user_id, associated, failed, threshold, state.pack.ref)
+    if owned is not None:  # a comparison was made: the user's faces were judged against the threshold
+        audit.record(state, "associate_faces", choice, [f for f in associated], purpose, reference)
+    return AssociateFacesResult(user_id, associated, failed, threshold, state.pack.ref, choice)
 
 
 def disassociate_faces(state: CollectionState, user_id: str,

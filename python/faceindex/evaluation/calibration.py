@@ -1,0 +1,330 @@
+"""Calibration tables: what a similarity means in false matches, measured on real faces.
+
+A table holds, for one model pack, the impostor score distribution (similarity ->
+false-match rate, FMR: the share of different-person pairs scoring at least that) and
+the genuine one (similarity -> false-non-match rate, FNMR), from every pair of a
+labelled set of photos. Thresholds are then chosen by the error rate a caller accepts
+(`threshold_for_fmr`), and every decision reports the FMR estimated at its threshold
+with a 95% interval.
+
+Where the table stops being measured: with N impostor pairs, rates below 3/N are not
+resolved (no errors are likely even when the rate is not zero). Beyond that the table
+uses a fitted tail: an exponential tail (a generalised Pareto tail with shape 0) fitted
+by maximum likelihood to the highest impostor scores. Similarity scores are bounded
+above (cosine <= 1), so their true tail falls off faster than exponential and the fit
+over-estimates the FMR there: thresholds chosen from it are stricter than needed, not
+looser. Every estimate from the tail is flagged `beyond_table`, and rates below
+MIN_TAIL_FMR are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from faceindex.errors import CalibrationError
+from faceindex.evaluation.intervals import Z95, resolution, wilson_interval
+from faceindex.types import PackInfo, PackRef, RateEstimate
+
+FORMAT = "faceindex-calibration"
+FORMAT_VERSION = 1
+KNOTS_PER_DECADE = 20
+GENUINE_QUANTILES = 1000
+TAIL_SCORES = 2000  # impostor scores the exponential tail is fitted to (the highest ones)
+MIN_TAIL_FMR = 1e-9  # below this the fitted tail is refused: too far beyond any measurement
+
+
+@dataclass(frozen=True)
+class Tail:
+    """FMR(t) = fmr_at_start * exp(-(t - start) / scale) for t above start."""
+
+    start: float  # the (count+1)-th highest impostor score
+    fmr_at_start: float  # count / impostor_pairs
+    scale: float  # mean excess of the `count` highest scores over start (the MLE)
+    count: int
+
+
+@dataclass(frozen=True)
+class CalibrationTable:
+    pack: PackRef
+    impostor_pairs: int
+    genuine_pairs: int
+    # The impostor survival function at knots: impostor_scores ascending, impostor_counts[i] =
+    # impostor pairs scoring >= impostor_scores[i] (exact counts, descending).
+    impostor_scores: npt.NDArray[np.float64]
+    impostor_counts: npt.NDArray[np.int64]
+    tail: Tail
+    # The genuine distribution at quantiles: genuine_scores ascending; genuine_below[i] = genuine
+    # pairs scoring below genuine_scores[i].
+    genuine_scores: npt.NDArray[np.float64]
+    genuine_below: npt.NDArray[np.int64]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    # -- reading the table ----------------------------------------------------------------
+
+    @property
+    def resolved_fmr(self) -> float:
+        """The lowest FMR the impostor pairs resolve (3/N)."""
+        return resolution(self.impostor_pairs)
+
+    @property
+    def source(self) -> str:
+        p = self.provenance
+        return (f"calibration of {self.pack} on {p.get('dataset', 'unknown data')} ({p.get('images', '?')} images, "
+                f"{self.impostor_pairs:,} impostor and {self.genuine_pairs:,} genuine pairs, {p.get('date', '?')})")
+
+    def fmr_at(self, threshold: float) -> RateEstimate:
+        """The FMR at a threshold (pairs scoring >= threshold), with its 95% interval."""
+        count = self._impostors_at_or_above(threshold)
+        if count >= 3 or threshold <= self.tail.start:
+            low, high = wilson_interval(count, self.impostor_pairs)
+            return RateEstimate(count / self.impostor_pairs, low, high, beyond_table=False)
+        return self._tail_estimate(threshold)
+
+    def fnmr_at(self, threshold: float) -> RateEstimate:
+        below = int(round(float(np.interp(threshold, self.genuine_scores, self.genuine_below,
+                                           left=0, right=self.genuine_pairs))))
+        low, high = wilson_interval(below, self.genuine_pairs)
+        return RateEstimate(below / self.genuine_pairs, low, high, beyond_table=False)
+
+    def threshold_for_fmr(self, max_fmr: float) -> tuple[float, bool]:
+        """The lowest threshold whose estimated FMR is at most max_fmr, and whether it lies
+        beyond what the table measured (in the fitted tail)."""
+        if not (0 < max_fmr <= 1) or math.isnan(max_fmr):
+            raise CalibrationError(f"max_fmr must be in (0, 1], got {max_fmr}")
+        if max_fmr < MIN_TAIL_FMR:
+            raise CalibrationError(
+                f"max_fmr={max_fmr:g} is below {MIN_TAIL_FMR:g}: {self.impostor_pairs:,} impostor pairs resolve "
+                f"rates down to {self.resolved_fmr:.2g}, and the fitted tail is not trusted further than "
+                f"{MIN_TAIL_FMR:g}. Calibrate on more faces, or accept a higher rate.")
+        allowed = max_fmr * self.impostor_pairs  # pairs that may score at or above the threshold
+        if allowed >= 3:
+            return self._empirical_threshold(allowed), False
+        t = self.tail.start + self.tail.scale * math.log(self.tail.fmr_at_start / max_fmr)
+        return max(t, self._empirical_threshold(3)), True
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _impostors_at_or_above(self, threshold: float) -> int:
+        """Pairs scoring >= threshold, interpolated between knots in log(count)."""
+        scores, counts = self.impostor_scores, self.impostor_counts
+        if threshold <= scores[0]:
+            return int(counts[0]) if threshold == scores[0] else self.impostor_pairs
+        if threshold > scores[-1]:
+            return 0
+        i = int(np.searchsorted(scores, threshold))  # scores[i-1] < threshold <= scores[i]
+        if scores[i] == threshold:
+            return int(counts[i])
+        a, b = scores[i - 1], scores[i]
+        ca, cb = math.log(counts[i - 1]), math.log(max(counts[i], 1))
+        return int(math.floor(math.exp(ca + (cb - ca) * (threshold - a) / (b - a))))
+
+    def _empirical_threshold(self, allowed: float) -> float:
+        """The lowest score with at most `allowed` impostor pairs at or above it."""
+        scores, counts = self.impostor_scores, self.impostor_counts
+        j = int(np.searchsorted(-counts, -allowed))  # first knot with count <= allowed
+        if j >= len(scores):
+            return float(scores[-1])
+        if j == 0 or counts[j] == allowed:
+            return float(scores[j])
+        a, b = scores[j - 1], scores[j]
+        ca, cb = math.log(counts[j - 1]), math.log(max(counts[j], 1))
+        return float(a + (b - a) * (math.log(allowed) - ca) / (cb - ca))
+
+    def _tail_estimate(self, threshold: float) -> RateEstimate:
+        tail = self.tail
+        spread = Z95 / math.sqrt(tail.count)  # the scale's MLE has a relative standard error of 1/sqrt(count)
+        p_low, p_high = wilson_interval(tail.count, self.impostor_pairs)
+        excess = threshold - tail.start
+
+        def at(p: float, scale: float) -> float:
+            return p * math.exp(-excess / scale)
+
+        # Never above what was counted there (fewer than 3 pairs at or above the threshold).
+        counted_high = wilson_interval(self._impostors_at_or_above(threshold), self.impostor_pairs)[1]
+        value = min(at(tail.fmr_at_start, tail.scale), self.resolved_fmr)
+        low = min(at(p_low, tail.scale * (1 - spread)), value)
+        high = max(min(at(p_high, tail.scale * (1 + spread)), counted_high), value)
+        return RateEstimate(value, low, high, beyond_table=True)
+
+    # -- files ---------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "pack": {"name": self.pack.name, "version": self.pack.version},
+            "provenance": self.provenance,
+            "impostor_pairs": self.impostor_pairs, "genuine_pairs": self.genuine_pairs,
+            "impostor": {"scores": [float(s) for s in self.impostor_scores],
+                         "counts_at_or_above": [int(c) for c in self.impostor_counts]},
+            "tail": asdict(self.tail) | {"fit": "exponential (GPD, shape 0), maximum likelihood, highest scores"},
+            "genuine": {"scores": [float(s) for s in self.genuine_scores],
+                        "counts_below": [int(c) for c in self.genuine_below]},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "calibration table") -> CalibrationTable:
+        try:
+            if data.get("format") != FORMAT or int(data["format_version"]) > FORMAT_VERSION:
+                raise CalibrationError(f"{where} is not a faceindex calibration table of version <= {FORMAT_VERSION}")
+            t = data["tail"]
+            table = cls(
+                pack=PackRef(str(data["pack"]["name"]), str(data["pack"]["version"])),
+                impostor_pairs=int(data["impostor_pairs"]), genuine_pairs=int(data["genuine_pairs"]),
+                impostor_scores=np.asarray(data["impostor"]["scores"], dtype=np.float64),
+                impostor_counts=np.asarray(data["impostor"]["counts_at_or_above"], dtype=np.int64),
+                tail=Tail(float(t["start"]), float(t["fmr_at_start"]), float(t["scale"]), int(t["count"])),
+                genuine_scores=np.asarray(data["genuine"]["scores"], dtype=np.float64),
+                genuine_below=np.asarray(data["genuine"]["counts_below"], dtype=np.int64),
+                provenance=dict(data.get("provenance", {})),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, CalibrationError):
+                raise
+            raise CalibrationError(f"{where} is damaged: {type(e).__name__}: {e}") from e
+        table._check(where)
+        return table
+
+    def _check(self, where: str) -> None:
+        s, c = self.impostor_scores, self.impostor_counts
+        ok = (len(s) == len(c) >= 2 and np.all(np.diff(s) > 0) and np.all(np.diff(c) <= 0) and c[-1] >= 1
+              and self.impostor_pairs >= c[0] and self.genuine_pairs >= 1 and self.tail.count >= 10
+              and self.tail.scale > 0 and len(self.genuine_scores) == len(self.genuine_below) >= 2
+              and np.all(np.isfinite(s)) and np.all(np.diff(self.genuine_scores) >= 0))
+        if not ok:
+            raise CalibrationError(f"{where} is damaged: its curves are not monotone or its counts disagree")
+
+    def save(self, path: Path) -> None:
+        from faceindex.cache import atomic_write
+
+        text = json.dumps(self.to_json(), indent=1) + "\n"
+        atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    @classmethod
+    def load(cls, path: Path) -> CalibrationTable:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise CalibrationError(f"cannot read calibration table {path}: {e}") from e
+        return cls.from_json(data, str(path))
+
+
+# -- building a table ----------------------------------------------------------------------
+
+
+def pair_scores(embeddings: npt.NDArray[np.float32], labels: npt.ArrayLike
+                ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Every impostor and every genuine score among the photos (each unordered pair once),
+    computed exactly with FlatIndex, a block of queries at a time."""
+    from faceindex.flat_index import FlatIndex
+
+    vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
+    ids = np.asarray(labels)
+    n = len(vectors)
+    if n < 3 or len(ids) != n:
+        raise CalibrationError(f"calibration needs at least 3 photos with one label each, got {n} and {len(ids)}")
+    index = FlatIndex(vectors.shape[1], metric="cosine")
+    index.add(np.arange(n, dtype=np.uint64), vectors)
+    impostor, genuine = [], []
+    block = max(1, min(n, 4_000_000 // n))
+    for start in range(0, n, block):
+        rows = np.arange(start, min(n, start + block))
+        found, scores = index.search(vectors[rows], n)
+        for r, (f, s) in enumerate(zip(found, scores)):
+            i = rows[r]
+            later = f > i  # each unordered pair once
+            same = ids[f[later]] == ids[i]
+            impostor.append(s[later][~same])
+            genuine.append(s[later][same])
+    return np.concatenate(impostor), np.concatenate(genuine)
+
+
+def build_table(impostor: npt.ArrayLike, genuine: npt.ArrayLike, pack: PackRef,
+                provenance: dict[str, Any]) -> CalibrationTable:
+    imp = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]  # descending
+    gen = np.sort(np.asarray(genuine, dtype=np.float64))
+    n = len(imp)
+    if n < 10 * TAIL_SCORES // 2 or len(gen) < 10:
+        raise CalibrationError(f"too few pairs to calibrate: {n} impostor, {len(gen)} genuine "
+                               f"(at least {10 * TAIL_SCORES // 2} and 10)")
+    # Knots at FMR = 10^(-k/KNOTS_PER_DECADE) down to the 3rd highest score, plus the top scores.
+    decades = math.log10(n / 3)
+    counts = {int(round(n * 10 ** (-k / KNOTS_PER_DECADE))) for k in range(int(decades * KNOTS_PER_DECADE) + 1)}
+    counts |= {1, 2, 3, n}
+    knots: dict[float, int] = {}
+    for c in sorted(c for c in counts if 1 <= c <= n):
+        score = float(imp[c - 1])
+        knots[score] = int(np.count_nonzero(imp >= score))  # exact, ties included
+    scores = np.array(sorted(knots), dtype=np.float64)
+    m = min(TAIL_SCORES, n // 10)
+    start = float(imp[m])
+    tail = Tail(start=start, fmr_at_start=m / n, scale=float(np.mean(imp[:m] - start)), count=m)
+    quantiles = np.unique(np.linspace(0, len(gen) - 1, min(GENUINE_QUANTILES, len(gen))).round().astype(np.int64))
+    gen_scores = gen[quantiles]
+    gen_below = np.searchsorted(gen, gen_scores, side="left")
+    return CalibrationTable(pack, n, len(gen), scores, np.array([knots[s] for s in scores], dtype=np.int64), tail,
+                            gen_scores, gen_below.astype(np.int64), provenance)
+
+
+def provenance(dataset: str, images: int, identities: int, faces_found: int, pipeline: str) -> dict[str, Any]:
+    import faceindex
+
+    return {"dataset": dataset, "images": images, "identities": identities, "photos_with_a_face": faces_found,
+            "pipeline": pipeline, "faceindex_version": faceindex.__version__,
+            "date": datetime.now(timezone.utc).date().isoformat(), "python": platform.python_version(),
+            "machine": platform.machine()}
+
+
+# -- finding a pack's table ---------------------------------------------------------------------
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "calibration"
+
+
+def user_dir() -> Path:
+    """Where `faceindex calibrate` writes tables by default: $FACEINDEX_CALIBRATION, else the
+    user data folder's calibration/."""
+    import os
+
+    import platformdirs
+
+    configured = os.environ.get("FACEINDEX_CALIBRATION")
+    return Path(configured) if configured else Path(platformdirs.user_data_dir("faceindex", appauthor=False)) / "calibration"
+
+
+def table_file_name(pack: PackRef) -> str:
+    safe = "".join(c if c.isalnum() or c in "._-+" else "_" for c in f"{pack.name}@{pack.version}")
+    return f"{safe[:200]}.json"
+
+
+_loaded: dict[PackRef, CalibrationTable | None] = {}
+
+
+def table_for(pack: PackInfo | PackRef) -> CalibrationTable | None:
+    """The calibration table of this pack (name and version): the user's own first, then the
+    ones shipped with faceindex. None when the pack was never calibrated."""
+    ref = pack.ref if isinstance(pack, PackInfo) else pack
+    if ref not in _loaded:
+        found = None
+        for folder in (user_dir(), SHIPPED_DIR):
+            path = folder / table_file_name(ref)
+            if path.is_file():
+                table = CalibrationTable.load(path)
+                if table.pack != ref:
+                    raise CalibrationError(f"{path} calibrates {table.pack}, not {ref}")
+                found = table
+                break
+        _loaded[ref] = found
+    return _loaded[ref]
+
+
+def forget_loaded_tables() -> None:
+    """Drop the tables read so far (after writing a new one)."""
+    _loaded.clear()

@@ -1,0 +1,134 @@
+"""Decisions in collections: thresholds by error rate for the collection's size, the fields
+every result carries, and the audit log (concurrency, erasure, reopening)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from collection_helpers import DIM, SYNTHETIC, near, unit_vectors
+from faceindex import CalibrationError, Collection, Collections
+from faceindex.cli import main
+from faceindex.evaluation import calibration, thresholds
+from faceindex.evaluation.calibration import build_table
+
+
+@pytest.fixture
+def calibrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A calibration table for the synthetic pack: random 128-d unit vectors as impostors."""
+    folder = tmp_path / "calibration"
+    monkeypatch.setenv("FACEINDEX_CALIBRATION", str(folder))
+    rng = np.random.default_rng(5)
+    impostor = rng.normal(0, 1 / np.sqrt(DIM), 300_000)  # cosines of random 128-d directions
+    genuine = rng.normal(0.8, 0.05, 2000)
+    build_table(impostor, genuine, SYNTHETIC.ref, {"dataset": "random directions"}).save(
+        folder / calibration.table_file_name(SYNTHETIC.ref))
+    calibration.forget_loaded_tables()
+    yield
+    calibration.forget_loaded_tables()
+
+
+@pytest.fixture
+def collection(tmp_path: Path) -> Iterator[Collection]:
+    with Collections(tmp_path / "home").create_collection("c", SYNTHETIC) as c:
+        yield c
+
+
+def test_search_thresholds_follow_the_collection_size(calibrated: None, collection: Collection) -> None:
+    centre = unit_vectors(1, 0)[0]
+    collection.index_embeddings(near(centre, 0.9, seed=1), pack=SYNTHETIC)
+    small = collection.search_faces_by_embedding(centre, pack=SYNTHETIC, max_fpir=0.01)
+    collection.index_embeddings(unit_vectors(20_000, 2), pack=SYNTHETIC)
+    large = collection.search_faces_by_embedding(centre, pack=SYNTHETIC, max_fpir=0.01)
+    assert small.threshold_choice.gallery_size == 1 and large.threshold_choice.gallery_size == 20_001
+    assert large.threshold > small.threshold
+    for result in (small, large):
+        choice = result.threshold_choice
+        assert choice.chosen_by == "fpir" and choice.requested == 0.01 and result.threshold == choice.value
+        assert choice.fmr is not None and choice.fpir is not None and "random directions" in choice.calibration
+        assert all(m.similarity >= result.threshold for m in result.face_matches)
+    default = collection.search_faces_by_embedding(centre, pack=SYNTHETIC)
+    assert default.threshold_choice.chosen_by in ("fpir", "fmr")
+    assert default.threshold >= thresholds.for_search(SYNTHETIC, 20_001, max_fpir=0.01).value - 1e-12
+    by_fmr = collection.search_faces_by_embedding(centre, pack=SYNTHETIC, max_fmr=1e-3)
+    assert by_fmr.threshold_choice.chosen_by == "fmr" and by_fmr.threshold < large.threshold
+
+
+def test_an_uncalibrated_collection_says_so(collection: Collection) -> None:
+    collection.index_embeddings(unit_vectors(5, 3), pack=SYNTHETIC)
+    result = collection.search_faces_by_embedding(unit_vectors(1, 4)[0], pack=SYNTHETIC)
+    assert result.threshold == SYNTHETIC.default_threshold
+    assert result.threshold_choice.chosen_by == "uncalibrated default" and result.threshold_choice.fmr is None
+    with pytest.raises(CalibrationError, match="no calibration table"):
+        collection.search_faces_by_embedding(unit_vectors(1, 4)[0], pack=SYNTHETIC, max_fpir=0.01)
+    with pytest.raises(ValueError, match="at most one"):
+        collection.search_faces_by_embedding(unit_vectors(1, 4)[0], pack=SYNTHETIC, threshold=0.5, max_fmr=1e-3)
+
+
+def test_the_audit_log_records_every_search_and_forgets_erased_faces(calibrated: None, collection: Collection
+                                                                     ) -> None:
+    centre = unit_vectors(1, 10)[0]
+    ann = [r.face_id for r in collection.index_embeddings(
+        np.array([near(centre, 0.95, seed=i) for i in range(3)]), pack=SYNTHETIC)]
+    collection.index_embeddings(unit_vectors(200, 11), pack=SYNTHETIC)
+    found = collection.search_faces_by_embedding(centre, pack=SYNTHETIC, purpose="door 3", reference="case-17")
+    assert {m.face.face_id for m in found.face_matches} == set(ann)
+    collection.search_faces(ann[0], threshold=0.5)
+    log = collection.audit_log()
+    assert [e.operation for e in log] == ["search_faces_by_embedding", "search_faces"]
+    first = log[0]
+    assert first.purpose == "door 3" and first.reference == "case-17" and first.candidate_count == 3
+    assert set(first.candidates) == set(ann) and first.threshold == found.threshold
+    assert first.chosen_by == found.threshold_choice.chosen_by and first.fmr is not None
+    assert first.gallery_size == 203 and first.pack == SYNTHETIC.ref
+    assert log[1].chosen_by == "fixed" and log[1].threshold == 0.5
+    collection.delete_faces(ann[1])
+    after = collection.audit_log()
+    assert ann[1] not in after[0].candidates and after[0].candidate_count == 3 and len(after[0].candidates) == 2
+    # No embedding or image bytes are in the log: the database holds the candidates' ids only.
+    with pytest.raises(TypeError):
+        collection.search_faces_by_embedding(centre, pack=SYNTHETIC, purpose=17)  # type: ignore[arg-type]
+
+
+def test_the_audit_log_under_concurrent_searches_and_reopening(tmp_path: Path) -> None:
+    home = Collections(tmp_path / "home")
+    with home.create_collection("c", SYNTHETIC) as c:
+        c.index_embeddings(unit_vectors(500, 20), pack=SYNTHETIC)
+        queries = unit_vectors(40, 21)
+        errors: list[BaseException] = []
+
+        def searcher(part: np.ndarray) -> None:
+            try:
+                for q in part:
+                    c.search_faces_by_embedding(q, pack=SYNTHETIC, threshold=0.2)
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=searcher, args=(queries[i::4],)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors
+    with home.collection("c") as again:
+        log = again.audit_log()
+        assert len(log) == 40 and all(e.operation == "search_faces_by_embedding" for e in log)
+        assert [e.at for e in log] == sorted(e.at for e in log)
+        assert len(again.audit_log(since=log[20].at)) >= 20
+
+
+def test_the_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    with Collections(home).create_collection("c", SYNTHETIC) as c:
+        c.index_embeddings(unit_vectors(10, 30), pack=SYNTHETIC)
+        c.search_faces_by_embedding(unit_vectors(1, 31)[0], pack=SYNTHETIC, purpose="test")
+    assert main(["audit", "c", "--home", str(home), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"purpose": "test"' in out and '"operation": "search_faces_by_embedding"' in out
+    assert main(["audit", "c", "--home", str(home), "--since", "2999-01-01"]) == 0
+    assert "(no entries)" in capsys.readouterr().out
+    assert main(["audit", "c", "--home", str(home), "--since", "yesterday"]) == 2

@@ -1,0 +1,66 @@
+"""Calibration on real faces: thresholds chosen on one half of LFW identities give the
+requested false-match rate on the other half, and the shipped tables load with their packs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import faceindex
+from faceindex.evaluation import calibration
+from faceindex.evaluation.calibrate import embed_photos, labelled_photos
+from faceindex.evaluation.calibration import build_table, pair_scores
+from faceindex.evaluation.intervals import wilson_interval
+
+IDENTITIES = 700  # of about 4,000: ~1,000 photos, ~500,000 pairs, under a minute with the dlib pack
+
+
+@pytest.fixture(scope="module")
+def halves(data_file: Callable[[str], Path]) -> tuple[tuple[np.ndarray, list[str]], tuple[np.ndarray, list[str]]]:
+    photos = labelled_photos(data_file("lfw/pairs_dev.txt").parent / "images")
+    names = sorted({label for _, label in photos})[:: max(1, len({label for _, label in photos}) // IDENTITIES)]
+    chosen = [(p, label) for p, label in photos if label in set(names)]
+    vectors, labels, _missed = embed_photos(faceindex.FaceEngine(upsample=0), chosen)
+    first = {name for i, name in enumerate(sorted(set(labels))) if i % 2 == 0}
+    a = np.array([label in first for label in labels])
+    return (vectors[a], [x for x, keep in zip(labels, a) if keep]), (vectors[~a], [x for x, keep in zip(labels, a)
+                                                                                   if not keep])
+
+
+def test_a_threshold_chosen_on_one_half_gives_the_requested_fmr_on_the_other(halves: tuple) -> None:  # type: ignore[type-arg]
+    (va, la), (vb, lb) = halves
+    impostor_a, genuine_a = pair_scores(va, la)
+    impostor_b, _ = pair_scores(vb, lb)
+    assert len(impostor_a) > 100_000 and len(impostor_b) > 100_000 and len(genuine_a) > 100
+    table = build_table(impostor_a, genuine_a, faceindex.PackRef("dlib", "half"), {})
+    for fmr in (1e-2, 1e-3, 1e-4):
+        t, beyond = table.threshold_for_fmr(fmr)
+        assert not beyond
+        counted = int(np.count_nonzero(impostor_b >= t))
+        low, high = wilson_interval(counted, len(impostor_b))
+        assert low <= fmr <= high, (fmr, counted, len(impostor_b), low, high)
+
+
+def test_shipped_tables_load_with_their_packs(data_file: Callable[[str], Path]) -> None:
+    shipped = sorted(calibration.SHIPPED_DIR.glob("*.json"))
+    assert len(shipped) >= 2, f"make calibrate writes the tables into models/calibration: {shipped}"
+    engine = faceindex.FaceEngine()
+    table = calibration.table_for(engine.pack)
+    assert table is not None and table.pack == engine.pack.ref
+    p = table.provenance
+    assert p["images"] > 5000 and "LFW" in p["dataset"] and table.impostor_pairs > 10_000_000
+    # The tail fitted on a tenth of the pairs, checked against all of them where only they resolve the rate:
+    # it must not promise fewer false matches than were counted (beyond its own interval).
+    for check in p["tail_check"]:
+        assert check["interval"][1] >= check["counted_fmr"] / 3, check
+    comparison = engine.compare(data_file("images/face_recognition/obama-480p.jpg"),
+                                data_file("images/face_recognition/obama-720p.jpg"))
+    choice = comparison.threshold_choice
+    assert comparison.same_person and choice.chosen_by == "fmr" and choice.requested == 1e-4
+    assert choice.fmr is not None and choice.fmr.low <= 1e-4 <= choice.fmr.high * 1.5
+    assert comparison.fmr_at_similarity is not None and comparison.fmr_at_similarity.value < 1e-4
+    json.dumps(table.to_json())
