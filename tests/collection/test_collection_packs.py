@@ -17,6 +17,7 @@ import pytest
 from faceindex import Collections, FaceEngine, NoFaceError
 from faceindex.cli import main
 from collection_helpers import require_pack
+from faceindex.evaluation import thresholds
 
 DataFile = Callable[[str], Path]
 
@@ -39,7 +40,9 @@ def test_index_and_search_photos_of_known_people(dlib_engine: FaceEngine, data_f
         assert len(c) >= 5
         obama = c.search_faces_by_image(test / "obama1.jpg")
         assert obama.best is not None and obama.best.face.external_image_id == "obama"
-        assert obama.threshold == dlib_engine.pack.default_threshold
+        # The default is chosen by error rate for the collection's size (issue 12).
+        assert obama.threshold == thresholds.for_search(dlib_engine.pack, len(c)).value
+        assert obama.threshold_choice.chosen_by in ("fmr", "fpir") and obama.threshold_choice.fmr is not None
         assert obama.best.similarity >= obama.threshold
         # Biden, Obama, and a girl in the corner whom the gallery does not hold (dlib finds her too).
         group_photo = c.search_faces_by_image(test / "obama_and_biden.jpg", all_faces=True)

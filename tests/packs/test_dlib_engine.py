@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import faceindex
+from faceindex.evaluation import thresholds
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,9 @@ def test_analyze_and_compare(engine: faceindex.FaceEngine, data_file: Callable[[
     assert faces[0].landmarks.shape == (5, 2) and faces[0].face_size > 50
     same = engine.compare(a, b)
     assert same.same_person and same.pack.name == "dlib" and same.pack.version == engine.pack.version
-    assert same.threshold == engine.pack.default_threshold
+    # The default threshold is chosen by error rate (issue 12): FMR 1e-4 on the pack's calibration table.
+    assert same.threshold == thresholds.for_comparison(engine.pack, max_fmr=1e-4).value
+    assert same.threshold_choice.chosen_by == "fmr" and same.threshold_choice.requested == 1e-4
     left, right = sorted(engine.analyze(other), key=lambda f: f.bbox[0])  # Obama, then Biden
     assert engine.compare(faces[0], left).same_person
     assert not engine.compare(faces[0], right).same_person

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -206,7 +207,12 @@ class CalibrationTable:
         from faceindex.cache import atomic_write
 
         text = json.dumps(self.to_json(), indent=1) + "\n"
-        atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+        def write(tmp: str) -> None:
+            Path(tmp).write_text(text, encoding="utf-8")
+            os.chmod(tmp, 0o644)  # a measurement, readable by all (mkstemp makes files 0600)
+
+        atomic_write(Path(path), write)
 
     @classmethod
     def load(cls, path: Path) -> CalibrationTable:
@@ -291,8 +297,6 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "calibration"
 def user_dir() -> Path:
     """Where `faceindex calibrate` writes tables by default: $FACEINDEX_CALIBRATION, else the
     user data folder's calibration/."""
-    import os
-
     import platformdirs
 
     configured = os.environ.get("FACEINDEX_CALIBRATION")
