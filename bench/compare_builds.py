@@ -110,16 +110,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="search threads (0: faceindex's default, every core)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: the process's CPU time, which time the scheduler gives to other work leaves out")
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=DTYPES)
+    parser.add_argument("--batches", nargs="+", type=int, default=BATCHES)
     parser.add_argument("--json", help="write the table here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as data_dir:
         rng = np.random.default_rng(12345)
         np.save(Path(data_dir) / "vectors.npy", unit(rng, args.n))
-        np.save(Path(data_dir) / "queries.npy", unit(rng, max(BATCHES)))
+        np.save(Path(data_dir) / "queries.npy", unit(rng, max(args.batches)))
         workers = {"old": Worker(args.old, data_dir, args.threads), "new": Worker(args.new, data_dir, args.threads)}
     levels = [level for level in LEVELS if level == "auto" or level in workers["old"].info["levels"]]
-    cases = [(level, dtype, batch) for level in levels for dtype in DTYPES for batch in BATCHES]
+    cases = [(level, dtype, batch) for level in levels for dtype in args.dtypes for batch in args.batches]
     runs: dict[tuple[str, str, int], dict[str, list[dict[str, Any]]]] = {c: {"old": [], "new": []} for c in cases}
     # Both builds stay loaded; each case runs in one, then at once in the
     # other (which goes first alternates), so that both see the same load.
