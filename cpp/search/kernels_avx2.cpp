@@ -30,21 +30,25 @@ inline void emit(const __m256 s[2], float threshold, unsigned valid, int query, 
   }
 }
 
-// A panel row: 16 lanes in two YMM registers.
-template <class V>
-struct Lanes16 {
-  V lo, hi;
+// A panel row, 16 lanes in two YMM registers: f32, or int32 (i8 products).
+// (Two structs: a vector type as a template argument loses its attributes.)
+struct F32x16 {
+  __m256 lo, hi;
+};
+
+struct I32x16 {
+  __m256i lo, hi;
 };
 
 struct F32Rows {
-  static Lanes16<__m256> load(const uint8_t* panel, int d) {
+  static F32x16 load(const uint8_t* panel, int d) {
     const float* x = reinterpret_cast<const float*>(panel) + size_t(d) * 16;
     return {_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)};
   }
 };
 
 struct F16Rows {
-  static Lanes16<__m256> load(const uint8_t* panel, int d) {
+  static F32x16 load(const uint8_t* panel, int d) {
     const __m128i* x = reinterpret_cast<const __m128i*>(panel + size_t(d) * 32);
     return {_mm256_cvtph_ps(_mm_loadu_si128(x)), _mm256_cvtph_ps(_mm_loadu_si128(x + 1))};
   }
@@ -59,10 +63,10 @@ struct FloatStep {
   int steps() const { return q.dim; }
   const uint8_t* panel(size_t p) const { return r.panels + p * r.panel_bytes; }
   const float* query(int j) const { return q.q_f32 + size_t(j) * q.dim; }
-  static Lanes16<__m256> zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
-  static Lanes16<__m256> load(const uint8_t* panel, int d) { return Rows::load(panel, d); }
+  static F32x16 zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+  static F32x16 load(const uint8_t* panel, int d) { return Rows::load(panel, d); }
   static __m256 broadcast(const float* qv, int d) { return _mm256_broadcast_ss(qv + d); }
-  static Lanes16<__m256> madd(Lanes16<__m256> acc, Lanes16<__m256> x, __m256 qb) {
+  static F32x16 madd(F32x16 acc, F32x16 x, __m256 qb) {
     return {_mm256_fmadd_ps(x.lo, qb, acc.lo), _mm256_fmadd_ps(x.hi, qb, acc.hi)};
   }
 };
@@ -78,14 +82,15 @@ struct I8PairStep {
   int steps() const { return pairs; }
   const uint8_t* panel(size_t p) const { return r.panels + p * r.panel_bytes; }
   const uint32_t* query(int j) const { return q.q_i16x2 + size_t(j) * pairs; }
-  static Lanes16<__m256i> zero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
-  static Lanes16<__m256i> load(const uint8_t* panel, int k) {
+  static I32x16 zero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
+  static I32x16 load(const uint8_t* panel, int k) {
     const __m128i* row = reinterpret_cast<const __m128i*>(panel + size_t(k) * 32);
     return {_mm256_cvtepi8_epi16(_mm_loadu_si128(row)), _mm256_cvtepi8_epi16(_mm_loadu_si128(row + 1))};
   }
   static __m256i broadcast(const uint32_t* qv, int k) { return _mm256_set1_epi32(int32_t(qv[k])); }
-  static Lanes16<__m256i> madd(Lanes16<__m256i> acc, Lanes16<__m256i> x, __m256i qp) {
-    return {_mm256_add_epi32(acc.lo, _mm256_madd_epi16(x.lo, qp)), _mm256_add_epi32(acc.hi, _mm256_madd_epi16(x.hi, qp))};
+  static I32x16 madd(I32x16 acc, I32x16 x, __m256i qp) {
+    return {_mm256_add_epi32(acc.lo, _mm256_madd_epi16(x.lo, qp)),
+            _mm256_add_epi32(acc.hi, _mm256_madd_epi16(x.hi, qp))};
   }
 };
 
@@ -109,7 +114,7 @@ struct ExactFloat {
             {_mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0)),
              _mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0 + 8))}};
   }
-  void operator()(const Panel& s, const Lanes16<__m256>& acc, int query) const {
+  void operator()(const Panel& s, const F32x16& acc, int query) const {
     const __m256 score[2] = {_mm256_sub_ps(acc.lo, s.bias[0]), _mm256_sub_ps(acc.hi, s.bias[1])};
     emit(score, q.thresholds[query], s.valid, query, r.first_row + s.row0, sink, ctx);
   }
@@ -136,7 +141,7 @@ struct ExactI8 {
             {_mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0)),
              _mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0 + 8))}};
   }
-  void operator()(const Panel& s, const Lanes16<__m256i>& acc, int query) const {
+  void operator()(const Panel& s, const I32x16& acc, int query) const {
     const __m256 qs = _mm256_set1_ps(q.q_scale[query]);
     const __m256 score[2] = {
         _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc.lo), _mm256_mul_ps(s.scale[0], qs)), s.bias[0]),
