@@ -1,8 +1,10 @@
-// AVX2 + FMA + F16C kernels. A panel row (16 lanes) is two YMM registers;
-// each lane accumulates its dot product in dimension order with FMA, so the
-// scores equal the AVX-512 kernels' to the bit.
+// AVX2 + FMA + F16C kernels: the policies for the register-blocked skeleton
+// and the table. A panel row (16 lanes) is two YMM registers; each lane
+// accumulates its dot product in dimension order with FMA, so the scores
+// equal the AVX-512 kernels' to the bit.
 #include <immintrin.h>
 
+#include "block_tiling.h"
 #include "kernels.h"
 
 namespace faceindex::search {
@@ -28,112 +30,133 @@ inline void emit(const __m256 s[2], float threshold, unsigned valid, int query, 
   }
 }
 
-// Loads one panel row (16 lanes of dimension d) as two f32 registers.
+// A panel row, 16 lanes in two YMM registers: f32, or int32 (i8 products).
+// (Two structs: a vector type as a template argument loses its attributes.)
+struct F32x16 {
+  __m256 lo, hi;
+};
+
+struct I32x16 {
+  __m256i lo, hi;
+};
+
 struct F32Rows {
-  static void load(const uint8_t* panel, int d, __m256 out[2]) {
+  static F32x16 load(const uint8_t* panel, int d) {
     const float* x = reinterpret_cast<const float*>(panel) + size_t(d) * 16;
-    out[0] = _mm256_loadu_ps(x);
-    out[1] = _mm256_loadu_ps(x + 8);
+    return {_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8)};
   }
 };
 
 struct F16Rows {
-  static void load(const uint8_t* panel, int d, __m256 out[2]) {
+  static F32x16 load(const uint8_t* panel, int d) {
     const __m128i* x = reinterpret_cast<const __m128i*>(panel + size_t(d) * 32);
-    out[0] = _mm256_cvtph_ps(_mm_loadu_si128(x));
-    out[1] = _mm256_cvtph_ps(_mm_loadu_si128(x + 1));
+    return {_mm256_cvtph_ps(_mm_loadu_si128(x)), _mm256_cvtph_ps(_mm_loadu_si128(x + 1))};
   }
 };
 
-// NQ queries x NP panels: 2 * NQ * NP accumulators.
-template <class Rows, int NQ, int NP>
-void float_block(const PanelRange& r, const QueryBlock& q, size_t p0, int j0, CandidateSink sink, void* ctx) {
-  __m256 acc[NQ][NP][2];
-#pragma GCC unroll 16
-  for (int j = 0; j < NQ; ++j)
-#pragma GCC unroll 16
-    for (int p = 0; p < NP; ++p) acc[j][p][0] = acc[j][p][1] = _mm256_setzero_ps();
-  const float* qv[NQ];
-  for (int j = 0; j < NQ; ++j) qv[j] = q.q_f32 + size_t(j0 + j) * q.dim;
-  const uint8_t* panel[NP];
-  for (int p = 0; p < NP; ++p) panel[p] = r.panels + (p0 + p) * r.panel_bytes;
-  for (int d = 0; d < q.dim; ++d) {
-    __m256 x[NP][2];
-#pragma GCC unroll 16
-    for (int p = 0; p < NP; ++p) Rows::load(panel[p], d, x[p]);
-#pragma GCC unroll 16
-    for (int j = 0; j < NQ; ++j) {
-      const __m256 qb = _mm256_broadcast_ss(qv[j] + d);
-#pragma GCC unroll 16
-      for (int p = 0; p < NP; ++p) {
-        acc[j][p][0] = _mm256_fmadd_ps(x[p][0], qb, acc[j][p][0]);
-        acc[j][p][1] = _mm256_fmadd_ps(x[p][1], qb, acc[j][p][1]);
-      }
-    }
-  }
-  const __m256 bias_factor = _mm256_set1_ps(q.bias_factor);
-  for (int p = 0; p < NP; ++p) {
-    const size_t row0 = (p0 + p) * 16;
-    const unsigned valid = valid_mask(r.n_rows - row0);
-    const __m256 bias[2] = {_mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0)),
-                            _mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0 + 8))};
-    for (int j = 0; j < NQ; ++j) {
-      const __m256 s[2] = {_mm256_sub_ps(acc[j][p][0], bias[0]), _mm256_sub_ps(acc[j][p][1], bias[1])};
-      emit(s, q.thresholds[j0 + j], valid, j0 + j, r.first_row + row0, sink, ctx);
-    }
-  }
-}
+// f32 (or f16 widened) rows, one dimension a step, FMA.
+template <class Rows>
+struct FloatStep {
+  const PanelRange& r;
+  const QueryBlock& q;
 
-// i8 codes in dimension pairs: a pair row is 16 lanes x 2 bytes.
-template <int NQ>
-void i8_block(const PanelRange& r, const QueryBlock& q, size_t p0, int j0, CandidateSink sink, void* ctx) {
-  const int pairs = (q.dim + 1) / 2;
-  __m256i acc[NQ][2];
-  for (int j = 0; j < NQ; ++j) acc[j][0] = acc[j][1] = _mm256_setzero_si256();
-  const uint32_t* qv[NQ];
-  for (int j = 0; j < NQ; ++j) qv[j] = q.q_i16x2 + size_t(j0 + j) * pairs;
-  const uint8_t* panel = r.panels + p0 * r.panel_bytes;
-  for (int k = 0; k < pairs; ++k) {
+  int steps() const { return q.dim; }
+  const uint8_t* panel(size_t p) const { return r.panels + p * r.panel_bytes; }
+  const float* query(int j) const { return q.q_f32 + size_t(j) * q.dim; }
+  static F32x16 zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+  static F32x16 load(const uint8_t* panel, int d) { return Rows::load(panel, d); }
+  static __m256 broadcast(const float* qv, int d) { return _mm256_broadcast_ss(qv + d); }
+  static F32x16 madd(F32x16 acc, F32x16 x, __m256 qb) {
+    return {_mm256_fmadd_ps(x.lo, qb, acc.lo), _mm256_fmadd_ps(x.hi, qb, acc.hi)};
+  }
+};
+
+// i8 codes in dimension pairs (a pair row: 16 lanes x 2 bytes), widened to
+// int16; vpmaddwd adds each pair's two products.
+struct I8PairStep {
+  const PanelRange& r;
+  const QueryBlock& q;
+  int pairs;
+
+  I8PairStep(const PanelRange& r, const QueryBlock& q) : r(r), q(q), pairs((q.dim + 1) / 2) {}
+  int steps() const { return pairs; }
+  const uint8_t* panel(size_t p) const { return r.panels + p * r.panel_bytes; }
+  const uint32_t* query(int j) const { return q.q_i16x2 + size_t(j) * pairs; }
+  static I32x16 zero() { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
+  static I32x16 load(const uint8_t* panel, int k) {
     const __m128i* row = reinterpret_cast<const __m128i*>(panel + size_t(k) * 32);
-    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(row));
-    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(row + 1));
-#pragma GCC unroll 16
-    for (int j = 0; j < NQ; ++j) {
-      const __m256i qp = _mm256_set1_epi32(int32_t(qv[j][k]));
-      acc[j][0] = _mm256_add_epi32(acc[j][0], _mm256_madd_epi16(x0, qp));
-      acc[j][1] = _mm256_add_epi32(acc[j][1], _mm256_madd_epi16(x1, qp));
-    }
+    return {_mm256_cvtepi8_epi16(_mm_loadu_si128(row)), _mm256_cvtepi8_epi16(_mm_loadu_si128(row + 1))};
   }
-  const size_t row0 = p0 * 16;
-  const unsigned valid = valid_mask(r.n_rows - row0);
-  const __m256 bias_factor = _mm256_set1_ps(q.bias_factor);
-  const __m256 scale[2] = {_mm256_loadu_ps(r.scale + row0), _mm256_loadu_ps(r.scale + row0 + 8)};
-  const __m256 bias[2] = {_mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0)),
-                          _mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0 + 8))};
-  for (int j = 0; j < NQ; ++j) {
-    const __m256 qs = _mm256_set1_ps(q.q_scale[j0 + j]);
-    const __m256 s[2] = {
-        _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[j][0]), _mm256_mul_ps(scale[0], qs)), bias[0]),
-        _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[j][1]), _mm256_mul_ps(scale[1], qs)), bias[1])};
-    emit(s, q.thresholds[j0 + j], valid, j0 + j, r.first_row + row0, sink, ctx);
+  static __m256i broadcast(const uint32_t* qv, int k) { return _mm256_set1_epi32(int32_t(qv[k])); }
+  static I32x16 madd(I32x16 acc, I32x16 x, __m256i qp) {
+    return {_mm256_add_epi32(acc.lo, _mm256_madd_epi16(x.lo, qp)),
+            _mm256_add_epi32(acc.hi, _mm256_madd_epi16(x.hi, qp))};
   }
-}
+};
 
-// Query groups of 4, 2, 1 (16 YMM registers: 8 accumulators + 2 rows + 1 query).
+// Exact f32 scores: the dot product less the l2 bias, reported where it
+// reaches the query's threshold.
+struct ExactFloat {
+  const PanelRange& r;
+  const QueryBlock& q;
+  CandidateSink sink;
+  void* ctx;
+
+  struct Panel {
+    size_t row0;
+    unsigned valid;
+    __m256 bias[2];
+  };
+  Panel panel(size_t index) const {
+    const size_t row0 = index * 16;
+    const __m256 bias_factor = _mm256_set1_ps(q.bias_factor);
+    return {row0, valid_mask(r.n_rows - row0),
+            {_mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0)),
+             _mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0 + 8))}};
+  }
+  void operator()(const Panel& s, const F32x16& acc, int query) const {
+    const __m256 score[2] = {_mm256_sub_ps(acc.lo, s.bias[0]), _mm256_sub_ps(acc.hi, s.bias[1])};
+    emit(score, q.thresholds[query], s.valid, query, r.first_row + s.row0, sink, ctx);
+  }
+};
+
+// Exact i8 scores: the integer dot product times both code scales, less the bias.
+struct ExactI8 {
+  const PanelRange& r;
+  const QueryBlock& q;
+  CandidateSink sink;
+  void* ctx;
+
+  struct Panel {
+    size_t row0;
+    unsigned valid;
+    __m256 scale[2], bias[2];
+  };
+  Panel panel(size_t index) const {
+    const size_t row0 = index * 16;
+    const __m256 bias_factor = _mm256_set1_ps(q.bias_factor);
+    return {row0,
+            valid_mask(r.n_rows - row0),
+            {_mm256_loadu_ps(r.scale + row0), _mm256_loadu_ps(r.scale + row0 + 8)},
+            {_mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0)),
+             _mm256_mul_ps(bias_factor, _mm256_loadu_ps(r.sqnorm + row0 + 8))}};
+  }
+  void operator()(const Panel& s, const I32x16& acc, int query) const {
+    const __m256 qs = _mm256_set1_ps(q.q_scale[query]);
+    const __m256 score[2] = {
+        _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc.lo), _mm256_mul_ps(s.scale[0], qs)), s.bias[0]),
+        _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc.hi), _mm256_mul_ps(s.scale[1], qs)), s.bias[1])};
+    emit(score, q.thresholds[query], s.valid, query, r.first_row + s.row0, sink, ctx);
+  }
+};
+
+// Block shapes for 16 YMM registers: up to 8 accumulators + 2 rows + 1 query.
 template <class Rows>
 void scan_float(const PanelRange& r, const QueryBlock& q, CandidateSink sink, void* ctx) {
-  if (q.n == 1) {
-    size_t p = 0;
-    for (; p + 2 <= r.n_panels; p += 2) float_block<Rows, 1, 2>(r, q, p, 0, sink, ctx);
-    for (; p < r.n_panels; ++p) float_block<Rows, 1, 1>(r, q, p, 0, sink, ctx);
-    return;
-  }
-  for (size_t p = 0; p < r.n_panels; ++p) {
-    int j = 0;
-    for (; j + 4 <= q.n; j += 4) float_block<Rows, 4, 1>(r, q, p, j, sink, ctx);
-    for (; j + 2 <= q.n; j += 2) float_block<Rows, 2, 1>(r, q, p, j, sink, ctx);
-    for (; j < q.n; ++j) float_block<Rows, 1, 1>(r, q, p, j, sink, ctx);
-  }
+  const FloatStep<Rows> step{r, q};
+  const ExactFloat exact{r, q, sink, ctx};
+  if (q.n == 1) tile_blocks<Tiles<2, 1>, Tiles<1, 1>>(step, exact, r.n_panels, q.n);
+  else tile_blocks<Tiles<1, 4, 2, 1>>(step, exact, r.n_panels, q.n);
 }
 
 void scan_f32(const PanelRange& r, const QueryBlock& q, CandidateSink sink, void* ctx) {
@@ -145,11 +168,7 @@ void scan_f16(const PanelRange& r, const QueryBlock& q, CandidateSink sink, void
 }
 
 void scan_i8(const PanelRange& r, const QueryBlock& q, CandidateSink sink, void* ctx) {
-  for (size_t p = 0; p < r.n_panels; ++p) {
-    int j = 0;
-    for (; j + 4 <= q.n; j += 4) i8_block<4>(r, q, p, j, sink, ctx);
-    for (; j < q.n; ++j) i8_block<1>(r, q, p, j, sink, ctx);
-  }
+  tile_blocks<Tiles<1, 4, 1>>(I8PairStep(r, q), ExactI8{r, q, sink, ctx}, r.n_panels, q.n);
 }
 
 void f32_to_f16(const float* in, uint16_t* out, size_t n) {

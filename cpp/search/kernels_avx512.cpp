@@ -1,6 +1,6 @@
 // AVX-512 (F/BW/DQ/VL) kernels; the table also takes the VNNI and BF16
 // pieces, compiled in their own files, where the CPU has them.
-#include "avx512_blocks.h"
+#include "avx512_policies.h"
 
 namespace faceindex::search {
 namespace {

@@ -6,7 +6,7 @@
 // results are therefore those of the f32 scan, to the bit.
 #include <cmath>
 
-#include "avx512_blocks.h"
+#include "avx512_policies.h"
 
 namespace faceindex::search {
 namespace {
@@ -50,54 +50,57 @@ float exact_score(const PanelRange& r, const QueryBlock& q, int j, size_t panel_
   return acc - q.bias_factor * r.sqnorm[panel_index * 16 + lane];
 }
 
-template <class Scalar, int NQ, int NP>
-void screen_block(const PanelRange& r, const QueryBlock& q, const __m512i* pairs_data, const __m512* norms,
-                  size_t p0, int j0, CandidateSink sink, void* ctx) {
-  const int pairs = (q.dim + 1) / 2;
-  __m512 acc[NQ][NP];
-#pragma GCC unroll 32
-  for (int j = 0; j < NQ; ++j)
-#pragma GCC unroll 32
-    for (int p = 0; p < NP; ++p) acc[j][p] = _mm512_setzero_ps();
-  const uint32_t* qv[NQ];
-  for (int j = 0; j < NQ; ++j) qv[j] = q.q_bf16 + size_t(j0 + j) * pairs;
-  const __m512i* x_rows[NP];
-  for (int p = 0; p < NP; ++p) x_rows[p] = pairs_data + (p0 + p) * pairs;
-  for (int k = 0; k < pairs; ++k) {
-    __m512bh x[NP];
-#pragma GCC unroll 32
-    for (int p = 0; p < NP; ++p) x[p] = (__m512bh)_mm512_load_si512(x_rows[p] + k);
-#pragma GCC unroll 32
-    for (int j = 0; j < NQ; ++j) {
-      const __m512bh qb = (__m512bh)_mm512_set1_epi32(int32_t(qv[j][k]));
-#pragma GCC unroll 32
-      for (int p = 0; p < NP; ++p) acc[j][p] = _mm512_dpbf16_ps(acc[j][p], x[p], qb);
+// bf16 pair rows, two dimensions a step, vdpbf16ps.
+struct Bf16PairStep {
+  const __m512i* pair_rows;
+  const QueryBlock& q;
+  int pairs;
+
+  int steps() const { return pairs; }
+  const __m512i* panel(size_t p) const { return pair_rows + p * pairs; }
+  const uint32_t* query(int j) const { return q.q_bf16 + size_t(j) * pairs; }
+  static __m512 zero() { return _mm512_setzero_ps(); }
+  static __m512bh load(const __m512i* rows, int k) { return (__m512bh)_mm512_load_si512(rows + k); }
+  static __m512bh broadcast(const uint32_t* qv, int k) { return (__m512bh)_mm512_set1_epi32(int32_t(qv[k])); }
+  static __m512 madd(__m512 acc, __m512bh x, __m512bh qb) { return _mm512_dpbf16_ps(acc, x, qb); }
+};
+
+// Bound check and re-score: each lane whose upper bound reaches the query's
+// threshold gets its exact f32 score.
+template <class Scalar>
+struct ScreenFloat {
+  const PanelRange& r;
+  const QueryBlock& q;
+  const __m512* norms;
+  CandidateSink sink;
+  void* ctx;
+
+  struct Panel {
+    size_t index, row0;
+    __mmask16 valid;
+    __m512 bias;
+  };
+  Panel panel(size_t index) const {
+    const size_t row0 = index * 16;
+    return {index, row0, valid_lanes(r.n_rows - row0),
+            _mm512_mul_ps(_mm512_set1_ps(q.bias_factor), _mm512_loadu_ps(r.sqnorm + row0))};
+  }
+  void operator()(const Panel& s, __m512 acc, int query) const {
+    // Upper bound of the f32 score: bf16 score plus the error bound.
+    const __m512 margin =
+        _mm512_fmadd_ps(_mm512_set1_ps(q.q_margin[query]), norms[s.index], _mm512_set1_ps(q.q_margin_abs[query]));
+    // (bf16 + margin) - bias: rounding is monotonic, so this is >= the f32
+    // score (f32 dot - bias) whenever bf16 + margin >= the f32 dot.
+    const __m512 upper = _mm512_sub_ps(_mm512_add_ps(acc, margin), s.bias);
+    unsigned mask = _mm512_mask_cmp_ps_mask(s.valid, upper, _mm512_set1_ps(q.thresholds[query]), _CMP_GE_OQ);
+    while (mask) {
+      const int lane = __builtin_ctz(mask);
+      mask &= mask - 1;
+      const float score = exact_score<Scalar>(r, q, query, s.index, lane);
+      if (score >= q.thresholds[query]) sink(ctx, query, r.first_row + s.row0 + lane, score);
     }
   }
-  const __m512 bias_factor = _mm512_set1_ps(q.bias_factor);
-  for (int p = 0; p < NP; ++p) {
-    const size_t panel_index = p0 + p;
-    const size_t row0 = panel_index * 16;
-    const __mmask16 valid = valid_lanes(r.n_rows - row0);
-    const __m512 bias = _mm512_mul_ps(bias_factor, _mm512_loadu_ps(r.sqnorm + row0));
-    for (int j = 0; j < NQ; ++j) {
-      const int query = j0 + j;
-      // Upper bound of the f32 score: bf16 score plus the error bound.
-      const __m512 margin = _mm512_fmadd_ps(_mm512_set1_ps(q.q_margin[query]), norms[panel_index],
-                                            _mm512_set1_ps(q.q_margin_abs[query]));
-      // (bf16 + margin) - bias: rounding is monotonic, so this is >= the f32
-      // score (f32 dot - bias) whenever bf16 + margin >= the f32 dot.
-      const __m512 upper = _mm512_sub_ps(_mm512_add_ps(acc[j][p], margin), bias);
-      unsigned mask = _mm512_mask_cmp_ps_mask(valid, upper, _mm512_set1_ps(q.thresholds[query]), _CMP_GE_OQ);
-      while (mask) {
-        const int lane = __builtin_ctz(mask);
-        mask &= mask - 1;
-        const float score = exact_score<Scalar>(r, q, query, panel_index, lane);
-        if (score >= q.thresholds[query]) sink(ctx, query, r.first_row + row0 + lane, score);
-      }
-    }
-  }
-}
+};
 
 template <class Rows, class Scalar>
 void screen(const PanelRange& r, const QueryBlock& q, void* scratch, CandidateSink sink, void* ctx) {
@@ -106,18 +109,9 @@ void screen(const PanelRange& r, const QueryBlock& q, void* scratch, CandidateSi
   __m512* norms = reinterpret_cast<__m512*>(pairs_data + r.n_panels * pairs);
   to_bf16_pairs<Rows>(r, q.dim, pairs_data);
   for (size_t p = 0; p < r.n_panels; ++p) norms[p] = _mm512_sqrt_ps(_mm512_loadu_ps(r.sqnorm + p * 16));
-  size_t p = 0;
-  for (; p + 2 <= r.n_panels; p += 2) {
-    int j = 0;
-    for (; j + 12 <= q.n; j += 12) screen_block<Scalar, 12, 2>(r, q, pairs_data, norms, p, j, sink, ctx);
-    for (; j + 4 <= q.n; j += 4) screen_block<Scalar, 4, 2>(r, q, pairs_data, norms, p, j, sink, ctx);
-    for (; j < q.n; ++j) screen_block<Scalar, 1, 2>(r, q, pairs_data, norms, p, j, sink, ctx);
-  }
-  for (; p < r.n_panels; ++p) {
-    int j = 0;
-    for (; j + 12 <= q.n; j += 12) screen_block<Scalar, 12, 1>(r, q, pairs_data, norms, p, j, sink, ctx);
-    for (; j < q.n; ++j) screen_block<Scalar, 1, 1>(r, q, pairs_data, norms, p, j, sink, ctx);
-  }
+  const Bf16PairStep step{pairs_data, q, pairs};
+  const ScreenFloat<Scalar> screen{r, q, norms, sink, ctx};
+  tile_blocks<Tiles<2, 12, 4, 1>, Tiles<1, 12, 1>>(step, screen, r.n_panels, q.n);
 }
 
 }  // namespace

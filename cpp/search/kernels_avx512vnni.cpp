@@ -5,7 +5,7 @@
 // vpdpwssd), and only panels where a lane's upper bound reaches a query's
 // threshold are scored exactly, by the scan's own code: the results are those
 // of the scan, to the bit.
-#include "avx512_blocks.h"
+#include "avx512_policies.h"
 
 namespace faceindex::search {
 namespace {
@@ -42,54 +42,56 @@ void to_quad_rows(const PanelRange& r, int dim, __m512i* quads_out, __m512i* sum
   }
 }
 
-template <int NQ, int NP>
-void screen_block(const PanelRange& r, const QueryBlock& q, const __m512i* quad_rows, const __m512i* sums128,
-                  const __m512* l1s, size_t p0, int j0, CandidateSink sink, void* ctx) {
-  const int quads = (q.dim + 3) / 4;
-  __m512i acc[NQ][NP];
-#pragma GCC unroll 32
-  for (int j = 0; j < NQ; ++j)
-#pragma GCC unroll 32
-    for (int p = 0; p < NP; ++p) acc[j][p] = _mm512_setzero_si512();
-  const uint32_t* qv[NQ];
-  for (int j = 0; j < NQ; ++j) qv[j] = q.q_u8x4 + size_t(j0 + j) * quads;
-  const __m512i* x_rows[NP];
-  for (int p = 0; p < NP; ++p) x_rows[p] = quad_rows + (p0 + p) * quads;
-  for (int k = 0; k < quads; ++k) {
-    __m512i x[NP];
-#pragma GCC unroll 32
-    for (int p = 0; p < NP; ++p) x[p] = _mm512_load_si512(x_rows[p] + k);
-#pragma GCC unroll 32
-    for (int j = 0; j < NQ; ++j) {
-      const __m512i qb = _mm512_set1_epi32(int32_t(qv[j][k]));
-#pragma GCC unroll 32
-      for (int p = 0; p < NP; ++p) acc[j][p] = _mm512_dpbusd_epi32(acc[j][p], qb, x[p]);
-    }
+// Quad rows of u8 x s8 products: 8-bit query codes against the regrouped
+// stored codes, four dimensions a step.
+struct U8QuadStep {
+  const __m512i* quad_rows;
+  const QueryBlock& q;
+  int quads;
+
+  int steps() const { return quads; }
+  const __m512i* panel(size_t p) const { return quad_rows + p * quads; }
+  const uint32_t* query(int j) const { return q.q_u8x4 + size_t(j) * quads; }
+  static __m512i zero() { return _mm512_setzero_si512(); }
+  static __m512i load(const __m512i* rows, int k) { return _mm512_load_si512(rows + k); }
+  static __m512i broadcast(const uint32_t* qv, int k) { return _mm512_set1_epi32(int32_t(qv[k])); }
+  static __m512i madd(__m512i acc, __m512i x, __m512i qb) { return _mm512_dpbusd_epi32(acc, qb, x); }
+};
+
+// Bound check and re-score: a panel where a lane's upper bound reaches the
+// query's threshold is scored exactly, by the scan's own block.
+struct ScreenI8 {
+  const PanelRange& r;
+  const QueryBlock& q;
+  const __m512i* sums128;
+  const __m512* l1s;
+  CandidateSink sink;
+  void* ctx;
+
+  struct Panel {
+    size_t index;
+    __mmask16 valid;
+    __m512 scale, bias;
+  };
+  Panel panel(size_t index) const {
+    const size_t row0 = index * 16;
+    return {index, valid_lanes(r.n_rows - row0), _mm512_loadu_ps(r.scale + row0),
+            _mm512_mul_ps(_mm512_set1_ps(q.bias_factor), _mm512_loadu_ps(r.sqnorm + row0))};
   }
-  const __m512 bias_factor = _mm512_set1_ps(q.bias_factor);
-  const __m512 times256 = _mm512_set1_ps(256.0f);
-  for (int p = 0; p < NP; ++p) {
-    const size_t panel_index = p0 + p;
-    const size_t row0 = panel_index * 16;
-    const __mmask16 valid = valid_lanes(r.n_rows - row0);
-    const __m512 scale = _mm512_loadu_ps(r.scale + row0);
-    const __m512 bias = _mm512_mul_ps(bias_factor, _mm512_loadu_ps(r.sqnorm + row0));
-    for (int j = 0; j < NQ; ++j) {
-      const int query = j0 + j;
-      // sum(u8 x) - 128 sum(x) = sum(coarse x), exact in int32; 256 times that
-      // plus error * sum|x|, each step rounded up, bounds the int16 dot from
-      // above, and also its float (rounded to nearest). The scan's own float
-      // steps below are monotonic, so the bound holds for the score.
-      const __m512 coarse = _mm512_cvt_roundepi32_ps(_mm512_sub_epi32(acc[j][p], sums128[panel_index]), kUp);
-      const __m512 slack = _mm512_mul_round_ps(_mm512_set1_ps(q.q_u8_error[query]), l1s[panel_index], kUp);
-      const __m512 upper_dot = _mm512_add_round_ps(_mm512_mul_ps(coarse, times256), slack, kUp);
-      const __m512 upper = _mm512_sub_ps(
-          _mm512_mul_ps(upper_dot, _mm512_mul_ps(scale, _mm512_set1_ps(q.q_scale[query]))), bias);
-      if (_mm512_mask_cmp_ps_mask(valid, upper, _mm512_set1_ps(q.thresholds[query]), _CMP_GE_OQ))
-        i8_block<VnniDot, 1, 1>(r, q, panel_index, query, sink, ctx);
-    }
+  void operator()(const Panel& s, __m512i acc, int query) const {
+    // sum(u8 x) - 128 sum(x) = sum(coarse x), exact in int32; 256 times that
+    // plus error * sum|x|, each step rounded up, bounds the int16 dot from
+    // above, and also its float (rounded to nearest). The scan's own float
+    // steps below are monotonic, so the bound holds for the score.
+    const __m512 coarse = _mm512_cvt_roundepi32_ps(_mm512_sub_epi32(acc, sums128[s.index]), kUp);
+    const __m512 slack = _mm512_mul_round_ps(_mm512_set1_ps(q.q_u8_error[query]), l1s[s.index], kUp);
+    const __m512 upper_dot = _mm512_add_round_ps(_mm512_mul_ps(coarse, _mm512_set1_ps(256.0f)), slack, kUp);
+    const __m512 upper =
+        _mm512_sub_ps(_mm512_mul_ps(upper_dot, _mm512_mul_ps(s.scale, _mm512_set1_ps(q.q_scale[query]))), s.bias);
+    if (_mm512_mask_cmp_ps_mask(s.valid, upper, _mm512_set1_ps(q.thresholds[query]), _CMP_GE_OQ))
+      register_block<1, 1>(I8PairStep<VnniDot>(r, q), ExactI8{r, q, sink, ctx}, s.index, query);
   }
-}
+};
 
 }  // namespace
 
@@ -103,18 +105,9 @@ void screen_i8_avx512vnni(const PanelRange& r, const QueryBlock& q, void* scratc
   __m512i* sums128 = quad_rows + r.n_panels * quads;
   __m512* l1s = reinterpret_cast<__m512*>(sums128 + r.n_panels);
   to_quad_rows(r, q.dim, quad_rows, sums128, l1s);
-  size_t p = 0;
-  for (; p + 2 <= r.n_panels; p += 2) {
-    int j = 0;
-    for (; j + 12 <= q.n; j += 12) screen_block<12, 2>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
-    for (; j + 4 <= q.n; j += 4) screen_block<4, 2>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
-    for (; j < q.n; ++j) screen_block<1, 2>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
-  }
-  for (; p < r.n_panels; ++p) {
-    int j = 0;
-    for (; j + 12 <= q.n; j += 12) screen_block<12, 1>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
-    for (; j < q.n; ++j) screen_block<1, 1>(r, q, quad_rows, sums128, l1s, p, j, sink, ctx);
-  }
+  const U8QuadStep step{quad_rows, q, quads};
+  const ScreenI8 screen{r, q, sums128, l1s, sink, ctx};
+  tile_blocks<Tiles<2, 12, 4, 1>, Tiles<1, 12, 1>>(step, screen, r.n_panels, q.n);
 }
 
 }  // namespace faceindex::search
