@@ -193,7 +193,7 @@ def test_without_matplotlib_the_command_says_what_to_install(
 @pytest.mark.slow
 def test_cli_on_real_faces(data_file: Callable[[str], Path], tmp_path: Path) -> None:
     lfw = data_file("lfw/images")
-    people = sorted((p for p in lfw.iterdir() if p.is_dir() and 3 <= len(list(p.iterdir())) <= 6))[:12]
+    people = sorted(p for p in lfw.iterdir() if p.is_dir() and 3 <= len(list(p.iterdir())) <= 6)[:12]
     assert len(people) == 12
     folder = tmp_path / "faces"
     folder.mkdir()
@@ -214,3 +214,32 @@ def test_cli_on_real_faces(data_file: Callable[[str], Path], tmp_path: Path) -> 
     assert data["identification"]["rank1"]["value"] >= 0.8  # dlib on LFW crops: nearly every probe
     assert summary["html"] == str(tmp_path / "out" / "report.html")
     check_html(tmp_path / "out" / "report.html", expected_images=3)
+
+
+def test_pairs_file(tmp_path: Path) -> None:
+    # LFW layout: images/Name/Name_0001.jpg (a flat grey image's JPEG keeps its value: the scene number).
+    vectors = {("A", 1): axis(A), ("A", 2): VECTORS["A/a2.png"], ("B", 1): axis(B), ("B", 2): VECTORS["B/b2.png"],
+               ("C", 1): axis(C), ("D", 1): VECTORS["D/d1.png"], ("E", 1): None}
+    scenes = {}
+    for number, ((name, i), vector) in enumerate(vectors.items(), 1):
+        path = tmp_path / "images" / name / f"{name}_{i:04d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(scene_image(number * 20)).save(path, quality=100)
+        scenes[number * 20] = [] if vector is None else [(face(4, 4, 20), vector)]
+    pairs = tmp_path / "pairs.txt"
+    # genuine 0.9, 0.5; impostor 0.6 (A-D), 0 (C-B), and one with E (no face: a correct rejection)
+    pairs.write_text("1\tA\t1\t2\n1\tB\t1\t2\n2\tA\t1\tD\t1\n2\tC\t1\tB\t2\n2\tE\t1\tC\t1\n")
+    groups = tmp_path / "labels.csv"
+    groups.write_text(GROUPS)
+    report, html_path, _ = run_eval(ScriptedEngine(scenes), pairs, groups_file=str(groups), threshold=0.55,
+                                    out_dir=tmp_path / "out", progress=False)
+    ver = report.verification
+    assert (ver.genuine_pairs, ver.impostor_pairs, ver.impostor_pairs_without_face) == (2, 3, 1)
+    assert (report.images, report.images_without_face) == (7, 1) and report.identification is None
+    g = report.groups
+    assert g is not None
+    x, y = g.rows
+    # X: A-D 0.6 >= 0.55 (1/1); Y: C-B 0 and E-C without a face (0/2); FNMR: A 0.9 (0/1), B 0.5 (1/1).
+    assert (x.fmr, y.fmr, x.fnmr, y.fnmr) == (rate(1, 1), rate(0, 2), rate(0, 1), rate(1, 1))
+    assert g.between_all == rate(0, 0)  # every impostor pair lies within one group
+    check_html(html_path, expected_images=3)
