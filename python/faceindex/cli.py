@@ -333,6 +333,20 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace, out: Output) -> int:
+    from faceindex.evaluation.run import run_eval
+
+    report, html_path, json_path = run_eval(_engine(args), Path(args.source), args.pairs, args.groups, args.out,
+                                            args.threshold, args.gallery_split, args.progress)
+    points = [p for p in report.verification.points if p.resolved]
+    out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification}, lambda: [
+        f"{report.images} images, {report.identities} identities, {report.images_without_face} without a face",
+        *[f"FNMR at FMR {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})" for p in points],
+        *([f"rank-1: {report.identification.rank1}"] if report.identification else []),
+        f"report: {html_path}", f"json:   {json_path}"])
+    return EXIT_OK
+
+
 # -- the parser ---------------------------------------------------------------------------------
 
 
@@ -487,6 +501,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="where to write the table (default: the user's calibration folder, where "
                    "faceindex finds it)")
     p.add_argument("--dataset", help="how to name the photos in the table's provenance")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+    p = command(commands, "eval", cmd_eval, "evaluate a pack on labelled faces: an HTML and JSON report", [engine])
+    p.add_argument("source", help="a folder with one sub-folder of images per identity, or a pairs file")
+    p.add_argument("--pairs", action="store_true", help="SOURCE is a pairs file (the default when it is a file)")
+    p.add_argument("--groups", help="CSV of identity,group rows: rates per group at one threshold")
+    p.add_argument("--out", default="eval-report", help="folder for report.html and report.json")
+    p.add_argument("--threshold", type=_threshold, help="the groups' threshold (default: where FMR = 1e-3)")
+    p.add_argument("--gallery-split", type=float, default=0.1, metavar="SHARE",
+                   help="1:N: share of multi-image identities held out of the gallery as non-mated (default 0.1)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     return parser
