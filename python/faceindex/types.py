@@ -42,10 +42,10 @@ class RateEstimate:
     value: float
     low: float
     high: float
-    beyond_table: bool  # from the fitted tail, beyond what the table's pairs measured
+    beyond_table: bool  # beyond what the table's pairs resolve: from its fitted tail, or at its limit
 
     def __str__(self) -> str:
-        return f"{self.value:.2g} [{self.low:.2g}, {self.high:.2g}]" + (" (fitted tail)" if self.beyond_table else "")
+        return f"{self.value:.2g} [{self.low:.2g}, {self.high:.2g}]" + (" (beyond the measured pairs)" if self.beyond_table else "")
 
 
 ChosenBy = Literal["fixed", "fmr", "fpir", "uncalibrated default"]

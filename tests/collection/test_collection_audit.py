@@ -14,6 +14,7 @@ from collection_helpers import DIM, SYNTHETIC, near, unit_vectors
 from faceindex import CalibrationError, Collection, Collections
 from faceindex.cli import main
 from faceindex.evaluation import calibration, thresholds
+from faceindex.evaluation.calibrate import tail_check
 from faceindex.evaluation.calibration import build_table
 
 
@@ -25,7 +26,8 @@ def calibrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     rng = np.random.default_rng(5)
     impostor = rng.normal(0, 1 / np.sqrt(DIM), 300_000)  # cosines of random 128-d directions
     genuine = rng.normal(0.8, 0.05, 2000)
-    build_table(impostor, genuine, SYNTHETIC.ref, {"dataset": "random directions"}).save(
+    build_table(impostor, genuine, SYNTHETIC.ref, {"dataset": "random directions",
+                                                   "tail_check": tail_check(impostor)}).save(
         folder / calibration.table_file_name(SYNTHETIC.ref))
     calibration.forget_loaded_tables()
     yield

@@ -11,6 +11,7 @@ import pytest
 
 from faceindex import CalibrationError, PackRef
 from faceindex.evaluation import calibration, thresholds
+from faceindex.evaluation.calibrate import tail_check
 from faceindex.evaluation.calibration import CalibrationTable, build_table, pair_scores
 from faceindex.evaluation.intervals import rate, wilson_interval
 from faceindex.types import PackInfo
@@ -27,7 +28,8 @@ def synthetic_scores(n_impostor: int = 400_000, seed: int = 0) -> tuple[np.ndarr
 @pytest.fixture(scope="module")
 def table() -> CalibrationTable:
     impostor, genuine = synthetic_scores()
-    return build_table(impostor, genuine, PACK.ref, {"dataset": "normal scores"})
+    # The fitted tail is used only where its own check (fitted on a tenth of the pairs) trusts it.
+    return build_table(impostor, genuine, PACK.ref, {"dataset": "normal scores", "tail_check": tail_check(impostor)})
 
 
 def test_the_table_reproduces_counted_rates(table: CalibrationTable) -> None:
@@ -56,6 +58,18 @@ def test_rates_below_the_resolution_come_from_the_fitted_tail_and_say_so(table: 
     assert t > 0.52
     with pytest.raises(CalibrationError, match="not trusted further"):
         table.threshold_for_fmr(1e-10)
+
+
+def test_an_untrusted_tail_refuses_rates_beyond_the_resolution(table: CalibrationTable) -> None:
+    impostor, genuine = synthetic_scores()
+    untested = build_table(impostor, genuine, PACK.ref, {})  # no check of its tail: not trusted
+    assert table.tail_trusted and not untested.tail_trusted
+    with pytest.raises(CalibrationError, match="will not extrapolate"):
+        untested.threshold_for_fmr(1e-7)
+    value, beyond = untested.threshold_for_fmr(1e-7, at_limit=True)
+    assert beyond and value == untested.limit_threshold and value > impostor.max()
+    estimate = untested.fmr_at(value)
+    assert estimate.value == 0 and estimate.high == pytest.approx(3 / len(impostor), rel=0.3) and estimate.beyond_table
 
 
 def test_the_file_round_trips_and_damage_is_caught(table: CalibrationTable, tmp_path: Path) -> None:

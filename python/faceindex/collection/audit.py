@@ -54,11 +54,14 @@ def record(state: CollectionState, operation: str, choice: ThresholdChoice, cand
     fmr, fpir = choice.fmr, choice.fpir
     conn = state.conn()
     with store.write_transaction(conn):
+        # Stamped inside the writer's slot, so times follow the rows' order; whole microseconds,
+        # so a time read back as a datetime selects its own row.
+        now = round(time.time(), 6)
         cursor = conn.execute(
             "INSERT INTO audit (at, operation, purpose, reference, threshold, chosen_by, requested, fmr, fmr_low, "
             "fmr_high, fpir, beyond_table, gallery_size, pack, pack_version, candidate_count) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), operation, purpose, reference, choice.value, choice.chosen_by, choice.requested,
+            (now, operation, purpose, reference, choice.value, choice.chosen_by, choice.requested,
              fmr.value if fmr else None, fmr.low if fmr else None, fmr.high if fmr else None,
              fpir.value if fpir else None, int(choice.beyond_table), choice.gallery_size, state.pack.name,
              state.pack.version, len(candidates)),

@@ -10,10 +10,14 @@ with a 95% interval.
 Where the table stops being measured: with N impostor pairs, rates below 3/N are not
 resolved (no errors are likely even when the rate is not zero). Beyond that the table
 uses a fitted tail: an exponential tail (a generalised Pareto tail with shape 0) fitted
-by maximum likelihood to the highest impostor scores. Similarity scores are bounded
-above (cosine <= 1), so their true tail falls off faster than exponential and the fit
-over-estimates the FMR there: thresholds chosen from it are stricter than needed, not
-looser. Every estimate from the tail is flagged `beyond_table`, and rates below
+by maximum likelihood to the highest impostor scores, but only where the table's own
+check trusts it: fitted again on a tenth of the pairs, the tail must not predict fewer
+false matches than all the pairs counted (the upper end of its interval at least the
+counted rate). A pack whose impostor tail is heavier than exponential fails that check
+(a few very similar different-person pairs), and then rates beyond the resolution are
+refused rather than extrapolated; defaults and Rekognition's Similarity use the table's
+limit there instead (the lowest threshold with no counted false match), flagged.
+Every estimate beyond the measured pairs is flagged `beyond_table`; rates below
 MIN_TAIL_FMR are refused.
 """
 
@@ -77,6 +81,17 @@ class CalibrationTable:
         return resolution(self.impostor_pairs)
 
     @property
+    def tail_trusted(self) -> bool:
+        """The fitted tail passed the table's own check (see the module's docstring)."""
+        checks = [c for c in self.provenance.get("tail_check", []) if c.get("from_tail")]
+        return bool(checks) and all(float(c["interval"][1]) >= float(c["counted_fmr"]) for c in checks)
+
+    @property
+    def limit_threshold(self) -> float:
+        """The lowest threshold at which no impostor pair was counted."""
+        return float(np.nextafter(self.impostor_scores[-1], np.inf))
+
+    @property
     def source(self) -> str:
         p = self.provenance
         return (f"calibration of {self.pack} on {p.get('dataset', 'unknown data')} ({p.get('images', '?')} images, "
@@ -88,6 +103,9 @@ class CalibrationTable:
         if count >= 3 or threshold <= self.tail.start:
             low, high = wilson_interval(count, self.impostor_pairs)
             return RateEstimate(count / self.impostor_pairs, low, high, beyond_table=False)
+        if not self.tail_trusted:  # what was counted, and that it is not resolved
+            low, high = wilson_interval(count, self.impostor_pairs)
+            return RateEstimate(count / self.impostor_pairs, low, high, beyond_table=True)
         return self._tail_estimate(threshold)
 
     def fnmr_at(self, threshold: float) -> RateEstimate:
@@ -96,9 +114,13 @@ class CalibrationTable:
         low, high = wilson_interval(below, self.genuine_pairs)
         return RateEstimate(below / self.genuine_pairs, low, high, beyond_table=False)
 
-    def threshold_for_fmr(self, max_fmr: float) -> tuple[float, bool]:
+    def threshold_for_fmr(self, max_fmr: float, at_limit: bool = False) -> tuple[float, bool]:
         """The lowest threshold whose estimated FMR is at most max_fmr, and whether it lies
-        beyond what the table measured (in the fitted tail)."""
+        beyond what the table measured (in the fitted tail, or at the table's limit).
+
+        Below the resolved rate with an untrusted tail: CalibrationError, or with
+        at_limit=True the table's limit (the strictest threshold it can speak for), flagged.
+        """
         if not (0 < max_fmr <= 1) or math.isnan(max_fmr):
             raise CalibrationError(f"max_fmr must be in (0, 1], got {max_fmr}")
         if max_fmr < MIN_TAIL_FMR:
@@ -109,6 +131,14 @@ class CalibrationTable:
         allowed = max_fmr * self.impostor_pairs  # pairs that may score at or above the threshold
         if allowed >= 3:
             return self._empirical_threshold(allowed), False
+        if not self.tail_trusted:
+            if at_limit:
+                return self.limit_threshold, True
+            raise CalibrationError(
+                f"max_fmr={max_fmr:g} is below what {self.impostor_pairs:,} impostor pairs resolve "
+                f"({self.resolved_fmr:.2g}), and this table's fitted tail failed its check (it predicted fewer "
+                "false matches than were counted), so faceindex will not extrapolate: accept a rate of at least "
+                f"{self.resolved_fmr:.2g}, give threshold= yourself, or calibrate on more faces.")
         t = self.tail.start + self.tail.scale * math.log(self.tail.fmr_at_start / max_fmr)
         return max(t, self._empirical_threshold(3)), True
 

@@ -87,7 +87,7 @@ def for_comparison(pack: PackInfo, threshold: float | None = None, max_fmr: floa
             _require(pack, "max_fmr")
         return ThresholdChoice(pack.default_threshold, "uncalibrated default", None, None, calibration=_no_table(pack))
     requested = DEFAULT_MAX_FMR if max_fmr is None else max_fmr
-    value, _ = table.threshold_for_fmr(requested)
+    value, _ = table.threshold_for_fmr(requested, at_limit=max_fmr is None)
     return ThresholdChoice(value, "fmr", requested, table.fmr_at(value), calibration=table.source)
 
 
@@ -120,8 +120,9 @@ def for_search(pack: PackInfo, gallery_size: int, threshold: float | None = None
         return choice(table.threshold_for_fmr(max_fmr)[0], "fmr", max_fmr)
     if max_fpir is not None:
         return choice(table.threshold_for_fmr(fmr_for_fpir(max_fpir, n))[0], "fpir", max_fpir)
-    by_fpir = table.threshold_for_fmr(fmr_for_fpir(DEFAULT_MAX_FPIR, n))[0]
-    by_fmr = table.threshold_for_fmr(DEFAULT_MAX_FMR)[0]
+    # Defaults never fail: beyond what the table resolves they take its limit, flagged.
+    by_fpir = table.threshold_for_fmr(fmr_for_fpir(DEFAULT_MAX_FPIR, n), at_limit=True)[0]
+    by_fmr = table.threshold_for_fmr(DEFAULT_MAX_FMR, at_limit=True)[0]
     if by_fpir >= by_fmr:
         return choice(by_fpir, "fpir", DEFAULT_MAX_FPIR)
     return choice(by_fmr, "fmr", DEFAULT_MAX_FMR)
@@ -155,11 +156,22 @@ def rekognition_similarity(pack: PackInfo, cosine: float) -> float:
 
 
 def threshold_for_similarity(pack: PackInfo, similarity: float, gallery_size: int | None = None) -> ThresholdChoice:
-    """The threshold a FaceMatchThreshold (0-100) means for this pack: the FMR it stands for."""
+    """The threshold a FaceMatchThreshold (0-100) means for this pack: the FMR it stands for, or
+    where the table cannot resolve that rate, the table's limit (flagged beyond_table)."""
+    table = _require(pack, "Similarity")
     fmr = fmr_of_similarity(similarity)
+    value, _ = table.threshold_for_fmr(max(fmr, calibration_min_fmr()), at_limit=True)
+    estimate = table.fmr_at(value)
     if gallery_size is None:
-        return for_comparison(pack, max_fmr=fmr)
-    return for_search(pack, gallery_size, max_fmr=fmr)
+        return ThresholdChoice(value, "fmr", fmr, estimate, calibration=table.source)
+    n = max(0, int(gallery_size))
+    return ThresholdChoice(value, "fmr", fmr, estimate, fpir_for_fmr(estimate, n), n, table.source)
+
+
+def calibration_min_fmr() -> float:
+    from faceindex.evaluation.calibration import MIN_TAIL_FMR
+
+    return MIN_TAIL_FMR
 
 
 # Similarity -> the FMR it stands for, as the README's table shows it.
