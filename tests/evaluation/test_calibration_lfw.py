@@ -92,3 +92,29 @@ def test_shipped_tables_load_with_their_packs(data_file: Callable[[str], Path]) 
     assert choice.fmr is not None and choice.fmr.low <= 1e-4 <= choice.fmr.high * 1.5
     assert comparison.fmr_at_similarity is not None and comparison.fmr_at_similarity.value < 1e-4
     json.dumps(table.to_json())
+
+
+def test_faceindex_calibrate_builds_a_table_from_a_users_folder(data_file: Callable[[str], Path], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The user's own table (from their folder of people) takes precedence over the shipped one."""
+    from faceindex.cli import main
+
+    lfw = data_file("lfw/pairs_dev.txt").parent / "images"
+    people = tmp_path / "people"
+    for person in sorted(p for p in lfw.iterdir() if p.is_dir())[::20][:170]:
+        (people / person.name).mkdir(parents=True)
+        for photo in sorted(person.iterdir())[:2]:
+            (people / person.name / photo.name).symlink_to(photo)
+    monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path / "tables"))
+    calibration.forget_loaded_tables()
+    try:
+        assert main(["calibrate", "--pack", "dlib", "--images", str(people), "--dataset", "my people",
+                     "--no-progress"]) == 0
+        assert "rates resolved down to FMR" in capsys.readouterr().out
+        table = calibration.table_for(faceindex.FaceEngine().pack)
+        assert table is not None and table.provenance["dataset"] == "my people"
+        assert table.impostor_pairs > 10_000 and table.provenance["images"] >= 170
+        assert main(["calibrate", "--pack", "dlib", "--images", str(tmp_path / "nowhere")]) == 4
+    finally:
+        calibration.forget_loaded_tables()
