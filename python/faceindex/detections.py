@@ -16,9 +16,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.types import Face, FloatArray
+from faceindex.types import Face, Float64Array, FloatArray
 
-Float64Array = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.intp]
 Selection = slice | Sequence[int] | npt.NDArray[np.integer] | npt.NDArray[np.bool_]
 

@@ -13,7 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float32]
+FloatArray = npt.NDArray[np.float32]  # embeddings, landmarks, network tensors
+Float64Array = npt.NDArray[np.float64]  # boxes, scores, rates
 ImageSize = tuple[int, int]  # (width, height)
 
 # The 5 points ArcFace-style packs align with (SCRFD, YuNet, RetinaFace).

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from faceindex.types import Float64Array
+
 from faceindex.evaluation.intervals import Rate, rate, resolution
 from faceindex.flat_index import FlatIndex
 
@@ -33,7 +35,6 @@ _BIN = 1e-4
 _NBINS = 20001
 _BLOCK = 512  # rows of the all-pairs score matrix computed at once
 
-FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
@@ -141,21 +142,21 @@ class Scores:
     """What verification needs of the impostor scores without holding them all: their count,
     the top ones (exact thresholds down to FMR 1e-2) and a fine histogram (the curves)."""
 
-    genuine: FloatArray  # every genuine score, -inf where an image has no face
+    genuine: Float64Array  # every genuine score, -inf where an image has no face
     genuine_pair_groups: IntArray | None  # (group of image a) per genuine pair
     impostor_count: int
-    impostor_top: FloatArray  # the highest impostor scores, descending
+    impostor_top: Float64Array  # the highest impostor scores, descending
     impostor_hist: IntArray  # finite impostor scores in _NBINS bins
     impostor_without_face: int
 
 
-def _bins(scores: FloatArray) -> IntArray:
+def _bins(scores: Float64Array) -> IntArray:
     finite = scores[np.isfinite(scores)]
     index = np.clip(np.floor((finite + 1.0) / _BIN + 1e-6), 0, _NBINS - 1).astype(np.int64)
     return np.bincount(index, minlength=_NBINS).astype(np.int64)
 
 
-def _top_k(values: FloatArray, k: int) -> FloatArray:
+def _top_k(values: Float64Array, k: int) -> Float64Array:
     if len(values) <= k:
         return values
     return np.partition(values, len(values) - k)[len(values) - k:]
@@ -201,7 +202,7 @@ def scores_from_embeddings(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, l
     genuine_count = int(np.sum(same_counts * (same_counts - 1) // 2))
     impostor_count = n * (n - 1) // 2 - genuine_count
     keep = _top_needed(impostor_count)
-    genuine: list[FloatArray] = []
+    genuine: list[Float64Array] = []
     genuine_groups: list[IntArray] = []
     top = np.zeros(0)
     hist = np.zeros(_NBINS, dtype=np.int64)
@@ -223,7 +224,7 @@ def scores_from_embeddings(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, l
                   impostor_count, top_desc, hist, without_face)
 
 
-def threshold_at(top_desc: FloatArray, count: int, target: float) -> float:
+def threshold_at(top_desc: Float64Array, count: int, target: float) -> float:
     """The lowest threshold at which at most floor(target * count) of the scores are >= it."""
     allowed = int(math.floor(target * count + 1e-9))
     if allowed >= len(top_desc):  # fewer scores kept than may pass: every one passes
@@ -299,7 +300,7 @@ def identification(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, labels: n
     index = FlatIndex(emb.shape[1], "cosine")
     index.add(gallery.astype(np.uint64), emb[gallery])
 
-    def best(probes: IntArray) -> tuple[IntArray, FloatArray]:
+    def best(probes: IntArray) -> tuple[IntArray, Float64Array]:
         top_id = np.full(len(probes), -1, dtype=np.int64)
         top_score = np.full(len(probes), -np.inf)
         with_face = probes[face[probes]]
@@ -366,7 +367,7 @@ def _ratio(rates: Sequence[Rate]) -> float | None:
 
 
 def group_report(names: Sequence[str], threshold: float, threshold_source: str, target_fmr: float | None,
-                 imp_trials: IntArray, imp_errors: IntArray, genuine: FloatArray, genuine_groups: IntArray,
+                 imp_trials: IntArray, imp_errors: IntArray, genuine: Float64Array, genuine_groups: IntArray,
                  identities: Sequence[int], images: Sequence[int]) -> Groups:
     overall_fnmr = float(np.mean(~(genuine >= threshold))) if len(genuine) else 0.0
     if target_fmr is None:  # a given threshold: the FMR measured there over all impostor pairs

@@ -9,7 +9,8 @@ import numpy as np
 from faceindex.backends.base import Session
 from faceindex.images import RGBImage
 from faceindex.packs.onnx import kernels
-from faceindex.packs.onnx.kernels import FloatArray, Triple
+from faceindex.packs.onnx.kernels import Triple
+from faceindex.types import FloatArray
 from faceindex.packs.onnx.signature import RecognizerSignature
 
 # insightface's arcface_dst: where the eyes, nose tip and mouth corners of the

@@ -11,7 +11,7 @@ from faceindex.backends.base import Session
 from faceindex.images import RGBImage
 from faceindex.packs.onnx import kernels, retinaface, scrfd, yunet
 from faceindex.packs.onnx.family import Family
-from faceindex.packs.onnx.kernels import FloatArray
+from faceindex.types import FloatArray
 from faceindex.packs.onnx.signature import DetectorSignature
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (scrfd.FAMILY, yunet.FAMILY, retinaface.FAMILY)}

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from faceindex.packs.onnx.kernels import FloatArray, Triple
+from faceindex.packs.onnx.kernels import Triple
+from faceindex.types import FloatArray
 from faceindex.packs.onnx.signature import DetectorSignature
 
 # outputs of one run, the signature, canvas (w, h), scale, score and NMS thresholds -> (n, 15)

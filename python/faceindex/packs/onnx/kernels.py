@@ -13,8 +13,8 @@ import numpy.typing as npt
 
 from faceindex import _core
 from faceindex.images import RGBImage
+from faceindex.types import FloatArray
 
-FloatArray = npt.NDArray[np.float32]
 Triple = tuple[float, float, float]
 
 _vision = _core.vision

@@ -8,7 +8,7 @@ import numpy as np
 
 from faceindex.packs.onnx import kernels
 from faceindex.packs.onnx.family import Family
-from faceindex.packs.onnx.kernels import FloatArray
+from faceindex.types import FloatArray
 from faceindex.packs.onnx.signature import YUNET, DetectorSignature
 
 
