@@ -134,3 +134,46 @@ def test_the_audit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["audit", "c", "--home", str(home), "--since", "2999-01-01"]) == 0
     assert "(no entries)" in capsys.readouterr().out
     assert main(["audit", "c", "--home", str(home), "--since", "yesterday"]) == 2
+
+
+CHILD = r"""
+import sys
+import numpy as np
+from faceindex import Collections
+home, = sys.argv[1:]
+with Collections(home).collection("c") as c:
+    rng = np.random.default_rng(0)
+    for i in range(100_000):
+        c.search_faces_by_embedding(rng.standard_normal(128), pack=("synthetic", "1"), threshold=0.3,
+                                    reference=f"search-{i}")
+        print(i, flush=True)  # acknowledged: search_faces_by_embedding returned
+"""
+
+
+def test_audit_rows_survive_sigkill(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    with Collections(home).create_collection("c", SYNTHETIC) as c:
+        c.index_embeddings(unit_vectors(300, 40), pack=SYNTHETIC)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(home)], stdout=subprocess.PIPE, text=True)
+    acknowledged = -1
+    try:
+        assert child.stdout is not None
+        for line in child.stdout:  # bounded: the child stops after 100,000 searches
+            acknowledged = int(line)
+            if acknowledged >= 30:
+                break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        if child.stdout is not None:
+            child.stdout.close()
+    assert acknowledged >= 30
+    with Collections(home).collection("c") as again:
+        log = again.audit_log()
+        references = {e.reference for e in log}
+        assert {f"search-{i}" for i in range(acknowledged + 1)} <= references
+        assert again._state.conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
