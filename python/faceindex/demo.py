@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import faceindex
+from faceindex.evaluation import thresholds
 from faceindex.collection.ingest import ExternalIdFrom, image_files, index_paths
 
 
@@ -106,7 +107,13 @@ def main() -> None:
     engine = faceindex.FaceEngine(pack=args.pack)
     pack = engine.pack
     print(f"pack {pack.name} {pack.version} ready in {time.perf_counter() - started:.1f} s: {pack.detector}, "
-          f"{pack.recognizer}; default threshold {pack.default_threshold:.3f} ({pack.threshold_source})")
+          f"{pack.recognizer}")
+    choice = thresholds.for_comparison(pack)
+    if choice.fmr is not None:
+        print(f"compare decides at threshold {choice.value:.3f}: chosen by false-match rate {choice.requested:g} "
+              f"per comparison (estimated {choice.fmr}), from the {choice.calibration}")
+    else:
+        print(f"compare decides at threshold {choice.value:.3f}: {choice.calibration}")
 
     if args.folder is None:
         photo_tour(engine, astronaut_photo())
