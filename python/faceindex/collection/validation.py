@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -48,14 +47,6 @@ def count(value: object, name: str, low: int = 1, high: int = MAX_MATCHES) -> in
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be an int from {low} to {high}, got {value!r}")
     return value
-
-
-def threshold(value: float | None, default: float, name: str = "threshold") -> float:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not -1 <= value <= 1:
-        raise ValueError(f"{name} is a cosine similarity from -1 to 1 (or None for the pack's default), got {value!r}")
-    return float(value)
 
 
 def per_face(value: None | str | Sequence[str | None], n: int, name: str) -> list[str | None]:
