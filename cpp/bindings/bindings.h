@@ -13,6 +13,7 @@ void bind_cuda(pybind11::module_& m);
 void bind_vision(pybind11::module_& m);
 void bind_vision_dlib(pybind11::module_& m);  // dlib pack: pyramid, mmod decode, shape predictor, chips
 void bind_vision_onnx(pybind11::module_& m);  // ONNX packs: detector pre/post-processing, alignment
+void bind_vision_video(pybind11::module_& m);  // video: face tracker, shot changes
 
 // Interrupt poll for parallel loops that run with the GIL released: takes
 // the GIL and lets Python run its signal handlers (Ctrl-C raises there).

@@ -40,6 +40,7 @@ void bind_vision(py::module_& m) {
         "Per box: (sharpness, brightness) of the face resampled to 64x64.");
   bind_vision_dlib(m);
   bind_vision_onnx(m);
+  bind_vision_video(m);
 }
 
 }  // namespace faceindex::bindings

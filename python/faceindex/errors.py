@@ -4,6 +4,8 @@
     FaceIndexError
       InputError (ValueError)            bad input from the caller: exit 4
         ImageError, NoFaceError, IndexFileError, CalibrationError, CollectionFileError
+        VideoError                        a video or stream that cannot be read
+          VideoTimeoutError (TimeoutError) a source that does not answer in time
       ModelError                          a model file or pack that cannot be used: exit 4
         ModelFileError (ValueError)       ModelHashError, UnknownModelError, DlibFormatError
         PackNotFoundError (FileNotFoundError): exit 3
@@ -51,6 +53,19 @@ class IndexFileError(InputError):
 
 class CalibrationError(InputError):
     """A calibration table is missing or damaged, or was asked for a rate it cannot resolve."""
+
+
+class VideoError(InputError):
+    """A video file, URL or camera that cannot be opened or decoded: not a video, no video
+    stream, a codec FFmpeg cannot decode, frames over max_pixels, or no frames at all."""
+
+
+class VideoTimeoutError(VideoError, TimeoutError):
+    """A video source (a URL, a camera) that did not answer within the timeout."""
+
+
+class VideoDecodeWarning(UserWarning):
+    """A video that was damaged part-way: results stop where the damage starts, and this says where."""
 
 
 # -- models --------------------------------------------------------------------------------
@@ -148,5 +163,6 @@ __all__ = [
     "CalibrationError", "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionNotFoundError", "DlibFormatError",
     "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "ImageError", "IndexFileError", "InputError",
     "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
-    "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError",
+    "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError", "VideoDecodeWarning",
+    "VideoError", "VideoTimeoutError",
 ]

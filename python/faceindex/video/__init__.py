@@ -1,0 +1,13 @@
+"""Faces in stored video and live streams: decode (PyAV) and sample by time in a thread,
+detect every sampled frame, follow faces with a tracker, embed each track's best faces,
+search the collection per track; Rekognition-shaped documents and live events."""
+
+from faceindex.video.analysis import VideoAnalysis
+from faceindex.video.face_tracking import EmbedPolicy, SearchSettings
+from faceindex.video.results import FrameFaces, Track, TrackedFace, TrackEvent
+from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
+from faceindex.video.source import VideoMetadata, VideoSource
+from faceindex.video.tracker import FaceTracker, TrackerSettings
+
+__all__ = ["DEFAULT_SAMPLE_FPS", "EmbedPolicy", "FaceTracker", "FrameFaces", "SearchSettings", "Track",
+           "TrackEvent", "TrackedFace", "TrackerSettings", "VideoAnalysis", "VideoMetadata", "VideoSource"]
