@@ -10,6 +10,7 @@
 
 #include "arrays.h"
 #include "bindings.h"
+#include "faceindex/assignment.h"
 #include "faceindex/face_tracker.h"
 #include "faceindex/frame_signature.h"
 
@@ -113,6 +114,28 @@ float signature_distance(const py::array& a, const py::array& b) {
   return vision::signature_distance(pa, pb);
 }
 
+py::array_t<int> assign_min_cost(const py::array& cost, double forbidden) {
+  require_dtype<double>(cost, "cost", "float64");
+  if (cost.ndim() != 2) throw InvalidArgument("cost must have shape (rows, cols), got " + shape_string(cost));
+  require_c_contiguous(cost, "cost");
+  if (cost.shape(0) > 4096 || cost.shape(1) > 4096) throw InvalidArgument("cost is larger than 4096 x 4096");
+  // Bounded so that the potentials' sums stay exact enough and never overflow.
+  if (!(std::fabs(forbidden) <= 1e12)) throw InvalidArgument("forbidden must be finite, within +-1e12");
+  const size_t rows = size_t(cost.shape(0)), cols = size_t(cost.shape(1));
+  const double* c = static_cast<const double*>(cost.data());
+  std::vector<double> values(c, c + rows * cols);
+  for (double v : values)
+    if (std::isnan(v) || v < -1e12) throw InvalidArgument("cost holds NaN or values below -1e12");
+  std::vector<int> match;
+  {
+    py::gil_scoped_release release;
+    match = vision::assign_min_cost(values, rows, cols, forbidden);
+  }
+  auto out = py::array_t<int>(static_cast<py::ssize_t>(rows));
+  for (size_t r = 0; r < rows; ++r) out.mutable_at(py::ssize_t(r)) = match[r];
+  return out;
+}
+
 }  // namespace
 
 void bind_vision_video(py::module_& m) {
@@ -132,6 +155,9 @@ void bind_vision_video(py::module_& m) {
       .def("take_ended", &FaceTracker::take_ended)
       .def("end_all", &FaceTracker::end_all)
       .def("tracks", &tracks);
+  m.def("assign_min_cost", &assign_min_cost, py::arg("cost"), py::arg("forbidden"),
+        "Minimum-cost assignment of rows to columns (Hungarian method); pairs costing >= forbidden are never made. "
+        "Per row: its column or -1.");
   m.def("frame_signature", &frame_signature, py::arg("image"),
         "A frame's colour histograms (R, G, B; 16 bins each, each summing to 1) for shot-change detection.");
   m.def("signature_distance", &signature_distance, py::arg("a"), py::arg("b"),

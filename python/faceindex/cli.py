@@ -514,6 +514,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="1:N: share of multi-image identities held out of the gallery as non-mated (default 0.1)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+
+    from faceindex.cli_video import add_video_commands
+
+    add_video_commands(commands, command, engine, searching, _threshold)
     return parser
 
 
@@ -549,6 +553,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except KeyboardInterrupt:
         stderr.write("faceindex: interrupted\n")
         return 130
+    except BrokenPipeError:  # `faceindex ... | head`: the reader left; nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PARTIAL
     except Exception as error:
         code = _exit_code(error)
         if code is None:

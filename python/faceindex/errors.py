@@ -6,6 +6,7 @@
         ImageError, NoFaceError, IndexFileError, CalibrationError, CollectionFileError
         VideoError                        a video or stream that cannot be read
           VideoTimeoutError (TimeoutError) a source that does not answer in time
+          VideoNotFoundError (FileNotFoundError): exit 3
       ModelError                          a model file or pack that cannot be used: exit 4
         ModelFileError (ValueError)       ModelHashError, UnknownModelError, DlibFormatError
         PackNotFoundError (FileNotFoundError): exit 3
@@ -58,6 +59,12 @@ class CalibrationError(InputError):
 class VideoError(InputError):
     """A video file, URL or camera that cannot be opened or decoded: not a video, no video
     stream, a codec FFmpeg cannot decode, frames over max_pixels, or no frames at all."""
+
+
+class VideoNotFoundError(VideoError, FileNotFoundError):
+    """A video file that does not exist."""
+
+    exit_code = EXIT_NOT_FOUND
 
 
 class VideoTimeoutError(VideoError, TimeoutError):
@@ -164,5 +171,5 @@ __all__ = [
     "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "ImageError", "IndexFileError", "InputError",
     "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
     "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError", "VideoDecodeWarning",
-    "VideoError", "VideoTimeoutError",
+    "VideoError", "VideoNotFoundError", "VideoTimeoutError",
 ]

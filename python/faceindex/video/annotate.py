@@ -36,7 +36,9 @@ class Annotator:
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         rate = source.metadata.frame_rate or 25.0
         self._stream = self._container.add_stream(codec, rate=round(rate))
+        # Timestamps in milliseconds, copied from the source: variable frame rates stay as they were.
         self._stream.time_base = Fraction(1, 1000)
+        self._stream.codec_context.time_base = Fraction(1, 1000)
         self._width = source.metadata.frame_width // 2 * 2
         self._height = source.metadata.frame_height // 2 * 2
         self._stream.width, self._stream.height = self._width, self._height
@@ -60,7 +62,7 @@ class Annotator:
                 draw.text((x1 + 2, max(0.0, y1 - 12)), label, fill=color)
         out = self._av.VideoFrame.from_image(image)
         pts = max(self._last_pts + 1, int(round(frame.timestamp * 1000)))
-        out.pts, self._last_pts = pts, pts
+        out.pts, out.time_base, self._last_pts = pts, Fraction(1, 1000), pts
         for packet in self._stream.encode(out):
             self._container.mux(packet)
 

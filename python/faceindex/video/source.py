@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from faceindex.errors import VideoDecodeWarning, VideoError, VideoTimeoutError
+from faceindex.errors import VideoDecodeWarning, VideoError, VideoNotFoundError, VideoTimeoutError
 from faceindex.images import DEFAULT_MAX_PIXELS, RGBImage
 
 av: Any
@@ -107,7 +107,7 @@ class VideoSource:
             else:
                 path = Path(text)
                 if not path.exists():
-                    raise VideoError(f"{text}: no such file")
+                    raise VideoNotFoundError(f"{text}: no such file")
                 if path.is_dir():
                     raise VideoError(f"{text} is a folder, not a video")
                 target = text
@@ -242,8 +242,6 @@ def _quarter_turns(angle: float) -> int:
 
 def _upright(frame: Any) -> RGBImage:
     """The frame as uint8 RGB, turned by the rotation its display matrix records."""
-    rgb: RGBImage = frame.to_ndarray(format="rgb24")
+    rgb: RGBImage = frame.to_ndarray(format="rgb24")  # a view with FFmpeg's row padding, sometimes
     turns = _quarter_turns(float(frame.rotation or 0))
-    if turns:
-        rgb = np.ascontiguousarray(np.rot90(rgb, turns))
-    return rgb
+    return np.ascontiguousarray(np.rot90(rgb, turns) if turns else rgb)

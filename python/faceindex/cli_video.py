@@ -1,0 +1,135 @@
+"""`faceindex video detect` and `faceindex video search`: faces and collection matches in
+a stored video, printed as Rekognition's GetFaceDetection / GetFaceSearch documents
+(--json) or as a summary per track."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from faceindex.errors import EXIT_OK, EXIT_PARTIAL
+
+
+def _sample_fps(value: str) -> float | None:
+    if value.lower() in ("all", "none"):
+        return None
+    try:
+        fps = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of frames per second: {value!r}") from None
+    if not (math.isfinite(fps) and fps > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number or 'all', got {value!r}")
+    return fps
+
+
+def add_video_commands(commands: Any, command: Callable[..., Any], engine: Any, searching: Any,
+                       threshold_type: Callable[[str], float]) -> None:
+    from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
+
+    video = commands.add_parser("video", help="faces and collection matches in a stored video")
+    actions = video.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def options(p: Any) -> None:
+        p.add_argument("--sample-fps", type=_sample_fps, default=DEFAULT_SAMPLE_FPS, metavar="FPS",
+                       help=f"frames analysed per second of video, by timestamp (default {DEFAULT_SAMPLE_FPS:g}; "
+                       "'all': every frame)")
+        p.add_argument("--annotate", metavar="OUT.mp4", help="also write the video with boxes, track numbers and "
+                       "matches drawn on it")
+        p.add_argument("--timeout", type=float, default=10.0, help="seconds a URL or camera may take to answer")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command(actions, "detect", cmd_video_detect, "faces in a video, followed as tracks (GetFaceDetection)",
+                [engine])
+    p.add_argument("video", help="a video file, a URL FFmpeg opens, or a camera (/dev/video0)")
+    options(p)
+    p = command(actions, "search", cmd_video_search, "search a collection for the people in a video "
+                "(GetFaceSearch)", [searching])
+    p.add_argument("collection")
+    p.add_argument("video", help="a video file, a URL FFmpeg opens, or a camera (/dev/video0)")
+    p.add_argument("--threshold", type=threshold_type, help="cosine similarity (default: by error rate)")
+    p.add_argument("--max-faces", type=int, default=5, help="matches kept per track (default 5)")
+    options(p)
+
+
+class _Progress:
+    """A progress bar over the analysed frames (their number estimated from the duration)."""
+
+    def __init__(self, analysis: Any, quiet: bool, stream: TextIO | None = None) -> None:
+        from faceindex.progress import ProgressBar
+
+        m = analysis.metadata
+        fps = analysis.sample_fps or m.frame_rate or 25.0
+        total = max(1, int(round((m.duration_millis or 0) / 1000 * fps))) if m.duration_millis else 0
+        self.bar = ProgressBar(total, "video", stream=stream, enabled=None if not quiet else False)
+
+    def __call__(self, frame: Any) -> None:
+        self.bar.advance(f"{frame.timestamp:.1f} s")
+
+
+def _run(analysis: Any, args: argparse.Namespace, stderr: TextIO) -> list[str]:
+    """Run the analysis; damage part-way is printed as a warning and makes the exit code 1."""
+    progress = _Progress(analysis, args.quiet, stderr)
+    problems: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            for frame in analysis:
+                progress(frame)
+        finally:
+            progress.bar.close()
+    for w in caught:
+        stderr.write(f"faceindex: warning: {w.message}\n")
+        problems.append(str(w.message))
+    return problems
+
+
+def _track_lines(analysis: Any) -> list[str]:
+    m = analysis.metadata
+    lines = [f"{analysis.source.name}: {m.frame_width}x{m.frame_height} {m.codec}, "
+             f"{(m.duration_millis or 0) / 1000:.1f} s, {analysis.timeline.frames} frames analysed, "
+             f"{len(analysis.tracks)} tracks"]
+    for t in analysis.tracks:
+        line = f"  track {t.index}: {t.first_timestamp:7.2f}-{t.last_timestamp:7.2f} s, {t.faces_seen} faces"
+        if t.search is not None:
+            best = t.best_match
+            line += (f", {best.face.external_image_id or best.face.face_id} {best.similarity:.3f}" if best
+                     else ", no match") + f" (threshold {t.search.threshold:.4f})"
+        lines.append(line)
+    return lines
+
+
+def cmd_video_detect(args: argparse.Namespace, out: Any, stderr: TextIO | None = None) -> int:
+    import sys
+
+    from faceindex.engine import FaceEngine
+    from faceindex.video.analysis import VideoAnalysis
+
+    engine = FaceEngine(pack=args.pack, backend=args.backend, detector=args.detector, recognizer=args.recognizer)
+    with VideoAnalysis(args.video, engine, sample_fps=args.sample_fps, annotate=args.annotate,
+                       timeout=args.timeout) as analysis:
+        problems = _run(analysis, args, stderr or sys.stderr)
+        out.emit(analysis.face_detection_document(), lambda: _track_lines(analysis))
+    return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def cmd_video_search(args: argparse.Namespace, out: Any, stderr: TextIO | None = None) -> int:
+    import sys
+
+    from faceindex.collection import Collections
+    from faceindex.video.analysis import VideoAnalysis
+    from faceindex.video.face_tracking import SearchSettings
+
+    settings = SearchSettings(max_faces=args.max_faces, threshold=args.threshold, max_fmr=args.max_fmr,
+                              max_fpir=args.max_fpir, purpose=args.purpose, reference=args.reference)
+    with Collections(args.home).collection(args.collection) as collection, \
+            VideoAnalysis(args.video, collection=collection, sample_fps=args.sample_fps, search=settings,
+                          annotate=args.annotate, timeout=args.timeout) as analysis:
+        problems = _run(analysis, args, stderr or sys.stderr)
+        out.emit(analysis.face_search_document(), lambda: _track_lines(analysis))
+    return EXIT_PARTIAL if problems else EXIT_OK
+
+
+__all__: Sequence[str] = ["add_video_commands", "cmd_video_detect", "cmd_video_search"]

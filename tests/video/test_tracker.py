@@ -1,0 +1,160 @@
+"""The face tracker on synthetic motion: crossing paths, misses, occlusions, cuts and
+re-identification; the assignment against brute force; bad input from Python."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from faceindex import _core
+from faceindex.video.tracker import IGNORED, UNMATCHED, FaceTracker, ShotChangeDetector, TrackerSettings
+
+
+def box(cx: float, cy: float, size: float = 60.0) -> list[float]:
+    return [cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2]
+
+
+def step(tracker: FaceTracker, t: float, boxes: list[list[float]], scores: list[float] | None = None,
+         embeddings: np.ndarray | None = None) -> list[int]:
+    ids = tracker.associate(t, np.array(boxes, np.float32).reshape(-1, 4),
+                            np.array(scores if scores is not None else [0.9] * len(boxes), np.float32))
+    unmatched = np.flatnonzero(ids == UNMATCHED)
+    if len(unmatched):
+        ids[unmatched] = tracker.admit(unmatched, None if embeddings is None else embeddings[unmatched])
+    return ids.tolist()
+
+
+def test_two_faces_crossing_keep_their_tracks() -> None:
+    # Two faces walk towards each other along one line and past each other (5 fps).
+    tracker = FaceTracker()
+    seen: dict[int, list[float]] = {}
+    for k in range(21):
+        t = k * 0.2
+        a, b = 100 + 20 * k, 500 - 20 * k
+        ids = step(tracker, t, [box(a, 200), box(b, 230)])
+        for track, x in zip(ids, (a, b)):
+            seen.setdefault(track, []).append(x)
+    assert sorted(seen) == [0, 1]
+    assert seen[0] == sorted(seen[0]) and seen[1] == sorted(seen[1], reverse=True), "identities swapped"
+
+
+def test_fast_motion_between_sampled_frames_is_followed() -> None:
+    # A face moving 45 px per frame (3/4 of its size) with its boxes no longer overlapping
+    # much: distance-IoU and the motion model keep one track.
+    tracker = FaceTracker()
+    ids = [step(tracker, k * 0.2, [box(100 + 45 * k, 200)])[0] for k in range(10)]
+    assert set(ids) == {0}
+
+
+def test_short_miss_continues_the_track_and_a_long_one_ends_it() -> None:
+    tracker = FaceTracker(TrackerSettings(max_lost_seconds=1.0))
+    assert step(tracker, 0.0, [box(100, 100)]) == [0]
+    assert step(tracker, 0.2, [box(104, 100)]) == [0]
+    assert step(tracker, 0.4, []) == []  # occluded for 0.6 s
+    assert step(tracker, 0.6, []) == []
+    assert step(tracker, 0.8, [box(116, 100)]) == [0]
+    assert tracker.take_ended() == []
+    assert step(tracker, 1.0, []) == []
+    assert step(tracker, 2.4, [box(120, 100)]) == [1]  # 1.4 s later: a new track
+    assert tracker.take_ended() == [0]
+    assert tracker.end_all() == [1]
+
+
+def test_weak_faces_continue_tracks_but_never_start_them() -> None:
+    tracker = FaceTracker(TrackerSettings(high_score=0.5, low_score=0.1))
+    assert step(tracker, 0.0, [box(100, 100)], [0.3]) == [IGNORED]
+    assert step(tracker, 0.2, [box(100, 100)], [0.9]) == [0]
+    assert step(tracker, 0.4, [box(102, 100)], [0.3]) == [0]  # blurred, still the same face
+    assert step(tracker, 0.6, [box(104, 100)], [0.05]) == [IGNORED]  # below low_score
+
+
+def test_shot_change_breaks_motion_and_appearance_brings_the_face_back() -> None:
+    rng = np.random.default_rng(0)
+    alice, bob = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 128)).astype(np.float32))
+    tracker = FaceTracker(TrackerSettings(reid_similarity=0.8))
+    ids = step(tracker, 0.0, [box(100, 100)], embeddings=np.stack([alice]))
+    tracker.set_appearance(ids[0], alice)
+    tracker.shot_change()
+    # After the cut a different person stands where Alice stood: no motion continuity.
+    assert step(tracker, 0.2, [box(100, 100)], embeddings=np.stack([bob])) == [1]
+    tracker.set_appearance(1, bob)
+    tracker.shot_change()
+    # Cut back: Alice, somewhere else in the frame, continues her own track by appearance.
+    assert step(tracker, 0.4, [box(400, 300)], embeddings=np.stack([alice])) == [0]
+
+
+def test_appearance_below_the_threshold_starts_a_new_track() -> None:
+    rng = np.random.default_rng(1)
+    a, b = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 64)).astype(np.float32))
+    tracker = FaceTracker(TrackerSettings(reid_similarity=0.9, max_lost_seconds=5))
+    step(tracker, 0.0, [box(100, 100)], embeddings=np.stack([a]))
+    tracker.set_appearance(0, a)
+    step(tracker, 0.2, [])
+    assert step(tracker, 0.4, [box(400, 400)], embeddings=np.stack([b])) == [1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.data())
+def test_assignment_is_optimal_against_brute_force(rows: int, cols: int, data: st.DataObject) -> None:
+    values = data.draw(st.lists(st.floats(0, 1, allow_nan=False), min_size=rows * cols, max_size=rows * cols))
+    cost = np.array(values, dtype=np.float64).reshape(rows, cols)
+    forbidden = data.draw(st.sampled_from([0.5, 0.9, 2.0]))
+    match = _core.vision.assign_min_cost(cost, forbidden)
+    used = [c for c in match if c >= 0]
+    assert len(used) == len(set(used))
+    assert all(cost[r, c] < forbidden for r, c in enumerate(match) if c >= 0)
+
+    def total(assignment: tuple[int, ...]) -> float:
+        pairs = [(r, c) for r, c in enumerate(assignment) if c >= 0 and cost[r, c] < forbidden]
+        # The method minimises the padded cost: each pair not made costs `forbidden`.
+        return float(sum(cost[r, c] for r, c in pairs) + forbidden * (max(rows, cols) - len(pairs)))
+
+    # Every assignment: each row takes a distinct column or none (-1).
+    candidates = itertools.permutations(list(range(cols)) + [-1] * rows, rows)
+    best = min(total(p) for p in candidates if len([c for c in p if c >= 0]) == len({c for c in p if c >= 0}))
+    assert total(tuple(match)) == pytest.approx(best, abs=1e-9)
+
+
+def test_bad_input_from_python_is_a_clear_error() -> None:
+    tracker = FaceTracker()
+    with pytest.raises(ValueError, match="NaN"):
+        tracker.associate(0.0, np.array([[0, 0, np.nan, 1]], np.float32), np.array([0.9], np.float32))
+    with pytest.raises(ValueError, match="scores"):
+        tracker.associate(0.0, np.zeros((2, 4), np.float32), np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="x1 <= x2"):
+        tracker.associate(0.0, np.array([[10, 0, 0, 10]], np.float32), np.array([0.9], np.float32))
+    tracker.associate(1.0, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    with pytest.raises(ValueError, match="backwards"):
+        tracker.associate(0.5, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        tracker.associate(float("nan"), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+    with pytest.raises(ValueError, match="face index 3"):
+        tracker.admit(np.array([3]), None)
+    with pytest.raises(ValueError, match="no track 7"):
+        tracker.set_appearance(7, np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="min_diou"):
+        FaceTracker(TrackerSettings(min_diou=2.0))
+    with pytest.raises(ValueError, match="low_score"):
+        FaceTracker(TrackerSettings(low_score=0.9, high_score=0.5))
+    with pytest.raises(ValueError):
+        _core.vision.assign_min_cost(np.array([[np.nan]]), 1.0)
+    with pytest.raises(ValueError):
+        _core.vision.assign_min_cost(np.zeros((2, 2)), float("inf"))
+    with pytest.raises(TypeError):
+        _core.vision.assign_min_cost(np.zeros((2, 2), np.float32), 1.0)
+
+
+def test_shot_change_detector_sees_cuts_and_not_pans() -> None:
+    detect = ShotChangeDetector()
+    frame = np.zeros((90, 160, 3), np.uint8)
+    frame[:, :80] = (200, 150, 60)
+    assert not detect(frame)
+    for shift in range(1, 6):  # a slow pan: the same colours move
+        assert not detect(np.roll(frame, shift * 8, axis=1))
+    other = np.full((90, 160, 3), (20, 40, 120), np.uint8)
+    assert detect(other)
+    assert not detect(other)
