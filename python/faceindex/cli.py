@@ -514,6 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="1:N: share of multi-image identities held out of the gallery as non-mated (default 0.1)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+
+    # -- live streams: `faceindex stream` is defined in cli_stream.py (one hook here) --
+    from faceindex.cli_stream import add_stream_command
+
+    add_stream_command(commands, [common, searching])
     return parser
 
 
