@@ -26,6 +26,9 @@ from faceindex.errors import VideoError, VideoTimeoutError
 from faceindex.video.reconnect import ReconnectPolicy
 from faceindex.video.results import TrackEvent
 from faceindex.video.stream import StreamSearch
+
+pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
+
 from live_sender import ClipSender, SilentServer, track_start_delays
 
 CLIP = "video/short_hamilton_clip.mp4"
