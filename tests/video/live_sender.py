@@ -8,7 +8,7 @@ when each connection started so that event delays can be measured against what w
     sender.connections                        # wall time at which each connection's time 0 was sent
 
 `stop_after` cuts each connection after that many seconds of the clip (a source that
-disconnects mid-way); between connections the listening socket is closed for `pause`
+disconnects mid-way; with `stall`, one that stays connected and goes silent); between connections the listening socket is closed for `pause`
 seconds, so a reconnect in that gap is refused.
 """
 
@@ -50,6 +50,7 @@ class ClipSender:
     plays: int = 1  # connections served, one after the other
     stop_after: float | None = None  # seconds of clip per connection (None: the whole clip)
     pause: float = 0.0  # seconds the port refuses connections between two plays
+    stall: bool = False  # at stop_after, keep the connection open and send nothing more (a hung source)
     accept_timeout: float = 20.0  # seconds to wait for a client before giving up
     connections: list[SentConnection] = field(default_factory=list)
     error: BaseException | None = None
@@ -141,6 +142,8 @@ class ClipSender:
                         self.connections.append(sent)
                     clip_time = dts - first_dts
                     if self.stop_after is not None and clip_time >= self.stop_after:
+                        if self.stall:
+                            self._stop.wait(self.accept_timeout)  # until close(), the client's leaving unseen
                         break
                     # Real-time pace: each packet leaves when its decode time comes.
                     delay = sent.started_wall + clip_time - time.time()

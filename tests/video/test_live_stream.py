@@ -204,6 +204,22 @@ def test_a_source_that_does_not_come_back_ends_with_a_timeout(people: Collection
 
 
 @pytest.mark.slow
+def test_a_source_that_goes_silent_is_lost_after_the_timeout(people: Collection, clip: Path) -> None:
+    """Connected but sending nothing: the read timeout ends the wait, not the sender."""
+    events: list[TrackEvent] = []
+    with ClipSender(clip, stop_after=1.5, stall=True) as sender:
+        stream = StreamSearch(sender.url, collection=people, timeout=1.5,
+                              reconnect=ReconnectPolicy(reconnect_for=0.0), on_event=events.append)
+        with pytest.raises(VideoTimeoutError, match="after 0 reconnect attempts"):
+            stream.run()
+        silent_for = time.time() - sender.connections[0].packets[-1][1]
+    assert 1.5 <= silent_for < 1.5 + 2.0
+    lost = [e for e in events if e.kind == "source_lost"]
+    assert len(lost) == 1 and "no data within the timeout" in lost[0].detail
+    _assert_every_track_ended(events)
+
+
+@pytest.mark.slow
 def test_cli_stream_prints_json_lines_and_stops_on_sigterm(home: Path, clip: Path) -> None:
     script = Path(sys.executable).with_name("faceindex")
     lines: list[str] = []
