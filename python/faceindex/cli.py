@@ -444,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command(commands, "detect", cmd_detect, "detect the faces in an image", [engine]).add_argument("image")
 
+    # -- live streams: `faceindex stream` is defined in cli_stream.py; this is its one hook --
+    from faceindex.cli_stream import add_stream_command
+
+    add_stream_command(commands, [common, searching])
+
     faces = commands.add_parser("faces", help="list or delete stored faces")
     fa = faces.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = command(fa, "list", cmd_faces_list, "list stored faces, in the order they were indexed")

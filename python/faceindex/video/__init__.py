@@ -4,10 +4,13 @@ search the collection per track; Rekognition-shaped documents and live events.""
 
 from faceindex.video.analysis import VideoAnalysis
 from faceindex.video.face_tracking import EmbedPolicy, SearchSettings
+from faceindex.video.reconnect import ReconnectPolicy
 from faceindex.video.results import FrameFaces, Track, TrackedFace, TrackEvent
 from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
 from faceindex.video.source import VideoMetadata, VideoSource
+from faceindex.video.stream import StreamSearch
 from faceindex.video.tracker import FaceTracker, TrackerSettings
 
-__all__ = ["DEFAULT_SAMPLE_FPS", "EmbedPolicy", "FaceTracker", "FrameFaces", "SearchSettings", "Track",
-           "TrackEvent", "TrackedFace", "TrackerSettings", "VideoAnalysis", "VideoMetadata", "VideoSource"]
+__all__ = ["DEFAULT_SAMPLE_FPS", "EmbedPolicy", "FaceTracker", "FrameFaces", "ReconnectPolicy", "SearchSettings",
+           "StreamSearch", "Track", "TrackEvent", "TrackedFace", "TrackerSettings", "VideoAnalysis", "VideoMetadata",
+           "VideoSource"]

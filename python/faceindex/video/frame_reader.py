@@ -43,8 +43,9 @@ class _Failure:
 
 class FrameReader:
     def __init__(self, source: VideoSource, sampler: TimeSampler, *, keep_all: bool = False,
-                 drop_when_behind: bool = False, queue_frames: int = 4) -> None:
+                 drop_when_behind: bool = False, queue_frames: int = 4, warn: bool = True) -> None:
         self.source = source
+        self._warn = warn  # False: the caller reports `source.stopped_early` itself (a live source's loss)
         self._sampler = sampler
         self._keep_all = keep_all
         self._drop = drop_when_behind
@@ -107,7 +108,7 @@ class FrameReader:
                 yield item
         finally:
             self.close()
-        if self.source.stopped_early:
+        if self._warn and self.source.stopped_early:
             warnings.warn(self.source.stopped_early, VideoDecodeWarning, stacklevel=2)
 
     def close(self) -> None:

@@ -1,0 +1,112 @@
+"""`faceindex stream COLLECTION SOURCE`: search a live source until stopped, one JSON object
+per line per event on stdout (flushed at once, for a pipe to a log or another program).
+
+Ctrl-C and SIGTERM stop it cleanly: open tracks end with track_ended events, the source is
+closed, and the exit code is 0. A source that stays away longer than --reconnect-for ends it
+with an error (exit code 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from faceindex.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from faceindex.cli import Output
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be zero or more seconds, got {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _frames_per_second(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of frames per second: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be more than 0 frames per second, got {text}")
+    return value
+
+
+def add_stream_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
+    """Register `stream` among the subcommands; common_parents: the shared options (--home, the
+    search decision options)."""
+    from faceindex.cli import _positive, _threshold
+    from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
+    from faceindex.video.source import DEFAULT_TIMEOUT
+
+    help = "search a live stream (URL or camera) continuously: one JSON line per event"
+    p = commands.add_parser("stream", parents=list(common_parents), help=help, description=help)
+    p.set_defaults(handler=cmd_stream)
+    p.add_argument("collection")
+    p.add_argument("source", help="a URL FFmpeg opens (rtsp://, http(s)://, tcp://, udp://...) or a camera "
+                   "(/dev/video0)")
+    p.add_argument("--threshold", type=_threshold, help="cosine similarity (default: by error rate)")
+    p.add_argument("--max-faces", type=_positive, default=5, help="matches kept per track (default 5)")
+    p.add_argument("--sample-fps", type=_frames_per_second, default=DEFAULT_SAMPLE_FPS,
+                   help=f"frames analysed per second (default {DEFAULT_SAMPLE_FPS:g})")
+    p.add_argument("--duration", type=_positive_seconds, help="stop after this many seconds (default: run until "
+                   "Ctrl-C or SIGTERM)")
+    p.add_argument("--reconnect-for", type=_seconds, default=60.0,
+                   help="seconds to keep reopening a source that went away (default 60; 0: never)")
+    p.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
+                   help=f"seconds the source may take to open and between reads (default {DEFAULT_TIMEOUT:g})")
+
+
+@contextmanager
+def _stop_on_signals(stop: Any) -> Iterator[None]:
+    """SIGINT and SIGTERM call stop() instead of killing the process, for as long as the stream runs."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def cmd_stream(args: argparse.Namespace, out: Output) -> int:
+    from faceindex.cli import _collections, to_json
+    from faceindex.video.face_tracking import SearchSettings
+    from faceindex.video.reconnect import ReconnectPolicy
+    from faceindex.video.stream import StreamSearch
+
+    settings = SearchSettings(max_faces=args.max_faces, threshold=args.threshold, max_fmr=args.max_fmr,
+                              max_fpir=args.max_fpir, purpose=args.purpose, reference=args.reference)
+    with _collections(args).collection(args.collection) as collection:
+        stream = StreamSearch(args.source, collection=collection, sample_fps=args.sample_fps, search=settings,
+                              timeout=args.timeout, duration=args.duration,
+                              reconnect=ReconnectPolicy(reconnect_for=args.reconnect_for))
+        with stream, _stop_on_signals(stream.stop):
+            for event in stream.events():
+                out.stdout.write(json.dumps(to_json(event)) + "\n")
+                out.stdout.flush()
+    return EXIT_OK
