@@ -240,3 +240,33 @@ def test_memory_stays_flat_on_a_ten_minute_video(record: Callable[..., None], da
            target="<= 1.2", meets_target=ratio <= 1.2)
     # 60 loops of the clip's 9.2 s of frames (0.84-10.0 s) at 5 fps.
     assert results["10 min"]["frames"] >= 2700
+
+
+def test_live_event_delay_on_a_loopback_stream(record: Callable[..., None], data: Path, home: Path,
+                                              scrfd_engine: fi.FaceEngine) -> None:
+    """The clip streamed as MPEG-TS over TCP on 127.0.0.1 at real-time pace (twice): from the
+    moment a face's first frame left the sender to its track_started event."""
+    import statistics
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "video"))
+    from live_sender import ClipSender, track_start_delays
+
+    from faceindex.video import ReconnectPolicy, StreamSearch
+
+    collection = fi.Collections(home).collection("scrfd") if "scrfd" in fi.Collections(home).list_collections() \
+        else collection_of(home, "scrfd", data, scrfd_engine)
+    results = {}
+    for name, engine, target in (("scrfd_mbf", scrfd_engine, collection), ("dlib", None, None)):
+        if engine is None:
+            target = fi.Collections(home).collection("dlib") if "dlib" in fi.Collections(home).list_collections() \
+                else collection_of(home, "dlib", data, None)
+            engine = target.engine
+        with ClipSender(data / CLIP, plays=2, pause=0.5) as sender:
+            stream = StreamSearch(sender.url, engine, target, timeout=5.0, duration=19.0,
+                                  reconnect=ReconnectPolicy(reconnect_for=10.0))
+            events = list(stream.events())
+        delays = track_start_delays(events, sender)
+        results[name] = {"median_delay_s": statistics.median(delays), "max_delay_s": max(delays),
+                         "tracks": len(delays), "frames_analysed": stream.frames_analysed,
+                         "frames_dropped": stream.frames_dropped}
+    record("live_event_delay", **results)
