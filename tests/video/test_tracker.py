@@ -158,3 +158,18 @@ def test_shot_change_detector_sees_cuts_and_not_pans() -> None:
     other = np.full((90, 160, 3), (20, 40, 120), np.uint8)
     assert detect(other)
     assert not detect(other)
+
+
+def test_frontal_score_prefers_a_frontal_face_to_a_turned_one() -> None:
+    from faceindex.types import ARCFACE_LANDMARKS, DLIB_LANDMARKS
+    from faceindex.video.face_tracking import frontal_scores
+
+    # ARCFACE order: left eye, right eye, nose, mouth corners (x, y in pixels).
+    frontal = [[30, 40], [70, 40], [50, 60], [35, 80], [65, 80]]
+    turned = [[45, 40], [65, 40], [68, 60], [50, 80], [66, 80]]
+    scores = frontal_scores(np.array([frontal, turned], np.float32), ARCFACE_LANDMARKS)
+    assert scores[0] == pytest.approx(1.0) and scores[1] < 0.5
+    # dlib's order: right eye outer/inner, left eye outer/inner, nose base.
+    dlib_frontal = [[75, 40], [60, 40], [25, 40], [40, 40], [50, 65]]
+    assert frontal_scores(np.array([dlib_frontal], np.float32), DLIB_LANDMARKS)[0] == pytest.approx(1.0)
+    assert np.all(frontal_scores(np.full((2, 5, 2), np.nan, np.float32), ARCFACE_LANDMARKS) == 1.0)

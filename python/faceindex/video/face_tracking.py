@@ -2,7 +2,7 @@
 recognizer on each track's best faces only, and keep each track's search up to date.
 
 The recognizer runs on a face when its track starts, when a clearly better face of it
-appears (quality: size, sharpness, detector confidence), and at most every
+appears (quality: size, sharpness, detector confidence, pose from the landmarks), and at most every
 `refresh_seconds` otherwise: a person on screen for a minute costs a handful of
 embeddings, not 300. A track is recognised by the mean of its embeddings (a template
 steadier than any one frame), and that template is what is searched: one search per
@@ -47,16 +47,33 @@ class EmbedPolicy:
     refresh_seconds: float = 2.0  # and otherwise one face per track at most this often
 
 
-def quality_scores(detections: Detections) -> FloatArray:
+def quality_scores(detections: Detections, landmark_names: tuple[str, ...]) -> FloatArray:
     """0..1 per face: how good it is to recognise. Size up to 112 px (the recognizers'
-    input), sharpness (Laplacian variance, saturating), detector confidence."""
+    input), sharpness (Laplacian variance, saturating), detector confidence, and how
+    frontal it is (from the landmarks: a turned head puts the nose off the eyes' midpoint)."""
     if len(detections) == 0:
         return np.zeros(0, dtype=np.float32)
     assert detections.quality is not None
     size = np.clip(detections.quality[:, 0] / 112.0, 0.0, 1.0)
     sharp = detections.quality[:, 1] / (detections.quality[:, 1] + 50.0)
     confidence = np.sqrt(np.clip(detections.scores, 0.0, 1.0))
-    return (size * sharp * confidence).astype(np.float32)
+    return (size * sharp * confidence * frontal_scores(detections.landmarks, landmark_names)).astype(np.float32)
+
+
+def frontal_scores(landmarks: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """1 for a frontal face, down to 0.2 for a profile: the nose's offset from the eyes'
+    midpoint over the distance between the eyes. 1 where the landmarks do not say."""
+    left = [i for i, n in enumerate(names) if n.startswith("left eye")]
+    right = [i for i, n in enumerate(names) if n.startswith("right eye")]
+    nose = [i for i, n in enumerate(names) if n.startswith("nose")]
+    if not (left and right and nose):
+        return np.ones(len(landmarks))
+    x = landmarks[:, :, 0].astype(np.float64)
+    left_x, right_x, nose_x = x[:, left].mean(axis=1), x[:, right].mean(axis=1), x[:, nose].mean(axis=1)
+    eyes = np.abs(right_x - left_x)
+    offset = np.abs(nose_x - (left_x + right_x) / 2) / np.maximum(eyes, 1.0)
+    score = np.clip(1.0 - 2.0 * offset, 0.2, 1.0)
+    return np.where(np.isfinite(score), score, 1.0)
 
 
 class _TrackState:
@@ -120,7 +137,7 @@ class FaceTracking:
         ids = self._tracker.associate(t, detections.boxes, detections.scores)
         self._end(self._tracker.take_ended())
 
-        quality = quality_scores(detections)
+        quality = quality_scores(detections, self.engine.pack.landmarks)
         unmatched = np.flatnonzero(ids == UNMATCHED)
         refresh = [i for i in np.flatnonzero(ids >= 0) if self._wants_embedding(int(ids[i]), float(quality[i]), t)]
         chosen = np.concatenate([unmatched, np.asarray(refresh, dtype=np.intp)]).astype(np.intp)
