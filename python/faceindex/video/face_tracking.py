@@ -22,7 +22,7 @@ from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
 from faceindex.evaluation import thresholds
 from faceindex.quality import measure_quality
-from faceindex.types import FloatArray
+from faceindex.types import Float64Array, FloatArray
 from faceindex.video.frame_reader import SampledFrame
 from faceindex.video.results import FrameFaces, Track, TrackedFace, TrackEvent
 from faceindex.video.tracker import UNMATCHED, FaceTracker, ShotChangeDetector, TrackerSettings
@@ -57,10 +57,12 @@ def quality_scores(detections: Detections, landmark_names: tuple[str, ...]) -> F
     size = np.clip(detections.quality[:, 0] / 112.0, 0.0, 1.0)
     sharp = detections.quality[:, 1] / (detections.quality[:, 1] + 50.0)
     confidence = np.sqrt(np.clip(detections.scores, 0.0, 1.0))
-    return (size * sharp * confidence * frontal_scores(detections.landmarks, landmark_names)).astype(np.float32)
+    scores: FloatArray = (size * sharp * confidence * frontal_scores(detections.landmarks, landmark_names)
+                          ).astype(np.float32)
+    return scores
 
 
-def frontal_scores(landmarks: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+def frontal_scores(landmarks: np.ndarray, names: tuple[str, ...]) -> Float64Array:
     """1 for a frontal face, down to 0.2 for a profile: the nose's offset from the eyes'
     midpoint over the distance between the eyes. 1 where the landmarks do not say."""
     left = [i for i, n in enumerate(names) if n.startswith("left eye")]
@@ -72,8 +74,8 @@ def frontal_scores(landmarks: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     left_x, right_x, nose_x = x[:, left].mean(axis=1), x[:, right].mean(axis=1), x[:, nose].mean(axis=1)
     eyes = np.abs(right_x - left_x)
     offset = np.abs(nose_x - (left_x + right_x) / 2) / np.maximum(eyes, 1.0)
-    score = np.clip(1.0 - 2.0 * offset, 0.2, 1.0)
-    return np.where(np.isfinite(score), score, 1.0)
+    score: Float64Array = np.where(np.isfinite(offset), np.clip(1.0 - 2.0 * offset, 0.2, 1.0), 1.0)
+    return score
 
 
 class _TrackState:
