@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+from faceindex.collection import permissions
 from faceindex.errors import CollectionFileError
 from faceindex.types import PackInfo
 
@@ -112,6 +113,8 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Sorts and temporary indexes stay in memory, never in a temp file outside the collection's folder.
+        conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: inserting into 1M-row indexes stays in memory
     except sqlite3.DatabaseError as e:
         conn.close()
@@ -124,6 +127,8 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
 
 def create(path: Path, collection_id: str, pack: PackInfo) -> None:
     """Write a new, empty collection database at path (which must not exist)."""
+    # Made 0600 before SQLite opens it: SQLite gives the -wal, -shm and journal files the same mode.
+    permissions.create_private_file(path)
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")

@@ -34,7 +34,7 @@ class ShapePredictorArrays:
 
     @classmethod
     def load(cls, path: str) -> ShapePredictorArrays:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:  # a cache file: never unpickle what is on disk
             return cls(**{k: z[k] for k in cls.__dataclass_fields__})
 
 
