@@ -8,9 +8,11 @@ time waits for another instead of failing.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from faceindex.collection import permissions
@@ -190,7 +192,36 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     missing = [key for key in META_KEYS if key not in meta]
     if missing:
         raise CollectionFileError(f"{path}: damaged collection database (meta lacks {', '.join(missing)})")
+    for key, valid, expected in _META_CHECKS:
+        if not valid(meta[key]):
+            raise CollectionFileError(
+                f"{path}: damaged collection database (meta {key} is {meta[key]!r}; expected {expected})")
+    if meta["erase_generation"] > meta["generation"]:
+        raise CollectionFileError(f"{path}: damaged collection database (erase_generation is after generation)")
     return meta
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _count(high: int) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, int) and 0 <= value <= high
+
+
+# What each meta value must be; every later reader of meta (pack_of, store.generations,
+# store.stored_id_digest, FlatIndex(dim)) relies on it.
+_META_CHECKS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
+    *((key, _text, "text") for key in ("collection_id", "store_uuid", "pack", "pack_version")),
+    *((key, lambda v: isinstance(v, str), "text") for key in
+      ("threshold_source", "pack_detector", "pack_recognizer", "pack_license")),
+    ("created_at", lambda v: isinstance(v, (int, float)) and 0 <= v < 1e11, "seconds since 1970"),
+    ("embedding_size", lambda v: isinstance(v, int) and 1 <= v <= 65536, "an integer in 1..65536"),
+    ("default_threshold", lambda v: isinstance(v, (int, float)) and -1 <= v <= 1, "a similarity in -1..1"),
+    ("generation", _count(2**62), "a non-negative integer"),
+    ("erase_generation", _count(2**62), "a non-negative integer"),
+    ("id_digest", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None, "16 hex digits"),
+)
 
 
 def _add_audit_log(conn: sqlite3.Connection) -> None:

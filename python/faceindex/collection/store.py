@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from faceindex.collection.results import FaceRecord, User
+from faceindex.errors import CollectionFileError
 from faceindex.types import Face
 
 # SQLite builds before 3.32 allow 999 bound parameters; stay under it.
@@ -52,26 +53,54 @@ class NewFace:
     embedding: bytes
 
 
+# SQLite's result codes for a file that is damaged or not a database at all.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
 @contextmanager
 def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One consistent snapshot (WAL readers never wait for the writer)."""
-    conn.execute("BEGIN DEFERRED")
-    try:
-        yield conn
-    finally:
-        conn.execute("COMMIT")
+    with _damage_reported(conn):
+        conn.execute("BEGIN DEFERRED")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
 
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """The database's single writer slot, waiting up to the busy timeout for it."""
-    conn.execute("BEGIN IMMEDIATE")
+    with _damage_reported(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+@contextmanager
+def _damage_reported(conn: sqlite3.Connection) -> Iterator[None]:
+    """SQLite's "malformed" / "not a database" surface as CollectionFileError, wherever in an
+    operation the damaged page is met (a page may be read by a write only, say the audit log's)."""
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        yield
+    except sqlite3.DatabaseError as e:
+        code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
+        damaged = (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB) if code is not None
+                   else any(m in str(e) for m in ("malformed", "not a database")))
+        if not damaged:
+            raise
+        raise CollectionFileError(f"{_database_path(conn)}: damaged collection database: {e}") from e
+
+
+def _database_path(conn: sqlite3.Connection) -> str:
+    try:
+        return str(conn.execute("PRAGMA database_list").fetchone()[2])
+    except sqlite3.Error:
+        return "collection database"
 
 
 def generations(conn: sqlite3.Connection) -> Generations:
