@@ -118,7 +118,7 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
         # Sorts and temporary indexes stay in memory, never in a temp file outside the collection's folder.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: inserting into 1M-row indexes stays in memory
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:  # a damaged header can yield undecodable text
         conn.close()
         raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
     except BaseException:
@@ -171,7 +171,7 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     try:
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
     if application_id != APPLICATION_ID:
         raise CollectionFileError(
@@ -184,10 +184,13 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     if version < 1:
         raise CollectionFileError(f"{path}: collection schema version {version} is not valid")
     if version == 1:
-        _add_audit_log(conn)
+        try:
+            _add_audit_log(conn)
+        except sqlite3.DatabaseError as e:
+            raise CollectionFileError(f"{path}: damaged collection database (migrating to schema 2: {e})") from e
     try:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise CollectionFileError(f"{path}: damaged collection database: {e}") from e
     missing = [key for key in META_KEYS if key not in meta]
     if missing:

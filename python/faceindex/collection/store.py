@@ -87,6 +87,8 @@ def _damage_reported(conn: sqlite3.Connection) -> Iterator[None]:
     operation the damaged page is met (a page may be read by a write only, say the audit log's)."""
     try:
         yield
+    except UnicodeDecodeError as e:  # faceindex writes only UTF-8 text: anything else is damage
+        raise CollectionFileError(f"{_database_path(conn)}: damaged collection database: {e}") from e
     except sqlite3.DatabaseError as e:
         code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
         damaged = (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB) if code is not None
