@@ -68,7 +68,10 @@ class DlibReader:
             return _SPECIAL_EXPONENTS[exponent]
         if not -32768 <= exponent <= 32767:
             raise self.fail(f"bad float exponent {exponent}")
-        return math.ldexp(mantissa, exponent)
+        try:
+            return math.ldexp(mantissa, exponent)
+        except OverflowError:  # a mantissa of 64 bits times 2**32767: beyond any double
+            raise self.fail(f"float {mantissa} * 2**{exponent} is out of range") from None
 
     def boolean(self) -> bool:
         ch = self._take(1)[0]
