@@ -52,3 +52,20 @@ def test_a_malformed_page_met_by_a_write_is_a_collection_file_error(tmp_path: Pa
         assert len(collection) == 3
         with pytest.raises(CollectionFileError, match="damaged collection database: database disk image is malformed"):
             collection.search_faces_by_embedding(unit_vectors(1, seed=6)[0], pack=SYNTHETIC)
+
+
+def test_stored_values_of_the_wrong_size_or_type_are_named(tmp_path: Path) -> None:
+    db_path = make(tmp_path)
+    db = sqlite3.connect(db_path)
+    db.execute("UPDATE meta SET value = 2 WHERE key = 'embedding_size'")  # in range, but not what rows hold
+    db.commit()
+    with pytest.raises(CollectionFileError, match="face row 1 holds a 512 bytes embedding; the collection's are 8"):
+        Collections(tmp_path).collection("c")
+    db.execute("UPDATE meta SET value = 128 WHERE key = 'embedding_size'")
+    db.execute("UPDATE faces SET landmarks = x'00' WHERE id = 2")
+    db.execute("UPDATE faces SET created_at = 'yesterday' WHERE id = 3")
+    db.commit()
+    db.close()
+    with Collections(tmp_path).collection("c") as collection:
+        with pytest.raises(CollectionFileError, match="face row 2 cannot be read"):
+            collection.list_faces()

@@ -186,8 +186,8 @@ def embeddings_after(
     cursor = conn.execute("SELECT id, embedding FROM faces WHERE id > ? ORDER BY id", (after_id,))
     while rows := cursor.fetchmany(batch):
         ids = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        yield ids, vectors
+        vectors = np.frombuffer(b"".join(_embedding(r[0], r[1], dim) for r in rows), dtype=np.float32)
+        yield ids, vectors.reshape(len(rows), dim)
 
 
 def embeddings_of(conn: sqlite3.Connection, row_ids: Sequence[int], dim: int) -> npt.NDArray[np.float32]:
@@ -196,7 +196,17 @@ def embeddings_of(conn: sqlite3.Connection, row_ids: Sequence[int], dim: int) ->
     for chunk in _chunks(list(row_ids)):
         marks = ",".join("?" * len(chunk))
         found.update(conn.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks})", chunk).fetchall())
-    return np.frombuffer(b"".join(found[int(i)] for i in row_ids), dtype=np.float32).reshape(len(row_ids), dim)
+    joined = b"".join(_embedding(int(i), found[int(i)], dim) for i in row_ids)
+    return np.frombuffer(joined, dtype=np.float32).reshape(len(row_ids), dim)
+
+
+def _embedding(row_id: int, blob: object, dim: int) -> bytes:
+    """A stored embedding's bytes, checked: a value of another type or size is damage, not a vector."""
+    if not isinstance(blob, bytes) or len(blob) != 4 * dim:
+        size = f"{len(blob)} bytes" if isinstance(blob, bytes) else type(blob).__name__
+        raise CollectionFileError(f"damaged collection database: face row {row_id} holds a {size} embedding; "
+                                  f"the collection's are {4 * dim} bytes")
+    return blob
 
 
 def faces_by_row_ids(conn: sqlite3.Connection, row_ids: Sequence[int]) -> dict[int, FaceRecord]:
@@ -321,6 +331,13 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait: bool = True) -> bool:
 
 
 def _face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
+    try:
+        return _decode_face_record(row)
+    except (TypeError, ValueError, OverflowError, OSError) as e:  # a value SQLite kept but we never wrote
+        raise CollectionFileError(f"damaged collection database: face row {row[0]} cannot be read ({e})") from e
+
+
+def _decode_face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
     (_id, face_id, image_id, external_image_id, user_id, x1, y1, x2, y2, confidence, landmarks,
      face_size, sharpness, brightness, yaw, pitch, roll, created_at) = row
     face = Face(bbox=(x1, y1, x2, y2), score=confidence,
@@ -331,6 +348,13 @@ def _face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
 
 
 def _user(row: tuple) -> User:  # type: ignore[type-arg]
+    try:
+        return _decode_user(row)
+    except (TypeError, ValueError, OverflowError, OSError) as e:
+        raise CollectionFileError(f"damaged collection database: user {row[0]!r} cannot be read ({e})") from e
+
+
+def _decode_user(row: tuple) -> User:  # type: ignore[type-arg]
     return User(user_id=row[0], face_count=int(row[2]), created_at=datetime.fromtimestamp(row[1], tz=timezone.utc))
 
 
