@@ -97,11 +97,12 @@ fuzz: install $(VENV)/.deps-fuzz
 # the ASan runtime is preloaded, and libstdc++ with it (ASan's __cxa_throw interceptor must find
 # the real one when it starts, or the first C++ exception aborts); leaks are not checked
 # (CPython keeps memory to exit). Symbols are kept (install.strip=false) for readable reports.
+# float-cast-overflow is named as well: GCC's `undefined` leaves out out-of-range float -> int.
 # Tests: the kernel, index-file and input tests, the vision kernels, the dlib reader, and the
 # fuzz corpora. Any report fails the run (halt_on_error).
 ASAN_BUILD := build/asan
 ASAN_SITE := build/asan-site
-SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -g
+SANITIZE := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -g
 SANITIZER_TESTS ?= tests/search/test_flat_index_kernels.py tests/search/test_flat_index_files.py \
   tests/search/test_flat_index_input.py tests/vision tests/packs/test_dlib_format.py \
   tests/packs/test_dlib_bad_input.py tests/packs/test_dlib_shape_predictor_input.py tests/fuzz/test_corpora.py
