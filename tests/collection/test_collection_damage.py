@@ -69,3 +69,15 @@ def test_stored_values_of_the_wrong_size_or_type_are_named(tmp_path: Path) -> No
     with Collections(tmp_path).collection("c") as collection:
         with pytest.raises(CollectionFileError, match="face row 2 cannot be read"):
             collection.list_faces()
+
+
+def test_an_altered_table_definition_is_named_on_open(tmp_path: Path) -> None:
+    # Found by fuzz_collection_open: a column renamed in sqlite_master failed the first search's audit row.
+    db_path = make(tmp_path)
+    db = sqlite3.connect(db_path)
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute("UPDATE sqlite_master SET sql = replace(sql, 'beyond_table', 'beyond_tablX') WHERE name = 'audit'")
+    db.commit()
+    db.close()
+    with pytest.raises(CollectionFileError, match="schema of audit is not ours"):
+        Collections(tmp_path).collection("c")

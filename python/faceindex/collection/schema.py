@@ -13,6 +13,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from faceindex.collection import permissions
@@ -189,9 +190,15 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
         except sqlite3.DatabaseError as e:
             raise CollectionFileError(f"{path}: damaged collection database (migrating to schema 2: {e})") from e
     try:
+        stored = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall())
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise CollectionFileError(f"{path}: damaged collection database: {e}") from e
+    # Our tables and indexes as we create them (others may be added beside them): a definition
+    # altered on disk would fail statements far from here ("no column named ...").
+    altered = [name for name, sql in _expected_schema().items() if stored.get(name) != sql]
+    if altered:
+        raise CollectionFileError(f"{path}: damaged collection database (schema of {', '.join(altered)} is not ours)")
     missing = [key for key in META_KEYS if key not in meta]
     if missing:
         raise CollectionFileError(f"{path}: damaged collection database (meta lacks {', '.join(missing)})")
@@ -202,6 +209,19 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     if meta["erase_generation"] > meta["generation"]:
         raise CollectionFileError(f"{path}: damaged collection database (erase_generation is after generation)")
     return meta
+
+
+@cache
+def _expected_schema() -> dict[str, str]:
+    """name -> CREATE statement, as SQLite records them for a database made by create() (current version)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in _SCHEMA.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall())
+    finally:
+        conn.close()
 
 
 def _text(value: object) -> bool:
