@@ -67,12 +67,15 @@ def _value(raw: bytes) -> object:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw
-    for parse in (int, float):
-        try:
-            return parse(text)
-        except (ValueError, OverflowError):
-            pass
-    return text
+    try:
+        number = int(text)
+        return number if -2**63 <= number < 2**63 else text  # SQLite integers are 64-bit
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except (ValueError, OverflowError):
+        return text
 
 
 def check(data: bytes) -> None:
