@@ -81,3 +81,15 @@ def test_an_altered_table_definition_is_named_on_open(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(CollectionFileError, match="schema of audit is not ours"):
         Collections(tmp_path).collection("c")
+
+
+def test_text_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    # Found by fuzz_collection_open: sqlite3's "Could not decode to UTF-8 column" (an OperationalError).
+    db_path = make(tmp_path)
+    db = sqlite3.connect(db_path)
+    db.execute("UPDATE faces SET image_id = CAST(x'35ff35' AS TEXT) WHERE id = 2")
+    db.commit()
+    db.close()
+    with Collections(tmp_path).collection("c") as collection:
+        with pytest.raises(CollectionFileError, match="damaged collection database: Could not decode to UTF-8"):
+            collection.list_faces()

@@ -93,6 +93,8 @@ def _damage_reported(conn: sqlite3.Connection) -> Iterator[None]:
         code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
         damaged = (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB) if code is not None
                    else any(m in str(e) for m in ("malformed", "not a database")))
+        # The sqlite3 module's own error for a TEXT value that is not UTF-8 (we write only UTF-8).
+        damaged = damaged or str(e).startswith("Could not decode to UTF-8")
         if not damaged:
             raise
         raise CollectionFileError(f"{_database_path(conn)}: damaged collection database: {e}") from e
