@@ -89,22 +89,27 @@ def test_soak_writers_killed_at_random_readers_never_see_a_torn_state(tmp_path: 
     for writer in writers:
         writer.start(0)
     committed_unacknowledged = 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(rng.uniform(1.0, 4.0))
-        victim = writers[rng.randrange(WRITERS)]
+
+    def kill(victim: Writer) -> int:
+        """SIGKILL; the first batch not committed. The call in flight at the kill may have
+        committed without being acknowledged: it is counted, and never written twice."""
+        nonlocal committed_unacknowledged
         victim.kill()
-        # The call in flight at the kill may have committed without being acknowledged:
-        # restart after the last committed batch so that no batch is written twice.
         done = committed_batches(db_path, victim.w)
         acked = len(victim.acknowledged)
         assert done == list(range(len(done))) and acked <= len(done) <= acked + 1, (victim.w, acked, done[-3:])
         committed_unacknowledged += len(done) - acked
-        # The restarted writer acknowledges from its first batch on: keep one list in batch order.
+        # Keep one list in batch order: the restarted writer acknowledges from the next batch on.
         victim.acknowledged += [{"batch": b, "face_ids": None} for b in range(acked, len(done))]
-        victim.start(len(done))
+        return len(done)
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(1.0, 4.0))
+        victim = writers[rng.randrange(WRITERS)]
+        victim.start(kill(victim))
     for writer in writers:
-        writer.kill()
+        kill(writer)
 
     reports = []
     for proc in readers:
