@@ -12,7 +12,7 @@ BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/be
 # that CMake's build/ directory keeps an unchanged tree cheap to rebuild).
 BUILD_TOOLS := "cmake>=3.24" ninja
 
-.PHONY: demo test bench bench-peers install lint check-baseline dist check-dist calibrate clean
+.PHONY: demo test bench bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,46 @@ check-baseline: install
 	qemu-x86_64 -cpu Nehalem $(PY) -m pytest -q -p no:cacheprovider tests/search/test_build_info.py \
 	  tests/search/test_flat_index_kernels.py tests/search/test_flat_index_files.py \
 	  tests/search/test_flat_index_input.py tests/vision/test_onnx_kernels.py
+
+# Coverage-guided fuzzing (atheris): each harness tests/fuzz/fuzz_<name>.py for FUZZ_SECONDS,
+# starting from its checked-in seeds (tests/fuzz/corpus/<name>); what it finds new goes to
+# fuzz-corpus/<name>, and a crash, hang or blow-up leaves its input in fuzz-crashes/<name>/
+# (both git-ignored). A crash input is fixed at its cause and copied into the corpus, named
+# regression-<what>, where `make test` replays it (tests/fuzz/test_corpora.py).
+FUZZ_SECONDS ?= 90
+FUZZ_HARNESSES ?= $(patsubst tests/fuzz/fuzz_%.py,%,$(wildcard tests/fuzz/fuzz_*.py))
+fuzz: install $(VENV)/.deps-fuzz
+	@failed=""; for h in $(FUZZ_HARNESSES); do \
+	  mkdir -p fuzz-crashes/$$h fuzz-corpus/$$h; echo "== fuzz $$h: $(FUZZ_SECONDS) s"; \
+	  $(PY) tests/fuzz/fuzz_$$h.py -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 \
+	    -artifact_prefix=fuzz-crashes/$$h/ -print_final_stats=1 $(FUZZ_ARGS) fuzz-corpus/$$h tests/fuzz/corpus/$$h \
+	    || failed="$$failed $$h"; \
+	done; if [ -n "$$failed" ]; then echo "fuzzing found crashes in:$$failed (inputs in fuzz-crashes/)"; exit 1; fi
+
+# The C++ core under AddressSanitizer and UndefinedBehaviorSanitizer: the extension is built
+# into its own build dir and installed into build/asan-site (the normal .venv build is left
+# alone), which PYTHONPATH puts ahead of .venv's copy. Python itself is not instrumented, so
+# the ASan runtime is preloaded, and libstdc++ with it (ASan's __cxa_throw interceptor must find
+# the real one when it starts, or the first C++ exception aborts); leaks are not checked
+# (CPython keeps memory to exit). Symbols are kept (install.strip=false) for readable reports.
+# float-cast-overflow is named as well: GCC's `undefined` leaves out out-of-range float -> int.
+# Tests: the kernel, index-file and input tests, the vision kernels, the dlib reader, and the
+# fuzz corpora. Any report fails the run (halt_on_error).
+ASAN_BUILD := build/asan
+ASAN_SITE := build/asan-site
+SANITIZE := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -g
+SANITIZER_TESTS ?= tests/search/test_flat_index_kernels.py tests/search/test_flat_index_files.py \
+  tests/search/test_flat_index_input.py tests/vision tests/packs/test_dlib_format.py \
+  tests/packs/test_dlib_bad_input.py tests/packs/test_dlib_shape_predictor_input.py tests/fuzz/test_corpora.py
+check-sanitizers: install
+	rm -rf $(ASAN_SITE)
+	$(PIP) install --quiet --no-build-isolation --no-deps --target $(ASAN_SITE) \
+	  -C build-dir=$(ASAN_BUILD) -C install.strip=false -C cmake.define.FACEINDEX_CUDA=OFF \
+	  -C "cmake.define.CMAKE_CXX_FLAGS=$(SANITIZE)" -C "cmake.define.CMAKE_MODULE_LINKER_FLAGS=$(SANITIZE)" .
+	PYTHONPATH=$(CURDIR)/$(ASAN_SITE) LD_PRELOAD="$$(g++ -print-file-name=libasan.so) $$(g++ -print-file-name=libstdc++.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} FACEINDEX_EXPECT_SANITIZERS=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider $(SANITIZER_TESTS) $(PYTEST_ARGS)
 
 # The calibration tables shipped in models/calibration/: every pair of the LFW photos of
 # folds 0-6 (../shared/data/lfw), through each pack that faceindex measures.

@@ -49,8 +49,8 @@ def worker(build: str, data_dir: str, threads: int) -> None:
         faceindex.set_num_threads(threads)
     from faceindex.flat_index import set_simd_level, simd_features, supported_simd_levels
 
-    vectors = np.load(Path(data_dir) / "vectors.npy")
-    queries = np.load(Path(data_dir) / "queries.npy")
+    vectors = np.load(Path(data_dir) / "vectors.npy", allow_pickle=False)
+    queries = np.load(Path(data_dir) / "queries.npy", allow_pickle=False)
     ids = np.arange(len(vectors), dtype=np.uint64)
     indexes = {}
     for dtype in DTYPES:

@@ -65,3 +65,15 @@ def data_file(data_dir: Path) -> Callable[[str], Path]:
         return path
 
     return find
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sanitizer_build() -> None:
+    """Under `make check-sanitizers`: the instrumented extension is the one imported, or nothing was checked."""
+    if os.environ.get("FACEINDEX_EXPECT_SANITIZERS") != "1":
+        return
+    import faceindex._core
+
+    assert "asan-site" in faceindex._core.__file__, f"not the sanitizer build: {faceindex._core.__file__}"
+    maps = Path("/proc/self/maps").read_text()
+    assert "libasan" in maps and "libubsan" in maps, "the ASan/UBSan runtimes are not loaded"

@@ -198,8 +198,14 @@ void write_index_file(const std::string& path, Metric metric, const VectorStore&
   std::random_device rd;
   const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd());
   Fd file;
-  file.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  // Owner-only (embeddings are biometric data), whatever the umask: the rename keeps the mode.
+  file.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (file.fd < 0) throw FileSystemError(os_error("cannot create", tmp));
+  if (::fchmod(file.fd, 0600) != 0) {
+    const std::string message = os_error("cannot set the mode of", tmp);
+    ::unlink(tmp.c_str());
+    throw FileSystemError(message);
+  }
   try {
     ChecksummedWriter out(file.fd);
     const size_t padded = l.count_padded;

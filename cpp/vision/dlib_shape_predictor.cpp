@@ -3,6 +3,7 @@
 // leaf of every tree. Arithmetic in float where dlib's is float, so pixels match.
 #include "faceindex/dlib_shape_predictor.h"
 
+#include <cmath>
 #include <string>
 
 #include "faceindex/similarity.h"
@@ -26,6 +27,17 @@ void DlibShapePredictor::validate() const {
   need(long(leaves.size()) == num_levels * num_trees * (num_splits + 1) * 2 * num_parts, "leaf size");
   for (uint32_t a : anchor) need(long(a) < num_parts, "anchor index out of range");
   for (uint32_t s : split_idx) need(long(s) < num_features, "split feature index out of range");
+  // Offsets are in units of the face box (dlib's are well under 1): a bound keeps every
+  // coordinate predict() computes finite, however many trees add up.
+  auto bounded = [](const std::vector<float>& values) {
+    for (float v : values)
+      if (!(std::abs(v) <= 1e3f)) return false;  // NaN fails too
+    return true;
+  };
+  need(bounded(initial_shape), "initial shape values must be finite, within 1e3");
+  need(bounded(deltas), "deltas must be finite, within 1e3");
+  need(bounded(leaves), "leaf values must be finite, within 1e3");
+  for (float t : split_thresh) need(std::isfinite(t), "split thresholds must be finite");
 }
 
 void DlibShapePredictor::predict(const uint8_t* rgb, long rows, long cols, const Rect& box, float* out) const {
@@ -45,9 +57,10 @@ void DlibShapePredictor::predict(const uint8_t* rgb, long rows, long cols, const
       const float dx = d[2 * f], dy = d[2 * f + 1];
       const float sx = (m00 * dx + m01 * dy) + shape[2 * anchors[f]];
       const float sy = (m10 * dx + m11 * dy) + shape[2 * anchors[f] + 1];
-      const long px = dlib_compat::round_half_up(w * double(sx) + l);
-      const long py = dlib_compat::round_half_up(h * double(sy) + t);
-      if (px >= 0 && py >= 0 && px < cols && py < rows) {
+      // Rounded and range-checked as doubles: converting an out-of-range double to long is undefined.
+      const double fx = std::floor(w * double(sx) + l + 0.5), fy = std::floor(h * double(sy) + t + 0.5);
+      if (fx >= 0 && fy >= 0 && fx < double(cols) && fy < double(rows)) {
+        const long px = long(fx), py = long(fy);
         const uint8_t* p = rgb + (py * cols + px) * 3;
         feature[size_t(f)] = float((unsigned(p[0]) + unsigned(p[1]) + unsigned(p[2])) / 3);
       } else {
@@ -68,8 +81,8 @@ void DlibShapePredictor::predict(const uint8_t* rgb, long rows, long cols, const
     }
   }
   for (long p = 0; p < num_parts; ++p) {
-    out[2 * p] = float(dlib_compat::round_half_up(w * double(shape[2 * p]) + l));
-    out[2 * p + 1] = float(dlib_compat::round_half_up(h * double(shape[2 * p + 1]) + t));
+    out[2 * p] = float(std::floor(w * double(shape[2 * p]) + l + 0.5));  // dlib's round half up
+    out[2 * p + 1] = float(std::floor(h * double(shape[2 * p + 1]) + t + 0.5));
   }
 }
 

@@ -80,6 +80,21 @@ def _collections(args: argparse.Namespace) -> Any:
     return Collections(args.home)
 
 
+def _warn_if_exposed(args: argparse.Namespace, collection_id: str) -> None:
+    """A warning on stderr when the collection's files are open to group or others (biometric data)."""
+    from faceindex.collection.permissions import exposure_warning
+
+    directory = _collections(args).path_of(collection_id)
+    warning = exposure_warning(directory) if directory.is_dir() else None
+    if warning:
+        args.stderr.write(f"faceindex: warning: {warning}\n")
+
+
+def _collection(args: argparse.Namespace) -> Any:
+    _warn_if_exposed(args, args.collection)
+    return _collections(args).collection(args.collection)
+
+
 def _engine(args: argparse.Namespace) -> Any:
     from faceindex.engine import FaceEngine
 
@@ -102,6 +117,7 @@ def cmd_collection_list(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_collection_describe(args: argparse.Namespace, out: Output) -> int:
+    _warn_if_exposed(args, args.collection_id)
     d = _collections(args).describe_collection(args.collection_id)
     out.emit(d, lambda: [
         f"collection  {d.collection_id}",
@@ -125,7 +141,7 @@ def cmd_index(args: argparse.Namespace, out: Output) -> int:
     from faceindex.collection.ingest import image_files, index_paths
     from faceindex.progress import ProgressBar
 
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         files = image_files(args.paths)
         if not files:
             raise CliError(f"no images found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
@@ -185,7 +201,7 @@ def _criteria(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_search(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         if args.face_id:
             result: Any = collection.search_faces(args.image, args.max_faces, args.threshold, **_criteria(args))
         else:
@@ -213,7 +229,7 @@ def cmd_detect(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_faces_list(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         page = collection.list_faces(args.max_results, args.next_token, user_id=args.user,
                                      external_image_id=args.external_image_id)
     out.emit(page, lambda: [f"{r.face_id}  {r.external_image_id or '-'}  {_box(r.face.bbox)}  "
@@ -223,7 +239,7 @@ def cmd_faces_list(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_faces_delete(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         result = collection.delete_faces(args.face_ids)
     out.emit(result, lambda: [f"deleted {f}" for f in result.deleted_faces] + [
         f"not deleted {u.face_id}: {'+'.join(u.reasons)}" for u in result.unsuccessful_face_deletions])
@@ -231,14 +247,14 @@ def cmd_faces_delete(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_users_create(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         collection.create_user(args.user_id)
     out.emit({"created": args.user_id}, lambda: [f"created user {args.user_id}"])
     return EXIT_OK
 
 
 def cmd_users_delete(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         result = collection.delete_user(args.user_id, delete_faces=not args.keep_faces)
     out.emit(result, lambda: [f"deleted user {result.user_id}: {len(result.deleted_faces)} faces erased, "
                               f"{len(result.disassociated_faces)} kept"])
@@ -246,7 +262,7 @@ def cmd_users_delete(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         page = collection.list_users(args.max_results, args.next_token)
     out.emit(page, lambda: [f"{u.user_id}  {u.face_count} faces" for u in page.users] + (
         [f"more: --next-token {page.next_token}"] if page.next_token else []))
@@ -254,7 +270,7 @@ def cmd_users_list(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_users_associate(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         result = collection.associate_faces(args.user_id, args.face_ids, args.threshold, max_fmr=args.max_fmr,
                                             purpose=args.purpose, reference=args.reference)
     out.emit(result, lambda: [f"associated {f}" for f in result.associated_faces] + [
@@ -263,7 +279,7 @@ def cmd_users_associate(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_users_disassociate(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         result = collection.disassociate_faces(args.user_id, args.face_ids)
     out.emit(result, lambda: [f"disassociated {f}" for f in result.disassociated_faces] + [
         f"not disassociated {u.face_id}: {'+'.join(u.reasons)}" for u in result.unsuccessful_face_disassociations])
@@ -271,7 +287,7 @@ def cmd_users_disassociate(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_users_search(args: argparse.Namespace, out: Output) -> int:
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         if args.image is not None:
             result = collection.search_users_by_image(args.image, args.max_users, args.threshold, **_criteria(args))
         else:
@@ -292,7 +308,7 @@ def cmd_audit(args: argparse.Namespace, out: Output) -> int:
             raise CliError(f"--since must be an ISO 8601 date or time, got {args.since!r}", EXIT_USAGE) from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=timezone.utc)
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         log = collection.audit_log(since, args.limit)
     out.emit({"entries": log}, lambda: [
         f"{e.at.isoformat(timespec='seconds')}  {e.operation}  threshold {e.threshold:.4f} ({e.chosen_by}"
@@ -552,6 +568,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         return int(e.code or 0)
     args.json = getattr(args, "json", False)
     args.home = getattr(args, "home", None)
+    args.stderr = stderr
     out = Output(args.json, stdout)
     try:
         return int(args.handler(args, out))

@@ -1,8 +1,9 @@
 """A separate process that writes to or reads from a collection, for the concurrency and crash tests.
 
-    python collection_worker.py write HOME COLLECTION WRITER BATCHES BATCH_SIZE [SAVE_EVERY]
-        index BATCHES batches ("images") of BATCH_SIZE faces; after each call returns, print
-        its face ids as one JSON line (flushed): those faces are durable.
+    python collection_worker.py write HOME COLLECTION WRITER BATCHES BATCH_SIZE [SAVE_EVERY [START]]
+        index batches ("images") START..BATCHES-1 of BATCH_SIZE faces; after each call returns,
+        print its face ids as one JSON line (flushed): those faces are durable. A writer
+        restarted after a kill passes the first batch it has not committed as START.
     python collection_worker.py read HOME COLLECTION WRITERS BATCHES BATCH_SIZE SECONDS
         search for random batches until SECONDS pass; every search must see a batch whole or
         not at all, and never lose one it saw. Prints a JSON summary; exit 1 on a violation.
@@ -40,9 +41,10 @@ def batch_vectors(writer: int, batch: int, size: int) -> np.ndarray:
     return np.array([near(centre, 0.95, seed=writer * 10_000_000 + batch * 1000 + i) for i in range(size)])
 
 
-def write(home: str, collection_id: str, writer: int, batches: int, size: int, save_every: int = 0) -> None:
+def write(home: str, collection_id: str, writer: int, batches: int, size: int, save_every: int = 0,
+          start: int = 0) -> None:
     with Collections(home).collection(collection_id) as collection:
-        for batch in range(batches):
+        for batch in range(start, batches):
             records = collection.index_embeddings(batch_vectors(writer, batch, size), pack=SYNTHETIC,
                                                   external_image_id=batch_name(writer, batch))
             print(json.dumps({"batch": batch, "face_ids": [r.face_id for r in records]}), flush=True)

@@ -41,6 +41,22 @@ def test_truncated_and_malformed_bytes_raise_format_errors() -> None:
         DlibReader(bytes([0x01, 0x03]) + b"abc").expect_string("relu_")
 
 
+def test_a_float_beyond_double_range_is_a_format_error() -> None:
+    # Found by tests/fuzz/fuzz_dlib.py: mantissa 2**63 with exponent 32000-odd overflowed math.ldexp.
+    mantissa = bytes([0x08]) + b"\xff" * 8
+    with pytest.raises(DlibFormatError, match="out of range"):
+        DlibReader(mantissa + bytes([0x02, 0xF0, 0x7C])).real()  # exponent 31984
+
+
+def test_an_empty_matrix_with_a_huge_side_is_a_format_error() -> None:
+    # Found by tests/fuzz/fuzz_dlib.py: 2**63-ish rows x 0 columns passed the element bound; numpy refused the shape.
+    huge, zero = bytes([0x88]) + b"\xff" * 7 + b"\x7f", bytes([0x00])
+    with pytest.raises(DlibFormatError, match="implausible matrix shape"):
+        DlibReader(huge + zero).float_matrix()
+    with pytest.raises(DlibFormatError, match="implausible tensor shape"):
+        DlibReader(bytes([0x01, 0x02]) + zero + bytes([0x08]) + huge[1:] + zero + zero).tensor()
+
+
 def test_detector_file_reads_as_dlibs_mmod_network(files: model_files.DlibModelFiles) -> None:
     net = read_detector(files.detector.read())
     convs = [l for l in net.layers if isinstance(l, Conv)]

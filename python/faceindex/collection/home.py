@@ -11,12 +11,13 @@ from pathlib import Path
 
 import platformdirs
 
-from faceindex.collection import schema, store, validation
+from faceindex.collection import permissions, schema, store, validation
 from faceindex.collection.collection import Collection
 from faceindex.collection.index_cache import cache_bytes
 from faceindex.collection.results import CollectionDescription
 from faceindex.engine import FaceEngine
 from faceindex.errors import CollectionExistsError, CollectionFileError, CollectionNotFoundError
+from faceindex.paths import child_path
 from faceindex.types import PackInfo
 
 HOME_ENV = "FACEINDEX_HOME"
@@ -45,7 +46,7 @@ class Collections:
         return f"Collections(home={str(self.home)!r})"
 
     def path_of(self, collection_id: str) -> Path:
-        return self.root / validation.collection_id(collection_id)
+        return child_path(self.root, validation.collection_id(collection_id), "collection id")
 
     def create_collection(self, collection_id: str, pack: str | PackInfo | None = None, *,
                           engine: FaceEngine | None = None) -> Collection:
@@ -64,10 +65,11 @@ class Collections:
             info = engine.pack
         if directory.exists():
             raise CollectionExistsError(f"collection {collection_id!r} already exists in {self.root}")
-        self.root.mkdir(parents=True, exist_ok=True)
+        permissions.ensure_private_dir(self.root)
         # Built in a private folder and renamed into place: a collection is there whole or not at all.
-        staging = self.root / f".creating-{collection_id}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir()
+        # The staging name does not repeat the id, so a 255-byte id still fits NAME_MAX.
+        staging = self.root / f".creating-{uuid.uuid4().hex}"
+        permissions.make_private_dir(staging)
         try:
             schema.create(staging / schema.DATABASE_NAME, collection_id, info)
             try:
@@ -133,7 +135,7 @@ class Collections:
         if not (directory / schema.DATABASE_NAME).is_file():
             raise CollectionNotFoundError(self._not_found(collection_id))
         # Renamed out of sight first, so no one opens a half-deleted collection.
-        doomed = self.root / f".deleting-{collection_id}-{uuid.uuid4().hex[:8]}"
+        doomed = self.root / f".deleting-{uuid.uuid4().hex}"
         os.rename(directory, doomed)
         shutil.rmtree(doomed)
         _fsync_directory(self.root)

@@ -79,7 +79,7 @@ def cache_bytes(directory: Path) -> int:
 @contextmanager
 def cache_lock(directory: Path, blocking: bool = True) -> Iterator[bool]:
     """Exclusive across threads and processes; yields False if not blocking and taken."""
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))

@@ -8,11 +8,15 @@ time waits for another instead of failing.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
+from faceindex.collection import permissions
 from faceindex.errors import CollectionFileError
 from faceindex.types import PackInfo
 
@@ -112,8 +116,10 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Sorts and temporary indexes stay in memory, never in a temp file outside the collection's folder.
+        conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: inserting into 1M-row indexes stays in memory
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:  # a damaged header can yield undecodable text
         conn.close()
         raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
     except BaseException:
@@ -124,6 +130,8 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
 
 def create(path: Path, collection_id: str, pack: PackInfo) -> None:
     """Write a new, empty collection database at path (which must not exist)."""
+    # Made 0600 before SQLite opens it: SQLite gives the -wal, -shm and journal files the same mode.
+    permissions.create_private_file(path)
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -164,7 +172,7 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     try:
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
     if application_id != APPLICATION_ID:
         raise CollectionFileError(
@@ -177,15 +185,66 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     if version < 1:
         raise CollectionFileError(f"{path}: collection schema version {version} is not valid")
     if version == 1:
-        _add_audit_log(conn)
+        try:
+            _add_audit_log(conn)
+        except sqlite3.DatabaseError as e:
+            raise CollectionFileError(f"{path}: damaged collection database (migrating to schema 2: {e})") from e
     try:
+        stored = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall())
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise CollectionFileError(f"{path}: damaged collection database: {e}") from e
+    # Our tables and indexes as we create them (others may be added beside them): a definition
+    # altered on disk would fail statements far from here ("no column named ...").
+    altered = [name for name, sql in _expected_schema().items() if stored.get(name) != sql]
+    if altered:
+        raise CollectionFileError(f"{path}: damaged collection database (schema of {', '.join(altered)} is not ours)")
     missing = [key for key in META_KEYS if key not in meta]
     if missing:
         raise CollectionFileError(f"{path}: damaged collection database (meta lacks {', '.join(missing)})")
+    for key, valid, expected in _META_CHECKS:
+        if not valid(meta[key]):
+            raise CollectionFileError(
+                f"{path}: damaged collection database (meta {key} is {meta[key]!r}; expected {expected})")
+    if meta["erase_generation"] > meta["generation"]:
+        raise CollectionFileError(f"{path}: damaged collection database (erase_generation is after generation)")
     return meta
+
+
+@cache
+def _expected_schema() -> dict[str, str]:
+    """name -> CREATE statement, as SQLite records them for a database made by create() (current version)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in _SCHEMA.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall())
+    finally:
+        conn.close()
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _count(high: int) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, int) and 0 <= value <= high
+
+
+# What each meta value must be; every later reader of meta (pack_of, store.generations,
+# store.stored_id_digest, FlatIndex(dim)) relies on it.
+_META_CHECKS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
+    *((key, _text, "text") for key in ("collection_id", "store_uuid", "pack", "pack_version")),
+    *((key, lambda v: isinstance(v, str), "text") for key in
+      ("threshold_source", "pack_detector", "pack_recognizer", "pack_license")),
+    ("created_at", lambda v: isinstance(v, (int, float)) and 0 <= v < 1e11, "seconds since 1970"),
+    ("embedding_size", lambda v: isinstance(v, int) and 1 <= v <= 65536, "an integer in 1..65536"),
+    ("default_threshold", lambda v: isinstance(v, (int, float)) and -1 <= v <= 1, "a similarity in -1..1"),
+    ("generation", _count(2**62), "a non-negative integer"),
+    ("erase_generation", _count(2**62), "a non-negative integer"),
+    ("id_digest", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None, "16 hex digits"),
+)
 
 
 def _add_audit_log(conn: sqlite3.Connection) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from faceindex.collection.results import FaceRecord, User
+from faceindex.errors import CollectionFileError
 from faceindex.types import Face
 
 # SQLite builds before 3.32 allow 999 bound parameters; stay under it.
@@ -52,26 +53,58 @@ class NewFace:
     embedding: bytes
 
 
+# SQLite's result codes for a file that is damaged or not a database at all.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
 @contextmanager
 def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One consistent snapshot (WAL readers never wait for the writer)."""
-    conn.execute("BEGIN DEFERRED")
-    try:
-        yield conn
-    finally:
-        conn.execute("COMMIT")
+    with _damage_reported(conn):
+        conn.execute("BEGIN DEFERRED")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
 
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """The database's single writer slot, waiting up to the busy timeout for it."""
-    conn.execute("BEGIN IMMEDIATE")
+    with _damage_reported(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+@contextmanager
+def _damage_reported(conn: sqlite3.Connection) -> Iterator[None]:
+    """SQLite's "malformed" / "not a database" surface as CollectionFileError, wherever in an
+    operation the damaged page is met (a page may be read by a write only, say the audit log's)."""
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        yield
+    except UnicodeDecodeError as e:  # faceindex writes only UTF-8 text: anything else is damage
+        raise CollectionFileError(f"{_database_path(conn)}: damaged collection database: {e}") from e
+    except sqlite3.DatabaseError as e:
+        code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
+        damaged = (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB) if code is not None
+                   else any(m in str(e) for m in ("malformed", "not a database")))
+        # The sqlite3 module's own error for a TEXT value that is not UTF-8 (we write only UTF-8).
+        damaged = damaged or str(e).startswith("Could not decode to UTF-8")
+        if not damaged:
+            raise
+        raise CollectionFileError(f"{_database_path(conn)}: damaged collection database: {e}") from e
+
+
+def _database_path(conn: sqlite3.Connection) -> str:
+    try:
+        return str(conn.execute("PRAGMA database_list").fetchone()[2])
+    except sqlite3.Error:
+        return "collection database"
 
 
 def generations(conn: sqlite3.Connection) -> Generations:
@@ -155,8 +188,8 @@ def embeddings_after(
     cursor = conn.execute("SELECT id, embedding FROM faces WHERE id > ? ORDER BY id", (after_id,))
     while rows := cursor.fetchmany(batch):
         ids = np.fromiter((r[0] for r in rows), dtype=np.uint64, count=len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-        yield ids, vectors
+        vectors = np.frombuffer(b"".join(_embedding(r[0], r[1], dim) for r in rows), dtype=np.float32)
+        yield ids, vectors.reshape(len(rows), dim)
 
 
 def embeddings_of(conn: sqlite3.Connection, row_ids: Sequence[int], dim: int) -> npt.NDArray[np.float32]:
@@ -165,7 +198,17 @@ def embeddings_of(conn: sqlite3.Connection, row_ids: Sequence[int], dim: int) ->
     for chunk in _chunks(list(row_ids)):
         marks = ",".join("?" * len(chunk))
         found.update(conn.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks})", chunk).fetchall())
-    return np.frombuffer(b"".join(found[int(i)] for i in row_ids), dtype=np.float32).reshape(len(row_ids), dim)
+    joined = b"".join(_embedding(int(i), found[int(i)], dim) for i in row_ids)
+    return np.frombuffer(joined, dtype=np.float32).reshape(len(row_ids), dim)
+
+
+def _embedding(row_id: int, blob: object, dim: int) -> bytes:
+    """A stored embedding's bytes, checked: a value of another type or size is damage, not a vector."""
+    if not isinstance(blob, bytes) or len(blob) != 4 * dim:
+        size = f"{len(blob)} bytes" if isinstance(blob, bytes) else type(blob).__name__
+        raise CollectionFileError(f"damaged collection database: face row {row_id} holds a {size} embedding; "
+                                  f"the collection's are {4 * dim} bytes")
+    return blob
 
 
 def faces_by_row_ids(conn: sqlite3.Connection, row_ids: Sequence[int]) -> dict[int, FaceRecord]:
@@ -290,6 +333,13 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait: bool = True) -> bool:
 
 
 def _face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
+    try:
+        return _decode_face_record(row)
+    except (TypeError, ValueError, OverflowError, OSError) as e:  # a value SQLite kept but we never wrote
+        raise CollectionFileError(f"damaged collection database: face row {row[0]} cannot be read ({e})") from e
+
+
+def _decode_face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
     (_id, face_id, image_id, external_image_id, user_id, x1, y1, x2, y2, confidence, landmarks,
      face_size, sharpness, brightness, yaw, pitch, roll, created_at) = row
     face = Face(bbox=(x1, y1, x2, y2), score=confidence,
@@ -300,6 +350,13 @@ def _face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
 
 
 def _user(row: tuple) -> User:  # type: ignore[type-arg]
+    try:
+        return _decode_user(row)
+    except (TypeError, ValueError, OverflowError, OSError) as e:
+        raise CollectionFileError(f"damaged collection database: user {row[0]!r} cannot be read ({e})") from e
+
+
+def _decode_user(row: tuple) -> User:  # type: ignore[type-arg]
     return User(user_id=row[0], face_count=int(row[2]), created_at=datetime.fromtimestamp(row[1], tz=timezone.utc))
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-# Rekognition's patterns: ids are safe as file names and in URLs.
-_COLLECTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
-_USER_ID = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}$")
+from faceindex.errors import InputError
+
+# Rekognition's patterns: ids are safe as file names and in URLs. A collection id may not
+# start with '.': those names are the home's own (staging folders) and are never listed.
+_COLLECTION_ID = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,254}\Z")
+_USER_ID = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}\Z")  # \Z: "$" would let a trailing newline through
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_MATCHES = 4096
 
 
 def collection_id(value: object) -> str:
-    if not isinstance(value, str) or not _COLLECTION_ID.match(value) or value in (".", ".."):
-        raise ValueError(
-            f"collection id must be 1-255 characters of letters, digits, '_', '.' and '-' (not '.' or '..'), got {value!r}"
+    if not isinstance(value, str) or not _COLLECTION_ID.match(value):
+        raise InputError(
+            f"collection id must be 1-255 characters of letters, digits, '_', '.' and '-', not starting with '.', "
+            f"got {value!r}"
         )
     return value
 

@@ -68,7 +68,10 @@ class DlibReader:
             return _SPECIAL_EXPONENTS[exponent]
         if not -32768 <= exponent <= 32767:
             raise self.fail(f"bad float exponent {exponent}")
-        return math.ldexp(mantissa, exponent)
+        try:
+            return math.ldexp(mantissa, exponent)
+        except OverflowError:  # a mantissa of 64 bits times 2**32767: beyond any double
+            raise self.fail(f"float {mantissa} * 2**{exponent} is out of range") from None
 
     def boolean(self) -> bool:
         ch = self._take(1)[0]
@@ -109,7 +112,7 @@ class DlibReader:
         if any(d < 0 for d in shape):
             raise self.fail(f"negative tensor shape {shape}")
         count = math.prod(shape)
-        if count > _MAX_ELEMENTS:
+        if count > _MAX_ELEMENTS or max(shape) > _MAX_ELEMENTS:  # each side too: 2**60 x 0 is empty but unshapeable
             raise self.fail(f"implausible tensor shape {shape}")
         if version == 2:
             values = np.frombuffer(self._take(4 * count), dtype="<f4").astype(np.float32)
@@ -126,6 +129,6 @@ class DlibReader:
 
     def float_matrix(self) -> npt.NDArray[np.float32]:
         rows, cols = abs(self.integer()), abs(self.integer())
-        if rows * cols > _MAX_ELEMENTS:
+        if rows * cols > _MAX_ELEMENTS or max(rows, cols) > _MAX_ELEMENTS:  # 2**60 x 0 holds nothing but cannot be shaped
             raise self.fail(f"implausible matrix shape {rows}x{cols}")
         return np.array([self.real() for _ in range(rows * cols)], dtype=np.float32).reshape(rows, cols)

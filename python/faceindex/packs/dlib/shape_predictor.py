@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from faceindex.packs.dlib import kernels
 from faceindex.packs.dlib.serialization import DlibReader
 
 
@@ -34,7 +35,7 @@ class ShapePredictorArrays:
 
     @classmethod
     def load(cls, path: str) -> ShapePredictorArrays:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:  # a cache file: never unpickle what is on disk
             return cls(**{k: z[k] for k in cls.__dataclass_fields__})
 
 
@@ -64,9 +65,13 @@ def read_shape_predictor(data: bytes, name: str = "shape_predictor.dat") -> Shap
             n_leaves = r.unsigned()
             if n_leaves != n_splits + 1:
                 raise r.fail(f"a tree with {n_splits} splits has {n_leaves} leaves")
-            tree_leaves = np.stack([r.float_matrix().reshape(-1) for _ in range(n_leaves)])
-            if tree_leaves.shape[1] != initial.size:
-                raise r.fail("leaf size does not match the shape size")
+            leaf_list = []
+            for _ in range(n_leaves):  # read one by one: the file's sizes are not trusted for an allocation
+                values = r.float_matrix().reshape(-1)
+                if values.size != initial.size:  # checked per leaf: leaves of differing sizes cannot stack
+                    raise r.fail(f"a leaf has {values.size} values; the shape has {initial.size}")
+                leaf_list.append(values)
+            tree_leaves = np.stack(leaf_list)
             level_idx.append(idx)
             level_thr.append(thr)
             level_leaves.append(tree_leaves)
@@ -92,4 +97,9 @@ def read_shape_predictor(data: bytes, name: str = "shape_predictor.dat") -> Shap
         raise r.fail(f"the cascade is not uniform ({e}); faceindex reads uniform cascades only") from e
     if arrays.anchors.ndim != 2 or arrays.deltas.shape != arrays.anchors.shape + (2,) or arrays.split_idx.ndim != 4:
         raise r.fail("the cascade is not uniform (feature or tree counts differ between levels)")
+    try:  # the C++ kernel's own checks (indices in range, finite bounded offsets): one definition of "usable"
+        kernels.ShapePredictor(arrays.initial_shape, arrays.anchors, arrays.deltas, arrays.split_idx,
+                               arrays.split_thresh, arrays.leaves)
+    except ValueError as e:
+        raise r.fail(f"not a usable shape predictor: {e}") from e
     return arrays

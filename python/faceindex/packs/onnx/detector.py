@@ -8,6 +8,7 @@ import threading
 import numpy as np
 
 from faceindex.backends.base import Session
+from faceindex.errors import ModelFileError
 from faceindex.images import RGBImage
 from faceindex.packs.onnx import kernels, retinaface, scrfd, yunet
 from faceindex.packs.onnx.family import Family
@@ -33,7 +34,7 @@ class OnnxDetector:
         self.session = session
         self.signature = signature
         self.family = FAMILIES[signature.family]
-        self.canvas = _canvas(signature, det_size)
+        self.canvas = canvas_of(signature, det_size)
         self.score_threshold = self.family.score_threshold if det_threshold is None else float(det_threshold)
         self.score_threshold_source = self.family.score_threshold_source if det_threshold is None else "given"
         if not (0.0 <= self.score_threshold <= 1.0):
@@ -83,8 +84,11 @@ class OnnxDetector:
         return f.decode(outputs, self.signature, canvas, scale, self.score_threshold, f.nms_threshold)
 
 
-def _canvas(signature: DetectorSignature, det_size: tuple[int, int] | None) -> tuple[int, int]:
-    """The network input (width, height): the model's own when it fixes one, else det_size."""
+def canvas_of(signature: DetectorSignature, det_size: tuple[int, int] | None) -> tuple[int, int]:
+    """The network input (width, height): the model's own when it fixes one, else det_size.
+
+    ModelFileError when the model itself fixes a size out of bounds (a file declaring a
+    1e9-pixel input would allocate that much per image); ValueError for a bad det_size."""
     if det_size is not None:
         try:
             width, height = (int(v) for v in det_size)
@@ -102,6 +106,12 @@ def _canvas(signature: DetectorSignature, det_size: tuple[int, int] | None) -> t
     elif det_size is None:
         width, height = DEFAULT_DET_SIZE
     step = math.lcm(*signature.strides)
+    if signature.input_size is not None and not (step <= width <= 8192 and step <= height <= 8192
+                                                 and width % step == 0 and height % step == 0):
+        raise ModelFileError(
+            f"this {signature.family} model declares a fixed {width}x{height} input; faceindex runs detectors "
+            f"whose input sides are multiples of {step} in {step}..8192"
+        )
     if width < step or height < step or width % step or height % step or max(width, height) > 8192:
         raise ValueError(
             f"det_size must be (width, height) multiples of {step}, each in {step}..8192, got ({width}, {height})"

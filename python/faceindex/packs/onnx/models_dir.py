@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from faceindex.errors import ModelFileError, PackNotFoundError, UnknownModelError
+from faceindex.errors import InputError, ModelFileError, PackNotFoundError, UnknownModelError
+from faceindex.paths import child_path
 from faceindex.packs.onnx.known_models import file_sha256, known_models
 from faceindex.packs.onnx.signature import DetectorSignature, RecognizerSignature, read_signature, recognise
 
@@ -46,10 +47,8 @@ def models_dir(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, st
 
 
 def find_pack(name: str, models_root: str | os.PathLike[str] | None = None) -> PackFolder:
-    if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise ValueError(f"pack name must be a folder name under the models directory, got {name!r}")
     root, chosen_by = models_dir(models_root)
-    folder = root / name
+    folder = child_path(root, name, "pack name")  # one folder name: never a path out of the models directory
     if not folder.is_dir():
         available = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         raise PackNotFoundError(
@@ -77,9 +76,10 @@ def _from_manifest(name: str, folder: Path, manifest: Path) -> PackFolder:
     paths = {}
     for role in ("detector", "recognizer"):
         value = data.get(role)
-        if not isinstance(value, str) or not value or Path(value).name != value:
-            raise ModelFileError(f"{manifest}: {role!r} must name an .onnx file in the pack folder")
-        paths[role] = folder / value
+        try:
+            paths[role] = child_path(folder, value, f"{manifest}: {role}")
+        except InputError as e:
+            raise ModelFileError(f"{manifest}: {role!r} must name an .onnx file in the pack folder ({e})") from e
         if not paths[role].is_file():
             raise PackNotFoundError(f"{manifest} names {role} {value!r}, which is not in {folder}")
     options: dict[str, Any] = {}

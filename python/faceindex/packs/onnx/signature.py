@@ -138,10 +138,15 @@ def read_signature(path: Path) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec
     initializers = {t.name for t in model.graph.initializer}
 
     def spec(value: Any) -> TensorSpec:
+        if not isinstance(value.name, str):  # protobuf hands back bytes for a name that is not UTF-8
+            raise ModelFileError(f"{path}: a tensor name is not UTF-8 text ({value.name!r:.60})")
         tensor_type = value.type.tensor_type
         dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                      for d in tensor_type.shape.dim)
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name if tensor_type.elem_type else "?"
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name if tensor_type.elem_type else "?"
+        except KeyError:  # an element type number ONNX does not define: no family takes it
+            dtype = f"onnx-type-{tensor_type.elem_type}"
         return TensorSpec(value.name, dims, dtype)
 
     # Old exporters list weights among the graph inputs; they are not inputs to feed.
