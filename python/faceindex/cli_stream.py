@@ -94,14 +94,14 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
 
 
 def cmd_stream(args: argparse.Namespace, out: Output) -> int:
-    from faceindex.cli import _collections, to_json
+    from faceindex.cli import _collection, to_json
     from faceindex.video.face_tracking import SearchSettings
     from faceindex.video.reconnect import ReconnectPolicy
     from faceindex.video.stream import StreamSearch
 
     settings = SearchSettings(max_faces=args.max_faces, threshold=args.threshold, max_fmr=args.max_fmr,
                               max_fpir=args.max_fpir, purpose=args.purpose, reference=args.reference)
-    with _collections(args).collection(args.collection) as collection:
+    with _collection(args) as collection:
         stream = StreamSearch(args.source, collection=collection, sample_fps=args.sample_fps, search=settings,
                               timeout=args.timeout, duration=args.duration,
                               reconnect=ReconnectPolicy(reconnect_for=args.reconnect_for))

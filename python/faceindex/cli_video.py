@@ -86,6 +86,14 @@ def _run(analysis: Any, args: argparse.Namespace, stderr: TextIO) -> list[str]:
     return problems
 
 
+def _stderr(args: argparse.Namespace) -> TextIO:
+    """Where warnings go: main()'s stderr (tests give their own), else the process's."""
+    import sys
+
+    stream: TextIO = getattr(args, "stderr", None) or sys.stderr
+    return stream
+
+
 def _track_lines(analysis: Any) -> list[str]:
     m = analysis.metadata
     lines = [f"{analysis.source.name}: {m.frame_width}x{m.frame_height} {m.codec}, "
@@ -101,33 +109,29 @@ def _track_lines(analysis: Any) -> list[str]:
     return lines
 
 
-def cmd_video_detect(args: argparse.Namespace, out: Any, stderr: TextIO | None = None) -> int:
-    import sys
-
+def cmd_video_detect(args: argparse.Namespace, out: Any) -> int:
     from faceindex.engine import FaceEngine
     from faceindex.video.analysis import VideoAnalysis
 
     engine = FaceEngine(pack=args.pack, backend=args.backend, detector=args.detector, recognizer=args.recognizer)
     with VideoAnalysis(args.video, engine, sample_fps=args.sample_fps, annotate=args.annotate,
                        timeout=args.timeout) as analysis:
-        problems = _run(analysis, args, stderr or sys.stderr)
+        problems = _run(analysis, args, _stderr(args))
         out.emit(analysis.face_detection_document(), lambda: _track_lines(analysis))
     return EXIT_PARTIAL if problems else EXIT_OK
 
 
-def cmd_video_search(args: argparse.Namespace, out: Any, stderr: TextIO | None = None) -> int:
-    import sys
-
-    from faceindex.collection import Collections
+def cmd_video_search(args: argparse.Namespace, out: Any) -> int:
+    from faceindex.cli import _collection
     from faceindex.video.analysis import VideoAnalysis
     from faceindex.video.face_tracking import SearchSettings
 
     settings = SearchSettings(max_faces=args.max_faces, threshold=args.threshold, max_fmr=args.max_fmr,
                               max_fpir=args.max_fpir, purpose=args.purpose, reference=args.reference)
-    with Collections(args.home).collection(args.collection) as collection, \
+    with _collection(args) as collection, \
             VideoAnalysis(args.video, collection=collection, sample_fps=args.sample_fps, search=settings,
                           annotate=args.annotate, timeout=args.timeout) as analysis:
-        problems = _run(analysis, args, stderr or sys.stderr)
+        problems = _run(analysis, args, _stderr(args))
         out.emit(analysis.face_search_document(), lambda: _track_lines(analysis))
     return EXIT_PARTIAL if problems else EXIT_OK
 
