@@ -2,9 +2,11 @@
 
 openvino is an optional dependency (`pip install faceindex[openvino]`), imported only
 when this backend is asked for. Compiled models are cached under the faceindex cache
-folder (OpenVINO's CACHE_DIR); OpenVINO keys each blob by a hash of the model's
-content, the compile options (precision, threads) and its own version and CPU, so a
-changed file, setting or upgrade compiles afresh instead of loading a stale blob.
+folder (OpenVINO's CACHE_DIR); OpenVINO keys each blob by a hash of the model's content,
+the options that shape the blob and its own version and CPU, so a changed file or an
+upgrade compiles afresh. The CPU blob is shared by f32 and bf16: the precision hint
+applies when a blob is loaded (tests/packs/test_openvino.py checks each precision's
+results through the cache against uncached ones).
 """
 
 from __future__ import annotations
