@@ -33,6 +33,24 @@ class PrecisionChoice:
     precision: str  # what the networks run at: f32, bf16 (or TensorRT's fp16 / fp32)
     verified: bool  # f32, TensorRT as before, or a passing verification record
     reason: str  # why this backend and precision
+    # Where the f32 network of a one-network mix runs: under backend="auto", ONNX Runtime,
+    # which runs dlib's detector faster than OpenVINO f32 does (bench/bench_precision.py).
+    f32_backend: str = ""
+
+    @property
+    def detector_backend(self) -> str:
+        return self.f32_backend if self.f32_backend and self.detector == "f32" else self.backend
+
+    @property
+    def recognizer_backend(self) -> str:
+        return self.f32_backend if self.f32_backend and self.recognizer == "f32" else self.backend
+
+    @property
+    def backends(self) -> str:
+        """What PackInfo.backend shows: one backend, or which network runs where."""
+        if self.detector_backend == self.recognizer_backend:
+            return self.backend
+        return f"{self.detector_backend} (detector), {self.recognizer_backend} (recognizer)"
 
     @property
     def detector(self) -> str | None:
@@ -152,6 +170,7 @@ def _auto(backend: str, pack: PackRef) -> PrecisionChoice:
         v = verdict(pack, "openvino", precision)
         if v.passed is True:
             return PrecisionChoice("openvino", precision, True, f"auto: {precision}, since {v.reason}"
-                                   + "".join(f"; {r}" for r in refused))
+                                   + "".join(f"; {r}" for r in refused),
+                                   "onnxruntime" if backend == "auto" else "")
         refused.append(v.reason)
     return PrecisionChoice(fallback, "f32", True, f"auto: f32, bf16 refused: {'; '.join(refused)}")

@@ -74,8 +74,8 @@ class DlibPack:
             sp.initial_shape, sp.anchors, sp.deltas, sp.split_idx, sp.split_thresh, sp.leaves
         )
         choice = choose(backend, precision, PackRef("dlib", f"1.{CONVERSION_VERSION}"))
-        self._detector = open_session(converted.detector_onnx, choice.backend, choice.detector)
-        self._recognizer = open_session(converted.recognizer_onnx, choice.backend, choice.recognizer)
+        self._detector = open_session(converted.detector_onnx, choice.detector_backend, choice.detector)
+        self._recognizer = open_session(converted.recognizer_onnx, choice.recognizer_backend, choice.recognizer)
         self.info = PackInfo(
             name="dlib",
             version=choice.pack_version(f"1.{CONVERSION_VERSION}"),
@@ -86,7 +86,7 @@ class DlibPack:
             recognizer="dlib_face_recognition_resnet_model_v1 (ResNet-29, 150x150 chips, 5-point alignment)",
             license="CC0-1.0 (models by Davis King, dlib)",
             landmarks=DLIB_LANDMARKS,
-            backend=choice.backend,
+            backend=choice.backends,
             precision=choice.precision,
             precision_reason=choice.reason,
         )

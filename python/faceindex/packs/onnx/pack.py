@@ -73,8 +73,8 @@ class OnnxPack:
         name = name or f"{det_id.path.stem}+{rec_id.path.stem}"
         version = version or f"sha256:{det_id.short}+{rec_id.short}"
         choice = choose(backend, options.get("precision"), PackRef(name, version))
-        det_session = _open(det_id.path, choice, choice.detector)
-        rec_session = _open(rec_id.path, choice, choice.recognizer)
+        det_session = _open(det_id.path, choice.detector_backend, choice.detector)
+        rec_session = _open(rec_id.path, choice.recognizer_backend, choice.recognizer)
         det_sig = _signature(det_session, det_id.path, DetectorSignature, "detector")
         rec_sig = _signature(rec_session, rec_id.path, RecognizerSignature, "recognizer")
         assert isinstance(det_sig, DetectorSignature) and isinstance(rec_sig, RecognizerSignature)
@@ -93,7 +93,7 @@ class OnnxPack:
             recognizer=f"arcface-style {rec_id.describe()}, {rec_sig.input_size}x{rec_sig.input_size} -> "
             f"{rec_sig.embedding_size}, {'batched' if rec_sig.batch is None else f'batch {rec_sig.batch}'}",
             license=_license(det_id, rec_id),
-            backend=choice.backend,
+            backend=choice.backends,
             precision=choice.precision,
             precision_reason=choice.reason,
         )
@@ -133,7 +133,7 @@ def _batched(session: Session, signature: RecognizerSignature, path: Path,
     copy = dynamic_batch_copy(path)
     if copy is None:
         return session, signature
-    batched = _open(copy, choice, choice.recognizer)
+    batched = _open(copy, choice.recognizer_backend, choice.recognizer)
     batched_sig = _signature(batched, copy, RecognizerSignature, "recognizer")
     assert isinstance(batched_sig, RecognizerSignature)
     if batched_sig.batch is not None or not _same_outputs(session, batched, signature):
@@ -156,9 +156,9 @@ def _same_outputs(fixed: Session, batched: Session, signature: RecognizerSignatu
     return together.shape == alone.shape and float(np.abs(together - alone).max()) <= 1e-4 * scale
 
 
-def _open(path: Path, choice: PrecisionChoice, precision: str | None) -> Session:
+def _open(path: Path, backend: str, precision: str | None) -> Session:
     try:
-        return open_session(path, choice.backend, precision)
+        return open_session(path, backend, precision)
     except (ValueError, RuntimeError):
         raise
     except Exception as e:  # onnxruntime raises its own exception types for files it cannot load
