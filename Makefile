@@ -89,7 +89,8 @@ calibrate: install
 	$(MAKE) install
 
 # The precision records that precision="auto" reads (models/calibration/<pack>.precision.json):
-# OpenVINO bf16 against ONNX Runtime f32 on the test photos and LFW folds 0-6 (~10 min on 2 cores).
+# OpenVINO bf16, bf16-detector and bf16-recognizer against ONNX Runtime f32 on the test photos and
+# LFW folds 0-6 (four LFW passes per pack: about 35 min on 2 busy cores).
 LFW_FOLDS ?= 0-6
 verify-precision: install
 	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) scripts/verify_precision.py --pack dlib --lfw-folds $(LFW_FOLDS)
