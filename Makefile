@@ -12,7 +12,7 @@ BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/be
 # that CMake's build/ directory keeps an unchanged tree cheap to rebuild).
 BUILD_TOOLS := "cmake>=3.24" ninja
 
-.PHONY: demo test bench bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate clean
+.PHONY: demo test bench bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate verify-precision clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -126,6 +126,16 @@ calibrate: install
 	$(PY) -m faceindex.cli calibrate --detector $(DATA)/models/scrfd/det_500m.onnx \
 	  --recognizer $(DATA)/models/mobilefacenet/mobilefacenet.onnx --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
 	  --out models/calibration/$$($(PY) -W ignore -c "import faceindex as f; from faceindex.evaluation.calibration import table_file_name as n; print(n(f.FaceEngine(detector='$(DATA)/models/scrfd/det_500m.onnx', recognizer='$(DATA)/models/mobilefacenet/mobilefacenet.onnx').pack.ref))")
+	$(MAKE) install
+
+# The precision records that precision="auto" reads (models/calibration/<pack>.precision.json):
+# OpenVINO bf16, bf16-detector and bf16-recognizer against ONNX Runtime f32 on the test photos and
+# LFW folds 0-6 (four LFW passes per pack: about 35 min on 2 busy cores).
+LFW_FOLDS ?= 0-6
+verify-precision: install
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) scripts/verify_precision.py --pack dlib --lfw-folds $(LFW_FOLDS)
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -W ignore::UserWarning scripts/verify_precision.py \
+	  --pack scrfd+mobilefacenet --lfw-folds $(LFW_FOLDS)
 	$(MAKE) install
 
 # Packages a packager ships: the sdist, then a wheel built from it by `python -m build`

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from faceindex.backends.precision import PRECISIONS
 from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, FaceIndexError
 
 
@@ -98,7 +99,14 @@ def _collection(args: argparse.Namespace) -> Any:
 def _engine(args: argparse.Namespace) -> Any:
     from faceindex.engine import FaceEngine
 
-    return FaceEngine(pack=args.pack, backend=args.backend, detector=args.detector, recognizer=args.recognizer)
+    return FaceEngine(pack=args.pack, backend=args.backend, detector=args.detector, recognizer=args.recognizer,
+                      precision=args.precision)
+
+
+def _inference(engine: Any) -> dict[str, str]:
+    """Where a result's networks ran and at what precision, and why."""
+    info = engine.pack
+    return {"backend": info.backend, "precision": info.precision, "why": info.precision_reason}
 
 
 def cmd_collection_create(args: argparse.Namespace, out: Output) -> int:
@@ -222,7 +230,7 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
 def cmd_detect(args: argparse.Namespace, out: Output) -> int:
     engine = _engine(args)
     faces = engine.detect(args.image)
-    out.emit({"faces": faces, "pack": engine.pack.ref}, lambda: [
+    out.emit({"faces": faces, "pack": engine.pack.ref, "inference": _inference(engine)}, lambda: [
         f"{len(faces)} faces"] + [f"  {_box(f.bbox)} score {f.score:.3f} size {f.face_size:.0f}px "
                                   f"sharpness {f.sharpness:.1f} brightness {f.brightness:.2f}" for f in faces])
     return EXIT_OK
@@ -404,7 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder holding the collections (default: $FACEINDEX_HOME, else the user data folder)")
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument("--pack", default="dlib", help="model pack (default: dlib)")
-    engine.add_argument("--backend", default="auto", help="inference backend (default: auto)")
+    engine.add_argument("--backend", default="auto", help="inference backend: auto, onnxruntime, openvino, tensorrt "
+                        "(default: auto)")
+    engine.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="network precision (default: the backend's own; auto: the fastest verified one)")
     engine.add_argument("--detector", help="detector ONNX file (with --recognizer: a custom pack)")
     engine.add_argument("--recognizer", help="recognizer ONNX file")
     decision = argparse.ArgumentParser(add_help=False)

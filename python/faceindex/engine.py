@@ -43,8 +43,16 @@ class FaceEngine:
         name is a folder of ONNX files under the models directory ("buffalo_l" finds
         ~/.cache/faceindex/models/buffalo_l/, or $FACEINDEX_MODELS/buffalo_l/). A
         ModelPack object is used as it is.
-    backend: where the networks run: "onnxruntime" (CPU), "tensorrt" (NVIDIA GPU), or
-        "auto" (TensorRT when it and a GPU are present, else ONNX Runtime).
+    backend: where the networks run: "onnxruntime" (CPU), "openvino" (CPU, the optional
+        faceindex[openvino] extra), "tensorrt" (NVIDIA GPU), or "auto" (TensorRT when it
+        and a GPU are present, else ONNX Runtime; with precision="auto", OpenVINO bf16
+        where that is verified for the pack).
+    precision: what the networks compute in. None (default): the backend's own (f32 on
+        the CPU backends, fp16 on TensorRT). "f32". "bf16": OpenVINO on a CPU with AVX-512
+        BF16 or AMX; without a passing verification record its results carry the pack
+        version "<version>+bf16-unverified". "auto": the fastest precision this CPU runs
+        natively whose verification record passed, else f32; `pack.precision_reason` says
+        why. "int8" is not available yet.
     upsample: dlib pack only. How many times to double the image before looking for
         faces: higher numbers find smaller faces, and each costs about 4x the time.
         None (default): the image is searched at its own size (faces from about 80
@@ -77,6 +85,7 @@ class FaceEngine:
         det_threshold: float | None = None,
         models_dir: str | Path | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        precision: str | None = None,
     ) -> None:
         if pack is not None and not isinstance(pack, str):
             self._pack: ModelPack = pack
@@ -88,6 +97,8 @@ class FaceEngine:
                 options["det_size"] = det_size
             if det_threshold is not None:
                 options["det_threshold"] = det_threshold
+            if precision is not None:
+                options["precision"] = precision
             self._pack = load_pack(
                 pack, detector=detector, recognizer=recognizer, backend=backend, models_dir=models_dir, **options
             )

@@ -91,6 +91,12 @@ class PackInfo:
     license: str
     # What each of a Face's 5 landmarks is, in order; left and right as seen in the image.
     landmarks: tuple[str, ...] = ARCFACE_LANDMARKS
+    # Where the networks ran and at what precision, and why (faceindex.backends.precision).
+    # Not part of `ref`: verified precisions give embeddings comparable to f32 ones, and an
+    # unverified one carries its own version instead.
+    backend: str = "onnxruntime"
+    precision: str = "f32"
+    precision_reason: str = "f32, the reference precision"
 
     @property
     def ref(self) -> PackRef:

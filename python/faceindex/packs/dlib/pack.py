@@ -15,11 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from faceindex.backends import open_session
+from faceindex.backends.precision import choose
 from faceindex.images import RGBImage
 from faceindex.packs.dlib import kernels, model_files
 from faceindex.packs.dlib.conversion import CONVERSION_VERSION, ConvertedPack, convert
 from faceindex.detections import Detections, as_detections
-from faceindex.types import DLIB_LANDMARKS, Face, FloatArray, PackInfo
+from faceindex.types import DLIB_LANDMARKS, Face, FloatArray, PackInfo, PackRef
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -41,12 +42,13 @@ THRESHOLD_SOURCE = (
 
 
 class DlibPack:
-    """dlib's models on ONNX Runtime (or TensorRT), with dlib's pre- and post-processing in C++."""
+    """dlib's models on ONNX Runtime (or OpenVINO, TensorRT), with dlib's pre- and post-processing in C++."""
 
     def __init__(
         self,
         backend: str = "auto",
         upsample: int | None = None,
+        precision: str | None = None,
         det_threshold: float = 0.0,
         models_dir: str | Path | None = None,
         cache_dir: str | Path | None = None,
@@ -71,11 +73,12 @@ class DlibPack:
         self._shape_predictor = kernels.ShapePredictor(
             sp.initial_shape, sp.anchors, sp.deltas, sp.split_idx, sp.split_thresh, sp.leaves
         )
-        self._detector = open_session(converted.detector_onnx, backend)
-        self._recognizer = open_session(converted.recognizer_onnx, backend)
+        choice = choose(backend, precision, PackRef("dlib", f"1.{CONVERSION_VERSION}"))
+        self._detector = open_session(converted.detector_onnx, choice.detector_backend, choice.detector)
+        self._recognizer = open_session(converted.recognizer_onnx, choice.recognizer_backend, choice.recognizer)
         self.info = PackInfo(
             name="dlib",
-            version=f"1.{CONVERSION_VERSION}",
+            version=choice.pack_version(f"1.{CONVERSION_VERSION}"),
             embedding_size=128,
             default_threshold=DEFAULT_THRESHOLD,
             threshold_source=THRESHOLD_SOURCE,
@@ -83,6 +86,9 @@ class DlibPack:
             recognizer="dlib_face_recognition_resnet_model_v1 (ResNet-29, 150x150 chips, 5-point alignment)",
             license="CC0-1.0 (models by Davis King, dlib)",
             landmarks=DLIB_LANDMARKS,
+            backend=choice.backends,
+            precision=choice.precision,
+            precision_reason=choice.reason,
         )
 
     # -- detection -----------------------------------------------------------------

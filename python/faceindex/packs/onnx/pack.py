@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from faceindex.backends import open_session
+from faceindex.backends.precision import PrecisionChoice, choose
 from faceindex.backends.base import Session
 from faceindex.images import RGBImage
 from faceindex.packs.onnx.arcface import ArcFaceRecognizer, RecognizerInput
@@ -27,9 +28,9 @@ from faceindex.packs.onnx.signature import (
 )
 from faceindex.packs.onnx.threshold import default_threshold
 from faceindex.detections import Detections, as_detections
-from faceindex.types import Face, FloatArray, PackInfo
+from faceindex.types import Face, FloatArray, PackInfo, PackRef
 
-_OPTIONS = {"det_size", "det_threshold"}
+_OPTIONS = {"det_size", "det_threshold", "precision"}
 
 
 class OnnxPack:
@@ -62,24 +63,28 @@ class OnnxPack:
         version: str | None = None,
         **options: Any,
     ) -> OnnxPack:
-        """A pack from explicit files; options: det_size=(w, h), det_threshold=score."""
+        """A pack from explicit files; options: det_size=(w, h), det_threshold=score, precision
+        (None, "f32", "bf16", "auto": see faceindex.backends.precision)."""
         unknown = set(options) - _OPTIONS
         if unknown:
             raise TypeError(f"unexpected options for an ONNX pack: {sorted(unknown)}")
         det_id = identify(Path(detector), stacklevel=3)
         rec_id = identify(Path(recognizer), stacklevel=3)
-        det_session = _open(det_id.path, backend)
-        rec_session = _open(rec_id.path, backend)
+        name = name or f"{det_id.path.stem}+{rec_id.path.stem}"
+        version = version or f"sha256:{det_id.short}+{rec_id.short}"
+        choice = choose(backend, options.get("precision"), PackRef(name, version))
+        det_session = _open(det_id.path, choice.detector_backend, choice.detector)
+        rec_session = _open(rec_id.path, choice.recognizer_backend, choice.recognizer)
         det_sig = _signature(det_session, det_id.path, DetectorSignature, "detector")
         rec_sig = _signature(rec_session, rec_id.path, RecognizerSignature, "recognizer")
         assert isinstance(det_sig, DetectorSignature) and isinstance(rec_sig, RecognizerSignature)
         det = OnnxDetector(det_session, det_sig, options.get("det_size"), options.get("det_threshold"))
-        rec_session, rec_sig = _batched(rec_session, rec_sig, rec_id.path, backend)
+        rec_session, rec_sig = _batched(rec_session, rec_sig, rec_id.path, choice)
         rec = ArcFaceRecognizer(rec_session, rec_sig, _recognizer_input(rec_id))
         threshold, threshold_source = default_threshold(rec_id)
         info = PackInfo(
-            name=name or f"{det_id.path.stem}+{rec_id.path.stem}",
-            version=version or f"sha256:{det_id.short}+{rec_id.short}",
+            name=name,
+            version=choice.pack_version(version),
             embedding_size=rec_sig.embedding_size,
             default_threshold=threshold,
             threshold_source=threshold_source,
@@ -88,6 +93,9 @@ class OnnxPack:
             recognizer=f"arcface-style {rec_id.describe()}, {rec_sig.input_size}x{rec_sig.input_size} -> "
             f"{rec_sig.embedding_size}, {'batched' if rec_sig.batch is None else f'batch {rec_sig.batch}'}",
             license=_license(det_id, rec_id),
+            backend=choice.backends,
+            precision=choice.precision,
+            precision_reason=choice.reason,
         )
         return cls(det, rec, info, (det_id, rec_id))
 
@@ -117,7 +125,7 @@ class OnnxPack:
 
 
 def _batched(session: Session, signature: RecognizerSignature, path: Path,
-             backend: str) -> tuple[Session, RecognizerSignature]:
+             choice: PrecisionChoice) -> tuple[Session, RecognizerSignature]:
     """The recognizer with a dynamic batch axis when its file has a fixed one and a rewrite
     (faceindex.packs.onnx.batching) gives the same embeddings; else as it is."""
     if signature.batch is None:
@@ -125,7 +133,7 @@ def _batched(session: Session, signature: RecognizerSignature, path: Path,
     copy = dynamic_batch_copy(path)
     if copy is None:
         return session, signature
-    batched = _open(copy, backend)
+    batched = _open(copy, choice.recognizer_backend, choice.recognizer)
     batched_sig = _signature(batched, copy, RecognizerSignature, "recognizer")
     assert isinstance(batched_sig, RecognizerSignature)
     if batched_sig.batch is not None or not _same_outputs(session, batched, signature):
@@ -148,9 +156,9 @@ def _same_outputs(fixed: Session, batched: Session, signature: RecognizerSignatu
     return together.shape == alone.shape and float(np.abs(together - alone).max()) <= 1e-4 * scale
 
 
-def _open(path: Path, backend: str) -> Session:
+def _open(path: Path, backend: str, precision: str | None) -> Session:
     try:
-        return open_session(path, backend)
+        return open_session(path, backend, precision)
     except (ValueError, RuntimeError):
         raise
     except Exception as e:  # onnxruntime raises its own exception types for files it cannot load

@@ -1,0 +1,176 @@
+"""Which backend and numeric precision a pack's networks run at, and why.
+
+precision=None keeps each backend's own default (f32 on ONNX Runtime and OpenVINO,
+fp16 on TensorRT, as before). "f32" and "bf16" (both networks), "bf16-detector" and
+"bf16-recognizer" (that network in bf16, the other f32) are explicit requests; bf16 runs
+on OpenVINO and only on a CPU that does bf16 natively (AVX-512 BF16 or AMX), since
+elsewhere it is emulated and slower than f32. "auto" takes the fastest precision this
+machine runs natively whose verification record for the pack passed
+(faceindex.evaluation.precision_records), else f32, and says why.
+
+A reduced precision without a passing record still runs when asked for by name, but
+its results carry the pack version "<version>+<precision>-unverified": collections and
+calibration tables of the f32 pack keep them apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from faceindex.types import PackRef
+
+PRECISIONS = ("auto", "f32", "bf16", "bf16-detector", "bf16-recognizer", "int8")
+# What auto tries, fastest first: both networks, then the detector (it runs once per image,
+# on the largest input), then the recognizer.
+REDUCED = ("bf16", "bf16-detector", "bf16-recognizer")
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    backend: str  # a concrete backend: onnxruntime, openvino or tensorrt
+    precision: str  # what the networks run at: f32, bf16 (or TensorRT's fp16 / fp32)
+    verified: bool  # f32, TensorRT as before, or a passing verification record
+    reason: str  # why this backend and precision
+    # Where the f32 network of a one-network mix runs: under backend="auto", ONNX Runtime,
+    # which runs dlib's detector faster than OpenVINO f32 does (bench/bench_precision.py).
+    f32_backend: str = ""
+
+    @property
+    def detector_backend(self) -> str:
+        return self.f32_backend if self.f32_backend and self.detector == "f32" else self.backend
+
+    @property
+    def recognizer_backend(self) -> str:
+        return self.f32_backend if self.f32_backend and self.recognizer == "f32" else self.backend
+
+    @property
+    def backends(self) -> str:
+        """What PackInfo.backend shows: one backend, or which network runs where."""
+        if self.detector_backend == self.recognizer_backend:
+            return self.backend
+        return f"{self.detector_backend} (detector), {self.recognizer_backend} (recognizer)"
+
+    @property
+    def detector(self) -> str | None:
+        """The detector's precision as open_session takes it: bf16-recognizer keeps it at f32."""
+        return "f32" if self.precision == "bf16-recognizer" else self._network
+
+    @property
+    def recognizer(self) -> str | None:
+        return "f32" if self.precision == "bf16-detector" else self._network
+
+    @property
+    def _network(self) -> str | None:
+        if self.precision in REDUCED:
+            return "bf16"
+        # TensorRT: fp16 is its session's default (None); fp32 is asked for as f32.
+        return {"fp16": None, "fp32": "f32"}.get(self.precision, self.precision)
+
+    def pack_version(self, version: str) -> str:
+        """The version results of this choice carry: unverified precisions are kept apart."""
+        return version if self.verified else f"{version}+{self.precision}-unverified"
+
+
+def check_precision(precision: str | None) -> None:
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)} (or None)")
+
+
+@lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def why_not_native(precision: str) -> str:
+    """Empty when this CPU runs the precision natively, else the reason."""
+    if precision == "f32":
+        return ""
+    if precision in REDUCED:
+        from faceindex.runtime import build_info
+
+        if build_info()["cpu"]["avx512_bf16"] or "amx_bf16" in _cpu_flags():
+            return ""
+        return "this CPU has neither AVX-512 BF16 nor AMX, so bf16 would be emulated (slower than f32)"
+    return f"{precision} is not offered on the CPU"
+
+
+def choose(backend: str, precision: str | None, pack: PackRef) -> PrecisionChoice:
+    """The backend and precision for a pack's networks (backend as open_session takes it)."""
+    from faceindex.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    check_precision(precision)
+    if precision == "int8":
+        raise ValueError("precision 'int8' is not available yet: faceindex makes no quantized models so far")
+    if backend in ("auto", "tensorrt") and precision in (None, "auto", "f32"):
+        from faceindex.backends import tensorrt
+
+        if tensorrt.available():
+            trt = "fp32" if precision == "f32" else "fp16"
+            return PrecisionChoice("tensorrt", trt, True, f"TensorRT on the GPU at {trt}")
+        if backend == "tensorrt":
+            raise RuntimeError(f"the TensorRT backend is not usable here: {tensorrt.why_unavailable()}")
+    if backend == "tensorrt":
+        raise ValueError(f"the TensorRT backend runs fp16 or f32, not {precision!r}")
+    if precision in (None, "f32"):
+        concrete = "onnxruntime" if backend == "auto" else backend
+        return PrecisionChoice(concrete, "f32", True, "f32, the reference precision")
+    if precision in REDUCED:
+        return _explicit(backend, precision, pack)
+    return _auto(backend, pack)
+
+
+def _openvino_missing() -> str:
+    from faceindex.backends import openvino
+
+    return openvino.why_unavailable()
+
+
+def _explicit(backend: str, precision: str, pack: PackRef) -> PrecisionChoice:
+    from faceindex.evaluation.precision_records import verdict
+
+    if backend == "onnxruntime":
+        raise ValueError(f"the ONNX Runtime backend runs f32 only; {precision} needs backend='openvino'")
+    missing = _openvino_missing()
+    if missing:
+        raise RuntimeError(f"bf16 runs on the OpenVINO backend, which is not usable here: {missing}")
+    native = why_not_native(precision)
+    if native:
+        raise RuntimeError(f"precision {precision!r} refused: {native}")
+    v = verdict(pack, "openvino", precision)
+    return PrecisionChoice("openvino", precision, v.passed is True, v.reason)
+
+
+def _auto(backend: str, pack: PackRef) -> PrecisionChoice:
+    from faceindex.evaluation.precision_records import verdict
+
+    fallback = "openvino" if backend == "openvino" else "onnxruntime"
+    if backend == "onnxruntime":
+        return PrecisionChoice(fallback, "f32", True, "auto: f32, since ONNX Runtime runs f32 only")
+    missing = _openvino_missing()
+    if missing:
+        if backend == "openvino":
+            raise RuntimeError(f"the OpenVINO backend is not usable here: {missing}")
+        return PrecisionChoice(fallback, "f32", True, f"auto: f32 on ONNX Runtime, since {missing}")
+    native = why_not_native("bf16")
+    if native:
+        return PrecisionChoice(fallback, "f32", True, f"auto: f32, not bf16, since {native}")
+    refused: list[str] = []
+    for precision in REDUCED:
+        v = verdict(pack, "openvino", precision)
+        if v.passed is True:
+            return PrecisionChoice("openvino", precision, True, f"auto: {precision}, since {v.reason}"
+                                   + "".join(f"; {r}" for r in refused),
+                                   "onnxruntime" if backend == "auto" else "")
+        refused.append(v.reason)
+    return PrecisionChoice(fallback, "f32", True, f"auto: f32, bf16 refused: {'; '.join(refused)}")

@@ -1,0 +1,242 @@
+"""The OpenVINO backend and precision: f32 equal to ONNX Runtime's, bf16 within the
+verification bounds, `auto` refusing what was not verified, clear errors, threads."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import faceindex
+from faceindex import FaceEngine
+from faceindex.backends import open_session
+from faceindex.backends.openvino import OpenVinoSession
+from faceindex.backends.precision import REDUCED, why_not_native
+from faceindex.evaluation import precision_records as rule
+from faceindex.evaluation.precision_check import compare_photos, criteria
+from faceindex.evaluation.precision_records import record_file_name
+from faceindex.packs.onnx import OnnxPack
+from faceindex.types import PackRef
+
+pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'faceindex[openvino]')")
+
+SCRFD = "models/scrfd/det_500m.onnx"
+MBF = "models/mobilefacenet/mobilefacenet.onnx"
+PHOTOS = ("images/insightface/t1.jpg", "images/face_recognition/two_people.jpg",
+          "images/insightface/Rob_Lowe_0001.jpg")
+PACKS = ("dlib", "scrfd+mobilefacenet")
+
+
+def engine(pack: str, data_file: Callable[[str], Path], backend: str, precision: str | None) -> FaceEngine:
+    if pack == "dlib":
+        return FaceEngine("dlib", backend=backend, precision=precision)
+    with pytest.warns(faceindex.UnverifiedModelWarning):  # the shared MobileFaceNet is not in the manifest
+        return FaceEngine(detector=data_file(SCRFD), recognizer=data_file(MBF), backend=backend, precision=precision)
+
+
+def needs_native_bf16() -> None:
+    reason = why_not_native("bf16")
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_openvino_f32_gives_onnxruntime_f32_results(pack: str, data_file: Callable[[str], Path]) -> None:
+    ort = engine(pack, data_file, "onnxruntime", "f32")
+    ov = engine(pack, data_file, "openvino", "f32")
+    assert (ov.pack.backend, ov.pack.precision) == ("openvino", "f32")
+    assert ov.pack.ref == ort.pack.ref  # f32 is the reference: the same pack for collections and tables
+    for name in PHOTOS:
+        image = ort.load(data_file(name))
+        faces = ort.detect(image)
+        other = ov.detect(image)
+        assert len(faces) == len(other) > 0, name
+        np.testing.assert_allclose([f.bbox for f in other], [f.bbox for f in faces], atol=0.05)
+        cosine = np.einsum("ij,ij->i", ort.embed(image, faces), ov.embed(image, faces))
+        assert cosine.min() >= 0.9999, (name, cosine)
+
+
+def test_dlib_bf16_recognizer_within_the_verification_bounds(data_file: Callable[[str], Path]) -> None:
+    needs_native_bf16()
+    reference = engine("dlib", data_file, "onnxruntime", "f32")
+    bf16 = engine("dlib", data_file, "openvino", "bf16-recognizer")
+    assert (bf16.pack.backend, bf16.pack.precision) == ("openvino", "bf16-recognizer")
+    figures = compare_photos(reference, bf16, [data_file(p) for p in PHOTOS])
+    assert figures.faces >= 3 and figures.group_photos >= 1
+    assert figures.min_cosine >= rule.MIN_EMBEDDING_COSINE, figures
+    assert figures.group_same_faces and figures.group_max_box_shift <= rule.MAX_BOX_SHIFT_PX, figures
+    # bf16 does change the numbers: this is not f32 under another name.
+    assert figures.min_cosine < 0.999999, figures
+
+
+def test_scrfd_bf16_box_shifts_are_caught(data_file: Callable[[str], Path]) -> None:
+    """SCRFD in bf16 moves a box edge of biden2.jpg by more than the rule's pixel (5.6 px when
+    the record was made): the check sees it."""
+    needs_native_bf16()
+    reference = engine("scrfd+mobilefacenet", data_file, "onnxruntime", "f32")
+    bf16 = engine("scrfd+mobilefacenet", data_file, "openvino", "bf16-detector")
+    figures = compare_photos(reference, bf16, [data_file("images/face_recognition/knn_examples/train/biden/biden2.jpg")])
+    assert figures.all_same_faces and figures.all_max_box_shift > rule.MAX_BOX_SHIFT_PX, figures
+
+
+@pytest.fixture
+def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A user calibration folder (read before the shipped one) for verification records."""
+    monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path))
+    yield tmp_path
+
+
+def write_record(folder: Path, pack: PackRef, passed: dict[str, bool]) -> None:
+    criteria = {name: {"value": None, "bound": "test", "passed": ok} for name, ok in passed.items()}
+    record = {"pack": {"name": pack.name, "version": pack.version},
+              "candidates": [{"backend": "openvino", "precision": "bf16", "date": "test", "criteria": criteria,
+                              "passed": all(passed.values())}]}
+    (folder / record_file_name(pack)).write_text(json.dumps(record))
+
+
+def onnx_pack(data_file: Callable[[str], Path], name: str, **options: object) -> OnnxPack:
+    with pytest.warns(faceindex.UnverifiedModelWarning):
+        return OnnxPack.from_files(data_file(SCRFD), data_file(MBF), "auto", name=name, version="1", **options)
+
+
+def test_auto_refuses_a_pack_never_verified(data_file: Callable[[str], Path], records: Path) -> None:
+    pack = onnx_pack(data_file, "never-verified", precision="auto")
+    assert (pack.info.backend, pack.info.precision) == ("onnxruntime", "f32")
+    expected = "emulated" if why_not_native("bf16") else "no precision verification record"
+    assert expected in pack.info.precision_reason
+    # Asked for by name it runs, but its results are kept apart from the f32 pack's.
+    needs_native_bf16()
+    explicit = onnx_pack(data_file, "never-verified", precision="bf16")
+    assert explicit.info.precision == "bf16" and explicit.info.ref == PackRef("never-verified", "1+bf16-unverified")
+
+
+def test_auto_refuses_a_failed_record_and_takes_a_passed_one(data_file: Callable[[str], Path],
+                                                             records: Path) -> None:
+    needs_native_bf16()
+    write_record(records, PackRef("failed", "1"), {"embedding_cosine": True, "lfw_accuracy": False})
+    failed = onnx_pack(data_file, "failed", precision="auto")
+    assert (failed.info.backend, failed.info.precision) == ("onnxruntime", "f32")
+    assert "bf16 refused" in failed.info.precision_reason and "lfw_accuracy" in failed.info.precision_reason
+    write_record(records, PackRef("passed", "1"), {"embedding_cosine": True, "lfw_accuracy": True})
+    passed = onnx_pack(data_file, "passed", precision="auto")
+    assert (passed.info.backend, passed.info.precision) == ("openvino", "bf16")
+    assert passed.detector.session.backend == passed.recognizer.session.backend == "openvino"
+    assert passed.info.ref == PackRef("passed", "1") and "passed verification" in passed.info.precision_reason
+
+
+def test_mobilefacenet_bf16_is_caught_by_the_cosine_criterion(data_file: Callable[[str], Path]) -> None:
+    """MobileFaceNet in bf16 moves embeddings further than the rule allows (cosine ~0.9987 on
+    t1.jpg): the check must see it, so that auto keeps this pack at f32."""
+    needs_native_bf16()
+    reference = engine("scrfd+mobilefacenet", data_file, "onnxruntime", "f32")
+    bf16 = engine("scrfd+mobilefacenet", data_file, "openvino", "bf16")
+    figures = compare_photos(reference, bf16, [data_file(p) for p in PHOTOS])
+    checks = criteria(figures, None, None)
+    assert not checks["embedding_cosine"]["passed"] and figures.min_cosine > 0.99, figures
+    assert checks["group_photo_faces"]["passed"] and checks["group_photo_boxes"]["passed"], figures
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_auto_follows_the_shipped_records(pack: str, data_file: Callable[[str], Path]) -> None:
+    f32 = engine(pack, data_file, "onnxruntime", "f32")
+    assert rule.load_record(f32.pack.ref) is not None, "make verify-precision writes the records"
+    passed = [p for p in REDUCED if rule.verdict(f32.pack.ref, "openvino", p).passed]
+    auto = engine(pack, data_file, "auto", "auto")
+    if passed and not why_not_native("bf16"):
+        assert (auto.pack.precision, auto.pack.ref) == (passed[0], f32.pack.ref)
+        # The f32 network of a mix stays on ONNX Runtime; the bf16 one runs on OpenVINO.
+        where = {"bf16": "openvino", "bf16-detector": "openvino (detector), onnxruntime (recognizer)",
+                 "bf16-recognizer": "onnxruntime (detector), openvino (recognizer)"}[passed[0]]
+        assert auto.pack.backend == where
+    else:
+        assert (auto.pack.backend, auto.pack.precision) == ("onnxruntime", "f32"), auto.pack.precision_reason
+        assert "bf16 refused" in auto.pack.precision_reason or why_not_native("bf16")
+
+
+def test_unknown_and_unavailable_precisions_are_refused(data_file: Callable[[str], Path]) -> None:
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        FaceEngine("dlib", precision="fp8")
+    with pytest.raises(ValueError, match="int8' is not available yet"):
+        FaceEngine("dlib", precision="int8")
+    with pytest.raises(ValueError, match="ONNX Runtime backend runs f32 only"):
+        FaceEngine("dlib", backend="onnxruntime", precision="bf16")
+    with pytest.raises(ValueError, match="cannot be opened directly"):
+        open_session(data_file(MBF), "openvino", "auto")
+
+
+def test_a_missing_openvino_is_named(data_file: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
+    with pytest.raises(RuntimeError, match=r"openvino package is not installed \(pip install 'faceindex\[openvino\]'\)"):
+        open_session(data_file(MBF), "openvino")
+    with pytest.raises(RuntimeError, match="bf16 runs on the OpenVINO backend, which is not usable here"):
+        FaceEngine("dlib", precision="bf16")
+    fallback = FaceEngine("dlib", precision="auto")
+    assert fallback.pack.backend == "onnxruntime" and "openvino package is not installed" in fallback.pack.precision_reason
+
+
+def test_sessions_take_faceindex_threads_and_a_latency_hint(data_file: Callable[[str], Path]) -> None:
+    before = faceindex.get_num_threads()
+    try:
+        faceindex.set_num_threads(1)
+        one = open_session(data_file(MBF), "openvino", "f32")
+        faceindex.set_num_threads(2)
+        two = open_session(data_file(MBF), "openvino", "f32")
+    finally:
+        faceindex.set_num_threads(before)
+    assert isinstance(one, OpenVinoSession) and isinstance(two, OpenVinoSession)
+    assert one.property("INFERENCE_NUM_THREADS") == 1
+    assert two.property("INFERENCE_NUM_THREADS") == 2
+    assert str(one.property("PERFORMANCE_HINT")).endswith("LATENCY")
+    assert one.property("NUM_STREAMS") == 1
+
+
+def test_the_cli_says_which_backend_and_precision_made_a_result(data_file: Callable[[str], Path]) -> None:
+    from faceindex.cli import main
+
+    out = io.StringIO()
+    code = main(["detect", str(data_file(PHOTOS[0])), "--json", "--backend", "openvino", "--precision", "f32"],
+                stdout=out, stderr=io.StringIO())
+    assert code == 0
+    result = json.loads(out.getvalue())
+    assert result["inference"]["backend"] == "openvino" and result["inference"]["precision"] == "f32"
+    assert result["pack"] == {"name": "dlib", "version": "1.1"} and len(result["faces"]) > 0
+
+
+def test_cached_compiled_models_give_the_results_of_the_precision_asked_for(
+        data_file: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenVINO's CPU blob is shared by f32 and bf16 (the precision applies when it loads): a
+    bf16 session from f32's cache must still compute in bf16, and the reverse."""
+    monkeypatch.setenv("FACEINDEX_CACHE", str(tmp_path))
+    chip = np.random.default_rng(1).uniform(-1, 1, (1, 3, 112, 112)).astype(np.float32)
+    uncached = {p: OpenVinoSession(data_file(MBF), p, cache=False).run({"input": chip})[0] for p in ("f32", "bf16")}
+    assert np.abs(uncached["f32"] - uncached["bf16"]).max() > 1e-3  # the two precisions differ visibly
+    for order in (("f32", "bf16"), ("bf16", "f32")):
+        for precision in order:
+            session = open_session(data_file(MBF), "openvino", precision)
+            np.testing.assert_array_equal(session.run({"input": chip})[0], uncached[precision])
+        assert list((tmp_path / "openvino").glob("*.blob")), "nothing was cached"
+        for blob in (tmp_path / "openvino").glob("*"):
+            blob.unlink()
+
+
+def test_a_collection_of_f32_embeddings_refuses_an_unverified_precision(data_file: Callable[[str], Path],
+                                                                         tmp_path: Path, records: Path) -> None:
+    needs_native_bf16()
+    from faceindex import Collections
+    from faceindex.errors import PackMismatchError
+
+    home = Collections(tmp_path / "home")
+    f32 = FaceEngine("dlib", backend="onnxruntime", precision="f32")
+    home.create_collection("people", engine=f32).close()
+    write_record(records, f32.pack.ref, {"embedding_cosine": False})
+    unverified = FaceEngine("dlib", backend="openvino", precision="bf16")
+    assert unverified.pack.version == "1.1+bf16-unverified"
+    with pytest.raises(PackMismatchError, match=r"the engine runs dlib 1.1\+bf16-unverified"):
+        home.collection("people", engine=unverified)
+    write_record(records, f32.pack.ref, {"embedding_cosine": True})  # verified: the same pack
+    home.collection("people", engine=FaceEngine("dlib", backend="openvino", precision="bf16")).close()
