@@ -110,10 +110,10 @@ def _track_lines(analysis: Any) -> list[str]:
 
 
 def cmd_video_detect(args: argparse.Namespace, out: Any) -> int:
-    from faceindex.engine import FaceEngine
+    from faceindex.cli import _engine
     from faceindex.video.analysis import VideoAnalysis
 
-    engine = FaceEngine(pack=args.pack, backend=args.backend, detector=args.detector, recognizer=args.recognizer)
+    engine = _engine(args)
     with VideoAnalysis(args.video, engine, sample_fps=args.sample_fps, annotate=args.annotate,
                        timeout=args.timeout) as analysis:
         problems = _run(analysis, args, _stderr(args))
