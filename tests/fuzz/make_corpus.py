@@ -17,6 +17,7 @@ import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -228,9 +229,51 @@ def collection_open() -> None:
               b"\x02" + bytes([schema.META_KEYS.index(key)]) + value)
 
 
+# -- video --------------------------------------------------------------------------------
+
+
+def _video(fmt: str, codec: str, frames: int = 3, size: tuple[int, int] = (32, 24), rotation: int = 0,
+           options: dict[str, str] | None = None) -> bytes:
+    import av
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"seed.{fmt}"  # a real file: mp4's faststart rewrites it at the end
+        _write_video(av, path, fmt, codec, frames, size, rotation, options or {})
+        return path.read_bytes()
+
+
+def _write_video(av: Any, path: Path, fmt: str, codec: str, frames: int, size: tuple[int, int], rotation: int,
+                 options: dict[str, str]) -> None:
+    with av.open(str(path), "w", format=fmt, options=options) as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for i in range(frames):
+            image = np.full((size[1], size[0], 3), (40 * i) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def video() -> None:
+    mkv = _video("matroska", "mpeg4")
+    write("video", "mpeg4.mkv", mkv)
+    write("video", "truncated.mkv", _video("matroska", "mpeg4", frames=10)[:-300])
+    write("video", "faststart-rotated.mp4", _video("mp4", "mpeg4", rotation=90, options={"movflags": "faststart"}))
+    write("video", "mpeg2.ts", _video("mpegts", "mpeg2video"))
+    write("video", "h264.mp4", _video("mp4", "libx264", options={"movflags": "faststart"}))
+    write("video", "vp8.webm", _video("webm", "libvpx"))
+    write("video", "huge-declared.mkv", _video("matroska", "mpeg4", size=(2048, 1024), frames=1))
+    write("video", "unknown-codec.mkv", mkv.replace(b"V_MPEG4/ISO/ASP", b"V_ALIEN/ISO/ASP"))
+    write("video", "not-a-video", b"faceindex" * 8)
+
+
 HARNESSES: dict[str, Callable[[], None]] = {
     "images": images, "flat_index": flat_index, "dlib": dlib, "onnx_signature": onnx_models,
-    "collection_open": collection_open,
+    "collection_open": collection_open, "video": video,
 }
 
 if __name__ == "__main__":

@@ -114,6 +114,8 @@ class VideoSource:
         elif not hasattr(source, "read"):
             raise VideoError(f"cannot read a video from {type(source).__name__}: "
                              "give a path, a URL, a camera device, bytes or a binary file object")
+        # Container metadata (titles, tags) is text of any encoding, or none: never a reason to fail.
+        kwargs["metadata_errors"] = "replace"
         try:
             self._container = lib.open(target, **kwargs)
         except lib.error.ExitError as e:  # the interrupt callback: the timeout ran out
@@ -122,6 +124,7 @@ class VideoSource:
             if "timed out" in str(e).lower() or isinstance(e, TimeoutError):
                 raise VideoTimeoutError(f"{self.name}: no answer within {timeout:g} s ({e})") from e
             raise VideoError(f"{self.name} is not a video FFmpeg can open ({e})") from e
+        self._max_pixels = max_pixels
         try:
             self.metadata = self._inspect(max_pixels)
         except BaseException:
@@ -175,6 +178,10 @@ class VideoSource:
         try:
             for packet in self._container.demux(self._stream):
                 for frame in self._decode(packet):
+                    if frame.width * frame.height > self._max_pixels:
+                        # The header's size is only a claim: a stream may change size mid-way.
+                        raise VideoError(f"{self.name}: frame {index} is {frame.width}x{frame.height}, over the "
+                                         f"limit of {self._max_pixels} pixels (raise max_pixels to accept it)")
                     if index == 0:
                         self._note_rotation(frame)
                     timestamp = self._timestamp(frame, index)
