@@ -98,14 +98,15 @@ fuzz: install $(VENV)/.deps-fuzz
 # the real one when it starts, or the first C++ exception aborts); leaks are not checked
 # (CPython keeps memory to exit). Symbols are kept (install.strip=false) for readable reports.
 # float-cast-overflow is named as well: GCC's `undefined` leaves out out-of-range float -> int.
-# Tests: the kernel, index-file and input tests, the vision kernels, the dlib reader, and the
-# fuzz corpora. Any report fails the run (halt_on_error).
+# Tests: the kernel, index-file and input tests, the vision kernels, the dlib reader, the face
+# tracker and its assignment, and the fuzz corpora (the video reader's among them). Any report fails the run (halt_on_error).
 ASAN_BUILD := build/asan
 ASAN_SITE := build/asan-site
 SANITIZE := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -g
 SANITIZER_TESTS ?= tests/search/test_flat_index_kernels.py tests/search/test_flat_index_files.py \
   tests/search/test_flat_index_input.py tests/vision tests/packs/test_dlib_format.py \
-  tests/packs/test_dlib_bad_input.py tests/packs/test_dlib_shape_predictor_input.py tests/fuzz/test_corpora.py
+  tests/packs/test_dlib_bad_input.py tests/packs/test_dlib_shape_predictor_input.py tests/fuzz/test_corpora.py \
+  tests/video/test_tracker.py
 check-sanitizers: install
 	rm -rf $(ASAN_SITE)
 	$(PIP) install --quiet --no-build-isolation --no-deps --target $(ASAN_SITE) \
