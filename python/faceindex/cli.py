@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -372,6 +373,19 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
 
 
 # -- the parser ---------------------------------------------------------------------------------
+
+
+def _sample_fps(text: str) -> float | None:
+    """Frames analysed per second of video: a positive number, or 'all' (every frame)."""
+    if text.lower() in ("all", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of frames per second: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of frames per second or 'all', got {text}")
+    return value
 
 
 def _threshold(text: str) -> float:

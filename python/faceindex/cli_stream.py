@@ -41,20 +41,10 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _frames_per_second(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of frames per second: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be more than 0 frames per second, got {text}")
-    return value
-
-
 def add_stream_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
     """Register `stream` among the subcommands; common_parents: the shared options (--home, the
     search decision options)."""
-    from faceindex.cli import _positive, _threshold
+    from faceindex.cli import _positive, _sample_fps, _threshold
     from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
     from faceindex.video.source import DEFAULT_TIMEOUT
 
@@ -66,8 +56,8 @@ def add_stream_command(commands: Any, common_parents: Sequence[argparse.Argument
                    "(/dev/video0)")
     p.add_argument("--threshold", type=_threshold, help="cosine similarity (default: by error rate)")
     p.add_argument("--max-faces", type=_positive, default=5, help="matches kept per track (default 5)")
-    p.add_argument("--sample-fps", type=_frames_per_second, default=DEFAULT_SAMPLE_FPS,
-                   help=f"frames analysed per second (default {DEFAULT_SAMPLE_FPS:g})")
+    p.add_argument("--sample-fps", type=_sample_fps, default=DEFAULT_SAMPLE_FPS,
+                   help=f"frames analysed per second (default {DEFAULT_SAMPLE_FPS:g}; 'all': every frame)")
     p.add_argument("--duration", type=_positive_seconds, help="stop after this many seconds (default: run until "
                    "Ctrl-C or SIGTERM)")
     p.add_argument("--reconnect-for", type=_seconds, default=60.0,

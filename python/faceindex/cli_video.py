@@ -5,7 +5,6 @@ a stored video, printed as Rekognition's GetFaceDetection / GetFaceSearch docume
 from __future__ import annotations
 
 import argparse
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -13,20 +12,9 @@ from typing import Any, TextIO
 from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 
-def _sample_fps(value: str) -> float | None:
-    if value.lower() in ("all", "none"):
-        return None
-    try:
-        fps = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of frames per second: {value!r}") from None
-    if not (math.isfinite(fps) and fps > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number or 'all', got {value!r}")
-    return fps
-
-
 def add_video_commands(commands: Any, command: Callable[..., Any], engine: Any, searching: Any,
                        threshold_type: Callable[[str], float]) -> None:
+    from faceindex.cli import _sample_fps
     from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
 
     video = commands.add_parser("video", help="faces and collection matches in a stored video")
