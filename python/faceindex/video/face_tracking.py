@@ -21,7 +21,6 @@ from faceindex.collection import Collection
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
 from faceindex.evaluation import thresholds
-from faceindex.quality import measure_quality
 from faceindex.types import Float64Array, FloatArray
 from faceindex.video.frame_reader import SampledFrame
 from faceindex.video.results import FrameFaces, Track, TrackedFace, TrackEvent
@@ -129,10 +128,9 @@ class FaceTracking:
         self._time = t
         if frame.dropped_before:
             self._event("frames_dropped", count=frame.dropped_before)
-        detections = self.engine._pack.detect(frame.rgb)
-        if detections.quality is None:
-            detections = measure_quality(frame.rgb, detections)
-        detections = detections.largest_first()
+        # The one path every image takes (detect, quality, largest first); a decoded frame is
+        # already contiguous uint8 RGB, so nothing is copied on the way in.
+        detections = self.engine._find(frame.rgb).detections
         cut = self._shots(frame.rgb)
         if cut:
             self._tracker.shot_change()
