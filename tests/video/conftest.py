@@ -24,18 +24,20 @@ def _gray_ramp(i: int, size: tuple[int, int]) -> np.ndarray:
 def write_video(path: Path, *, times: Sequence[float] | None = None, frames: int = 30, fps: int = 10,
                 size: tuple[int, int] = (64, 48), codec: str = "mpeg4", rotation: int = 0,
                 paint: Painter | None = None, options: dict[str, str] | None = None,
-                audio: bool = False) -> Path:
-    """A video whose frame i shows paint(i), at `times` (seconds; variable frame rate) or every 1/fps."""
+                audio: bool = False, video: bool = True) -> Path:
+    """A video whose frame i shows paint(i), at `times` (seconds; variable frame rate) or every 1/fps;
+    with audio=True an audio stream too (video=False: only that)."""
     from fractions import Fraction
 
     container = av.open(str(path), "w", options=options or {})
-    stream = container.add_stream(codec, rate=fps)
-    stream.width, stream.height = size
-    stream.pix_fmt = "yuv420p"
-    if rotation:
-        stream.set_display_rotation(rotation)
-    if times is not None:
-        stream.codec_context.time_base = Fraction(1, 1000)
+    stream = container.add_stream(codec, rate=fps) if video else None  # every stream before the first packet
+    if stream is not None:
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        if times is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
     audio_stream = container.add_stream("mp2", rate=44100) if audio else None
     if audio_stream is not None:
         for k in range(10):
@@ -45,6 +47,9 @@ def write_video(path: Path, *, times: Sequence[float] | None = None, frames: int
                 container.mux(packet)
         for packet in audio_stream.encode():
             container.mux(packet)
+    if stream is None:
+        container.close()
+        return path
     count = len(times) if times is not None else frames
     for i in range(count):
         image = paint(i) if paint is not None else _gray_ramp(i, size)

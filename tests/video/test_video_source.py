@@ -3,10 +3,7 @@ VideoError (or a warning saying where a damaged file stopped), never a crash or 
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ import pytest
 
 from faceindex.errors import VideoDecodeWarning, VideoError, VideoNotFoundError, VideoTimeoutError
 from faceindex.video import VideoAnalysis, VideoSource
+from live_sender import SilentServer
 
 
 def left_white(i: int) -> np.ndarray:
@@ -62,20 +60,8 @@ def test_not_a_video(tmp_path: Path) -> None:
         VideoSource(42)
 
 
-def test_audio_only_file(tmp_path: Path) -> None:
-    import av
-
-    path = tmp_path / "song.mka"
-    out = av.open(str(path), "w")
-    stream = out.add_stream("mp2", rate=44100)
-    for k in range(5):
-        chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")
-        chunk.sample_rate, chunk.pts = 44100, k * 1152
-        for packet in stream.encode(chunk):
-            out.mux(packet)
-    for packet in stream.encode():
-        out.mux(packet)
-    out.close()
+def test_audio_only_file(video_file) -> None:  # type: ignore[no-untyped-def]
+    path = video_file("song.mka", video=False, audio=True)
     with pytest.raises(VideoError, match="no video stream.*audio"):
         VideoSource(path)
 
@@ -123,37 +109,10 @@ def test_frames_over_max_pixels_are_refused_before_decoding(video_file) -> None:
         VideoSource(path, max_pixels=10_000)
 
 
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A TCP server that accepts connections and never sends a byte."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=2)
-    for conn in held:
-        conn.close()
-    server.close()
-
-
-def test_a_url_that_never_answers_times_out(silent_server: str) -> None:
+def test_a_url_that_never_answers_times_out() -> None:
     started = time.monotonic()
-    with pytest.raises(VideoTimeoutError, match="no answer within 1 s"):
-        VideoSource(silent_server, timeout=1.0)
+    with SilentServer() as server, pytest.raises(VideoTimeoutError, match="no answer within 1 s"):
+        VideoSource(server.url, timeout=1.0)
     assert time.monotonic() - started < 10
 
 
