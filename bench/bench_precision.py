@@ -100,17 +100,23 @@ def variants() -> list[tuple[str, str]]:
     return [v for v in VARIANTS if v[1] in ("f32", "auto") or not why_not_native("bf16")]
 
 
+def pack_calls(packs: dict[str, Any], image: np.ndarray, faces: Any) -> dict[str, Callable[[], Any]]:
+    """Per variant: detect, embed the same faces, and both (the steps timed side by side)."""
+    calls: dict[str, Callable[[], Any]] = {}
+    for key, pack in packs.items():
+        calls[f"{key}_detect"] = lambda p=pack: p.detect(image)
+        calls[f"{key}_embed"] = lambda p=pack: p.embed(image, faces)
+        calls[f"{key}_end_to_end"] = lambda p=pack: p.embed(image, p.detect(image))
+    return calls
+
+
 def test_dlib_pack(record: Callable[..., None], t1: np.ndarray) -> None:
     from faceindex.packs.dlib import DlibPack
 
     packs = {label(*v): DlibPack(backend=v[0], precision=v[1]) for v in variants()}
     faces = packs["ort_f32"].detect(t1)
     assert len(faces) == 6
-    calls: dict[str, Callable[[], Any]] = {}
-    for key, pack in packs.items():
-        calls[f"{key}_detect"] = lambda p=pack: p.detect(t1)
-        calls[f"{key}_embed"] = lambda p=pack: p.embed(t1, faces)
-        calls[f"{key}_end_to_end"] = lambda p=pack: p.embed(t1, p.detect(t1))
+    calls = pack_calls(packs, t1, faces)
     medians = interleaved(calls)
     ratios = [(f"{step}: ort_f32 / {key}", f"ort_f32_{step}", f"{key}_{step}", ">= 1.6" if step == "end_to_end"
                else "") for key in packs if key != "ort_f32" for step in ("detect", "embed", "end_to_end")]
@@ -136,11 +142,7 @@ def test_scrfd_mobilefacenet(record: Callable[..., None], data: Path, t1: np.nda
                                                 v[0], det_size=DET_SIZE, precision=v[1]) for v in variants()}
     faces = packs["ort_f32"].detect(t1)
     assert len(faces) == 6
-    calls: dict[str, Callable[[], Any]] = {}
-    for key, pack in packs.items():
-        calls[f"{key}_detect"] = lambda p=pack: p.detect(t1)
-        calls[f"{key}_embed"] = lambda p=pack: p.embed(t1, faces)
-        calls[f"{key}_end_to_end"] = lambda p=pack: p.embed(t1, p.detect(t1))
+    calls = pack_calls(packs, t1, faces)
     detector, recognizer = insightface_models(models)
     common = pytest.importorskip("insightface.app.common")
     bgr = np.ascontiguousarray(t1[:, :, ::-1])
