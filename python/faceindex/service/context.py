@@ -1,0 +1,28 @@
+"""What an operation handler is given besides its (validated) parameters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from faceindex.collection import Collection, Collections
+from faceindex.engine import FaceEngine
+from faceindex.service.config import ServiceConfig
+
+
+@dataclass
+class RequestContext:
+    """One request: its id (x-amzn-RequestId, written to the audit log as the search's reference),
+    the service's shared objects, and the X-Faceindex-* headers the handler adds to the answer."""
+
+    request_id: str
+    config: ServiceConfig
+    collections: Collections
+    # An open Collection per id, shared by every request (Collection is thread-safe); the server owns them.
+    open_collection: Callable[[str], Collection]
+    # The engine of the service's pack, for DetectFaces / CompareFaces (loaded once, shared).
+    default_engine: Callable[[], FaceEngine]
+    response_headers: dict[str, str] = field(default_factory=dict)
+    # Set by the server when the client has gone or the server is stopping.
+    cancelled: threading.Event = field(default_factory=threading.Event)

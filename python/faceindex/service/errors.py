@@ -1,0 +1,63 @@
+"""Rekognition's errors: a name (the JSON `__type`), an HTTP status and a message.
+
+Handlers raise ServiceError; faceindex's own errors reach the client through
+from_faceindex_error, so a missing collection is ResourceNotFoundException as it is on AWS.
+"""
+
+from __future__ import annotations
+
+from faceindex import errors as fx
+
+
+class ServiceError(Exception):
+    """An error answered to the client as {"__type": code, "message": message} with this status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def invalid_parameter(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterException", message)
+
+
+def not_found(message: str) -> ServiceError:
+    return ServiceError("ResourceNotFoundException", message)
+
+
+def already_exists(message: str) -> ServiceError:
+    return ServiceError("ResourceAlreadyExistsException", message)
+
+
+def invalid_image(message: str) -> ServiceError:
+    return ServiceError("InvalidImageFormatException", message)
+
+
+def image_too_large(message: str) -> ServiceError:
+    return ServiceError("ImageTooLargeException", message)
+
+
+def throttled(message: str) -> ServiceError:
+    return ServiceError("ThrottlingException", message)
+
+
+def internal(message: str) -> ServiceError:
+    return ServiceError("InternalServerError", message, status=500)
+
+
+def from_faceindex_error(error: BaseException) -> ServiceError:
+    """The Rekognition error a faceindex error stands for; anything unexpected is InternalServerError
+    (the server logs it; the client is told only the request id)."""
+    if isinstance(error, ServiceError):
+        return error
+    if isinstance(error, (fx.CollectionNotFoundError, fx.FaceNotFoundError, fx.UserNotFoundError)):
+        return not_found(str(error))
+    if isinstance(error, (fx.CollectionExistsError, fx.UserExistsError)):
+        return already_exists(str(error))
+    if isinstance(error, fx.ImageError):
+        return invalid_image(str(error))
+    if isinstance(error, (fx.InputError, fx.PackMismatchError)):
+        return invalid_parameter(str(error))
+    return internal("internal error")

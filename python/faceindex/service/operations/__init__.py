@@ -1,0 +1,38 @@
+"""The operations the endpoint serves, by Rekognition's name.
+
+A handler takes the request context and the request's parameters, already validated
+against botocore's service model (required members present, types, lengths, ranges and
+patterns checked; blobs such as Image.Bytes decoded from base64 to bytes), and returns
+the response's members as a dict (the protocol layer encodes them). It raises
+ServiceError for a Rekognition error; faceindex's own errors are translated by the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from faceindex.service.context import RequestContext
+
+Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+
+OPERATIONS: dict[str, Handler] = {}
+
+
+def operation(name: str) -> Callable[[Handler], Handler]:
+    """Register a handler under Rekognition's operation name."""
+
+    def register(handler: Handler) -> Handler:
+        if name in OPERATIONS:
+            raise RuntimeError(f"operation {name} registered twice")
+        OPERATIONS[name] = handler
+        return handler
+
+    return register
+
+
+def load_all() -> dict[str, Handler]:
+    """Import every operation module (each registers its handlers) and return the table."""
+    from faceindex.service.operations import collections, faces, images, users  # noqa: F401
+
+    return OPERATIONS

@@ -1,0 +1,3 @@
+"""CreateCollection, DeleteCollection, ListCollections, DescribeCollection."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""IndexFaces, ListFaces, DeleteFaces, SearchFaces, SearchFacesByImage."""
+
+from __future__ import annotations

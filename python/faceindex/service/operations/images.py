@@ -1,0 +1,3 @@
+"""DetectFaces, CompareFaces."""
+
+from __future__ import annotations
