@@ -183,6 +183,11 @@ void bind_search(py::module_& m) {
              self.save(path);
            },
            py::arg("path"))
+      .def("save_to_fd", [](const FlatIndex& self, int fd) {
+             py::gil_scoped_release release;
+             self.save_to_fd(fd);
+           },
+           py::arg("fd"))
       .def_static("load", [](const std::string& path, bool mmap) {
                     py::gil_scoped_release release;
                     return FlatIndex::load(path, mmap);

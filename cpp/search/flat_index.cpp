@@ -228,6 +228,11 @@ void FlatIndex::save(const std::string& path) const {
   write_index_file(path, metric_, *store_);
 }
 
+void FlatIndex::save_to_fd(int fd) const {
+  std::shared_lock lock(mutex_);
+  write_index_image(fd, metric_, *store_);
+}
+
 std::unique_ptr<FlatIndex> FlatIndex::load(const std::string& path, bool mmap) {
   LoadedIndex loaded = read_index_file(path, mmap);
   const int dim = loaded.store->dim();

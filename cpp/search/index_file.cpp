@@ -182,7 +182,7 @@ IndexFileLayout index_file_layout(int dim, DType dtype, size_t count) {
   return l;
 }
 
-void write_index_file(const std::string& path, Metric metric, const VectorStore& store) {
+void write_index_image(int fd, Metric metric, const VectorStore& store) {
   const IndexFileLayout l = index_file_layout(store.dim(), store.dtype(), store.count());
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
@@ -195,6 +195,24 @@ void write_index_file(const std::string& path, Metric metric, const VectorStore&
   h.count = store.count();
   h.file_size = l.file_size;
 
+  ChecksummedWriter out(fd);
+  const size_t padded = l.count_padded;
+  out.write(&h, sizeof(h));
+  // Rows past count are zero in memory too; writing count_padded keeps the
+  // file identical to what a reader maps.
+  out.write(store.ids(), store.count() * 8);
+  out.zeros((padded - store.count()) * 8 + (l.scale_offset - l.ids_offset - padded * 8));
+  out.write(store.scale(), store.count() * 4);
+  out.zeros((padded - store.count()) * 4 + (l.sqnorm_offset - l.scale_offset - padded * 4));
+  out.write(store.sqnorm(), store.count() * 4);
+  out.zeros((padded - store.count()) * 4 + (l.panels_offset - l.sqnorm_offset - padded * 4));
+  const size_t panel_bytes = padded / 16 * store.panel_bytes();
+  out.write(store.panels(), panel_bytes);
+  out.zeros(l.checksum_offset - l.panels_offset - panel_bytes);
+  out.finish();
+}
+
+void write_index_file(const std::string& path, Metric metric, const VectorStore& store) {
   std::random_device rd;
   const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd());
   Fd file;
@@ -207,21 +225,7 @@ void write_index_file(const std::string& path, Metric metric, const VectorStore&
     throw FileSystemError(message);
   }
   try {
-    ChecksummedWriter out(file.fd);
-    const size_t padded = l.count_padded;
-    out.write(&h, sizeof(h));
-    // Rows past count are zero in memory too; writing count_padded keeps the
-    // file identical to what a reader maps.
-    out.write(store.ids(), store.count() * 8);
-    out.zeros((padded - store.count()) * 8 + (l.scale_offset - l.ids_offset - padded * 8));
-    out.write(store.scale(), store.count() * 4);
-    out.zeros((padded - store.count()) * 4 + (l.sqnorm_offset - l.scale_offset - padded * 4));
-    out.write(store.sqnorm(), store.count() * 4);
-    out.zeros((padded - store.count()) * 4 + (l.panels_offset - l.sqnorm_offset - padded * 4));
-    const size_t panel_bytes = padded / 16 * store.panel_bytes();
-    out.write(store.panels(), panel_bytes);
-    out.zeros(l.checksum_offset - l.panels_offset - panel_bytes);
-    out.finish();
+    write_index_image(file.fd, metric, store);
     if (::fsync(file.fd) != 0) throw FileSystemError(os_error("cannot flush", tmp));
     ::close(file.fd);
     file.fd = -1;

@@ -35,6 +35,10 @@ IndexFileLayout index_file_layout(int dim, DType dtype, size_t count);
 // over `path`: a reader sees the old file or the new one, never a mix.
 void write_index_file(const std::string& path, Metric metric, const VectorStore& store);
 
+// The same bytes written to an open file descriptor at its current offset, with no
+// flush or rename: for a caller that encrypts them (from a memfd) before they reach a disk.
+void write_index_image(int fd, Metric metric, const VectorStore& store);
+
 struct LoadedIndex {
   Metric metric;
   std::unique_ptr<VectorStore> store;

@@ -79,7 +79,7 @@ def _box(bbox: Sequence[float]) -> str:
 def _collections(args: argparse.Namespace) -> Any:
     from faceindex.collection import Collections
 
-    return Collections(args.home)
+    return Collections(args.home, key_file=args.key_file)
 
 
 def _warn_if_exposed(args: argparse.Namespace, collection_id: str) -> None:
@@ -136,6 +136,7 @@ def cmd_collection_describe(args: argparse.Namespace, out: Output) -> int:
         f"created     {d.created_at.isoformat(timespec='seconds')}",
         f"path        {d.path}",
         f"size        database {d.database_bytes:,} B, index cache {d.cache_bytes:,} B",
+        f"encrypted   {'yes (SQLCipher database, AES-256-GCM index cache)' if d.encrypted else 'no'}",
     ])
     return EXIT_OK
 
@@ -424,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
     common.add_argument("--home", default=argparse.SUPPRESS,
                         help="folder holding the collections (default: $FACEINDEX_HOME, else the user data folder)")
+    common.add_argument("--key-file", default=argparse.SUPPRESS,
+                        help="key of encrypted collections: a file of 32 raw bytes or 64 hex digits, owner-only "
+                        "(default: $FACEINDEX_KEY_FILE; none: plain collections)")
     engine = argparse.ArgumentParser(add_help=False)
     engine.add_argument("--pack", default="dlib", help="model pack (default: dlib)")
     engine.add_argument("--backend", default="auto", help="inference backend: auto, onnxruntime, openvino, tensorrt "
@@ -569,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exit_code(error: BaseException) -> int | None:
     """The exit code for an error the user can act on; None for a bug (it keeps its traceback)."""
-    import sqlite3
+    from faceindex.collection import dbapi
 
     if isinstance(error, FaceIndexError):
         return error.exit_code
@@ -577,7 +581,7 @@ def _exit_code(error: BaseException) -> int | None:
         return EXIT_NOT_FOUND
     if isinstance(error, ValueError):
         return EXIT_BAD_INPUT
-    if isinstance(error, (OSError, sqlite3.Error, ImportError)):
+    if isinstance(error, (OSError, *dbapi.errors(), ImportError)):
         return EXIT_PARTIAL
     return None
 
@@ -593,6 +597,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         return int(e.code or 0)
     args.json = getattr(args, "json", False)
     args.home = getattr(args, "home", None)
+    args.key_file = getattr(args, "key_file", None)
     args.stderr = stderr
     out = Output(args.json, stdout)
     try:

@@ -13,6 +13,7 @@
       CollectionError                     collections: exit 1 unless said otherwise
         CollectionNotFoundError, FaceNotFoundError, UserNotFoundError (LookupError): exit 3
         CollectionExistsError, UserExistsError, PackMismatchError: exit 5
+        CollectionKeyError (ValueError): exit 4
         ErasureIncompleteError (RuntimeError)
 
 The second bases keep the built-in meaning (a missing face is a LookupError, a bad
@@ -159,6 +160,14 @@ class CollectionFileError(CollectionError, InputError):
     exit_code = EXIT_BAD_INPUT
 
 
+class CollectionKeyError(CollectionError, ValueError):
+    """An encryption key that cannot open the collection: missing for an encrypted one, given for a
+    plain one, the wrong key, or a key file that is absent, of the wrong size or readable by others.
+    The message never holds the key."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class ErasureIncompleteError(CollectionError, RuntimeError):
     """Faces were deleted, but their bytes could not yet be wiped from every file.
 
@@ -167,7 +176,8 @@ class ErasureIncompleteError(CollectionError, RuntimeError):
 
 
 __all__ = [
-    "CalibrationError", "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionNotFoundError", "DlibFormatError",
+    "CalibrationError", "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionKeyError",
+    "CollectionNotFoundError", "DlibFormatError",
     "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "ImageError", "IndexFileError", "InputError",
     "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
     "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError", "VideoDecodeWarning",

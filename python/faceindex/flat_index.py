@@ -110,6 +110,13 @@ class FlatIndex:
         """Write the index to path atomically (temporary file, fsync, rename)."""
         self._index.save(os.fspath(path))
 
+    def save_to_fd(self, fd: int) -> None:
+        """Write the bytes save() would to an open file descriptor, at its offset, with no flush:
+        an encrypted collection writes them to a memfd and encrypts them from there."""
+        if isinstance(fd, bool) or not isinstance(fd, int):
+            raise TypeError(f"fd must be an int, got {type(fd).__name__}")
+        self._index.save_to_fd(fd)
+
     @classmethod
     def load(cls, path: str | os.PathLike[str], mmap: bool = True) -> FlatIndex:
         """Read an index saved by save(). With mmap=True the vectors stay in the file's

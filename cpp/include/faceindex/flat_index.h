@@ -51,6 +51,8 @@ class FlatIndex {
               const InterruptPoll& poll = nullptr) const;
 
   void save(const std::string& path) const;
+  // The file's bytes written to fd (no flush, no rename): an encrypted cache writes them to a memfd.
+  void save_to_fd(int fd) const;
   static std::unique_ptr<FlatIndex> load(const std::string& path, bool mmap);
 
  private:

@@ -28,6 +28,7 @@ from faceindex.errors import (
     CollectionError,
     CollectionExistsError,
     CollectionFileError,
+    CollectionKeyError,
     CollectionNotFoundError,
     ErasureIncompleteError,
     FaceNotFoundError,
@@ -38,7 +39,7 @@ from faceindex.errors import (
 
 __all__ = [
     "AssociateFacesResult", "Collection", "CollectionDescription", "CollectionError", "CollectionExistsError",
-    "CollectionFileError", "CollectionNotFoundError", "Collections", "DeleteFacesResult", "DeleteUserResult",
+    "CollectionFileError", "CollectionKeyError", "CollectionNotFoundError", "Collections", "DeleteFacesResult", "DeleteUserResult",
     "DisassociateFacesResult", "ErasureIncompleteError", "FaceMatch", "FaceNotFoundError",
     "FaceRecord", "FaceSearchResult", "FacesPage", "IndexFacesResult", "OpenReport",
     "PackMismatchError", "QUALITY_LEVELS", "QualityFilter", "UnindexedFace", "UnsuccessfulFaceAssociation",

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from faceindex.collection import faces as stored_faces
 from faceindex.collection import audit, schema, search, store, users
 from faceindex.collection.audit import AuditEntry
+from faceindex.collection.encryption import CollectionKey
 from faceindex.collection.index_cache import OpenReport
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
@@ -51,11 +52,11 @@ class Collection:
     """
 
     def __init__(self, directory: Path, engine: FaceEngine | None = None,
-                 busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S) -> None:
+                 busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S, key: CollectionKey | None = None) -> None:
         self.directory = Path(directory)
         self._state: CollectionState | None = None
         try:
-            self._state = state = CollectionState(self.directory, engine, busy_timeout_s)
+            self._state = state = CollectionState(self.directory, engine, busy_timeout_s, key)
             conn = state.conn()
             report = state.cache.open(conn)
             # A cache file from before the last deletion may be on disk after a crash: remove it

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import platformdirs
 
-from faceindex.collection import permissions, schema, store, validation
+from faceindex.collection import dbapi, encryption, permissions, schema, store, validation
 from faceindex.collection.collection import Collection
+from faceindex.collection.encryption import CollectionKey
 from faceindex.collection.index_cache import cache_bytes
 from faceindex.collection.results import CollectionDescription
 from faceindex.engine import FaceEngine
@@ -34,16 +34,30 @@ class Collections:
     """The collections under one home: `Collections(home=None)` uses default_home().
 
     Each collection is the folder <home>/collections/<collection_id>.
+
+    Encryption at rest: with a key (key= 32 bytes, key_file=, else the file named by
+    $FACEINDEX_KEY_FILE) new collections are encrypted (database through SQLCipher,
+    index cache with AES-256-GCM) and encrypted ones are opened; without one, plain
+    ones. Opening an encrypted collection without its key, or a plain one with a key,
+    raises CollectionKeyError.
     """
 
     def __init__(self, home: str | os.PathLike[str] | None = None,
-                 busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S) -> None:
+                 busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S, *,
+                 key: bytes | CollectionKey | None = None, key_file: str | os.PathLike[str] | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.root = self.home / _COLLECTIONS
         self.busy_timeout_s = busy_timeout_s
+        self.key = encryption.resolve_key(key, key_file)
+
+    @property
+    def encrypted(self) -> bool:
+        """True when this Collections holds a key: it creates and opens encrypted collections."""
+        return self.key is not None
 
     def __repr__(self) -> str:
-        return f"Collections(home={str(self.home)!r})"
+        encrypted = ", encrypted" if self.key is not None else ""
+        return f"Collections(home={str(self.home)!r}{encrypted})"
 
     def path_of(self, collection_id: str) -> Path:
         return child_path(self.root, validation.collection_id(collection_id), "collection id")
@@ -71,7 +85,9 @@ class Collections:
         staging = self.root / f".creating-{uuid.uuid4().hex}"
         permissions.make_private_dir(staging)
         try:
-            schema.create(staging / schema.DATABASE_NAME, collection_id, info)
+            if self.key is not None:
+                encryption.write_marker(staging, self.key)
+            schema.create(staging / schema.DATABASE_NAME, collection_id, info, self.key)
             try:
                 os.rename(staging, directory)
             except OSError as e:
@@ -82,7 +98,7 @@ class Collections:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        return Collection(directory, engine, self.busy_timeout_s)
+        return Collection(directory, engine, self.busy_timeout_s, self.key)
 
     def collection(self, collection_id: str, *, engine: FaceEngine | None = None) -> Collection:
         """Open a collection. CollectionNotFoundError if there is none of that id;
@@ -90,7 +106,7 @@ class Collections:
         directory = self.path_of(collection_id)
         if not (directory / schema.DATABASE_NAME).is_file():
             raise CollectionNotFoundError(self._not_found(collection_id))
-        return Collection(directory, engine, self.busy_timeout_s)
+        return Collection(directory, engine, self.busy_timeout_s, self.key)
 
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():
@@ -105,12 +121,13 @@ class Collections:
         db_path = directory / schema.DATABASE_NAME
         if not db_path.is_file():
             raise CollectionNotFoundError(self._not_found(collection_id))
-        conn = schema.connect(db_path, self.busy_timeout_s)
+        encryption.check_key(directory, collection_id, self.key)
+        conn = schema.connect(db_path, self.busy_timeout_s, self.key)
         try:
             meta = schema.check(conn, db_path)
             with store.read_transaction(conn):
                 faces, users = store.face_count(conn), store.user_count(conn)
-        except sqlite3.DatabaseError as e:
+        except dbapi.database_errors() as e:
             raise CollectionFileError(f"{db_path}: damaged collection database: {e}") from e
         finally:
             conn.close()
@@ -127,6 +144,7 @@ class Collections:
             path=str(directory),
             database_bytes=db_bytes,
             cache_bytes=cache_bytes(directory),
+            encrypted=self.key is not None,
         )
 
     def delete_collection(self, collection_id: str) -> None:

@@ -12,6 +12,9 @@ Anything else is rebuilt from the database and logged, never trusted.
 Cache files are written under an exclusive file lock (cache.lock), and every
 write removes all other cache files: a deletion rewrites the cache, so no file
 keeps an erased embedding.
+
+An encrypted collection's cache files hold the same bytes sealed with AES-256-GCM
+(sealed_index.py); one that does not decrypt is rebuilt like any damaged file.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection import store
+from faceindex.collection import sealed_index, store
+from faceindex.collection.encryption import CollectionKey
 from faceindex.collection.rwlock import ReadWriteLock
 from faceindex.errors import IndexFileError
 from faceindex.flat_index import FlatIndex
@@ -108,10 +112,11 @@ class IndexCache:
     their read transaction; updates hold the exclusive lock.
     """
 
-    def __init__(self, directory: Path, key: str, dim: int) -> None:
+    def __init__(self, directory: Path, key: str, dim: int, encryption_key: CollectionKey | None = None) -> None:
         self.directory = directory
         self.key = key
         self.dim = dim
+        self._encryption_key = encryption_key  # None: the file is the FlatIndex file, memory-mapped
         self._index = FlatIndex(dim, INDEX_METRIC, INDEX_DTYPE)
         self._generation = -1  # nothing loaded yet
         self._max_id = 0
@@ -155,7 +160,10 @@ class IndexCache:
     def _load(self, candidate: CacheFile, conn: sqlite3.Connection, gens: store.Generations) -> str:
         """Empty string when candidate became the index; otherwise why it could not."""
         try:
-            index = FlatIndex.load(candidate.path, mmap=True)
+            if self._encryption_key is None:
+                index = FlatIndex.load(candidate.path, mmap=True)
+            else:
+                index = sealed_index.load(candidate.path, self._encryption_key)
         except (IndexFileError, OSError) as e:
             return f"cache file {candidate.path.name} unreadable: {e}"
         if (index.dim, index.metric, index.dtype) != (self.dim, INDEX_METRIC, INDEX_DTYPE):
@@ -254,7 +262,10 @@ class IndexCache:
                 path = cache_path(self.directory, self.key, generation)
                 # A file of this generation that we did not load may be a damaged one: write over it.
                 if self._saved_generation != generation or not path.exists():
-                    self._index.save(path)
+                    if self._encryption_key is None:
+                        self._index.save(path)
+                    else:
+                        sealed_index.save(self._index, path, self._encryption_key)
                 self._saved_generation = generation
             self._prune(keep=path)
             return path

@@ -176,3 +176,4 @@ class CollectionDescription:
     path: str
     database_bytes: int  # database, WAL and shared-memory files
     cache_bytes: int  # the FlatIndex cache file(s)
+    encrypted: bool = False  # database and cache encrypted at rest (Collections(key=...))

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from faceindex.collection import permissions
+from faceindex.collection import dbapi, permissions
+from faceindex.collection.encryption import CollectionKey
 from faceindex.errors import CollectionFileError
 from faceindex.types import PackInfo
 
@@ -100,13 +101,12 @@ META_KEYS = (
 )
 
 
-def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with our pragmas."""
+def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+            key: CollectionKey | None = None) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with our pragmas; through SQLCipher with key."""
     try:
-        conn = sqlite3.connect(
-            str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
-    except sqlite3.Error as e:
+        conn = dbapi.open_database(path, busy_timeout_s, key.sqlcipher_pragma() if key is not None else None)
+    except dbapi.errors() as e:
         raise CollectionFileError(f"cannot open collection database {path}: {e}") from e
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
@@ -119,7 +119,7 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
         # Sorts and temporary indexes stay in memory, never in a temp file outside the collection's folder.
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: inserting into 1M-row indexes stays in memory
-    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:  # a damaged header can yield undecodable text
+    except dbapi.database_errors() + (UnicodeDecodeError,) as e:  # a damaged header can yield undecodable text
         conn.close()
         raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
     except BaseException:
@@ -128,11 +128,11 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> sqlit
     return conn
 
 
-def create(path: Path, collection_id: str, pack: PackInfo) -> None:
-    """Write a new, empty collection database at path (which must not exist)."""
+def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | None = None) -> None:
+    """Write a new, empty collection database at path (which must not exist); encrypted with key."""
     # Made 0600 before SQLite opens it: SQLite gives the -wal, -shm and journal files the same mode.
     permissions.create_private_file(path)
-    conn = connect(path)
+    conn = connect(path, key=key)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -172,7 +172,7 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     try:
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+    except dbapi.database_errors() + (UnicodeDecodeError,) as e:
         raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
     if application_id != APPLICATION_ID:
         raise CollectionFileError(
@@ -187,12 +187,12 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
     if version == 1:
         try:
             _add_audit_log(conn)
-        except sqlite3.DatabaseError as e:
+        except dbapi.database_errors() as e:
             raise CollectionFileError(f"{path}: damaged collection database (migrating to schema 2: {e})") from e
     try:
         stored = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall())
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+    except dbapi.database_errors() + (UnicodeDecodeError,) as e:
         raise CollectionFileError(f"{path}: damaged collection database: {e}") from e
     # Our tables and indexes as we create them (others may be added beside them): a definition
     # altered on disk would fail statements far from here ("no column named ...").

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection import schema, store
+from faceindex.collection import encryption, schema, store
+from faceindex.collection.encryption import CollectionKey
 from faceindex.collection.index_cache import IndexCache, cache_key
 from faceindex.engine import FaceEngine
 from faceindex.errors import PackMismatchError
@@ -22,10 +23,13 @@ PackIdentity = PackInfo | PackRef | tuple[str, str]  # a PackInfo, a PackRef, or
 
 
 class CollectionState:
-    def __init__(self, directory: Path, engine: FaceEngine | None, busy_timeout_s: float) -> None:
+    def __init__(self, directory: Path, engine: FaceEngine | None, busy_timeout_s: float,
+                 key: CollectionKey | None = None) -> None:
         self.directory = Path(directory)
         self.db_path = self.directory / schema.DATABASE_NAME
         self.busy_timeout_s = busy_timeout_s
+        encryption.check_key(self.directory, self.directory.name, key)
+        self.key = key  # None for a plain collection
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -36,7 +40,7 @@ class CollectionState:
         self.collection_id = str(meta["collection_id"])
         self.pack = schema.pack_of(meta)
         self.cache = IndexCache(self.directory, cache_key(str(meta["store_uuid"]), self.pack.name, self.pack.version,
-                                                         self.pack.embedding_size), self.pack.embedding_size)
+                                                         self.pack.embedding_size), self.pack.embedding_size, key)
         if engine is not None:
             self.check_engine(engine)
             self._engine = engine
@@ -47,7 +51,7 @@ class CollectionState:
             raise ValueError(f"collection {getattr(self, 'collection_id', self.directory)!r} is closed")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = schema.connect(self.db_path, self.busy_timeout_s)
+            conn = schema.connect(self.db_path, self.busy_timeout_s, self.key)
             self._local.conn, self._local.pid = conn, os.getpid()
             with self._connections_lock:
                 self._connections.append(conn)

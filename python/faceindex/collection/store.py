@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from faceindex.collection import dbapi
 from faceindex.collection.results import FaceRecord, User
 from faceindex.errors import CollectionFileError
 from faceindex.types import Face
@@ -89,7 +90,7 @@ def _damage_reported(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     except UnicodeDecodeError as e:  # faceindex writes only UTF-8 text: anything else is damage
         raise CollectionFileError(f"{_database_path(conn)}: damaged collection database: {e}") from e
-    except sqlite3.DatabaseError as e:
+    except dbapi.database_errors() as e:
         code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
         damaged = (code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB) if code is not None
                    else any(m in str(e) for m in ("malformed", "not a database")))
@@ -103,7 +104,7 @@ def _damage_reported(conn: sqlite3.Connection) -> Iterator[None]:
 def _database_path(conn: sqlite3.Connection) -> str:
     try:
         return str(conn.execute("PRAGMA database_list").fetchone()[2])
-    except sqlite3.Error:
+    except dbapi.errors():
         return "collection database"
 
 
@@ -325,7 +326,7 @@ def checkpoint_truncate(conn: sqlite3.Connection, wait: bool = True) -> bool:
     conn.execute("PRAGMA busy_timeout = 0")
     try:
         busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    except sqlite3.OperationalError:  # locked by a writer
+    except dbapi.operational_errors():  # locked by a writer
         return False
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
