@@ -114,7 +114,8 @@ def cmd_collection_create(args: argparse.Namespace, out: Output) -> int:
     engine = _engine(args)
     with _collections(args).create_collection(args.collection_id, engine=engine) as collection:
         description = _collections(args).describe_collection(collection.collection_id)
-    out.emit(description, lambda: [f"created collection {description.collection_id} "
+    out.emit(description, lambda: [f"created {'encrypted ' if description.encrypted else ''}collection "
+                                   f"{description.collection_id} "
                                    f"(pack {description.pack}) at {description.path}"])
     return EXIT_OK
 
