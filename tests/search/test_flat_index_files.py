@@ -205,3 +205,29 @@ def test_duplicate_or_out_of_range_ids_are_refused_even_with_a_valid_checksum(sa
 
 def test_index_file_error_is_a_value_error() -> None:
     assert issubclass(faceindex.IndexFileError, ValueError)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "i8"])
+def test_save_to_fd_writes_the_file_bytes_and_a_memfd_loads_back(tmp_path: Path, dtype: str) -> None:
+    """save_to_fd gives what save() writes, at the descriptor's offset (an encrypted cache's plaintext)."""
+    index = filled(dtype=dtype, n=333)
+    index.save(tmp_path / "x.fidx")
+    fd = os.memfd_create("test-index", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, b"prefix")
+        index.save_to_fd(fd)
+        size = os.lseek(fd, 0, os.SEEK_END)
+        assert os.pread(fd, size, 0) == b"prefix" + (tmp_path / "x.fidx").read_bytes()
+        plain = os.memfd_create("test-index", os.MFD_CLOEXEC)
+        index.save_to_fd(plain)
+        loaded = FlatIndex.load(f"/proc/self/fd/{plain}", mmap=True)
+        os.close(plain)  # the mapping outlives the descriptor
+        assert loaded.is_mapped and np.array_equal(loaded.ids(), index.ids())
+        queries = np.random.default_rng(1).standard_normal((4, 37)).astype(np.float32)
+        assert np.array_equal(loaded.search(queries, 5)[0], index.search(queries, 5)[0])
+    finally:
+        os.close(fd)
+    with pytest.raises(TypeError, match="fd must be an int"):
+        index.save_to_fd("3")  # type: ignore[arg-type]
+    with pytest.raises(OSError, match="cannot write index file: Bad file descriptor"):
+        index.save_to_fd(999_999)
