@@ -26,7 +26,7 @@ pytest.importorskip("cryptography", reason="the encryption extra (cryptography) 
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
 
-from faceindex import CollectionKeyError, Collections, FaceEngine  # noqa: E402
+from faceindex import CollectionFileError, CollectionKeyError, Collections, FaceEngine  # noqa: E402
 from faceindex.cli import main  # noqa: E402
 from faceindex.collection import Collection, schema, sealed_index  # noqa: E402
 from faceindex.collection.encryption import KEY_FILE_ENV, CollectionKey, read_key_file  # noqa: E402
@@ -206,6 +206,19 @@ def test_no_key_a_wrong_key_and_a_key_for_a_plain_collection(tmp_path: Path, key
     with encrypted.collection("secret") as c, plain.collection("open") as p:
         assert len(c) == len(p) == 0
     assert encrypted.describe_collection("secret").encrypted and not plain.describe_collection("open").encrypted
+    # Without its record an encrypted collection looks damaged; the error says what may have happened.
+    record = encrypted.path_of("secret") / "encryption.json"
+    saved = record.read_bytes()
+    record.unlink()
+    with pytest.raises(CollectionFileError, match="not a plain SQLite file: if it is an encrypted collection whose "
+                                                  "encryption.json was lost, restore that file"):
+        plain.collection("secret")
+    with pytest.raises(CollectionKeyError, match="'secret' is not encrypted, but a key was given"):
+        encrypted.collection("secret")
+    record.write_bytes(saved)
+    record.chmod(0o600)
+    with encrypted.collection("secret") as c:
+        assert len(c) == 0
 
 
 def test_key_files(tmp_path: Path, key: bytes, monkeypatch: pytest.MonkeyPatch) -> None:

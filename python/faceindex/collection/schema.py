@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from faceindex.collection import dbapi, permissions
+from faceindex.collection import dbapi, encryption, permissions
 from faceindex.collection.encryption import CollectionKey
 from faceindex.errors import CollectionFileError
 from faceindex.types import PackInfo
@@ -121,11 +121,24 @@ def connect(path: Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: inserting into 1M-row indexes stays in memory
     except dbapi.database_errors() + (UnicodeDecodeError,) as e:  # a damaged header can yield undecodable text
         conn.close()
-        raise CollectionFileError(f"{path} is not a faceindex collection database: {e}") from e
+        raise CollectionFileError(f"{path} is not a faceindex collection database: {e}{_encrypted_hint(path, key)}") from e
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _encrypted_hint(path: Path, key: CollectionKey | None) -> str:
+    """For a file without SQLite's header opened without a key: it may be an encrypted collection that lost its record."""
+    try:
+        with open(path, "rb") as f:
+            plain = f.read(16) == b"SQLite format 3\0"
+    except OSError:
+        return ""
+    if key is not None or plain:
+        return ""
+    return (f" (it is not a plain SQLite file: if it is an encrypted collection whose {encryption.MARKER_NAME} "
+            "was lost, restore that file)")
 
 
 def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | None = None) -> None:
