@@ -3,11 +3,13 @@ SIGKILLed at random every few seconds and restarted. Afterwards the database pas
 integrity_check, every acknowledged face is there exactly once, the cache file agrees with
 the database, and no reader ever saw a call half-applied or a face disappear.
 
-FACEINDEX_SOAK_SECONDS (default 40) sets how long the faults go on."""
+FACEINDEX_SOAK_SECONDS (default 40) sets how long the faults go on. It runs on a plain
+collection and on an encrypted one (SQLCipher under the kills, the sealed cache)."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sqlite3
@@ -22,7 +24,8 @@ import numpy as np
 import pytest
 
 from faceindex import Collections, FlatIndex
-from faceindex.collection import store
+from faceindex.collection import schema, sealed_index, store
+from faceindex.collection.encryption import KEY_FILE_ENV, resolve_key
 from faceindex.collection.index_cache import cache_files
 from collection_helpers import SYNTHETIC, env_int
 from test_collection_concurrency import WORKER
@@ -64,8 +67,13 @@ class Writer:
         self.kills += 1
 
 
+def database(db_path: Path) -> sqlite3.Connection:
+    """The collection's database as the test reads it: through SQLCipher when $FACEINDEX_KEY_FILE is set."""
+    return schema.connect(db_path, key=resolve_key(None, None))
+
+
 def committed_batches(db_path: Path, w: int) -> list[int]:
-    db = sqlite3.connect(db_path)
+    db = database(db_path)
     try:
         names = [row[0] for row in db.execute("SELECT DISTINCT external_image_id FROM faces WHERE external_image_id "
                                               "LIKE ?", (f"w{w}-b%",))]
@@ -75,7 +83,17 @@ def committed_batches(db_path: Path, w: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_soak_writers_killed_at_random_readers_never_see_a_torn_state(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_soak_writers_killed_at_random_readers_never_see_a_torn_state(tmp_path: Path, encrypted: bool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    if encrypted:
+        pytest.importorskip("sqlcipher3", reason="the encryption extra is not installed")
+        key_file = tmp_path / "collections.key"
+        key_file.write_bytes(os.urandom(32))
+        key_file.chmod(0o600)
+        monkeypatch.setenv(KEY_FILE_ENV, str(key_file))  # for this process and the workers it starts
+    else:
+        monkeypatch.delenv(KEY_FILE_ENV, raising=False)
     seconds = env_int("FACEINDEX_SOAK_SECONDS", 40)
     rng = random.Random(17)
     Collections(tmp_path).create_collection("c", SYNTHETIC).close()
@@ -118,7 +136,7 @@ def test_soak_writers_killed_at_random_readers_never_see_a_torn_state(tmp_path: 
         reports.append(json.loads(out.strip().splitlines()[-1]))
 
     # The database: intact, every acknowledged face once, every call whole.
-    db = sqlite3.connect(db_path)
+    db = database(db_path)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     rows = db.execute("SELECT id, face_id, external_image_id, embedding FROM faces").fetchall()
     assert store.id_digest([r[0] for r in rows]) == int(
@@ -142,7 +160,9 @@ def test_soak_writers_killed_at_random_readers_never_see_a_torn_state(tmp_path: 
     with Collections(tmp_path).collection("c") as collection:
         report = collection.open_report
         assert report.reason == "" and report.source in ("cache", "cache+catch-up"), report
-        saved = FlatIndex.load(collection.save_cache(), mmap=False)
+        key = resolve_key(None, None)
+        path = collection.save_cache()
+        saved = FlatIndex.load(path, mmap=False) if key is None else sealed_index.load(path, key)
     by_row = {r[0]: np.frombuffer(r[3], dtype=np.float32) for r in rows}
     assert sorted(saved.ids().tolist()) == sorted(by_row)
     for row_id in rng.sample(sorted(by_row), min(200, len(by_row))):
