@@ -295,6 +295,26 @@ def test_a_tampered_or_foreign_cache_is_rebuilt(tmp_path: Path, key: bytes, monk
         assert "bad magic" in reopened_with(p.save_cache().read_bytes())
 
 
+def test_a_damaged_encrypted_database_is_a_collection_file_error(tmp_path: Path, key: bytes) -> None:
+    """A page that fails SQLCipher's HMAC is damage (the key check passed): CollectionFileError, never a crash."""
+    home = Collections(tmp_path, key=key)
+    with home.create_collection("c", SYNTHETIC) as c:
+        c.index_embeddings(unit_vectors(2000, 1), pack=SYNTHETIC)
+        db = c.directory / "collection.db"
+    intact = db.read_bytes()
+    for page, when in ((0, "open"), (5, "open"), (60, "listing")):
+        damaged = bytearray(intact)
+        damaged[page * PAGE + 200] ^= 0x55
+        db.write_bytes(bytes(damaged))
+        with pytest.raises(CollectionFileError, match="collection.db.*(not a database|malformed)"):
+            with home.collection("c") as c:
+                assert when == "listing", f"page {page} damaged, yet the collection opened"
+                c.list_faces(max_results=1000)
+        db.write_bytes(intact)
+    with home.collection("c") as c:
+        assert len(c.list_faces(max_results=1000).faces) == 1000
+
+
 # -- processes ---------------------------------------------------------------------------------------
 
 
