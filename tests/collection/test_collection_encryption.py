@@ -31,6 +31,7 @@ from faceindex.cli import main  # noqa: E402
 from faceindex.collection import Collection, schema, sealed_index  # noqa: E402
 from faceindex.collection.encryption import KEY_FILE_ENV, CollectionKey, read_key_file  # noqa: E402
 from faceindex.collection.index_cache import cache_files  # noqa: E402
+from faceindex.collection.permissions import exposed  # noqa: E402
 from faceindex.errors import EXIT_BAD_INPUT, EXIT_OK  # noqa: E402
 from collection_helpers import SYNTHETIC, collection_files, require_pack, unit_vectors  # noqa: E402
 from test_collection_concurrency import WORKER  # noqa: E402
@@ -123,6 +124,7 @@ def test_real_photos_in_an_encrypted_collection(dlib_engine: FaceEngine, data_fi
         needles[f"embedding of {face_id}"] = np.frombuffer(blob, dtype=np.float32)
     names = {p.name for p in collection_files(directory)}
     assert {"collection.db", "encryption.json"} <= names and any(n.startswith("index-") for n in names)
+    assert exposed(directory) == []  # owner-only, encryption.json included
     assert raw_leaks(directory, needles) == []
     # The same search through a new Collections (reading the key file again) and the saved cache.
     reopened_home = Collections(tmp_path / "home", key_file=key_file)
