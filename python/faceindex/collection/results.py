@@ -32,6 +32,10 @@ class FaceRecord:
     face: Face = field(compare=False)
     user_id: str | None
     created_at: datetime
+    # The indexed image's size in pixels, so the box can be given as ratios of it; None for
+    # faces stored from embeddings or indexed before collections kept it (schema 3).
+    image_width: int | None = None
+    image_height: int | None = None
 
 
 @dataclass(frozen=True)
