@@ -110,8 +110,8 @@ def local_s3_path(config: ServiceConfig, s3_object: dict[str, Any], member: str 
             path = child_path(path, part, "S3 object name part")
     except InputError as e:
         raise invalid_s3_object(f"{member}: s3://{bucket}/{name} cannot be read from --s3-root: {e}") from e
-    resolved = Path(os.path.realpath(path))
-    if not resolved.is_relative_to(Path(os.path.realpath(folder))):
+    bucket_folder, resolved = Path(os.path.realpath(folder)), Path(os.path.realpath(path))
+    if not bucket_folder.is_relative_to(root) or not resolved.is_relative_to(bucket_folder):
         raise invalid_s3_object(f"{member}: s3://{bucket}/{name} leads outside its bucket's folder (a symbolic link)")
     if not resolved.is_file():
         raise invalid_s3_object(f"{member}: no object s3://{bucket}/{name}")
@@ -140,12 +140,17 @@ def _s3_client(config: ServiceConfig) -> Any:
     with _clients_lock:
         if key not in _clients:
             import boto3  # only a server started with --s3-endpoint-url needs it
+            from botocore import UNSIGNED
             from botocore.config import Config
 
-            _clients[key] = boto3.session.Session().client(
+            session = boto3.session.Session()
+            # Credentials from AWS's usual chain (environment, ~/.aws); without any, requests go
+            # unsigned (a public bucket, or a local S3 server that does not check them).
+            signature = {} if session.get_credentials() is not None else {"signature_version": UNSIGNED}
+            _clients[key] = session.client(
                 "s3", endpoint_url=config.s3_endpoint_url, region_name=config.region,
                 config=Config(connect_timeout=S3_CONNECT_TIMEOUT_S, read_timeout=S3_READ_TIMEOUT_S,
-                              retries={"max_attempts": 2, "mode": "standard"}))
+                              retries={"max_attempts": 2, "mode": "standard"}, **signature))
         return _clients[key]
 
 
