@@ -178,16 +178,17 @@ def raw_request(server: RunningServer, body: bytes | str, headers: dict[str, str
     return response.status, answer_headers, document
 
 
-def signed_headers(server: RunningServer, operation: str, body: bytes, *,
+def signed_headers(server: RunningServer, operation: str | None, body: bytes, *,
                    credentials: Credentials | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The headers of a request signed as boto3 signs it (SigV4, botocore's own signer)."""
+    """The headers of a request signed as boto3 signs it (SigV4, botocore's own signer);
+    operation None: no X-Amz-Target header."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials as BotoCredentials
 
     credentials = credentials or server.credentials
-    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"RekognitionService.{operation}",
-               **(extra or {})}
+    headers = {"Content-Type": "application/x-amz-json-1.1",
+               **({"X-Amz-Target": f"RekognitionService.{operation}"} if operation else {}), **(extra or {})}
     request = AWSRequest(method="POST", url=server.endpoint_url + "/", data=body, headers=headers)
     SigV4Auth(BotoCredentials(credentials.access_key_id, credentials.secret_access_key), "rekognition",
               REGION).add_auth(request)

@@ -94,11 +94,11 @@ class Service:
         operation = service_model.operation_model(name)
         if operation is None:
             raise unknown_operation(f"Rekognition has no operation {name[:100]!r}")
-        handler = self.handlers.get(name)
-        if handler is None:
-            raise unsupported_operation(name)
         protocol.check_content_type(request.header("content-type"))
         params = service_model.check_input(operation, protocol.decode_body(request.body))
+        handler = self.handlers.get(name)  # after the checks: a bad request is told what is wrong with it first
+        if handler is None:
+            raise unsupported_operation(name)
         return protocol.encode_result(handler(ctx, params))
 
     def close(self) -> None:
