@@ -29,6 +29,19 @@ def photo(data_file: DataFile, name: str) -> dict[str, bytes]:
     return {"Bytes": data_file(name).read_bytes()}
 
 
+def darkened(data_file: DataFile, name: str, factor: float = 0.25) -> dict[str, bytes]:
+    """The photo at `factor` of its brightness, as JPEG bytes: its faces are found, but too dark for
+    QualityFilter HIGH (mean luma 0.2) while AUTO (0.08) still takes them."""
+    import io
+
+    from PIL import Image, ImageEnhance
+
+    out = io.BytesIO()
+    with Image.open(data_file(name)) as image:
+        ImageEnhance.Brightness(image.convert("RGB")).enhance(factor).save(out, "JPEG", quality=95)
+    return {"Bytes": out.getvalue()}
+
+
 def error_of(call: Callable[..., Any], **params: Any) -> tuple[str, str, int]:
     """Rekognition's error code, message and HTTP status of a call that must fail."""
     from botocore.exceptions import ClientError

@@ -25,7 +25,7 @@ from typing import Any
 from botocore.loaders import Loader
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from faceindex.service.errors import ServiceError
+from faceindex.service.errors import ServiceError, image_too_large
 from faceindex.service.errors import serialization as serialization_error
 
 SERVICE_NAME = "rekognition"
@@ -149,6 +149,10 @@ class _Checker:
                 data = base64.b64decode(value, validate=True)
             except (binascii.Error, ValueError):
                 raise serialization_error(f"the value at '{path}' is not valid base64") from None
+            if shape.name == "ImageBlob" and len(data) > shape.metadata.get("max", len(data)):
+                # Rekognition answers an Image.Bytes over its 5 MB with its own error, not a validation one.
+                raise image_too_large(f"the image at '{path}' is {len(data)} bytes, over Rekognition's limit of "
+                                      f"{shape.metadata['max']} (5 MB); larger images can be given as an S3Object")
             self.length(data, len(data), shape, path)
             return data
         if kind == "timestamp":
