@@ -74,6 +74,12 @@ def test_index_faces_in_rekognition_shapes(rk: Any, data_file: DataFile) -> None
         assert face["BoundingBox"] == record["FaceDetail"]["BoundingBox"]
         detail_is_what_faceindex_measures(record["FaceDetail"])
     assert ["EXCEEDS_MAX_FACES"] in [u["Reasons"] for u in unindexed]
+    assert error_of(rk.index_faces, CollectionId="nobody", Image=photo(data_file, OBAMA))[0] == \
+        "ResourceNotFoundException"
+    assert error_of(rk.index_faces, CollectionId="group", Image={"Bytes": b"GIF89a..."})[0] == \
+        "InvalidImageFormatException"
+    assert error_of(rk.index_faces, CollectionId="group", Image=photo(data_file, OBAMA),
+                    ExternalImageId="no spaces allowed")[0] == "ValidationException"
     for face in unindexed:
         detail_is_what_faceindex_measures(face["FaceDetail"])
     # Largest first, as Rekognition indexes them.
@@ -121,6 +127,7 @@ def test_list_faces_pages_and_filters(rk: Any, people: dict[str, str]) -> None:
     assert error_of(rk.list_faces, CollectionId="people", NextToken="not-a-token")[0] == \
         "InvalidPaginationTokenException"
     assert error_of(rk.list_faces, CollectionId="nobody")[0] == "ResourceNotFoundException"
+    assert error_of(rk.list_faces, CollectionId="people", MaxResults=0)[0] == "InvalidParameterException"
 
 
 def test_search_faces_by_image(server: RunningServer, rk: Any, people: dict[str, str], data_file: DataFile) -> None:
@@ -194,8 +201,7 @@ def test_search_faces_by_face_id(server: RunningServer, rk: Any, people: dict[st
     assert [e.purpose for e in logged] == ["rekognition:SearchFaces"]
     unknown = "00000000-0000-4000-8000-000000000000"
     assert error_of(rk.search_faces, CollectionId="people", FaceId=unknown)[0] == "ResourceNotFoundException"
-    assert error_of(rk.search_faces, CollectionId="people", FaceId="not-a-face-id")[0] in (
-        "InvalidParameterException", "ValidationException")
+    assert error_of(rk.search_faces, CollectionId="people", FaceId="not-a-face-id")[0] == "ValidationException"
 
 
 def test_delete_faces(rk: Any, data_file: DataFile) -> None:
@@ -209,5 +215,4 @@ def test_delete_faces(rk: Any, data_file: DataFile) -> None:
     assert [f["FaceId"] for f in rk.list_faces(CollectionId="erase")["Faces"]] == kept
     assert error_of(rk.search_faces, CollectionId="erase", FaceId=doomed)[0] == "ResourceNotFoundException"
     assert error_of(rk.delete_faces, CollectionId="nobody", FaceIds=[doomed])[0] == "ResourceNotFoundException"
-    assert error_of(rk.delete_faces, CollectionId="erase", FaceIds=["../../etc"])[0] in (
-        "InvalidParameterException", "ValidationException")
+    assert error_of(rk.delete_faces, CollectionId="erase", FaceIds=["../../etc"])[0] == "ValidationException"
