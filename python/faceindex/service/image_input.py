@@ -87,9 +87,12 @@ def s3_object_bytes(config: ServiceConfig, s3_object: dict[str, Any], member: st
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 raise image_too_large(f"{member} s3://{bucket}/{name} is {size} bytes, over the limit of {max_bytes}")
-            return f.read(max_bytes + 1)[:max_bytes]
+            data = f.read(max_bytes + 1)
     except OSError as e:
         raise invalid_s3_object(f"{member}: cannot read s3://{bucket}/{name}: {e.strerror or e}") from e
+    if len(data) > max_bytes:  # it grew while being read
+        raise image_too_large(f"{member} s3://{bucket}/{name} is over the limit of {max_bytes} bytes")
+    return data
 
 
 def local_s3_path(config: ServiceConfig, s3_object: dict[str, Any], member: str = "S3Object") -> Path:
