@@ -139,11 +139,14 @@ def get_faces(state: CollectionState, face_ids: str | Sequence[str]) -> dict[str
         return {face_id: record for face_id, (_, record) in store.faces_by_face_ids(conn, ids).items()}
 
 
-def delete_faces(state: CollectionState, face_ids: str | Sequence[str]) -> DeleteFacesResult:
+def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_user_faces: bool = False
+                 ) -> DeleteFacesResult:
     ids = validation.face_ids(face_ids)
     conn = state.conn()
     with store.write_transaction(conn):
         found = store.faces_by_face_ids(conn, ids)
+        kept = {f: found.pop(f)[1].user_id for f in ids if keep_user_faces and f in found
+                and found[f][1].user_id is not None}
         rows = [found[f][0] for f in ids if f in found]
         before = store.generations(conn).generation
         if rows:
@@ -154,7 +157,9 @@ def delete_faces(state: CollectionState, face_ids: str | Sequence[str]) -> Delet
         finish_erasure(state, before, after, rows)
     return DeleteFacesResult(
         deleted_faces=[f for f in ids if f in found],
-        unsuccessful_face_deletions=[UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)) for f in ids if f not in found],
+        unsuccessful_face_deletions=[
+            UnsuccessfulFaceDeletion(f, ("ASSOCIATED_TO_AN_EXISTING_USER",), user_id=kept[f]) if f in kept
+            else UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)) for f in ids if f not in found],
     )
 
 

@@ -16,7 +16,7 @@ UnindexedReason = Literal[
     "LOW_BRIGHTNESS",
     "EXTREME_POSE",
 ]
-DeletionFailure = Literal["FACE_NOT_FOUND"]
+DeletionFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_AN_EXISTING_USER"]
 AssociationFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USER", "LOW_MATCH_CONFIDENCE"]
 DisassociationFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USER"]
 
@@ -86,6 +86,7 @@ class FacesPage:
 class UnsuccessfulFaceDeletion:
     face_id: str
     reasons: tuple[DeletionFailure, ...]
+    user_id: str | None = None  # the face's user, for ASSOCIATED_TO_AN_EXISTING_USER
 
 
 @dataclass(frozen=True)

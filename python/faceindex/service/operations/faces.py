@@ -73,17 +73,15 @@ def list_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 @operation("DeleteFaces")
 def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection = ctx.open_collection(params["CollectionId"])
-    face_ids = list(dict.fromkeys(params["FaceIds"]))
     # As on AWS, a face that belongs to a user is not deleted: disassociate it (or delete the user) first.
-    owned = {face_id: record.user_id for face_id, record in collection.get_faces(face_ids).items()
-             if record.user_id is not None}
-    result = collection.delete_faces([f for f in face_ids if f not in owned]) if len(owned) < len(face_ids) else None
-    unsuccessful = [{"FaceId": f, "UserId": user, "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]}
-                    for f, user in owned.items()]
-    if result is not None:
-        unsuccessful += [{"FaceId": u.face_id, "Reasons": list(u.reasons)} for u in result.unsuccessful_face_deletions]
-    return {"DeletedFaces": [] if result is None else result.deleted_faces,
-            "UnsuccessfulFaceDeletions": unsuccessful}
+    result = collection.delete_faces(params["FaceIds"], keep_user_faces=True)
+    unsuccessful = []
+    for failure in result.unsuccessful_face_deletions:
+        entry: dict[str, Any] = {"FaceId": failure.face_id, "Reasons": list(failure.reasons)}
+        if failure.user_id is not None:
+            entry["UserId"] = failure.user_id
+        unsuccessful.append(entry)
+    return {"DeletedFaces": result.deleted_faces, "UnsuccessfulFaceDeletions": unsuccessful}
 
 
 def _matches(result: FaceSearchResult, collection: Collection) -> list[dict[str, Any]]:
