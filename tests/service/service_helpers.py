@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 REGION = "us-east-1"
 START_TIMEOUT_S = 60.0  # the first start imports numpy, onnxruntime, botocore on 2 busy cores
@@ -29,8 +29,9 @@ STOP_TIMEOUT_S = 30.0
 _LISTENING = re.compile(r"faceindex serve: listening on (http://127\.0\.0\.1:(\d+))")
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
+    """An access key pair (a tuple too: `key_id, secret = server.credentials`)."""
+
     access_key_id: str
     secret_access_key: str
 

@@ -151,13 +151,16 @@ class SigV4Verifier:
         if "host" not in by_name:
             request_headers.append(("host", host))
         url = f"http://{(by_name.get('host') or [host])[0]}{raw_path}" + (f"?{query}" if query else "")
-        request = AWSRequest(method=method, url=url, data=body)
-        for name, value in request_headers:
-            request.headers.add_header(name, value)
-        request.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(key_id, secret), SERVICE, region)
-        canonical = signer.canonical_request(request)
-        expected = signer.signature(signer.string_to_sign(request, canonical), request)
+        try:
+            request = AWSRequest(method=method, url=url, data=body)
+            for name, value in request_headers:
+                request.headers.add_header(name, value)
+            request.context["timestamp"] = amz_date
+            signer = SigV4Auth(Credentials(key_id, secret), SERVICE, region)
+            canonical = signer.canonical_request(request)
+            expected = signer.signature(signer.string_to_sign(request, canonical), request)
+        except ValueError as e:  # a Host or path no URL can hold (e.g. "Host: [")
+            raise _signature_error(f"the request cannot be signed as sent: {str(e)[:100]}") from None
         if not hmac.compare_digest(expected, match["signature"]):
             raise _signature_error(
                 "The request signature we calculated does not match the signature you provided. "

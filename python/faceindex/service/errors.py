@@ -75,6 +75,8 @@ def from_faceindex_error(error: BaseException) -> ServiceError:
         return already_exists(str(error))
     if isinstance(error, fx.ImageError):
         return invalid_image(str(error))
-    if isinstance(error, (fx.InputError, fx.PackMismatchError)):
+    # ValueError: faceindex's checks of caller-supplied values raise it (validation.py), and here the
+    # caller's values are the client's.
+    if isinstance(error, (fx.InputError, fx.PackMismatchError, ValueError)):
         return invalid_parameter(str(error))
     return internal("internal error")

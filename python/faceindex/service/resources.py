@@ -3,9 +3,10 @@ and one FaceEngine per pack (loaded on first use)."""
 
 from __future__ import annotations
 
+import os
 import threading
 
-from faceindex.collection import Collection, Collections
+from faceindex.collection import Collection, Collections, schema
 from faceindex.engine import FaceEngine
 from faceindex.service.config import ServiceConfig
 
@@ -16,7 +17,7 @@ class SharedResources:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.collections = Collections(config.home)
-        self._open: dict[str, Collection] = {}
+        self._open: dict[str, tuple[Collection, tuple[int, int] | None]] = {}  # with its database file's identity
         self._open_lock = threading.Lock()
         self._engines: dict[str, FaceEngine] = {}
         self._engine_lock = threading.Lock()
@@ -36,31 +37,46 @@ class SharedResources:
     def default_engine(self) -> FaceEngine:
         return self.engine(self.default_pack)
 
+    def _database_identity(self, collection_id: str) -> tuple[int, int] | None:
+        try:
+            found = os.stat(self.collections.path_of(collection_id) / schema.DATABASE_NAME)
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
+
     def open_collection(self, collection_id: str) -> Collection:
         """The open Collection of that id, opened on first use and kept open for the next requests.
-        A collection of the service's pack runs the service's engine; another makes its own."""
+        A collection of the service's pack runs the service's engine; another makes its own.
+        One deleted (or deleted and made again) since it was opened, here or by another process,
+        is closed and opened anew: its database file is not the one it holds."""
         with self._open_lock:
-            collection = self._open.get(collection_id)
-            if collection is None:
-                pack = self.collections.describe_collection(collection_id).pack
-                engine = None
-                if pack.name == self.default_pack:
-                    candidate = self.default_engine()
-                    if candidate.pack.version == pack.version:
-                        engine = candidate
-                collection = self._open[collection_id] = self.collections.collection(collection_id, engine=engine)
+            identity = self._database_identity(collection_id)
+            held = self._open.get(collection_id)
+            if held is not None and held[1] == identity:
+                return held[0]
+            if held is not None:
+                del self._open[collection_id]
+                held[0].close()
+            pack = self.collections.describe_collection(collection_id).pack
+            engine = None
+            if pack.name == self.default_pack:
+                candidate = self.default_engine()
+                if candidate.pack.version == pack.version:
+                    engine = candidate
+            collection = self.collections.collection(collection_id, engine=engine)
+            self._open[collection_id] = (collection, self._database_identity(collection_id))
             return collection
 
     def forget_collection(self, collection_id: str) -> None:
         """Close the open Collection of that id, if any (before the collection is deleted)."""
         with self._open_lock:
-            collection = self._open.pop(collection_id, None)
-        if collection is not None:
-            collection.close()
+            held = self._open.pop(collection_id, None)
+        if held is not None:
+            held[0].close()
 
     def close(self) -> None:
         """Close every open collection (their index caches are saved)."""
         with self._open_lock:
-            collections, self._open = list(self._open.values()), {}
-        for collection in collections:
+            held, self._open = list(self._open.values()), {}
+        for collection, _ in held:
             collection.close()
