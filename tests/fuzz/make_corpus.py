@@ -299,6 +299,18 @@ def http_request() -> None:
     write("http_request", "search-by-image-s3", request("SearchFacesByImage", {
         "CollectionId": "c", "Image": {"S3Object": {"Bucket": "bucket", "Name": "a.jpg"}}, "MaxFaces": 5,
         "FaceMatchThreshold": 80.0}))
+    # The face, user and image operations (svc-ops): an image, a page token, a client token, a choice of ids.
+    png64 = base64.b64encode(png.getvalue()).decode()
+    write("http_request", "compare-faces-bytes", request("CompareFaces", {
+        "SourceImage": {"Bytes": png64}, "TargetImage": {"Bytes": png64}, "SimilarityThreshold": 40.0}))
+    write("http_request", "index-faces-bytes", request("IndexFaces", {
+        "CollectionId": "fuzz-c", "Image": {"Bytes": png64}, "ExternalImageId": "x.png", "QualityFilter": "HIGH"}))
+    write("http_request", "list-faces-token", request("ListFaces", {
+        "CollectionId": "fuzz-c", "MaxResults": 1, "NextToken": "f12", "UserId": "u"}))
+    write("http_request", "create-user-token", request("CreateUser", {
+        "CollectionId": "fuzz-c", "UserId": "user:1", "ClientRequestToken": "token-1"}))
+    write("http_request", "search-users-both", request("SearchUsers", {
+        "CollectionId": "fuzz-c", "UserId": "u", "FaceId": "11111111-2222-3333-4444-555555555555"}))
     write("http_request", "unsupported-operation", request("DetectLabels", {"Image": {"Bytes": "AAAA"}}))
     write("http_request", "unknown-target", request("NoSuchThing", {}))
     write("http_request", "no-target", request(None, {}))
