@@ -56,6 +56,18 @@ def test_create_user_is_idempotent_with_a_token(rk: Any, faces: dict[str, str]) 
     assert error_of(rk.delete_user, CollectionId="users", UserId="token-user")[0] == "ResourceNotFoundException"
 
 
+def test_retries_arriving_together_all_succeed(server: RunningServer, faces: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [server.client() for _ in range(6)]  # boto3 clients are not shared across threads here
+    with ThreadPoolExecutor(len(clients)) as pool:
+        done = list(pool.map(lambda c: c.create_user(CollectionId="users", UserId="racer", ClientRequestToken="race"),
+                             clients))
+    assert all(d["ResponseMetadata"]["HTTPStatusCode"] == 200 for d in done)
+    assert [u["UserId"] for u in clients[0].list_users(CollectionId="users")["Users"]].count("racer") == 1
+    clients[0].delete_user(CollectionId="users", UserId="racer")
+
+
 def test_list_users_pages(rk: Any, faces: dict[str, str]) -> None:
     names = [f"pager-{i}" for i in range(5)]
     for name in names:

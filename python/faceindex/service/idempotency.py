@@ -15,6 +15,9 @@ MAX_TOKENS = 100_000
 
 _seen: OrderedDict[tuple[str, ...], str] = OrderedDict()
 _lock = threading.Lock()
+# Held by a request with a token from its check to its record, so that two copies of one retry
+# arriving together do not both run (the second would fail where the first succeeded).
+requests_with_tokens = threading.Lock()
 
 
 def mismatch(message: str) -> ServiceError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from faceindex import rekognition_shapes as shapes
@@ -34,13 +35,14 @@ def create_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection_id, user_id, token = params["CollectionId"], params["UserId"], params.get("ClientRequestToken")
     collection = ctx.open_collection(collection_id)
     scope = _scope(ctx, "CreateUser", collection_id)
-    if idempotency.seen(scope, token, f"UserId={user_id}"):
-        return {}
-    try:
-        collection.create_user(user_id)
-    except UserExistsError as e:
-        raise conflict(str(e)) from e
-    idempotency.remember(scope, token, f"UserId={user_id}")
+    with idempotency.requests_with_tokens if token is not None else nullcontext():
+        if idempotency.seen(scope, token, f"UserId={user_id}"):
+            return {}
+        try:
+            collection.create_user(user_id)
+        except UserExistsError as e:
+            raise conflict(str(e)) from e
+        idempotency.remember(scope, token, f"UserId={user_id}")
     return {}
 
 
@@ -49,11 +51,12 @@ def delete_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection_id, user_id, token = params["CollectionId"], params["UserId"], params.get("ClientRequestToken")
     collection = ctx.open_collection(collection_id)
     scope = _scope(ctx, "DeleteUser", collection_id)
-    if idempotency.seen(scope, token, f"UserId={user_id}"):
-        return {}
-    # As on AWS, the user's faces stay in the collection, no longer associated.
-    collection.delete_user(user_id, delete_faces=False)
-    idempotency.remember(scope, token, f"UserId={user_id}")
+    with idempotency.requests_with_tokens if token is not None else nullcontext():
+        if idempotency.seen(scope, token, f"UserId={user_id}"):
+            return {}
+        # As on AWS, the user's faces stay in the collection, no longer associated.
+        collection.delete_user(user_id, delete_faces=False)
+        idempotency.remember(scope, token, f"UserId={user_id}")
     return {}
 
 
