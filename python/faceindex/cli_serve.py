@@ -63,6 +63,12 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
     from faceindex.cli import CliError
     from faceindex.collection import default_home
     from faceindex.errors import EXIT_USAGE
+    try:
+        import botocore  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise CliError(f"faceindex serve needs the `serve` extra ({e.name} is missing): "
+                       "pip install 'faceindex[serve]'", EXIT_USAGE) from e
     from faceindex.service.config import ServiceConfig
     from faceindex.service.server import is_loopback, serve
 

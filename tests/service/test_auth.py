@@ -108,3 +108,11 @@ def test_no_auth_on_loopback_serves_unsigned_requests_and_says_so(tmp_path: Path
         assert status == 200 and document["CollectionIds"] == []
     finally:
         assert server.stop() == 0
+
+
+def test_serving_needs_keys_or_no_auth(tmp_path: Path) -> None:
+    for extra, says in [([], "--credentials FILE is needed"),
+                        (["--no-auth", "--credentials", str(tmp_path / "k")], "either --credentials or --no-auth")]:
+        done = subprocess.run([sys.executable, "-m", "faceindex.cli", "serve", "--home", str(tmp_path), "--port", "0",
+                               *extra], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and says in done.stderr, done.stderr

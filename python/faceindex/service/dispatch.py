@@ -21,7 +21,8 @@ from faceindex.service.operations import Handler, load_all
 from faceindex.service.resources import SharedResources
 
 log = logging.getLogger("faceindex.service")
-_HEADER_TEXT = re.compile(r"[\x20-\x7e]*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,14 @@ class Service:
             raise ValueError("a credentials file is needed unless auth is off (no_auth)")
         self.config = config
         self.resources = SharedResources(config)
-        self.verifier = None if config.no_auth else SigV4Verifier(load_credentials(config.credentials_file))  # type: ignore[arg-type]
+        self.verifier = None
+        if config.credentials_file is not None and not config.no_auth:
+            self.verifier = SigV4Verifier(load_credentials(config.credentials_file))
+        # The server's folders are none of a client's business (faceindex's own messages name them).
+        self._private_paths = [(str(self.resources.collections.root), "the server's home"),
+                               (str(config.home), "the server's home")]
+        if config.s3_root is not None:
+            self._private_paths.insert(0, (str(config.s3_root), "the S3 root"))
         self.handlers = handlers if handlers is not None else load_all()
         service_model.service_model()  # loaded now: a broken botocore fails at start, not at the first request
 
@@ -71,16 +79,17 @@ class Service:
             service_error = from_faceindex_error(error)
             if service_error.status >= 500 and not isinstance(error, ServiceError):
                 log.error("request %s failed", request_id, exc_info=error)
-            # The server's folders are none of the client's business (faceindex's own messages name them).
-            message = service_error.message.replace(str(self.resources.collections.root), "the server's home")
+            message = service_error.message
+            for path, name in self._private_paths:
+                message = message.replace(path, name)
             service_error = ServiceError(service_error.code, message, service_error.status)
             status, body = service_error.status, protocol.encode_error(service_error, request_id)
         headers = [("content-type", protocol.CONTENT_TYPE), ("x-amzn-requestid", request_id)]
         for name, value in ctx.response_headers.items():
-            if _HEADER_TEXT.fullmatch(name) and _HEADER_TEXT.fullmatch(value):
+            if _HEADER_NAME.fullmatch(name) and _HEADER_VALUE.fullmatch(value):
                 headers.append((name.lower(), value))
             else:  # a header HTTP cannot carry would fail the whole answer
-                log.error("request %s: header %r dropped (not printable ASCII)", request_id, name)
+                log.error("request %s: header %r dropped (not an HTTP token / printable ASCII)", request_id, name)
         return HttpResponse(status, body, headers)
 
     def _answer(self, request: HttpRequest, ctx: RequestContext) -> bytes:

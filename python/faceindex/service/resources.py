@@ -18,7 +18,8 @@ class SharedResources:
         self.config = config
         self.collections = Collections(config.home)
         self._open: dict[str, tuple[Collection, tuple[int, int] | None]] = {}  # with its database file's identity
-        self._open_lock = threading.Lock()
+        self._open_lock = threading.Lock()  # the dict only, held briefly
+        self._stripes = [threading.Lock() for _ in range(64)]  # opening and closing, per id (a bounded set)
         self._engines: dict[str, FaceEngine] = {}
         self._engine_lock = threading.Lock()
 
@@ -49,13 +50,17 @@ class SharedResources:
         A collection of the service's pack runs the service's engine; another makes its own.
         One deleted (or deleted and made again) since it was opened, here or by another process,
         is closed and opened anew: its database file is not the one it holds."""
-        with self._open_lock:
+        # Opening can take long (an index cache rebuilt): it holds only its id's stripe, so requests
+        # on other collections go on meanwhile.
+        with self._stripe(collection_id):
             identity = self._database_identity(collection_id)
-            held = self._open.get(collection_id)
+            with self._open_lock:
+                held = self._open.get(collection_id)
             if held is not None and held[1] == identity:
                 return held[0]
             if held is not None:
-                del self._open[collection_id]
+                with self._open_lock:
+                    self._open.pop(collection_id, None)
                 held[0].close()
             pack = self.collections.describe_collection(collection_id).pack
             engine = None
@@ -64,15 +69,20 @@ class SharedResources:
                 if candidate.pack.version == pack.version:
                     engine = candidate
             collection = self.collections.collection(collection_id, engine=engine)
-            self._open[collection_id] = (collection, self._database_identity(collection_id))
+            with self._open_lock:
+                self._open[collection_id] = (collection, self._database_identity(collection_id))
             return collection
 
     def forget_collection(self, collection_id: str) -> None:
         """Close the open Collection of that id, if any (before the collection is deleted)."""
-        with self._open_lock:
-            held = self._open.pop(collection_id, None)
-        if held is not None:
-            held[0].close()
+        with self._stripe(collection_id):
+            with self._open_lock:
+                held = self._open.pop(collection_id, None)
+            if held is not None:
+                held[0].close()
+
+    def _stripe(self, collection_id: str) -> threading.Lock:
+        return self._stripes[hash(collection_id) % len(self._stripes)]
 
     def close(self) -> None:
         """Close every open collection (their index caches are saved)."""
