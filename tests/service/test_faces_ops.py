@@ -201,6 +201,9 @@ def test_search_faces_by_face_id(server: RunningServer, rk: Any, people: dict[st
     assert [e.purpose for e in logged] == ["rekognition:SearchFaces"]
     unknown = "00000000-0000-4000-8000-000000000000"
     assert error_of(rk.search_faces, CollectionId="people", FaceId=unknown)[0] == "ResourceNotFoundException"
+    assert error_of(rk.search_faces, CollectionId="nobody", FaceId=people["biden"])[0] == "ResourceNotFoundException"
+    assert error_of(rk.search_faces, CollectionId="people", FaceId=people["biden"],
+                    FaceMatchThreshold=100.5)[0] == "ValidationException"
     assert error_of(rk.search_faces, CollectionId="people", FaceId="not-a-face-id")[0] == "ValidationException"
 
 

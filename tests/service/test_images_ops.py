@@ -86,6 +86,10 @@ def test_compare_faces(rk: Any, data_file: DataFile) -> None:
     assert code == "InvalidParameterException" and "no faces" in message
     assert error_of(rk.compare_faces, SourceImage=photo(data_file, OBAMA), TargetImage={"Bytes": b"nope"})[0] == \
         "InvalidImageFormatException"
+    assert error_of(rk.compare_faces, SourceImage={"Bytes": b"\0" * (5 * 1024 * 1024 + 1)},
+                    TargetImage=photo(data_file, OBAMA))[0] == "ImageTooLargeException"
+    code, message, _ = error_of(rk.compare_faces, SourceImage=photo(data_file, OBAMA), TargetImage={"Bytes": out.getvalue()})
+    assert code == "InvalidParameterException" and "target" in message
 
 
 def test_images_from_the_s3_root(rk: Any) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from faceindex import Collections
-from ops_helpers import (BIDEN, BIDEN_2, LOW_BAR, OBAMA, OBAMA_2, OBAMA_AND_BIDEN, OBAMA_PROBE, DataFile, error_of,
-                         faceindex_headers, photo)
+from ops_helpers import (BIDEN, BIDEN_2, LOW_BAR, OBAMA, OBAMA_2, OBAMA_AND_BIDEN, OBAMA_PROBE, DataFile, darkened,
+                         error_of, faceindex_headers, photo)
 from service_helpers import RunningServer, start_server
 
 UNKNOWN_FACE = "00000000-0000-4000-8000-000000000000"
@@ -157,3 +157,29 @@ def test_associate_search_disassociate(server: RunningServer, rk: Any, faces: di
     # DeleteUser keeps the faces, no longer associated.
     kept = rk.list_faces(CollectionId="users", FaceIds=[faces["obama"], faces["biden"]])["Faces"]
     assert len(kept) == 2 and all("UserId" not in f for f in kept)
+
+
+def test_error_paths_of_every_user_operation(rk: Any, faces: dict[str, str], data_file: DataFile) -> None:
+    image = photo(data_file, OBAMA_PROBE)
+    calls = {
+        rk.create_user: {"UserId": "u"}, rk.delete_user: {"UserId": "u"}, rk.list_users: {},
+        rk.associate_faces: {"UserId": "u", "FaceIds": [faces["obama"]]},
+        rk.disassociate_faces: {"UserId": "u", "FaceIds": [faces["obama"]]},
+        rk.search_users: {"UserId": "u"}, rk.search_users_by_image: {"Image": image},
+    }
+    for call, params in calls.items():
+        assert error_of(call, CollectionId="nobody", **params)[0] == "ResourceNotFoundException", call
+    assert error_of(rk.associate_faces, CollectionId="users", UserId="nobody",
+                    FaceIds=[faces["obama"]])[0] == "ResourceNotFoundException"
+    assert error_of(rk.associate_faces, CollectionId="users", UserId="u",
+                    FaceIds=["not-a-face-id"])[0] == "ValidationException"
+    assert error_of(rk.associate_faces, CollectionId="users", UserId="u", FaceIds=[faces["obama"]],
+                    UserMatchThreshold=101)[0] == "ValidationException"
+    by_image = rk.search_users_by_image
+    assert error_of(by_image, CollectionId="users", Image={"Bytes": b"not a photo"})[0] == \
+        "InvalidImageFormatException"
+    assert error_of(by_image, CollectionId="users", Image={"Bytes": b"\0" * (5 * 1024 * 1024 + 1)})[0] == \
+        "ImageTooLargeException"
+    code, message, _ = error_of(by_image, CollectionId="users", Image=darkened(data_file, OBAMA_PROBE, 0.0))
+    assert code == "InvalidParameterException" and "no faces" in message
+    assert error_of(rk.search_users, CollectionId="users", FaceId=UNKNOWN_FACE)[0] == "ResourceNotFoundException"
