@@ -163,6 +163,11 @@ def test_search_faces_by_image(server: RunningServer, rk: Any, people: dict[str,
     assert float(faceindex_headers(default)["x-faceindex-requested-similarity"]) == 80
     assert float(faceindex_headers(default)["x-faceindex-threshold"]) > float(headers["x-faceindex-threshold"])
     assert all(m["Similarity"] >= 80 for m in default["FaceMatches"])
+    # 0 asks for every face, ranked (Biden's too, at Similarity 0), as on AWS.
+    everyone = rk.search_faces_by_image(CollectionId="people", Image=photo(data_file, OBAMA_PROBE),
+                                        FaceMatchThreshold=0, MaxFaces=10)
+    assert len(everyone["FaceMatches"]) == len(people)
+    assert faceindex_headers(everyone)["x-faceindex-threshold-chosen-by"] == "fixed"
 
 
 def blank_png() -> bytes:

@@ -38,6 +38,8 @@ class Requested:
 def requested(pack: PackInfo, similarity: float | None, default: float = DEFAULT_FACE_MATCH_THRESHOLD) -> Requested:
     """What a Similarity threshold (None: Rekognition's default) asks of this pack."""
     s = default if similarity is None else float(similarity)
+    if s <= 0:  # 0 asks for every face, as on AWS (MaxFaces still bounds them)
+        return Requested(s, None, -1.0)
     table = table_for(pack)
     if table is None:
         return Requested(s, None, s / 100.0)
