@@ -569,6 +569,11 @@ def build_parser() -> argparse.ArgumentParser:
     from faceindex.cli_video import add_video_commands
 
     add_video_commands(commands, command, engine, searching, _threshold)
+
+    # -- the Rekognition-compatible endpoint: `faceindex serve` is defined in cli_serve.py; this is its one hook --
+    from faceindex.cli_serve import add_serve_command
+
+    add_serve_command(commands, [common])
     return parser
 
 

@@ -94,7 +94,7 @@ def test_faces_delete_reports_unknown_ids_with_exit_1(home: str) -> None:
     code, result = run_json("faces", "delete", "people", victim, "not-a-face", "--home", home)
     assert code == 1
     assert result == {"deleted_faces": [victim], "unsuccessful_face_deletions": [
-        {"face_id": "not-a-face", "reasons": ["FACE_NOT_FOUND"]}]}
+        {"face_id": "not-a-face", "reasons": ["FACE_NOT_FOUND"], "user_id": None}]}
     assert victim not in face_ids(home)
     code, _, _ = run("faces", "delete", "people", face_ids(home)[-1], "--home", home)
     assert code == 0

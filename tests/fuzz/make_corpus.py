@@ -271,9 +271,60 @@ def video() -> None:
     write("video", "not-a-video", b"faceindex" * 8)
 
 
+# -- the Rekognition endpoint: one HTTP request ----------------------------------------------
+
+
+def http_request() -> None:
+    import base64
+    import json
+
+    def request(target: str | None, body: object, **headers: str) -> bytes:
+        lines = [f"content-type: {headers.pop('content_type', 'application/x-amz-json-1.1')}"]
+        if target is not None:
+            lines.append(f"x-amz-target: RekognitionService.{target}")
+        lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return ("\n".join(lines) + "\n\n").encode() + raw
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 150, 120)).save(png, "PNG")
+    write("http_request", "list-collections", request("ListCollections", {"MaxResults": 2}))
+    write("http_request", "create-collection", request("CreateCollection", {"CollectionId": "fuzz-c"}))
+    write("http_request", "describe-collection", request("DescribeCollection", {"CollectionId": "fuzz-c"}))
+    write("http_request", "delete-collection", request("DeleteCollection", {"CollectionId": "fuzz-c"}))
+    write("http_request", "delete-faces-nested", request("DeleteFaces", {
+        "CollectionId": "c", "FaceIds": ["11111111-2222-3333-4444-555555555555", "bad"]}))
+    write("http_request", "detect-faces-bytes", request("DetectFaces", {
+        "Image": {"Bytes": base64.b64encode(png.getvalue()).decode()}, "Attributes": ["DEFAULT"]}))
+    write("http_request", "search-by-image-s3", request("SearchFacesByImage", {
+        "CollectionId": "c", "Image": {"S3Object": {"Bucket": "bucket", "Name": "a.jpg"}}, "MaxFaces": 5,
+        "FaceMatchThreshold": 80.0}))
+    # The face, user and image operations (svc-ops): an image, a page token, a client token, a choice of ids.
+    png64 = base64.b64encode(png.getvalue()).decode()
+    write("http_request", "compare-faces-bytes", request("CompareFaces", {
+        "SourceImage": {"Bytes": png64}, "TargetImage": {"Bytes": png64}, "SimilarityThreshold": 40.0}))
+    write("http_request", "index-faces-bytes", request("IndexFaces", {
+        "CollectionId": "fuzz-c", "Image": {"Bytes": png64}, "ExternalImageId": "x.png", "QualityFilter": "HIGH"}))
+    write("http_request", "list-faces-token", request("ListFaces", {
+        "CollectionId": "fuzz-c", "MaxResults": 1, "NextToken": "f12", "UserId": "u"}))
+    write("http_request", "create-user-token", request("CreateUser", {
+        "CollectionId": "fuzz-c", "UserId": "user:1", "ClientRequestToken": "token-1"}))
+    write("http_request", "search-users-both", request("SearchUsers", {
+        "CollectionId": "fuzz-c", "UserId": "u", "FaceId": "11111111-2222-3333-4444-555555555555"}))
+    write("http_request", "unsupported-operation", request("DetectLabels", {"Image": {"Bytes": "AAAA"}}))
+    write("http_request", "unknown-target", request("NoSuchThing", {}))
+    write("http_request", "no-target", request(None, {}))
+    write("http_request", "wrong-content-type", request("ListCollections", {}, content_type="application/json"))
+    write("http_request", "malformed-json", request("ListCollections", b'{"MaxResults": '))
+    write("http_request", "wrong-type", request("ListCollections", {"MaxResults": "3"}))
+    write("http_request", "signed-header-shape", request("ListCollections", {}, x_amz_date="20261201T000000Z",
+          authorization="AWS4-HMAC-SHA256 Credential=AKIAFUZZ/20261201/us-east-1/rekognition/aws4_request, "
+                        "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + "0" * 64))
+
+
 HARNESSES: dict[str, Callable[[], None]] = {
     "images": images, "flat_index": flat_index, "dlib": dlib, "onnx_signature": onnx_models,
-    "collection_open": collection_open, "video": video,
+    "collection_open": collection_open, "video": video, "http_request": http_request,
 }
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ CASES = [(h, p) for h in HARNESSES for p in sorted((HERE / "corpus" / h).iterdir
 
 
 def test_every_harness_has_a_corpus() -> None:
-    assert set(HARNESSES) == {"collection_open", "dlib", "flat_index", "images", "onnx_signature", "video"}
+    assert set(HARNESSES) == {"collection_open", "dlib", "flat_index", "http_request", "images", "onnx_signature",
+                              "video"}
     assert all(any(h == c for c, _ in CASES) for h in HARNESSES)
 
 

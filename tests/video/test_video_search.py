@@ -91,6 +91,11 @@ def check_timeline(doc: dict[str, Any]) -> None:
     for entry in lin_entries:
         assert entry["FaceMatches"][0]["Face"]["ExternalImageId"] == LIN
         assert 0 < entry["FaceMatches"][0]["Similarity"] <= 100
+        # The stored face's ratio box (the collection knows the indexed photo's size) beside its pixels.
+        matched = entry["FaceMatches"][0]["Face"]
+        ratio, pixels = matched["BoundingBox"], matched["BoundingBoxPixels"]
+        assert 0 < ratio["Width"] <= 1 and 0 < ratio["Height"] <= 1
+        assert ratio["Left"] * pixels["Width"] == pytest.approx(pixels["Left"] * ratio["Width"], rel=1e-6)
         box = entry["Person"]["BoundingBox"]
         assert 0 < box["Width"] < 0.5 and -0.05 < box["Left"] < 1 and -0.05 < box["Top"] < 1
     for entry in persons:

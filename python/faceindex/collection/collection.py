@@ -183,10 +183,11 @@ class Collection:
         """The stored faces among face_ids (those not stored are absent from the result)."""
         return stored_faces.get_faces(self._open(), face_ids)
 
-    def delete_faces(self, face_ids: str | Sequence[str]) -> DeleteFacesResult:
+    def delete_faces(self, face_ids: str | Sequence[str], *, keep_user_faces: bool = False) -> DeleteFacesResult:
         """Erase faces: their rows are overwritten in the database, the WAL is emptied and the
-        index cache rewritten before this returns. Unknown ids come back as FACE_NOT_FOUND."""
-        return stored_faces.delete_faces(self._open(), face_ids)
+        index cache rewritten before this returns. Unknown ids come back as FACE_NOT_FOUND; with
+        keep_user_faces=True (Rekognition's rule) a user's face is kept, as ASSOCIATED_TO_AN_EXISTING_USER."""
+        return stored_faces.delete_faces(self._open(), face_ids, keep_user_faces)
 
     # -- searching ------------------------------------------------------------------------
     # Every search takes at most one of threshold= (a cosine similarity), max_fmr= (the

@@ -41,8 +41,9 @@ def index_faces(state: CollectionState, image: Any, external_image_id: str | Non
     embeddings = faces.embeddings if faces.embeddings is not None else np.zeros((0, state.pack.embedding_size),
                                                                                 np.float32)
     image_id = str(uuid.uuid4())
+    height, width = found.rgb.shape[:2]
     records = insert(state, state.unit_vectors(embeddings, "engine embeddings"), faces, [image_id] * len(faces),
-                     [external_image_id] * len(faces))
+                     [external_image_id] * len(faces), image_size=(int(width), int(height)))
     return IndexFacesResult(
         face_records=records,
         unindexed_faces=[UnindexedFace(reasons, found.detections[i]) for i, reasons in dropped],
@@ -75,8 +76,9 @@ _NO_LANDMARKS = np.zeros((5, 2), dtype=np.float32).tobytes()
 
 
 def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None, image_ids: Sequence[str],
-           externals: Sequence[str | None]) -> list[FaceRecord]:
-    """Store unit vectors with their detections (None: no box, confidence 0) in one durable transaction."""
+           externals: Sequence[str | None], image_size: tuple[int, int] | None = None) -> list[FaceRecord]:
+    """Store unit vectors with their detections (None: no box, confidence 0) in one durable transaction.
+    image_size: (width, height) of the one image every face came from, when known."""
     if len(vectors) == 0:
         return []
     face_ids = new_face_ids(len(vectors))
@@ -101,17 +103,21 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
     with store.write_transaction(conn):
         before = store.generations(conn).generation
         row_ids = store.insert_faces(conn, rows, now)
+        if image_size is not None:
+            store.insert_image(conn, image_ids[0], *image_size)
         after = store.bump_generation(conn)
     state.cache.apply_added(before, after, row_ids, vectors)
-    return [_record_of(row, now) for row in rows]
+    return [_record_of(row, now, image_size) for row in rows]
 
 
-def _record_of(row: store.NewFace, created_at: float) -> FaceRecord:
+def _record_of(row: store.NewFace, created_at: float, image_size: tuple[int, int] | None) -> FaceRecord:
     face = Face(bbox=row.bbox, score=row.confidence,
                 landmarks=np.frombuffer(row.landmarks, dtype=np.float32).reshape(5, 2).copy(),
                 face_size=row.face_size, sharpness=row.sharpness, brightness=row.brightness, pose=row.pose)
     return FaceRecord(face_id=row.face_id, external_image_id=row.external_image_id, image_id=row.image_id,
-                      face=face, user_id=None, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc))
+                      face=face, user_id=None, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc),
+                      image_width=None if image_size is None else image_size[0],
+                      image_height=None if image_size is None else image_size[1])
 
 
 def list_faces(state: CollectionState, max_results: int, next_token: str | None, user_id: str | None,
@@ -133,11 +139,14 @@ def get_faces(state: CollectionState, face_ids: str | Sequence[str]) -> dict[str
         return {face_id: record for face_id, (_, record) in store.faces_by_face_ids(conn, ids).items()}
 
 
-def delete_faces(state: CollectionState, face_ids: str | Sequence[str]) -> DeleteFacesResult:
+def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_user_faces: bool = False
+                 ) -> DeleteFacesResult:
     ids = validation.face_ids(face_ids)
     conn = state.conn()
     with store.write_transaction(conn):
         found = store.faces_by_face_ids(conn, ids)
+        kept = {f: found.pop(f)[1].user_id for f in ids if keep_user_faces and f in found
+                and found[f][1].user_id is not None}
         rows = [found[f][0] for f in ids if f in found]
         before = store.generations(conn).generation
         if rows:
@@ -148,7 +157,9 @@ def delete_faces(state: CollectionState, face_ids: str | Sequence[str]) -> Delet
         finish_erasure(state, before, after, rows)
     return DeleteFacesResult(
         deleted_faces=[f for f in ids if f in found],
-        unsuccessful_face_deletions=[UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)) for f in ids if f not in found],
+        unsuccessful_face_deletions=[
+            UnsuccessfulFaceDeletion(f, ("ASSOCIATED_TO_AN_EXISTING_USER",), user_id=kept[f]) if f in kept
+            else UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)) for f in ids if f not in found],
     )
 
 

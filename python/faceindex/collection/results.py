@@ -16,7 +16,7 @@ UnindexedReason = Literal[
     "LOW_BRIGHTNESS",
     "EXTREME_POSE",
 ]
-DeletionFailure = Literal["FACE_NOT_FOUND"]
+DeletionFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_AN_EXISTING_USER"]
 AssociationFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USER", "LOW_MATCH_CONFIDENCE"]
 DisassociationFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USER"]
 
@@ -32,6 +32,10 @@ class FaceRecord:
     face: Face = field(compare=False)
     user_id: str | None
     created_at: datetime
+    # The indexed image's size in pixels, so the box can be given as ratios of it; None for
+    # faces stored from embeddings or indexed before collections kept it (schema 3).
+    image_width: int | None = None
+    image_height: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class FacesPage:
 class UnsuccessfulFaceDeletion:
     face_id: str
     reasons: tuple[DeletionFailure, ...]
+    user_id: str | None = None  # the face's user, for ASSOCIATED_TO_AN_EXISTING_USER
 
 
 @dataclass(frozen=True)

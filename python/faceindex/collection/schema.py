@@ -23,7 +23,7 @@ from faceindex.types import PackInfo
 
 DATABASE_NAME = "collection.db"
 APPLICATION_ID = 0x46494458  # "FIDX": marks the file as a faceindex collection
-SCHEMA_VERSION = 2  # 2: the audit log
+SCHEMA_VERSION = 3  # 2: the audit log; 3: the indexed images' sizes
 DEFAULT_BUSY_TIMEOUT_S = 60.0
 
 # The audit log (schema 2): one row per search or compare through the collection, never an
@@ -57,6 +57,19 @@ _AUDIT = (
     "CREATE INDEX audit_by_time ON audit(at)",
 )
 
+# The indexed images' sizes (schema 3), so that a stored face's box can be given as ratios of
+# its image (Rekognition's BoundingBox). One row per index_faces call that stored a face;
+# faces stored from embeddings have none (their image is not known). Removed with its last face.
+_IMAGES = (
+    """CREATE TABLE images (
+    image_id TEXT PRIMARY KEY,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL
+) WITHOUT ROWID""",
+    # Deleting a face asks whether its image has faces left.
+    "CREATE INDEX faces_by_image ON faces(image_id)",
+)
+
 _SCHEMA = """
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
@@ -88,7 +101,7 @@ CREATE TABLE faces (
 );
 CREATE INDEX faces_by_user ON faces(user_id) WHERE user_id IS NOT NULL;
 CREATE INDEX faces_by_external_image ON faces(external_image_id) WHERE external_image_id IS NOT NULL;
-""" + "\n" + "".join(s + ";\n" for s in _AUDIT)
+""" + "\n" + "".join(s + ";\n" for s in (*_AUDIT, *_IMAGES))
 
 # meta keys. generation counts every change to the set of faces; erase_generation
 # is the generation of the last deletion: a cache saved before it holds erased
@@ -197,11 +210,13 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
         )
     if version < 1:
         raise CollectionFileError(f"{path}: collection schema version {version} is not valid")
-    if version == 1:
-        try:
-            _add_audit_log(conn)
-        except dbapi.database_errors() as e:
-            raise CollectionFileError(f"{path}: damaged collection database (migrating to schema 2: {e})") from e
+    for migration, to_version in ((_add_audit_log, 2), (_add_image_sizes, 3)):
+        if version < to_version:
+            try:
+                migration(conn)
+            except dbapi.database_errors() as e:
+                raise CollectionFileError(
+                    f"{path}: damaged collection database (migrating to schema {to_version}: {e})") from e
     try:
         stored = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall())
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -268,6 +283,20 @@ def _add_audit_log(conn: sqlite3.Connection) -> None:
             for statement in _AUDIT:
                 conn.execute(statement)
             conn.execute("PRAGMA user_version = 2")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _add_image_sizes(conn: sqlite3.Connection) -> None:
+    """Migration 2 -> 3: the images table (faces indexed before it keep an unknown image size)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 2:  # another process may have migrated
+            for statement in _IMAGES:
+                conn.execute(statement)
+            conn.execute("PRAGMA user_version = 3")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -27,8 +27,10 @@ _CHUNK = 900
 
 _FACE_COLUMNS = (
     "id, face_id, image_id, external_image_id, user_id, x1, y1, x2, y2, confidence, landmarks, "
-    "face_size, sharpness, brightness, yaw, pitch, roll, created_at"
+    "face_size, sharpness, brightness, yaw, pitch, roll, created_at, width, height"
 )
+# A face with its image's size where it is known (faces stored from embeddings have none).
+_FACES = "faces LEFT JOIN images USING (image_id)"
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def faces_by_row_ids(conn: sqlite3.Connection, row_ids: Sequence[int]) -> dict[i
     found: dict[int, FaceRecord] = {}
     for chunk in _chunks([int(i) for i in row_ids]):
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT {_FACE_COLUMNS} FROM faces WHERE id IN ({marks})", chunk):
+        for row in conn.execute(f"SELECT {_FACE_COLUMNS} FROM {_FACES} WHERE id IN ({marks})", chunk):
             found[row[0]] = _face_record(row)
     return found
 
@@ -226,7 +228,7 @@ def faces_by_face_ids(conn: sqlite3.Connection, face_ids: Sequence[str]) -> dict
     found: dict[str, tuple[int, FaceRecord]] = {}
     for chunk in _chunks(list(face_ids)):
         marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT {_FACE_COLUMNS} FROM faces WHERE face_id IN ({marks})", chunk):
+        for row in conn.execute(f"SELECT {_FACE_COLUMNS} FROM {_FACES} WHERE face_id IN ({marks})", chunk):
             found[row[1]] = (row[0], _face_record(row))
     return found
 
@@ -243,7 +245,7 @@ def faces_page(
         where.append("external_image_id = ?")
         args.append(external_image_id)  # type: ignore[arg-type]
     rows = conn.execute(
-        f"SELECT {_FACE_COLUMNS} FROM faces WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*args, limit)
+        f"SELECT {_FACE_COLUMNS} FROM {_FACES} WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*args, limit)
     )
     return [(row[0], _face_record(row)) for row in rows]
 
@@ -264,10 +266,21 @@ def rows_of_user(conn: sqlite3.Connection, user_id: str) -> list[tuple[int, str]
     return conn.execute("SELECT id, face_id FROM faces WHERE user_id = ? ORDER BY id", (user_id,)).fetchall()
 
 
+def insert_image(conn: sqlite3.Connection, image_id: str, width: int, height: int) -> None:
+    conn.execute("INSERT INTO images (image_id, width, height) VALUES (?, ?, ?)", (image_id, width, height))
+
+
 def delete_rows(conn: sqlite3.Connection, row_ids: Sequence[int]) -> None:
-    """Delete rows that exist (the caller found them in this transaction)."""
+    """Delete rows that exist (the caller found them in this transaction), and the size of
+    each image whose last face they were."""
+    image_ids: set[str] = set()
     for chunk in _chunks([int(i) for i in row_ids]):
-        conn.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        marks = ",".join("?" * len(chunk))
+        image_ids.update(r[0] for r in conn.execute(f"SELECT image_id FROM faces WHERE id IN ({marks})", chunk))
+        conn.execute(f"DELETE FROM faces WHERE id IN ({marks})", chunk)
+    for chunk in _chunks(sorted(image_ids)):
+        conn.execute(f"DELETE FROM images WHERE image_id IN ({','.join('?' * len(chunk))}) AND NOT EXISTS "
+                     "(SELECT 1 FROM faces WHERE faces.image_id = images.image_id)", chunk)
     _adjust_id_digest(conn, np.asarray(row_ids, dtype=np.uint64), added=False)
 
 
@@ -342,12 +355,14 @@ def _face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
 
 def _decode_face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
     (_id, face_id, image_id, external_image_id, user_id, x1, y1, x2, y2, confidence, landmarks,
-     face_size, sharpness, brightness, yaw, pitch, roll, created_at) = row
+     face_size, sharpness, brightness, yaw, pitch, roll, created_at, width, height) = row
     face = Face(bbox=(x1, y1, x2, y2), score=confidence,
                 landmarks=np.frombuffer(landmarks, dtype=np.float32).reshape(5, 2).copy(), face_size=face_size,
                 sharpness=sharpness, brightness=brightness, pose=None if yaw is None else (yaw, pitch, roll))
     return FaceRecord(face_id=face_id, external_image_id=external_image_id, image_id=image_id, face=face,
-                      user_id=user_id, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc))
+                      user_id=user_id, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc),
+                      image_width=None if width is None else int(width),
+                      image_height=None if height is None else int(height))
 
 
 def _user(row: tuple) -> User:  # type: ignore[type-arg]

@@ -23,6 +23,8 @@ class RequestContext:
     open_collection: Callable[[str], Collection]
     # The engine of the service's pack, for DetectFaces / CompareFaces (loaded once, shared).
     default_engine: Callable[[], FaceEngine]
+    # Closes the shared open Collection of an id (DeleteCollection, before the files go).
+    forget_collection: Callable[[str], None]
     response_headers: dict[str, str] = field(default_factory=dict)
     # Set by the server when the client has gone or the server is stopping.
     cancelled: threading.Event = field(default_factory=threading.Event)

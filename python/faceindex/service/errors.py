@@ -40,7 +40,24 @@ def image_too_large(message: str) -> ServiceError:
 
 
 def throttled(message: str) -> ServiceError:
-    return ServiceError("ThrottlingException", message)
+    # HTTP 500, as Rekognition's error table gives it; botocore retries it by name (and by status).
+    return ServiceError("ThrottlingException", message, status=500)
+
+
+def unknown_operation(message: str) -> ServiceError:
+    """A target that names no Rekognition operation (AWS's answer for JSON 1.1 services)."""
+    return ServiceError("UnknownOperationException", message)
+
+
+def unsupported_operation(name: str) -> ServiceError:
+    """A real Rekognition operation that faceindex does not serve."""
+    return invalid_parameter(f"operation {name} is not supported by faceindex "
+                             "(see the README's table of supported operations)")
+
+
+def serialization(message: str) -> ServiceError:
+    """A body that is not JSON, or a value of the wrong JSON type."""
+    return ServiceError("SerializationException", message)
 
 
 def internal(message: str) -> ServiceError:
@@ -58,6 +75,8 @@ def from_faceindex_error(error: BaseException) -> ServiceError:
         return already_exists(str(error))
     if isinstance(error, fx.ImageError):
         return invalid_image(str(error))
-    if isinstance(error, (fx.InputError, fx.PackMismatchError)):
+    # ValueError: faceindex's checks of caller-supplied values raise it (validation.py), and here the
+    # caller's values are the client's.
+    if isinstance(error, (fx.InputError, fx.PackMismatchError, ValueError)):
         return invalid_parameter(str(error))
     return internal("internal error")

@@ -4,47 +4,24 @@ tracks, the threshold and how it was chosen, and the pack."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from faceindex import rekognition_shapes as shapes
 from faceindex.collection.results import FaceMatch, FaceSearchResult
-from faceindex.evaluation import thresholds
 from faceindex.types import PackInfo, ThresholdChoice
 from faceindex.video.results import Track
 from faceindex.video.source import VideoMetadata
 from faceindex.video.timeline import Timeline
 
-# Rekognition's names for the landmark points faceindex's packs give (as seen in the image).
-_LANDMARK_TYPES = {
-    "left eye": "eyeLeft", "right eye": "eyeRight", "nose tip": "nose",
-    "left mouth corner": "mouthLeft", "right mouth corner": "mouthRight",
-    "right eye outer corner": "rightEyeRight", "right eye inner corner": "rightEyeLeft",
-    "left eye outer corner": "leftEyeLeft", "left eye inner corner": "leftEyeRight", "nose base": "nose",
-}
-
-
-def bounding_box(box: Iterable[float], width: int, height: int) -> dict[str, float]:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return {"Width": (x2 - x1) / width, "Height": (y2 - y1) / height, "Left": x1 / width, "Top": y1 / height}
-
 
 def face_detail(row: np.void, pack: PackInfo, width: int, height: int) -> dict[str, Any]:
     """Rekognition's FaceDetail of one timeline row (Confidence and Quality on 0-100)."""
-    size, sharpness, brightness = (float(v) for v in row["quality"])
-    detail: dict[str, Any] = {
-        "BoundingBox": bounding_box(row["box"], width, height),
-        "Confidence": min(100.0, max(0.0, float(row["score"]) * 100.0)),
-        "Landmarks": [{"Type": _LANDMARK_TYPES.get(name, name), "X": float(x) / width, "Y": float(y) / height}
-                      for name, (x, y) in zip(pack.landmarks, row["landmarks"]) if math.isfinite(float(x))],
-        "Quality": {"Brightness": brightness * 100.0, "Sharpness": 100.0 * sharpness / (sharpness + 50.0)},
-    }
-    yaw, pitch, roll = (float(v) for v in row["pose"])
-    if math.isfinite(yaw):
-        detail["Pose"] = {"Yaw": yaw, "Pitch": pitch, "Roll": roll}
-    return detail
+    _size, sharpness, brightness = (float(v) for v in row["quality"])
+    return shapes.face_detail(row["box"], float(row["score"]), row["landmarks"], sharpness, brightness, row["pose"],
+                              pack, width, height)
 
 
 def _choice(choice: ThresholdChoice) -> dict[str, Any]:
@@ -54,23 +31,14 @@ def _choice(choice: ThresholdChoice) -> dict[str, Any]:
             "GallerySize": choice.gallery_size, "Calibration": choice.calibration}
 
 
-def _similarity(pack: PackInfo, cosine: float) -> float:
-    """Rekognition's 0-100 Similarity where the pack is calibrated; else the cosine x 100."""
-    try:
-        return thresholds.rekognition_similarity(pack, cosine)
-    except Exception:  # an uncalibrated pack: say so through Cosine/SimilarityScale instead
-        return max(0.0, cosine) * 100.0
-
-
 def face_match(match: FaceMatch, pack: PackInfo) -> dict[str, Any]:
+    """A matched stored face: Rekognition's Face (its ratio BoundingBox where the collection knows
+    the indexed image's size) with the box in that image's pixels beside it, and the cosine."""
     face = match.face
     x1, y1, x2, y2 = face.face.bbox
-    return {"Similarity": _similarity(pack, match.similarity), "Cosine": match.similarity,
-            "Face": {"FaceId": face.face_id, "ExternalImageId": face.external_image_id, "ImageId": face.image_id,
-                     "Confidence": min(100.0, face.face.score * 100.0), "UserId": face.user_id,
-                     # The collection keeps the face's box in its image's pixels, not the image's
-                     # size, so Rekognition's ratio BoundingBox cannot be given; this can.
-                     "BoundingBoxPixels": {"Left": x1, "Top": y1, "Width": x2 - x1, "Height": y2 - y1}}}
+    shape = {"ExternalImageId": None, "UserId": None, **shapes.stored_face(face, pack),
+             "BoundingBoxPixels": {"Left": x1, "Top": y1, "Width": x2 - x1, "Height": y2 - y1}}
+    return {"Similarity": shapes.similarity(pack, match.similarity), "Cosine": match.similarity, "Face": shape}
 
 
 def face_detection_document(metadata: VideoMetadata, timeline: Timeline, pack: PackInfo,
@@ -79,7 +47,7 @@ def face_detection_document(metadata: VideoMetadata, timeline: Timeline, pack: P
     w, h = metadata.frame_width, metadata.frame_height
     faces = [{"Timestamp": int(row["timestamp_ms"]), "Face": face_detail(row, pack, w, h)} for row in timeline.rows()]
     return {"JobStatus": "SUCCEEDED", "VideoMetadata": metadata.as_rekognition(), "Faces": faces,
-            "FaceModelVersion": f"{pack.name} {pack.version}", **(extra or {})}
+            "FaceModelVersion": shapes.face_model_version(pack), **(extra or {})}
 
 
 def persons(timeline: Timeline, tracks: dict[int, Track], pack: PackInfo, width: int, height: int
@@ -113,7 +81,7 @@ def face_search_document(metadata: VideoMetadata, timeline: Timeline, tracks: li
     w, h = metadata.frame_width, metadata.frame_height
     return {"JobStatus": "SUCCEEDED", "VideoMetadata": metadata.as_rekognition(),
             "Persons": list(persons(timeline, by_index, pack, w, h)),
-            "FaceModelVersion": f"{pack.name} {pack.version}",
+            "FaceModelVersion": shapes.face_model_version(pack),
             "Tracks": [track_entry(t, pack) for t in tracks],
             "Threshold": None if choice is None else choice.value,
             "ThresholdChoice": None if choice is None else _choice(choice),

@@ -1,0 +1,89 @@
+"""`faceindex serve`: the Rekognition-compatible HTTP endpoint (AWS JSON 1.1, SigV4), so that
+existing boto3 code runs against faceindex with one changed line (endpoint_url).
+See service/ and the README's "Use your existing Rekognition code"."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from faceindex.cli import Output
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port from 0 to 65535 (0: any free port), got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
+    """Register `serve` among the subcommands; common_parents: the shared options (--home)."""
+    from faceindex.cli import _positive
+
+    help = "serve the Rekognition API (AWS JSON 1.1, SigV4) over HTTP, for boto3 and the AWS CLI"
+    p = commands.add_parser("serve", parents=list(common_parents), help=help, description=help)
+    p.set_defaults(handler=cmd_serve)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0: any free port)")
+    p.add_argument("--workers", type=_positive, default=2,
+                   help="threads that run requests at once (default 2; the C++ core releases the GIL)")
+    p.add_argument("--queue-size", type=_count, default=16,
+                   help="requests that may wait for a worker; beyond it ThrottlingException (default 16)")
+    p.add_argument("--credentials", type=Path, metavar="FILE",
+                   help="INI file of access keys ([name] aws_access_key_id / aws_secret_access_key), mode 0600")
+    p.add_argument("--no-auth", action="store_true",
+                   help="accept unsigned requests (only on a loopback address; warns at start)")
+    p.add_argument("--region", default="us-east-1", help="region named in collection ARNs (default us-east-1)")
+    p.add_argument("--s3-root", type=Path, metavar="DIR",
+                   help="S3Object images are read from DIR/<bucket>/<key>")
+    p.add_argument("--s3-endpoint-url", metavar="URL",
+                   help="S3Object images are read through boto3 from this S3-compatible endpoint")
+    p.add_argument("--pack", help="model pack of new collections and of DetectFaces / CompareFaces "
+                   "(default: dlib)")
+
+
+def cmd_serve(args: argparse.Namespace, out: Output) -> int:
+    from faceindex.cli import CliError
+    from faceindex.collection import default_home
+    from faceindex.errors import EXIT_USAGE
+    try:
+        import botocore  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise CliError(f"faceindex serve needs the `serve` extra ({e.name} is missing): "
+                       "pip install 'faceindex[serve]'", EXIT_USAGE) from e
+    from faceindex.service.config import ServiceConfig
+    from faceindex.service.server import is_loopback, serve
+
+    if args.no_auth and args.credentials is not None:
+        raise CliError("give either --credentials or --no-auth, not both", EXIT_USAGE)
+    if args.no_auth and not is_loopback(args.host):
+        raise CliError(f"--no-auth is allowed only on a loopback address (127.0.0.1, ::1, localhost), not "
+                       f"{args.host}: anyone who can reach it could read and change the collections", EXIT_USAGE)
+    if not args.no_auth and args.credentials is None:
+        raise CliError("--credentials FILE is needed (or --no-auth on a loopback address)", EXIT_USAGE)
+    if args.s3_root is not None and args.s3_endpoint_url is not None:
+        raise CliError("give either --s3-root or --s3-endpoint-url, not both", EXIT_USAGE)
+    config = ServiceConfig(
+        home=Path(args.home) if args.home else default_home(), host=args.host, port=args.port,
+        workers=args.workers, queue_size=args.queue_size, credentials_file=args.credentials,
+        no_auth=args.no_auth, region=args.region, s3_root=args.s3_root, s3_endpoint_url=args.s3_endpoint_url,
+        pack=args.pack)
+    return serve(config, out=args.stderr)

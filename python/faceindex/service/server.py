@@ -1,0 +1,102 @@
+"""Start the endpoint on uvicorn and stop it gracefully.
+
+uvicorn (a production ASGI server from PyPI, with the h11 HTTP parser) serves the one raw ASGI app
+in app.py; the server process is one event loop plus `workers` threads (see app.py), since the
+C++ core releases the GIL. SIGTERM or SIGINT: no new connections; requests in flight finish
+(up to `GRACE_SECONDS`), then the pool stops and every open collection is closed (index caches
+saved); the process then exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Generator
+from typing import TextIO
+
+import uvicorn
+
+from faceindex.service.app import ServiceApp
+from faceindex.service.config import ServiceConfig
+from faceindex.service.dispatch import Service
+
+GRACE_SECONDS = 120  # for requests in flight at SIGTERM (an IndexFaces of a large image takes seconds)
+MAX_CONNECTIONS = 1024  # open connections beyond which uvicorn answers 503 (botocore retries it)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn's Server, less its re-raising of the signal after shutdown (which would end the
+    process by that signal instead of exit code 0 once everything is closed)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (port 0: a free port, which the start-up line names).
+
+    Made with proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on connections whose socket
+    says TCP, and without it an answer's header and body segments wait on the client's delayed
+    ACK (about 40 ms a request)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
+    """Run until SIGTERM / SIGINT; the exit code."""
+    out = out or sys.stderr
+    if config.no_auth and not is_loopback(config.host):
+        raise ValueError(f"--no-auth is allowed only on a loopback address (127.0.0.1, ::1, localhost), "
+                         f"not {config.host}")
+    logging.basicConfig(level=logging.INFO, stream=out, format="%(levelname)s: %(name)s: %(message)s")
+    service = Service(config)
+    app = ServiceApp(service, config.workers, config.queue_size)
+    sock = bind(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    if config.no_auth:
+        out.write("faceindex serve: WARNING: authentication is OFF (--no-auth): any local process may call this "
+                  "endpoint\n")
+    out.write(f"faceindex serve: {config.workers} worker threads, up to {config.queue_size} requests waiting; "
+              f"collections in {service.resources.collections.root}\n")
+    out.write(f"faceindex serve: listening on http://{shown}:{port}\n")
+    out.flush()
+    uv_config = uvicorn.Config(
+        app, lifespan="on", loop="asyncio", http="h11", ws="none", log_level="info",
+        timeout_graceful_shutdown=GRACE_SECONDS, limit_concurrency=MAX_CONNECTIONS, server_header=False)
+    try:
+        _GracefulServer(uv_config).run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
