@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,14 @@ from faceindex.errors import CollectionNotFoundError
 from faceindex.types import Face, FloatArray, PackInfo
 
 LEDGER_NAME = "ingested.sqlite"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    pack: PackInfo
+    faces: int
+    pid: int  # the actor's process (the fault tests kill it)
+    node_id: str  # the Ray node it runs on
 
 
 class Shard:
@@ -70,9 +79,10 @@ class Shard:
 
     # -- about the shard --------------------------------------------------------------------
 
-    def describe(self) -> tuple[PackInfo, int, int]:
-        """(pack, faces, process id): the process id lets the fault tests kill this very process."""
-        return self.pack, len(self.collection), os.getpid()
+    def describe(self) -> ShardInfo:
+        import ray
+
+        return ShardInfo(self.pack, len(self.collection), os.getpid(), ray.get_runtime_context().get_node_id())
 
     def face_count(self) -> int:
         return len(self.collection)

@@ -11,8 +11,8 @@ whole collection's size, and every shard answers with its best matches at that t
 so the merged top k is exactly what one Collection holding the same faces returns; users
 are whole on one shard, so user search merges exactly too.
 
-Waits are bounded: a shard that does not answer within timeout_s (dead, restarting) makes a
-search raise ShardUnavailableError naming it, or with allow_partial=True answer with
+Waits are bounded: a search asks the shards' sizes, then searches them, each round waiting
+up to timeout_s. A shard that does not answer in time (dead, restarting) makes a search raise ShardUnavailableError naming it, or with allow_partial=True answer with
 partial=True and the shard in missing_shards, never silently fewer faces.
 """
 
@@ -47,7 +47,7 @@ from faceindex.collection.results import (
 from faceindex.collection.state import PackIdentity
 from faceindex.distributed.placement import placement_key, shard_of
 from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
-from faceindex.distributed.shard import Shard
+from faceindex.distributed.shard import Shard, ShardInfo
 from faceindex.engine import FaceEngine
 from faceindex.errors import CollectionExistsError, CollectionNotFoundError, FaceNotFoundError, NoFaceError
 from faceindex.evaluation import thresholds
@@ -77,6 +77,16 @@ def shard_actor_class(**options: Any) -> Any:
     return ray.remote(**settings)(Shard)
 
 
+def _spread(shard: int) -> Any:
+    """Shard i on the i-th live node (round robin, so one node's loss takes as few shards as possible),
+    softly: when that node is gone, Ray restarts the shard on another. (A node that is alive but
+    busy is waited for, not spilled from: Ray would otherwise pile the shards onto one node.)"""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    return NodeAffinitySchedulingStrategy(nodes[shard % len(nodes)], soft=True, _spill_on_unavailable=False)
+
+
 class ShardedCollection:
     """A collection spread over Ray actors. Create one with ShardedCollection.create, open it
     with ShardedCollection(home, collection_id). Ray must be initialised (ray.init) first.
@@ -98,13 +108,15 @@ class ShardedCollection:
         self.timeout_s = timeout_s
         self._engine = engine
         actor = shard_actor_class(**(actor_options or {}))
-        self.actors: list[Any] = [actor.remote(str(self.shard_directory(i)), collection_id, _pack)
-                                  for i in range(self.shards)]
+        placed = actor_options is not None and "scheduling_strategy" in actor_options
+        self.actors: list[Any] = [
+            (actor if placed else actor.options(scheduling_strategy=_spread(i)))
+            .remote(str(self.shard_directory(i)), collection_id, _pack) for i in range(self.shards)]
         described, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards), timeout_s)
         if missing:
             raise ShardUnavailableError(f"shards {missing} of {collection_id!r} did not start within {timeout_s} s",
                                         missing)
-        self.pack: PackInfo = described[0][0]
+        self.pack: PackInfo = described[0].pack
 
     @classmethod
     def create(cls, home: str | os.PathLike[str] | None, collection_id: str, shards: int, pack: PackInfo | str,
@@ -121,6 +133,13 @@ class ShardedCollection:
         (directory / LAYOUT_NAME).write_text(json.dumps({"collection_id": collection_id, "shards": shards}),
                                              encoding="utf-8")
         return cls(home, collection_id, _pack=info, **options)
+
+    def describe_shards(self) -> list[ShardInfo]:
+        """Each shard's pack, faces, process and node (ShardUnavailableError if one does not answer)."""
+        answers, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards),
+                                          self.timeout_s)
+        self._require(missing, "describe the shards")
+        return [answers[i] for i in range(self.shards)]
 
     def shard_directory(self, shard: int) -> Path:
         return self.directory / f"shard-{shard:03d}"
@@ -195,11 +214,11 @@ class ShardedCollection:
             ray.cancel(ref)
         return answers, tuple(sorted(pending.values()))
 
-    def _require(self, missing: tuple[int, ...], what: str) -> None:
+    def _require(self, missing: tuple[int, ...], what: str, timeout_s: float | None = None) -> None:
         if missing:
             raise ShardUnavailableError(
                 f"could not {what}: shard(s) {list(missing)} of {self.collection_id!r} did not answer within "
-                f"{self.timeout_s} s", missing)
+                f"{self.timeout_s if timeout_s is None else timeout_s} s", missing)
 
     def _choose(self, timeout_s: float, threshold: float | None, max_fmr: float | None,
                 max_fpir: float | None) -> tuple[ThresholdChoice, list[int], tuple[int, ...], int]:
@@ -210,11 +229,14 @@ class ShardedCollection:
         return thresholds.for_search(self.pack, size, threshold, max_fmr, max_fpir), sorted(counts), missing, size
 
     def _gather(self, call: Callable[[int], Any], shards: list[int], missing: tuple[int, ...],
-                deadline: float, allow_partial: bool) -> tuple[dict[int, Any], tuple[int, ...]]:
-        answers, late = self._call_all(call, shards, max(deadline - time.monotonic(), 0.001))
+                timeout_s: float, allow_partial: bool) -> tuple[dict[int, Any], tuple[int, ...]]:
+        """The search on the shards that gave their size (each of the two rounds waits up to timeout_s)."""
+        if missing and not allow_partial:
+            self._require(missing, "search every shard", timeout_s)
+        answers, late = self._call_all(call, shards, timeout_s)
         missing = tuple(sorted(missing + late))
         if missing and not allow_partial:
-            self._require(missing, "search every shard")
+            self._require(missing, "search every shard", timeout_s)
         return answers, missing
 
     # -- faces --------------------------------------------------------------------------------
@@ -334,11 +356,10 @@ class ShardedCollection:
                       exclude_face_id: str | None = None) -> list[ShardedFaceSearchResult]:
         max_faces = validation.count(max_faces, "max_faces")
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + timeout
         choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir)
         answers, missing = self._gather(lambda i: self.actors[i].search_faces.remote(
             queries, pack, max_faces, choice.value, exclude_face_id, purpose, reference),
-            shards, missing, deadline, allow_partial)
+            shards, missing, timeout, allow_partial)
         results = []
         for q in range(len(queries)):
             matches: list[FaceMatch] = [m for shard in sorted(answers) for m in answers[shard][q]]
@@ -412,11 +433,10 @@ class ShardedCollection:
                       exclude_face_id: str | None = None) -> ShardedUserSearchResult:
         max_users = validation.count(max_users, "max_users")
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + timeout
         choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir)
         answers, missing = self._gather(lambda i: self.actors[i].search_users.remote(
             queries, pack, max_users, choice.value, exclude_user_id, exclude_face_id, purpose, reference),
-            shards, missing, deadline, allow_partial)
+            shards, missing, timeout, allow_partial)
         matches: list[UserMatch] = [m for shard in sorted(answers) for m in answers[shard]]
         matches.sort(key=lambda m: (-m.similarity, m.user.user_id))
         return ShardedUserSearchResult(matches[:max_users], choice.value, self.pack.ref, choice, partial=bool(missing),
