@@ -16,6 +16,7 @@ shard write whose actor died is sent again (it is idempotent).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 import urllib.request
@@ -30,7 +31,8 @@ from faceindex.collection.faces import faces_to_index
 from faceindex.collection.ingest import ExternalIdFrom, external_id_of, image_files
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.distributed.placement import shard_of
-from faceindex.distributed.sharded_collection import ShardedCollection, ShardUnavailableError
+from faceindex.distributed.results import ShardUnavailableError
+from faceindex.distributed.sharded_collection import ShardedCollection
 from faceindex.engine import FaceEngine
 from faceindex.errors import ImageError
 from faceindex.types import Face, FloatArray
@@ -51,6 +53,7 @@ class ImageFaces:
     unindexed_faces: int = 0
     already_ingested: bool = False
     error: str | None = None
+    node_id: str | None = None  # the Ray node whose worker read it
 
 
 @dataclass
@@ -89,7 +92,9 @@ class EmbedWorker:
 
     def embed(self, batch: Sequence[tuple[str, str | None]], ingested: frozenset[str], max_faces: int | None,
               quality_filter: QualityFilterSpec) -> list[ImageFaces]:
-        return [self._one(source, external, ingested, max_faces, quality_filter) for source, external in batch]
+        node = ray.get_runtime_context().get_node_id()
+        return [dataclasses.replace(self._one(source, external, ingested, max_faces, quality_filter), node_id=node)
+                for source, external in batch]
 
     def _one(self, source: str, external: str | None, ingested: frozenset[str], max_faces: int | None,
              quality_filter: QualityFilterSpec) -> ImageFaces:
@@ -137,7 +142,8 @@ def ingest(
     if batch_size < 1 or in_flight < 1:
         raise ValueError(f"batch_size and in_flight must be at least 1, got {batch_size} and {in_flight}")
     options = dict(engine_options or {"pack": collection.pack.name})
-    count = workers if workers is not None else max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
+    count = workers if workers is not None else max(1, int(cpus))
     if count < 1:
         raise ValueError(f"workers must be at least 1, got {count}")
     report = IngestionReport(workers=count)
@@ -147,8 +153,8 @@ def ingest(
     ingested = ray.put(frozenset(collection.ingested()))
     settings: dict[str, Any] = {"num_cpus": 1, "max_restarts": -1, "max_task_retries": -1}
     settings.update(worker_options or {})
-    actor = ray.remote(**settings)(EmbedWorker)
-    pool = [actor.remote(options) for _ in range(count)]
+    actor: Any = ray.remote(**settings)(EmbedWorker)
+    pool: list[Any] = [actor.remote(options) for _ in range(count)]
     embedding: dict[Any, int] = {}  # future -> worker
     storing: dict[Any, ImageFaces] = {}  # future -> image
     attempts: dict[str, int] = {}

@@ -83,7 +83,7 @@ def _spread(shard: int) -> Any:
     busy is waited for, not spilled from: Ray would otherwise pile the shards onto one node.)"""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])  # type: ignore[no-untyped-call]
     return NodeAffinitySchedulingStrategy(nodes[shard % len(nodes)], soft=True, _spill_on_unavailable=False)
 
 
