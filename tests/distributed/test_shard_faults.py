@@ -112,3 +112,43 @@ def test_a_lost_node_s_shard_comes_back_on_another_node(cluster: Any, tmp_path: 
         sharded.close()
     finally:
         cluster.add_node(num_cpus=1)
+
+
+def test_losing_a_worker_node_mid_ingestion_loses_and_duplicates_nothing(cluster: Any, data_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    from collections import Counter
+
+    from faceindex import FaceEngine
+    from faceindex.collection import Collections
+    from faceindex.collection.ingest import index_paths
+    from faceindex.distributed.ingestion import ImageFaces, IngestionReport, ingest, sources_of
+
+    folder = data_dir / "lfw" / "images"
+    if not folder.is_dir():
+        pytest.skip(f"no LFW photos in {folder}")
+    photos = sources_of([str(folder)])[:12]
+    engine = FaceEngine(pack="dlib")
+    with Collections(tmp_path / "single").create_collection("lfw", engine=engine) as single:
+        index_paths(single, [Path(p) for p in photos])
+        expected = Counter(r.external_image_id for r in single.iter_faces())
+    lost: list[str] = []
+
+    def lose_a_worker_node(image: ImageFaces, report: IngestionReport) -> None:
+        if report.images == 3 and image.node_id is not None and node_of(cluster, image.node_id) is not None:
+            lost.append(image.node_id)
+            cluster.remove_node(node_of(cluster, image.node_id), allow_graceful=False)
+
+    try:
+        with ShardedCollection.create(tmp_path, "lfw", SHARDS, engine.pack, timeout_s=60) as sharded:
+            report = ingest(sharded, photos, workers=2, batch_size=2, on_image=lose_a_worker_node, timeout_s=120)
+            assert lost, "no worker node was lost: the test did not test anything"
+            assert report.images == len(photos) and report.failed == []
+            stored = []
+            for shard in range(SHARDS):
+                with Collections(sharded.shard_directory(shard)).collection("lfw") as on_disk:
+                    stored += list(on_disk.iter_faces())
+            assert Counter(r.external_image_id for r in stored) == expected
+            assert report.indexed_faces == len(stored)
+    finally:
+        if lost:
+            cluster.add_node(num_cpus=1)

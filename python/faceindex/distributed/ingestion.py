@@ -157,7 +157,7 @@ def ingest(
     pool: list[Any] = [actor.remote(options) for _ in range(count)]
     embedding: dict[Any, int] = {}  # future -> worker
     storing: dict[Any, ImageFaces] = {}  # future -> image
-    attempts: dict[str, int] = {}
+    failing_since: dict[str, float] = {}  # content hash -> when its write first failed
     next_batch = 0
 
     def store(image: ImageFaces) -> None:
@@ -208,10 +208,11 @@ def ingest(
                 try:
                     finish(image, ray.get(ref, timeout=timeout_s))
                 except _ABSENT:
-                    # The shard's actor died during the write: send it again (ingest_image is idempotent).
+                    # The shard's actor died during the write: send it again (ingest_image is idempotent)
+                    # until it is back, for at most timeout_s.
                     assert image.content_hash is not None
-                    attempts[image.content_hash] = attempts.get(image.content_hash, 0) + 1
-                    if attempts[image.content_hash] > 20:
+                    first_failure = failing_since.setdefault(image.content_hash, time.monotonic())
+                    if time.monotonic() - first_failure > timeout_s:
                         raise
                     time.sleep(0.2)
                     store(image)
