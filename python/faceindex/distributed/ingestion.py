@@ -175,6 +175,7 @@ def ingest(
             report.skipped += 1
         if image.error is not None:
             report.failed.append((image.source, image.error))
+        report.seconds = time.monotonic() - started
         if on_image is not None:
             on_image(image, report)
 
