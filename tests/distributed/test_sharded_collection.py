@@ -173,3 +173,28 @@ def test_bad_input_is_refused_clearly(ray_instance: None, dlib_pack: PackInfo, t
         with pytest.raises(ShardUnavailableError, match="did not answer within 0.0 s"):
             len(sharded)
         sharded.timeout_s = 30.0
+
+
+@pytest.mark.parametrize("dtype", ["f32", "i8"])
+def test_sharded_flat_index_is_exactly_one_flat_index(ray_instance: None, dtype: str) -> None:
+    from faceindex.distributed.sharded_index import ShardedFlatIndex
+    from faceindex.flat_index import FlatIndex
+
+    vectors = unit_vectors(3000, seed=11, dim=64)
+    ids = np.arange(10, 3010, dtype=np.uint64)
+    single = FlatIndex(64, "cosine", dtype)  # type: ignore[arg-type]
+    single.add(ids, vectors)
+    sharded = ShardedFlatIndex(4, 64, "cosine", dtype)  # type: ignore[arg-type]
+    try:
+        sharded.add(ids, vectors)
+        assert len(sharded) == 3000
+        queries = unit_vectors(7, seed=12, dim=64)
+        for k in (1, 10, 100):
+            got_ids, got_scores = sharded.search(queries, k)
+            want_ids, want_scores = single.search(queries, k)
+            np.testing.assert_array_equal(got_ids, want_ids)
+            np.testing.assert_array_equal(got_scores, want_scores)
+        one_id, _ = sharded.search(queries[0], 5000)  # more than stored: padded as FlatIndex pads
+        np.testing.assert_array_equal(one_id, single.search(queries[0], 5000)[0])
+    finally:
+        sharded.close()

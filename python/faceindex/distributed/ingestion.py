@@ -88,6 +88,12 @@ class EmbedWorker:
     """Runs one FaceEngine (made once, from engine_options) over batches of sources."""
 
     def __init__(self, engine_options: dict[str, Any]) -> None:
+        from faceindex.runtime import set_num_threads
+
+        # As many threads as the CPUs Ray gave this worker: the workers of a node share its cores
+        # instead of each running one thread per core on all of them.
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)  # type: ignore[no-untyped-call]
+        set_num_threads(max(1, int(cpus)))
         self.engine = FaceEngine(**engine_options)
 
     def embed(self, batch: Sequence[tuple[str, str | None]], ingested: frozenset[str], max_faces: int | None,
