@@ -69,6 +69,22 @@ def test_the_same_faces_as_one_process(ray_instance: None, photos: list[str], en
         assert report.faces_per_s > 0
         # Each image's faces sit on the shard its content hash places it on, under that hash.
         assert len({r.image_id for r in stored}) == len(single_process)
+        # A photo searched by image finds itself first, wherever its shard is.
+        for photo in photos[:3]:
+            best = sharded.search_faces_by_image(photo, max_faces=1)
+            assert best.best is not None and best.best.face.external_image_id == Path(photo).name
+            assert best.best.similarity > 0.99 and best.searched_face is not None
+
+
+def test_index_faces_runs_the_pack_on_the_shard(ray_instance: None, photos: list[str], engine: FaceEngine,
+                                               single_process: Counter[str], tmp_path: Path) -> None:
+    with ShardedCollection.create(tmp_path, "lfw", 2, engine.pack) as sharded:
+        sharded.create_user("someone")
+        result = sharded.index_faces(photos[0], external_image_id="first", user_id="someone")
+        assert len(result.face_records) == single_process[Path(photos[0]).name]
+        assert all(r.user_id == "someone" and r.external_image_id == "first" for r in result.face_records)
+        found = sharded.search_users(face_id=result.face_records[0].face_id, threshold=-1.0)
+        assert found.user_matches == []  # the only user's face was the one searched with
 
 
 def test_an_interrupted_run_resumes_without_duplicates(ray_instance: None, photos: list[str], engine: FaceEngine,

@@ -16,7 +16,14 @@ from faceindex import FaceEngine
 from faceindex.collection import Collection, Collections
 from faceindex.distributed import ShardedCollection, ShardUnavailableError
 from faceindex.distributed.placement import shard_of
-from faceindex.errors import CollectionExistsError, FaceNotFoundError, PackMismatchError, UserNotFoundError
+from faceindex.errors import (
+    CollectionExistsError,
+    CollectionFileError,
+    CollectionNotFoundError,
+    FaceNotFoundError,
+    PackMismatchError,
+    UserNotFoundError,
+)
 from faceindex.evaluation import thresholds
 from faceindex.types import PackInfo
 
@@ -173,6 +180,13 @@ def test_bad_input_is_refused_clearly(ray_instance: None, dlib_pack: PackInfo, t
         with pytest.raises(ShardUnavailableError, match="did not answer within 0.0 s"):
             len(sharded)
         sharded.timeout_s = 30.0
+    with pytest.raises(CollectionNotFoundError):
+        ShardedCollection(tmp_path, "never-made")
+    import shutil
+
+    shutil.rmtree(tmp_path / "sharded" / "twice" / "shard-001")
+    with pytest.raises(CollectionFileError, match=r"shard\(s\) \[1\]"):
+        ShardedCollection(tmp_path, "twice")
 
 
 @pytest.mark.parametrize("dtype", ["f32", "i8"])
@@ -198,3 +212,16 @@ def test_sharded_flat_index_is_exactly_one_flat_index(ray_instance: None, dtype:
         np.testing.assert_array_equal(one_id, single.search(queries[0], 5000)[0])
     finally:
         sharded.close()
+
+
+def test_concurrent_searches_all_answer_exactly(both: tuple[ShardedCollection, Collection, np.ndarray],
+                                                dlib_pack: PackInfo) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sharded, single, vectors = both
+    expected = [_matches(single.search_faces_by_embedding(vectors[q], pack=dlib_pack, max_faces=5, threshold=-1.0))
+                for q in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda q: _matches(sharded.search_faces_by_embedding(
+            vectors[q], pack=dlib_pack, max_faces=5, threshold=-1.0)), range(24)))
+    assert got == expected

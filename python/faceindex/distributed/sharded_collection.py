@@ -49,7 +49,13 @@ from faceindex.distributed.placement import placement_key, shard_of
 from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
 from faceindex.distributed.shard import Shard, ShardInfo
 from faceindex.engine import FaceEngine
-from faceindex.errors import CollectionExistsError, CollectionNotFoundError, FaceNotFoundError, NoFaceError
+from faceindex.errors import (
+    CollectionExistsError,
+    CollectionFileError,
+    CollectionNotFoundError,
+    FaceNotFoundError,
+    NoFaceError,
+)
 from faceindex.evaluation import thresholds
 from faceindex.paths import child_path
 from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
@@ -105,6 +111,11 @@ class ShardedCollection:
             raise CollectionNotFoundError(f"no sharded collection {collection_id!r} in {self.directory.parent}")
         layout = json.loads(layout_file.read_text(encoding="utf-8"))
         self.shards = int(layout["shards"])
+        if _pack is None:
+            lost = [i for i in range(self.shards) if not self.shard_directory(i).is_dir()]
+            if lost:
+                raise CollectionFileError(f"sharded collection {collection_id!r} has lost the folders of shard(s) "
+                                          f"{lost} (under {self.directory})")
         self.timeout_s = timeout_s
         self._engine = engine
         actor = shard_actor_class(**(actor_options or {}))
