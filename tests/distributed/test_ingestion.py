@@ -120,3 +120,31 @@ def test_unreadable_files_are_reported_not_fatal(ray_instance: None, engine: Fac
         assert report.indexed_faces == 1
     with pytest.raises(FileNotFoundError, match="no such file"):
         sources_of([str(tmp_path / "nowhere")])
+
+
+def test_urls_the_workers_can_read(ray_instance: None, photos: list[str], engine: FaceEngine,
+                                   single_process: Counter[str], tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    for photo in photos[:3]:
+        (served / Path(photo).name).symlink_to(photo)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        urls = [f"{base}/{Path(p).name}" for p in photos[:3]] + [f"{base}/missing.jpg"]
+        with ShardedCollection.create(tmp_path, "web", 2, engine.pack) as sharded:
+            report = ingest(sharded, urls, workers=1)
+            assert [source for source, _ in report.failed] == [f"{base}/missing.jpg"]
+            assert Counter(r.external_image_id for r in _stored(sharded)) == \
+                Counter({Path(p).name: single_process[Path(p).name] for p in photos[:3]})
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -32,12 +32,11 @@ from faceindex.collection.ingest import ExternalIdFrom, external_id_of, image_fi
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.distributed.placement import shard_of
 from faceindex.distributed.results import ShardUnavailableError
-from faceindex.distributed.sharded_collection import ShardedCollection
+from faceindex.distributed.sharded_collection import ABSENT, ShardedCollection
 from faceindex.engine import FaceEngine
 from faceindex.errors import ImageError
 from faceindex.types import Face, FloatArray
 
-_ABSENT = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
 URL_PREFIXES = ("http://", "https://")
 
 
@@ -118,6 +117,14 @@ class EmbedWorker:
         return ImageFaces(source, external, digest, embeddings, tuple(faces.faces()), len(unindexed))
 
 
+def _external_id(source: str, external_id_from: ExternalIdFrom) -> str | None:
+    """As `faceindex index` names a file; a URL by its last path segment (it has no folder)."""
+    if not source.startswith(URL_PREFIXES):
+        return external_id_of(Path(source), external_id_from)
+    name = source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return name or None if external_id_from == "filename" else None
+
+
 def sources_of(paths: Sequence[str]) -> list[str]:
     """URLs as given; files named and images found in folders (recursively, sorted), as `faceindex index` finds them."""
     urls = [p for p in paths if p.startswith(URL_PREFIXES)]
@@ -153,8 +160,7 @@ def ingest(
     if count < 1:
         raise ValueError(f"workers must be at least 1, got {count}")
     report = IngestionReport(workers=count)
-    todo = [(s, external_id_of(Path(s), external_id_from) if not s.startswith(URL_PREFIXES) else
-             (s.rsplit("/", 1)[-1] or None if external_id_from == "filename" else None)) for s in sources]
+    todo = [(source, _external_id(source, external_id_from)) for source in sources]
     batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
     ingested = ray.put(frozenset(collection.ingested()))
     settings: dict[str, Any] = {"num_cpus": 1, "max_restarts": -1, "max_task_retries": -1}
@@ -214,7 +220,7 @@ def ingest(
                 image = storing.pop(ref)
                 try:
                     finish(image, ray.get(ref, timeout=timeout_s))
-                except _ABSENT:
+                except ABSENT:
                     # The shard's actor died during the write: send it again (ingest_image is idempotent)
                     # until it is back, for at most timeout_s.
                     assert image.content_hash is not None

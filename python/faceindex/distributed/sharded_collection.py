@@ -64,7 +64,7 @@ LAYOUT_NAME = "layout.json"
 SHARDED_FOLDER = "sharded"
 DEFAULT_TIMEOUT_S = 30.0
 # Errors that mean "this shard's actor is not there now" (dead, restarting): retried until the timeout.
-_ABSENT = (RayActorError, ActorUnavailableError)
+ABSENT = (RayActorError, ActorUnavailableError)
 _RETRY_PAUSE_S = 0.2
 
 
@@ -209,14 +209,14 @@ class ShardedCollection:
                 for ref, value in zip(ready, values):
                     answers[pending.pop(ref)] = value
                 continue
-            except _ABSENT:
+            except ABSENT:
                 pass
             retry = []
             for ref in ready:
                 shard = pending.pop(ref)
                 try:
                     answers[shard] = ray.get(ref, timeout=max(deadline - time.monotonic(), 0.001))
-                except _ABSENT:
+                except ABSENT:
                     retry.append(shard)
             if retry:
                 time.sleep(min(_RETRY_PAUSE_S, max(deadline - time.monotonic(), 0)))
