@@ -149,6 +149,18 @@ def test_user_search_is_exact(ray_instance: None, dlib_pack: PackInfo, tmp_path:
             [(m.user.user_id, m.similarity) for m in expected.user_matches]
         with pytest.raises(UserNotFoundError):
             sharded.index_embeddings(vectors[:1], pack=dlib_pack, user_id="nobody")
+        assert sharded.user_ids() == sorted(users)
+        kept = sharded.delete_user("user3", delete_faces=False)
+        assert len(kept.disassociated_faces) == 10 and kept.deleted_faces == []
+        erased = sharded.delete_user("user5")
+        assert len(erased.deleted_faces) == 10 and len(sharded) == 110
+        assert sharded.user_ids() == sorted(set(users) - {"user3", "user5"})
+        with pytest.raises(UserNotFoundError):
+            sharded.delete_user("user3")
+        faces_of_user7 = [r.face_id for r in sharded_faces(sharded) if r.user_id == "user7"]
+        undone = sharded.disassociate_faces("user7", faces_of_user7[:4])
+        assert sorted(undone.disassociated_faces) == sorted(faces_of_user7[:4])
+        assert len([r for r in sharded_faces(sharded) if r.user_id == "user7"]) == 6
     single.close()
 
 

@@ -30,6 +30,8 @@ from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
     AssociateFacesResult,
     DeleteFacesResult,
+    DeleteUserResult,
+    DisassociateFacesResult,
     FaceMatch,
     FaceRecord,
     IndexFacesResult,
@@ -126,6 +128,23 @@ class Shard:
 
     def create_user(self, user_id: str) -> None:
         self.collection.create_user(user_id)
+
+    def delete_user(self, user_id: str, delete_faces: bool) -> DeleteUserResult:
+        return self.collection.delete_user(user_id, delete_faces)
+
+    def disassociate_faces(self, user_id: str, face_ids: Sequence[str]) -> DisassociateFacesResult:
+        return self.collection.disassociate_faces(user_id, list(face_ids))
+
+    def user_ids(self) -> list[str]:
+        """Every user on this shard, in id order."""
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.collection.list_users(1000, token)
+            found += [u.user_id for u in page.users]
+            if page.next_token is None:
+                return found
+            token = page.next_token
 
     def associate_faces(self, user_id: str, face_ids: Sequence[str], user_match_threshold: float | None,
                         max_fmr: float | None) -> AssociateFacesResult:

@@ -38,6 +38,8 @@ from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
     AssociateFacesResult,
     DeleteFacesResult,
+    DeleteUserResult,
+    DisassociateFacesResult,
     FaceMatch,
     FaceRecord,
     IndexFacesResult,
@@ -402,6 +404,25 @@ class ShardedCollection:
         result: AssociateFacesResult = self._on_user_shard(user_id, lambda i: self.actors[i].associate_faces.remote(
             user_id, ids, user_match_threshold, max_fmr), "associate the faces")
         return result
+
+    def disassociate_faces(self, user_id: str, face_ids: str | Sequence[str]) -> DisassociateFacesResult:
+        ids = validation.face_ids(face_ids)
+        result: DisassociateFacesResult = self._on_user_shard(
+            user_id, lambda i: self.actors[i].disassociate_faces.remote(user_id, ids), "disassociate the faces")
+        return result
+
+    def delete_user(self, user_id: str, delete_faces: bool = True) -> DeleteUserResult:
+        """As Collection.delete_user: the user's faces are erased with it, or kept unassociated."""
+        result: DeleteUserResult = self._on_user_shard(
+            user_id, lambda i: self.actors[i].delete_user.remote(user_id, delete_faces), "delete the user")
+        return result
+
+    def user_ids(self) -> list[str]:
+        """Every user of the collection, in id order (each lives on one shard)."""
+        answers, missing = self._call_all(lambda i: self.actors[i].user_ids.remote(), range(self.shards),
+                                          self.timeout_s)
+        self._require(missing, "list the users")
+        return sorted(u for users in answers.values() for u in users)
 
     def search_users_by_embedding(self, embedding: npt.ArrayLike, *, pack: PackIdentity, max_users: int = 10,
                                   threshold: float | None = None, max_fmr: float | None = None,
