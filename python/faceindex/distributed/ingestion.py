@@ -8,15 +8,14 @@ hash places it on, where Shard.ingest_image stores them once. Both queues are bo
 with ray.wait (backpressure): at most `in_flight` batches per worker and as many pending
 shard writes.
 
-Resumable: the images already stored (the shards' ledgers of content hashes) are skipped
-before any detection. Interrupted anywhere, a rerun stores each image once. Worker actors
+Resumable: a worker asks the shards (one call per shard and batch) which of its images'
+content hashes they hold, and skips those before any detection. Interrupted anywhere, a rerun stores each image once. Worker actors
 restart (max_restarts) and their lost batches are retried by Ray (max_task_retries); a
 shard write whose actor died is sent again (it is idempotent).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
 import urllib.request
@@ -95,26 +94,53 @@ class EmbedWorker:
         set_num_threads(max(1, int(cpus)))
         self.engine = FaceEngine(**engine_options)
 
-    def embed(self, batch: Sequence[tuple[str, str | None]], ingested: frozenset[str], max_faces: int | None,
+    def embed(self, batch: Sequence[tuple[str, str | None]], shards: Sequence[Any], max_faces: int | None,
               quality_filter: QualityFilterSpec) -> list[ImageFaces]:
+        """The batch's images: each file read and hashed, the shards asked (one call each) which
+        of them they hold already, and only the others detected and embedded."""
         node = ray.get_runtime_context().get_node_id()
-        return [dataclasses.replace(self._one(source, external, ingested, max_faces, quality_filter), node_id=node)
-                for source, external in batch]
+        read: list[tuple[str, str | None, bytes | str]] = []
+        for source, external in batch:
+            try:
+                read.append((source, external, read_source(source)))
+            except OSError as e:
+                read.append((source, external, f"cannot read: {e}"))
+        hashes = {content_hash(data) for _, _, data in read if isinstance(data, bytes)}
+        done = _ingested_among(sorted(hashes), shards)
+        found = []
+        for source, external, data in read:
+            if isinstance(data, str):
+                found.append(ImageFaces(source, external, error=data, node_id=node))
+                continue
+            digest = content_hash(data)
+            if digest in done:
+                found.append(ImageFaces(source, external, digest, already_ingested=True, node_id=node))
+                continue
+            try:
+                faces, embeddings, unindexed = faces_to_index(self.engine, data, max_faces, quality_filter)
+            except ImageError as e:
+                found.append(ImageFaces(source, external, digest, error=str(e), node_id=node))
+                continue
+            found.append(ImageFaces(source, external, digest, embeddings, tuple(faces.faces()), len(unindexed),
+                                    node_id=node))
+        return found
 
-    def _one(self, source: str, external: str | None, ingested: frozenset[str], max_faces: int | None,
-             quality_filter: QualityFilterSpec) -> ImageFaces:
+
+def _ingested_among(hashes: Sequence[str], shards: Sequence[Any], timeout_s: float = 30.0) -> set[str]:
+    """Which of these content hashes their shards hold. A shard that does not answer counts as
+    holding none: the image is detected again, and its shard still stores it only once."""
+    groups: dict[int, list[str]] = {}
+    for digest in hashes:
+        groups.setdefault(shard_of(f"image:{digest}", len(shards)), []).append(digest)
+    asked = {shards[s].ingested_among.remote(group): s for s, group in groups.items()}
+    ready, _ = ray.wait(list(asked), num_returns=len(asked), timeout=timeout_s)
+    done: set[str] = set()
+    for ref in ready:
         try:
-            data = read_source(source)
-        except OSError as e:
-            return ImageFaces(source, external, error=f"cannot read: {e}")
-        digest = content_hash(data)
-        if digest in ingested:
-            return ImageFaces(source, external, digest, already_ingested=True)
-        try:
-            faces, embeddings, unindexed = faces_to_index(self.engine, data, max_faces, quality_filter)
-        except ImageError as e:
-            return ImageFaces(source, external, digest, error=str(e))
-        return ImageFaces(source, external, digest, embeddings, tuple(faces.faces()), len(unindexed))
+            done.update(ray.get(ref, timeout=timeout_s))
+        except ABSENT:
+            pass
+    return done
 
 
 def _external_id(source: str, external_id_from: ExternalIdFrom) -> str | None:
@@ -162,7 +188,6 @@ def ingest(
     report = IngestionReport(workers=count)
     todo = [(source, _external_id(source, external_id_from)) for source in sources]
     batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
-    ingested = ray.put(frozenset(collection.ingested()))
     settings: dict[str, Any] = {"num_cpus": 1, "max_restarts": -1, "max_task_retries": -1}
     settings.update(worker_options or {})
     actor: Any = ray.remote(**settings)(EmbedWorker)
@@ -201,7 +226,7 @@ def ingest(
                 worker = min(busy, key=lambda w: busy[w])
                 if busy[worker] >= in_flight:
                     break
-                ref = pool[worker].embed.remote(batches[next_batch], ingested, max_faces, quality_filter)
+                ref = pool[worker].embed.remote(batches[next_batch], collection.actors, max_faces, quality_filter)
                 embedding[ref] = worker
                 busy[worker] += 1
                 next_batch += 1
@@ -230,8 +255,12 @@ def ingest(
                     time.sleep(0.2)
                     store(image)
     finally:
-        for ref in list(embedding) + list(storing):
+        for ref in embedding:
             ray.cancel(ref)
+        if storing:
+            # Interrupted: the shard writes already sent land (or not) before this returns, so that
+            # what the shards hold afterwards is settled (each image still stored at most once).
+            ray.wait(list(storing), num_returns=len(storing), timeout=min(timeout_s, 30.0))
         for worker_actor in pool:
             ray.kill(worker_actor, no_restart=True)
         report.seconds = time.monotonic() - started

@@ -206,6 +206,17 @@ class Shard:
         """The content hashes of the images stored here by ingestion (with or without faces)."""
         return [row[0] for row in self._ledger().execute("SELECT content_hash FROM images WHERE state = 'done'")]
 
+    def ingested_among(self, hashes: Sequence[str]) -> list[str]:
+        """Those of these content hashes whose images are stored here."""
+        ledger = self._ledger()
+        done: list[str] = []
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            done += [row[0] for row in ledger.execute(
+                f"SELECT content_hash FROM images WHERE state = 'done' AND content_hash IN ({marks})", chunk)]
+        return done
+
     def ingest_image(self, content_hash: str, embeddings: FloatArray, faces: Sequence[Face],
                      external_image_id: str | None) -> int:
         """Store an ingested image's faces once: a second call with the same content hash stores
