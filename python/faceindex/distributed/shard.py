@@ -39,7 +39,6 @@ from faceindex.collection.results import (
 )
 from faceindex.collection.state import PackIdentity
 from faceindex.collection.users import require_user
-from faceindex.errors import CollectionNotFoundError
 from faceindex.types import Face, FloatArray, PackInfo
 
 LEDGER_NAME = "ingested.sqlite"
@@ -54,16 +53,10 @@ class ShardInfo:
 
 
 class Shard:
-    def __init__(self, directory: str, collection_id: str, pack: PackInfo | None = None) -> None:
-        """Open the shard's collection in `directory`; create it first (of `pack`) when it is not there."""
+    def __init__(self, directory: str, collection_id: str) -> None:
+        """Open the shard's collection in `directory` (ShardedCollection.create made it)."""
         self.directory = Path(directory)
-        home = Collections(self.directory)
-        try:
-            self.collection: Collection = home.collection(collection_id)
-        except CollectionNotFoundError:
-            if pack is None:
-                raise
-            self.collection = home.create_collection(collection_id, pack)
+        self.collection: Collection = Collections(self.directory).collection(collection_id)
         self.pack = self.collection.pack
         self._ingest_lock = threading.Lock()
         self._local = threading.local()

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
-from faceindex.collection import validation
+from faceindex.collection import Collections, validation
 from faceindex.collection.home import default_home
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
@@ -85,14 +85,14 @@ def shard_actor_class(**options: Any) -> Any:
     return ray.remote(**settings)(Shard)
 
 
-def _spread(shard: int) -> Any:
-    """Shard i on the i-th live node (round robin, so one node's loss takes as few shards as possible),
-    softly: when that node is gone, Ray restarts the shard on another. (A node that is alive but
-    busy is waited for, not spilled from: Ray would otherwise pile the shards onto one node.)"""
+def _spread(node_id: str) -> Any:
+    """A shard on this node (the shards go round robin over the live nodes, so one node's loss
+    takes as few shards as possible), softly: when the node is gone, Ray restarts the shard on
+    another. (A node that is alive but busy is waited for, not spilled from: Ray would otherwise
+    pile the shards onto one node.)"""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])  # type: ignore[no-untyped-call]
-    return NodeAffinitySchedulingStrategy(nodes[shard % len(nodes)], soft=True, _spill_on_unavailable=False)
+    return NodeAffinitySchedulingStrategy(node_id, soft=True, _spill_on_unavailable=False)
 
 
 class ShardedCollection:
@@ -104,8 +104,7 @@ class ShardedCollection:
     """
 
     def __init__(self, home: str | os.PathLike[str] | None, collection_id: str, *, engine: FaceEngine | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, actor_options: dict[str, Any] | None = None,
-                 _pack: PackInfo | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, actor_options: dict[str, Any] | None = None) -> None:
         self.directory = sharded_path(home, collection_id)
         self.collection_id = collection_id
         layout_file = self.directory / LAYOUT_NAME
@@ -113,22 +112,26 @@ class ShardedCollection:
             raise CollectionNotFoundError(f"no sharded collection {collection_id!r} in {self.directory.parent}")
         layout = json.loads(layout_file.read_text(encoding="utf-8"))
         self.shards = int(layout["shards"])
-        if _pack is None:
-            lost = [i for i in range(self.shards) if not self.shard_directory(i).is_dir()]
-            if lost:
-                raise CollectionFileError(f"sharded collection {collection_id!r} has lost the folders of shard(s) "
-                                          f"{lost} (under {self.directory})")
+        lost = [i for i in range(self.shards) if not self.shard_directory(i).is_dir()]
+        if lost:
+            raise CollectionFileError(f"sharded collection {collection_id!r} has lost the folders of shard(s) "
+                                      f"{lost} (under {self.directory})")
         self.timeout_s = timeout_s
         self._engine = engine
         actor = shard_actor_class(**(actor_options or {}))
         placed = actor_options is not None and "scheduling_strategy" in actor_options
+        nodes = [] if placed else sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])  # type: ignore[no-untyped-call]
         self.actors: list[Any] = [
-            (actor if placed else actor.options(scheduling_strategy=_spread(i)))
-            .remote(str(self.shard_directory(i)), collection_id, _pack) for i in range(self.shards)]
-        described, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards), timeout_s)
-        if missing:
-            raise ShardUnavailableError(f"shards {missing} of {collection_id!r} did not start within {timeout_s} s",
-                                        missing)
+            (actor if placed else actor.options(scheduling_strategy=_spread(nodes[i % len(nodes)])))
+            .remote(str(self.shard_directory(i)), collection_id) for i in range(self.shards)]
+        try:
+            described, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards),
+                                                timeout_s)
+            self._require(missing, "start the shards", timeout_s)
+        except BaseException:
+            for started in self.actors:
+                ray.kill(started, no_restart=True)
+            raise
         self.pack: PackInfo = described[0].pack
 
     @classmethod
@@ -143,9 +146,13 @@ class ShardedCollection:
             raise CollectionExistsError(f"sharded collection {collection_id!r} already exists in {directory.parent}")
         info = pack if isinstance(pack, PackInfo) else FaceEngine(pack=pack).pack
         directory.mkdir(parents=True, mode=0o700)
+        # The shards' collections are made here, once: an actor only ever opens its shard, so a
+        # restart can never make a new, empty one where a shard's folder has gone.
+        for shard in range(shards):
+            Collections(directory / f"shard-{shard:03d}").create_collection(collection_id, info).close()
         (directory / LAYOUT_NAME).write_text(json.dumps({"collection_id": collection_id, "shards": shards}),
                                              encoding="utf-8")
-        return cls(home, collection_id, _pack=info, **options)
+        return cls(home, collection_id, **options)
 
     def describe_shards(self) -> list[ShardInfo]:
         """Each shard's pack, faces, process and node (ShardUnavailableError if one does not answer)."""
