@@ -25,7 +25,7 @@ from faceindex.errors import (
     UserNotFoundError,
 )
 from faceindex.evaluation import thresholds
-from faceindex.types import PackInfo
+from faceindex.types import Face, PackInfo
 
 SHARDS = 3
 FACES = 600
@@ -237,3 +237,27 @@ def test_concurrent_searches_all_answer_exactly(both: tuple[ShardedCollection, C
         got = list(pool.map(lambda q: _matches(sharded.search_faces_by_embedding(
             vectors[q], pack=dlib_pack, max_faces=5, threshold=-1.0)), range(24)))
     assert got == expected
+
+
+def test_an_ingestion_cut_between_store_and_ledger_stores_once(dlib_pack: PackInfo, tmp_path: Path) -> None:
+    import sqlite3
+
+    from faceindex.distributed.shard import LEDGER_NAME, Shard
+
+    Collections(tmp_path).create_collection("one", dlib_pack).close()
+    vectors = unit_vectors(2, seed=21)
+    shard = Shard(str(tmp_path), "one")
+    # What a crash leaves: the image noted pending, its faces committed, the ledger not yet told.
+    with sqlite3.connect(tmp_path / LEDGER_NAME) as ledger:
+        ledger.execute("INSERT INTO images VALUES ('stored-hash', 'pending'), ('lost-hash', 'pending')")
+    shard.collection.index_embeddings(vectors, pack=dlib_pack, image_id="stored-hash")
+    shard.close()
+
+    restarted = Shard(str(tmp_path), "one")
+    assert restarted.ingest_image("stored-hash", vectors, [], "a.jpg") == 0
+    faces = [Face(bbox=(0, 0, 10, 10), score=0.9, landmarks=np.zeros((5, 2), np.float32), face_size=10.0)]
+    assert restarted.ingest_image("lost-hash", vectors[:1], faces, "b.jpg") == 1  # pending, nothing stored: stored now
+    assert restarted.ingest_image("lost-hash", vectors[:1], faces, "b.jpg") == 0
+    assert sorted(restarted.ingested()) == ["lost-hash", "stored-hash"]
+    assert len(restarted.collection) == 3
+    restarted.close()

@@ -233,8 +233,11 @@ class Shard:
             return stored
 
     def _faces_of_image(self, image_id: str) -> bool:
+        from faceindex.collection import store
+
         conn = self.collection._open().conn()
-        return conn.execute("SELECT 1 FROM faces WHERE image_id = ? LIMIT 1", (image_id,)).fetchone() is not None
+        with store.read_transaction(conn):
+            return store.has_image(conn, image_id)
 
     def close(self) -> None:
         self.collection.close()
