@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     collection = commands.add_parser("collection", help="create, list, describe, delete collections")
     coll = collection.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = command(coll, "create", cmd_collection_create, "create a collection bound to a model pack", [engine])
+    p = create = command(coll, "create", cmd_collection_create, "create a collection bound to a model pack", [engine])
     p.add_argument("collection_id")
     command(coll, "list", cmd_collection_list, "list the collections")
     command(coll, "describe", cmd_collection_describe, "faces, users, pack and sizes of a collection").add_argument(
@@ -474,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-filter", choices=["none", "auto", "low", "medium", "high"], default="auto")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+    # -- Ray: --shards/--ray are defined in distributed/cli_distributed.py; this is its one hook --
+    from faceindex.distributed.cli_distributed import add_ray_options
+
+    add_ray_options(create, p)
 
     p = command(commands, "search", cmd_search, "search a collection for the faces in an image", [searching])
     p.add_argument("collection")

@@ -24,6 +24,7 @@ from faceindex.collection.results import (
 )
 from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.detections import Detections
+from faceindex.engine import FaceEngine
 from faceindex.errors import ErasureIncompleteError
 from faceindex.types import Face, FloatArray
 
@@ -31,25 +32,30 @@ from faceindex.types import Face, FloatArray
 def index_faces(state: CollectionState, image: Any, external_image_id: str | None, max_faces: int | None,
                 quality_filter: QualityFilterSpec) -> IndexFacesResult:
     external_image_id = validation.external_image_id(external_image_id)
+    faces, embeddings, unindexed, image_size = faces_to_index(state.engine, image, max_faces, quality_filter)
+    image_id = str(uuid.uuid4())
+    records = insert(state, state.unit_vectors(embeddings, "engine embeddings"), faces, [image_id] * len(faces),
+                     [external_image_id] * len(faces), image_size=image_size)
+    return IndexFacesResult(face_records=records, unindexed_faces=unindexed, image_id=image_id, pack=state.pack.ref)
+
+
+def faces_to_index(engine: FaceEngine, image: Any, max_faces: int | None, quality_filter: QualityFilterSpec
+                   ) -> tuple[Detections, FloatArray, list[UnindexedFace], tuple[int, int]]:
+    """What index_faces stores of an image: the faces that pass the quality filter (largest
+    first) and their embeddings, those left out with their reasons, and the image's
+    (width, height). Distributed
+    ingestion runs this on its workers and stores the result on a shard."""
     bounds = resolve_quality_filter(quality_filter)
-    engine = state.engine
     found = engine._find(image)
     kept, dropped = select_faces(found.detections, max_faces, bounds)
     faces = found.detections.take(kept)
     if len(faces):
         faces = faces.with_embeddings(engine._embeddings(found.rgb, faces))
-    embeddings = faces.embeddings if faces.embeddings is not None else np.zeros((0, state.pack.embedding_size),
+    embeddings = faces.embeddings if faces.embeddings is not None else np.zeros((0, engine.pack.embedding_size),
                                                                                 np.float32)
-    image_id = str(uuid.uuid4())
     height, width = found.rgb.shape[:2]
-    records = insert(state, state.unit_vectors(embeddings, "engine embeddings"), faces, [image_id] * len(faces),
-                     [external_image_id] * len(faces), image_size=(int(width), int(height)))
-    return IndexFacesResult(
-        face_records=records,
-        unindexed_faces=[UnindexedFace(reasons, found.detections[i]) for i, reasons in dropped],
-        image_id=image_id,
-        pack=state.pack.ref,
-    )
+    return (faces, embeddings, [UnindexedFace(reasons, found.detections[i]) for i, reasons in dropped],
+            (int(width), int(height)))
 
 
 def index_embeddings(state: CollectionState, embeddings: npt.ArrayLike, pack: PackIdentity,

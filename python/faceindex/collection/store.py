@@ -233,6 +233,11 @@ def faces_by_face_ids(conn: sqlite3.Connection, face_ids: Sequence[str]) -> dict
     return found
 
 
+def has_image(conn: sqlite3.Connection, image_id: str) -> bool:
+    """Whether any stored face came from this image id (a scan: image ids are not indexed)."""
+    return conn.execute("SELECT 1 FROM faces WHERE image_id = ? LIMIT 1", (image_id,)).fetchone() is not None
+
+
 def faces_page(
     conn: sqlite3.Connection, after_id: int, limit: int, user_id: str | None = None,
     external_image_id: str | None = None,

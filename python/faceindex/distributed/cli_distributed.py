@@ -1,0 +1,108 @@
+"""The CLI's Ray options: `faceindex collection create NAME --shards N --ray ADDRESS` and
+`faceindex index NAME SOURCE... --ray ADDRESS`. cli.py calls add_ray_options once (its hook);
+without --ray/--shards the commands run as before, and Ray is imported only with them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from faceindex.errors import EXIT_OK, EXIT_PARTIAL
+
+
+def add_ray_options(create: argparse.ArgumentParser, index: argparse.ArgumentParser) -> None:
+    """--shards/--ray on `collection create`, --ray/--workers/--batch-size on `index`."""
+    create.add_argument("--shards", type=_shards, help="a collection sharded over this many Ray actors "
+                        "(with --ray; default 1 when --ray is given)")
+    create.add_argument("--ray", metavar="ADDRESS", help="the Ray cluster to use (an address, 'auto', or 'local' "
+                        "for a Ray instance on this machine)")
+    index.add_argument("--ray", metavar="ADDRESS", help="index through this Ray cluster into a sharded collection "
+                       "(an address, 'auto', or 'local'); PATHs may be http(s) URLs the workers can read")
+    index.add_argument("--workers", type=_shards, help="with --ray: how many FaceEngine workers (default: one "
+                       "per CPU of the cluster)")
+    index.add_argument("--batch-size", type=_shards, default=8, help="with --ray: images per worker call "
+                       "(default 8)")
+    _route(create, cmd_create_sharded, lambda args: args.ray is not None or args.shards is not None)
+    _route(index, cmd_index_distributed, lambda args: args.ray is not None)
+
+
+def _route(parser: argparse.ArgumentParser, handler: Callable[..., int], when: Callable[[argparse.Namespace], bool]
+           ) -> None:
+    plain = parser.get_default("handler")
+
+    def route(args: argparse.Namespace, out: Any) -> int:
+        return int(handler(args, out) if when(args) else plain(args, out))
+
+    parser.set_defaults(handler=route)
+
+
+def _shards(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 4096, got {value}")
+    return value
+
+
+def _connect(address: str | None) -> None:
+    try:
+        import ray
+    except ImportError as e:
+        raise ImportError("--ray needs Ray: pip install 'faceindex[ray]'") from e
+    if address is None:
+        raise ValueError("--shards needs --ray ADDRESS (an address, 'auto', or 'local')")
+    ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+
+
+def cmd_create_sharded(args: argparse.Namespace, out: Any) -> int:
+    from faceindex.cli import _engine
+    from faceindex.distributed.sharded_collection import ShardedCollection
+
+    pack = _engine(args).pack
+    _connect(args.ray)
+    with ShardedCollection.create(args.home, args.collection_id, args.shards or 1, pack) as sharded:
+        info = {"collection_id": sharded.collection_id, "shards": sharded.shards, "pack": str(pack.ref),
+                "path": str(sharded.directory)}
+    out.emit(info, lambda: [f"created sharded collection {info['collection_id']} ({info['shards']} shards, "
+                            f"pack {info['pack']}) at {info['path']}"])
+    return EXIT_OK
+
+
+def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
+    from faceindex.distributed.ingestion import ImageFaces, IngestionReport, ingest, sources_of
+    from faceindex.distributed.sharded_collection import ShardedCollection
+    from faceindex.progress import ProgressBar
+
+    sources = sources_of(args.paths)
+    if not sources:
+        from faceindex.cli import CliError
+        from faceindex.errors import EXIT_NOT_FOUND
+
+        raise CliError(f"no images found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
+    _connect(args.ray)
+    bar = ProgressBar(len(sources), "indexing (ray)", enabled=args.progress)
+
+    def advance(image: ImageFaces, report: IngestionReport) -> None:
+        bar.advance(f"{report.indexed_faces} faces, {report.faces_per_s:.1f} faces/s {Path(image.source).name}")
+
+    with ShardedCollection(args.home, args.collection) as sharded:
+        try:
+            report = ingest(sharded, sources, workers=args.workers, batch_size=args.batch_size,
+                            external_id_from=args.external_id_from, max_faces=args.max_faces,
+                            quality_filter=args.quality_filter, on_image=advance)
+        finally:
+            bar.close()
+    summary = {"images": report.images, "skipped": report.skipped, "indexed_faces": report.indexed_faces,
+               "unindexed_faces": report.unindexed_faces, "failed": [{"path": p, "error": e} for p, e in report.failed],
+               "workers": report.workers, "seconds": round(report.seconds, 3),
+               "faces_per_s": round(report.faces_per_s, 2)}
+    out.emit(summary, lambda: [f"{p}: FAILED: {e}" for p, e in report.failed] + [
+        f"{report.images} images ({report.skipped} indexed before), {report.indexed_faces} faces indexed, "
+        f"{report.unindexed_faces} not indexed, {len(report.failed)} failed; {report.workers} workers, "
+        f"{report.faces_per_s:.1f} faces/s"])
+    return EXIT_PARTIAL if report.failed else EXIT_OK

@@ -1,0 +1,243 @@
+"""One shard of a sharded collection: an ordinary Collection in its own directory, served by a Ray actor.
+
+The class is plain Python (ShardActor is its Ray actor form). Ray restarts a dead actor by
+running __init__ again with the same arguments, which reopens the collection from its
+directory: the SQLite database is the truth and every acknowledged face was committed
+durably before the call returned, so a restart loses none. The actor is threaded
+(max_concurrency): Collection gives each thread its own database connection, so one shard
+serves concurrent searches.
+
+Ingestion is idempotent per image: each image's content hash is its image id and is
+noted in a small ledger beside the collection (pending before the faces are stored, done
+after), so an image retried after a crash or a lost worker is stored once.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from faceindex.collection import Collection, Collections
+from faceindex.collection.quality_filter import QualityFilterSpec
+from faceindex.collection.results import (
+    AssociateFacesResult,
+    DeleteFacesResult,
+    DeleteUserResult,
+    DisassociateFacesResult,
+    FaceMatch,
+    FaceRecord,
+    IndexFacesResult,
+    UserMatch,
+)
+from faceindex.collection.state import PackIdentity
+from faceindex.collection.users import require_user
+from faceindex.types import Face, FloatArray, PackInfo
+
+LEDGER_NAME = "ingested.sqlite"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    pack: PackInfo
+    faces: int
+    pid: int  # the actor's process (the fault tests kill it)
+    node_id: str  # the Ray node it runs on
+
+
+class Shard:
+    def __init__(self, directory: str, collection_id: str) -> None:
+        """Open the shard's collection in `directory` (ShardedCollection.create made it)."""
+        self.directory = Path(directory)
+        self.collection: Collection = Collections(self.directory).collection(collection_id)
+        self.pack = self.collection.pack
+        self._ingest_lock = threading.Lock()
+        self._local = threading.local()
+        with self._ledger() as ledger:
+            ledger.execute("CREATE TABLE IF NOT EXISTS images (content_hash TEXT PRIMARY KEY, state TEXT NOT NULL)")
+
+    def _ledger(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "ledger", None)
+        if conn is None:
+            conn = sqlite3.connect(self.directory / LEDGER_NAME, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._local.ledger = conn
+        return conn
+
+    # -- about the shard --------------------------------------------------------------------
+
+    def describe(self) -> ShardInfo:
+        import ray
+
+        return ShardInfo(self.pack, len(self.collection), os.getpid(), ray.get_runtime_context().get_node_id())
+
+    def face_count(self) -> int:
+        return len(self.collection)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def index_embeddings(self, embeddings: npt.ArrayLike, pack: PackIdentity, faces: Sequence[Face] | None,
+                         external_image_ids: Sequence[str | None], image_ids: Sequence[str],
+                         user_id: str | None) -> list[FaceRecord]:
+        if user_id is not None:
+            self._require_user(user_id)
+        records = self.collection.index_embeddings(embeddings, pack=pack, faces=faces,
+                                                   external_image_id=list(external_image_ids),
+                                                   image_id=list(image_ids))
+        if user_id is not None and records:
+            self._associate_new(user_id, records)
+            records = list(self.collection.get_faces([r.face_id for r in records]).values())
+        return records
+
+    def index_faces(self, image: Any, external_image_id: str | None, max_faces: int | None,
+                    quality_filter: QualityFilterSpec, user_id: str | None) -> IndexFacesResult:
+        if user_id is not None:
+            self._require_user(user_id)
+        result = self.collection.index_faces(image, external_image_id, max_faces, quality_filter)
+        if user_id is not None and result.face_records:
+            self._associate_new(user_id, result.face_records)
+            stored = self.collection.get_faces([r.face_id for r in result.face_records])
+            result = IndexFacesResult([stored[r.face_id] for r in result.face_records], result.unindexed_faces,
+                                      result.image_id, result.pack)
+        return result
+
+    def _require_user(self, user_id: str) -> None:
+        require_user(self.collection._open(), user_id)
+
+    def _associate_new(self, user_id: str, records: Sequence[FaceRecord]) -> None:
+        # The caller said whose faces these are: no match against the user's other faces is asked.
+        self.collection.associate_faces(user_id, [r.face_id for r in records], user_match_threshold=-1.0)
+
+    def delete_faces(self, face_ids: Sequence[str]) -> DeleteFacesResult:
+        return self.collection.delete_faces(list(face_ids))
+
+    def create_user(self, user_id: str) -> None:
+        self.collection.create_user(user_id)
+
+    def delete_user(self, user_id: str, delete_faces: bool) -> DeleteUserResult:
+        return self.collection.delete_user(user_id, delete_faces)
+
+    def disassociate_faces(self, user_id: str, face_ids: Sequence[str]) -> DisassociateFacesResult:
+        return self.collection.disassociate_faces(user_id, list(face_ids))
+
+    def user_ids(self) -> list[str]:
+        """Every user on this shard, in id order."""
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.collection.list_users(1000, token)
+            found += [u.user_id for u in page.users]
+            if page.next_token is None:
+                return found
+            token = page.next_token
+
+    def associate_faces(self, user_id: str, face_ids: Sequence[str], user_match_threshold: float | None,
+                        max_fmr: float | None) -> AssociateFacesResult:
+        return self.collection.associate_faces(user_id, list(face_ids), user_match_threshold, max_fmr=max_fmr)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_faces(self, face_ids: Sequence[str]) -> dict[str, FaceRecord]:
+        return self.collection.get_faces(list(face_ids))
+
+    def embedding_of_face(self, face_id: str) -> FloatArray | None:
+        """The stored face's embedding, None when this shard does not hold it."""
+        from faceindex.collection import store
+
+        state = self.collection._open()
+        conn = state.conn()
+        with store.read_transaction(conn):
+            found = store.faces_by_face_ids(conn, [face_id])
+            if face_id not in found:
+                return None
+            return store.embeddings_of(conn, [found[face_id][0]], state.pack.embedding_size)
+
+    def embeddings_of_user(self, user_id: str) -> FloatArray | None:
+        """The user's faces' embeddings ([0, d] for a user without faces), None for no such user."""
+        from faceindex.collection import store
+
+        state = self.collection._open()
+        conn = state.conn()
+        with store.read_transaction(conn):
+            if store.get_user(conn, user_id) is None:
+                return None
+            rows = [row for row, _ in store.rows_of_user(conn, user_id)]
+            return store.embeddings_of(conn, rows, state.pack.embedding_size) if rows else np.zeros(
+                (0, state.pack.embedding_size), np.float32)
+
+    def search_faces(self, queries: FloatArray, pack: PackIdentity, max_faces: int, threshold: float,
+                     exclude_face_id: str | None, purpose: str | None, reference: str | None) -> list[list[FaceMatch]]:
+        """Each query's best faces on this shard at or above the (collection-wide) threshold."""
+        asked = max_faces + (exclude_face_id is not None)
+        found = []
+        for query in queries:
+            result = self.collection.search_faces_by_embedding(query, pack=pack, max_faces=asked, threshold=threshold,
+                                                               purpose=purpose, reference=reference)
+            found.append([m for m in result.face_matches if m.face.face_id != exclude_face_id][:max_faces])
+        return found
+
+    def search_users(self, queries: FloatArray, pack: PackIdentity, max_users: int, threshold: float,
+                     exclude_user_id: str | None, exclude_face_id: str | None, purpose: str | None,
+                     reference: str | None) -> list[UserMatch]:
+        asked = max_users + (exclude_user_id is not None or exclude_face_id is not None)
+        result = self.collection.search_users_by_embedding(queries, pack=pack, max_users=asked, threshold=threshold,
+                                                           purpose=purpose, reference=reference)
+        return [m for m in result.user_matches if m.user.user_id != exclude_user_id
+                and m.face.face_id != exclude_face_id][:max_users]
+
+    # -- ingestion --------------------------------------------------------------------------
+
+    def ingested(self) -> list[str]:
+        """The content hashes of the images stored here by ingestion (with or without faces)."""
+        return [row[0] for row in self._ledger().execute("SELECT content_hash FROM images WHERE state = 'done'")]
+
+    def ingested_among(self, hashes: Sequence[str]) -> list[str]:
+        """Those of these content hashes whose images are stored here."""
+        ledger = self._ledger()
+        done: list[str] = []
+        for start in range(0, len(hashes), 500):
+            chunk = list(hashes[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            done += [row[0] for row in ledger.execute(
+                f"SELECT content_hash FROM images WHERE state = 'done' AND content_hash IN ({marks})", chunk)]
+        return done
+
+    def ingest_image(self, content_hash: str, embeddings: FloatArray, faces: Sequence[Face],
+                     external_image_id: str | None) -> int:
+        """Store an ingested image's faces once: a second call with the same content hash stores
+        nothing. Returns how many faces this call stored."""
+        ledger = self._ledger()
+        with self._ingest_lock:
+            row = ledger.execute("SELECT state FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
+            if row is not None and row[0] == "done":
+                return 0
+            if row is not None and self._faces_of_image(content_hash):
+                # Stored before a crash, not yet noted done.
+                ledger.execute("UPDATE images SET state = 'done' WHERE content_hash = ?", (content_hash,))
+                return 0
+            ledger.execute("INSERT OR REPLACE INTO images VALUES (?, 'pending')", (content_hash,))
+            stored = 0
+            if len(faces):
+                stored = len(self.collection.index_embeddings(embeddings, pack=self.pack, faces=list(faces),
+                                                              external_image_id=external_image_id,
+                                                              image_id=content_hash))
+            ledger.execute("UPDATE images SET state = 'done' WHERE content_hash = ?", (content_hash,))
+            return stored
+
+    def _faces_of_image(self, image_id: str) -> bool:
+        from faceindex.collection import store
+
+        conn = self.collection._open().conn()
+        with store.read_transaction(conn):
+            return store.has_image(conn, image_id)
+
+    def close(self) -> None:
+        self.collection.close()

@@ -1,0 +1,490 @@
+"""ShardedCollection: the Collection API over N Ray actors, each holding one shard.
+
+A sharded collection is a folder: layout.json (its id and number of shards) and one
+folder per shard, shard-000 ..., each an ordinary collection (SQLite database and
+FlatIndex cache) that its actor opens. The folders must be reachable from the node that
+runs each actor (one machine, or a shared filesystem), so a restarted actor finds its shard.
+
+Faces are placed by a stable hash (placement.py): by user when indexed for one, else by
+image. A search scatters to every shard and merges: the threshold is chosen once, for the
+whole collection's size, and every shard answers with its best matches at that threshold,
+so the merged top k is exactly what one Collection holding the same faces returns; users
+are whole on one shard, so user search merges exactly too.
+
+Waits are bounded: a search asks the shards' sizes, then searches them, each round waiting
+up to timeout_s. A shard that does not answer in time (dead, restarting) makes a search raise ShardUnavailableError naming it, or with allow_partial=True answer with
+partial=True and the shard in missing_shards, never silently fewer faces.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import ray
+from ray.exceptions import ActorUnavailableError, RayActorError
+
+from faceindex.collection import Collections, validation
+from faceindex.collection.home import default_home
+from faceindex.collection.quality_filter import QualityFilterSpec
+from faceindex.collection.results import (
+    AssociateFacesResult,
+    DeleteFacesResult,
+    DeleteUserResult,
+    DisassociateFacesResult,
+    FaceMatch,
+    FaceRecord,
+    IndexFacesResult,
+    UnsuccessfulFaceDeletion,
+    UserMatch,
+)
+from faceindex.collection.state import PackIdentity
+from faceindex.distributed.placement import placement_key, shard_of
+from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
+from faceindex.distributed.shard import Shard, ShardInfo
+from faceindex.engine import FaceEngine
+from faceindex.errors import (
+    CollectionExistsError,
+    CollectionFileError,
+    CollectionNotFoundError,
+    FaceNotFoundError,
+    NoFaceError,
+)
+from faceindex.evaluation import thresholds
+from faceindex.paths import child_path
+from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
+
+LAYOUT_NAME = "layout.json"
+SHARDED_FOLDER = "sharded"
+DEFAULT_TIMEOUT_S = 30.0
+# Errors that mean "this shard's actor is not there now" (dead, restarting): retried until the timeout.
+ABSENT = (RayActorError, ActorUnavailableError)
+_RETRY_PAUSE_S = 0.2
+
+
+def sharded_path(home: str | os.PathLike[str] | None, collection_id: str) -> Path:
+    """Where a sharded collection lives: <home>/sharded/<collection_id>."""
+    root = (Path(home) if home is not None else default_home()) / SHARDED_FOLDER
+    return child_path(root, validation.collection_id(collection_id), "collection id")
+
+
+def shard_actor_class(**options: Any) -> Any:
+    """The Shard as a Ray actor: restarted from its folder whenever it dies (max_restarts=-1),
+    threaded so that one shard serves concurrent searches, and holding no CPU of the
+    scheduler's by default (a shard waits on its callers far more than it computes)."""
+    settings: dict[str, Any] = {"max_restarts": -1, "max_concurrency": 8, "num_cpus": 0}
+    settings.update(options)
+    return ray.remote(**settings)(Shard)
+
+
+def _spread(node_id: str) -> Any:
+    """A shard on this node (the shards go round robin over the live nodes, so one node's loss
+    takes as few shards as possible), softly: when the node is gone, Ray restarts the shard on
+    another. (A node that is alive but busy is waited for, not spilled from: Ray would otherwise
+    pile the shards onto one node.)"""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(node_id, soft=True, _spill_on_unavailable=False)
+
+
+class ShardedCollection:
+    """A collection spread over Ray actors. Create one with ShardedCollection.create, open it
+    with ShardedCollection(home, collection_id). Ray must be initialised (ray.init) first.
+
+    timeout_s bounds every wait for the shards. actor_options go to each shard's actor
+    (e.g. {"num_cpus": 1} or a scheduling_strategy).
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None, collection_id: str, *, engine: FaceEngine | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S, actor_options: dict[str, Any] | None = None) -> None:
+        self.directory = sharded_path(home, collection_id)
+        self.collection_id = collection_id
+        layout_file = self.directory / LAYOUT_NAME
+        if not layout_file.is_file():
+            raise CollectionNotFoundError(f"no sharded collection {collection_id!r} in {self.directory.parent}")
+        layout = json.loads(layout_file.read_text(encoding="utf-8"))
+        self.shards = int(layout["shards"])
+        lost = [i for i in range(self.shards) if not self.shard_directory(i).is_dir()]
+        if lost:
+            raise CollectionFileError(f"sharded collection {collection_id!r} has lost the folders of shard(s) "
+                                      f"{lost} (under {self.directory})")
+        self.timeout_s = timeout_s
+        self._engine = engine
+        actor = shard_actor_class(**(actor_options or {}))
+        placed = actor_options is not None and "scheduling_strategy" in actor_options
+        nodes = [] if placed else sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])  # type: ignore[no-untyped-call]
+        self.actors: list[Any] = [
+            (actor if placed else actor.options(scheduling_strategy=_spread(nodes[i % len(nodes)])))
+            .remote(str(self.shard_directory(i)), collection_id) for i in range(self.shards)]
+        try:
+            described, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards),
+                                                timeout_s)
+            self._require(missing, "start the shards", timeout_s)
+        except BaseException:
+            for started in self.actors:
+                ray.kill(started, no_restart=True)
+            raise
+        self.pack: PackInfo = described[0].pack
+
+    @classmethod
+    def create(cls, home: str | os.PathLike[str] | None, collection_id: str, shards: int, pack: PackInfo | str,
+               **options: Any) -> ShardedCollection:
+        """A new, empty sharded collection of `shards` shards bound to a pack (a PackInfo, or a pack
+        name whose FaceEngine is loaded to learn its version). CollectionExistsError if the id is taken."""
+        if not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= 4096:
+            raise ValueError(f"shards must be an integer from 1 to 4096, got {shards!r}")
+        directory = sharded_path(home, collection_id)
+        if directory.exists():
+            raise CollectionExistsError(f"sharded collection {collection_id!r} already exists in {directory.parent}")
+        info = pack if isinstance(pack, PackInfo) else FaceEngine(pack=pack).pack
+        directory.mkdir(parents=True, mode=0o700)
+        # The shards' collections are made here, once: an actor only ever opens its shard, so a
+        # restart can never make a new, empty one where a shard's folder has gone.
+        for shard in range(shards):
+            Collections(directory / f"shard-{shard:03d}").create_collection(collection_id, info).close()
+        (directory / LAYOUT_NAME).write_text(json.dumps({"collection_id": collection_id, "shards": shards}),
+                                             encoding="utf-8")
+        return cls(home, collection_id, **options)
+
+    def describe_shards(self) -> list[ShardInfo]:
+        """Each shard's pack, faces, process and node (ShardUnavailableError if one does not answer)."""
+        answers, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards),
+                                          self.timeout_s)
+        self._require(missing, "describe the shards")
+        return [answers[i] for i in range(self.shards)]
+
+    def shard_directory(self, shard: int) -> Path:
+        return self.directory / f"shard-{shard:03d}"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every shard's collection (saving its index cache) and end the actors."""
+        self._call_all(lambda i: self.actors[i].close.remote(), range(self.shards), self.timeout_s)
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)
+        self.actors = []
+
+    def __enter__(self) -> ShardedCollection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        counts, missing = self._call_all(lambda i: self.actors[i].face_count.remote(), range(self.shards), self.timeout_s)
+        self._require(missing, "count the faces")
+        return sum(counts.values())
+
+    def __repr__(self) -> str:
+        return f"ShardedCollection({self.collection_id!r}, shards={self.shards}, path={str(self.directory)!r})"
+
+    @property
+    def engine(self) -> FaceEngine:
+        """The engine that embeds query images here (the collection's pack, made on first use)."""
+        if self._engine is None:
+            self._engine = FaceEngine(pack=self.pack.name)
+        return self._engine
+
+    # -- scatter / gather ---------------------------------------------------------------------
+
+    def _call_all(self, call: Callable[[int], Any], shards: Sequence[int] | range, timeout_s: float
+                  ) -> tuple[dict[int, Any], tuple[int, ...]]:
+        """call(shard) (a future) for each shard; the answers by shard, and the shards that gave none in time.
+
+        One ray.wait and one ray.get over all the futures; a shard whose actor is down (dead or
+        restarting) is asked again until the deadline. An error the shard raised is raised here.
+        """
+        deadline = time.monotonic() + timeout_s
+        pending = {call(i): i for i in shards}
+        answers: dict[int, Any] = {}
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=left)
+            if not ready:
+                break
+            try:
+                values = ray.get(ready, timeout=max(left, 0.001))
+                for ref, value in zip(ready, values):
+                    answers[pending.pop(ref)] = value
+                continue
+            except ABSENT:
+                pass
+            retry = []
+            for ref in ready:
+                shard = pending.pop(ref)
+                try:
+                    answers[shard] = ray.get(ref, timeout=max(deadline - time.monotonic(), 0.001))
+                except ABSENT:
+                    retry.append(shard)
+            if retry:
+                time.sleep(min(_RETRY_PAUSE_S, max(deadline - time.monotonic(), 0)))
+                pending.update({call(i): i for i in retry})
+        for ref in pending:
+            ray.cancel(ref)
+        return answers, tuple(sorted(pending.values()))
+
+    def _require(self, missing: tuple[int, ...], what: str, timeout_s: float | None = None) -> None:
+        if missing:
+            raise ShardUnavailableError(
+                f"could not {what}: shard(s) {list(missing)} of {self.collection_id!r} did not answer within "
+                f"{self.timeout_s if timeout_s is None else timeout_s} s", missing)
+
+    def _choose(self, timeout_s: float, threshold: float | None, max_fmr: float | None,
+                max_fpir: float | None) -> tuple[ThresholdChoice, list[int], tuple[int, ...], int]:
+        """The threshold for the whole collection's size, and the shards that answered."""
+        thresholds.for_search(self.pack, 1, threshold, max_fmr, max_fpir)  # bad values fail before any work
+        counts, missing = self._call_all(lambda i: self.actors[i].face_count.remote(), range(self.shards), timeout_s)
+        size = sum(counts.values())
+        return thresholds.for_search(self.pack, size, threshold, max_fmr, max_fpir), sorted(counts), missing, size
+
+    def _gather(self, call: Callable[[int], Any], shards: list[int], missing: tuple[int, ...],
+                timeout_s: float, allow_partial: bool) -> tuple[dict[int, Any], tuple[int, ...]]:
+        """The search on the shards that gave their size (each of the two rounds waits up to timeout_s)."""
+        if missing and not allow_partial:
+            self._require(missing, "search every shard", timeout_s)
+        answers, late = self._call_all(call, shards, timeout_s)
+        missing = tuple(sorted(missing + late))
+        if missing and not allow_partial:
+            self._require(missing, "search every shard", timeout_s)
+        return answers, missing
+
+    # -- faces --------------------------------------------------------------------------------
+
+    def index_embeddings(self, embeddings: npt.ArrayLike, *, pack: PackIdentity, faces: Sequence[Face] | None = None,
+                         external_image_id: None | str | Sequence[str | None] = None,
+                         image_id: None | str | Sequence[str] = None, user_id: str | None = None) -> list[FaceRecord]:
+        """Store embeddings of this collection's pack (as Collection.index_embeddings), each on its
+        image's shard, or all on the user's shard with user_id= (an existing user: the faces are
+        made the user's). Returns the records in the order given."""
+        vectors = np.asarray(embeddings)
+        vectors = vectors[None, :] if vectors.ndim == 1 else vectors
+        n = len(vectors)
+        if faces is not None and len(faces) != n:
+            raise ValueError(f"{len(faces)} faces for {n} embeddings")
+        externals = validation.per_face(external_image_id, n, "external_image_id")
+        image_ids = validation.per_face(image_id if image_id is not None else str(uuid.uuid4()), n, "image_id")
+        if user_id is not None:
+            validation.user_id(user_id)
+        groups: dict[int, list[int]] = {}
+        for row, image in enumerate(image_ids):
+            if not isinstance(image, str) or not image:
+                raise ValueError(f"image ids must be non-empty strings, got {image!r}")
+            groups.setdefault(shard_of(placement_key(user_id, image), self.shards), []).append(row)
+        stored, missing = self._call_all(lambda i: self.actors[i].index_embeddings.remote(
+            vectors[groups[i]], pack, None if faces is None else [faces[r] for r in groups[i]],
+            [externals[r] for r in groups[i]], [image_ids[r] for r in groups[i]], user_id), sorted(groups),
+            self.timeout_s)
+        self._require(missing, f"store the faces placed there (the other shards stored theirs: {sorted(stored)})")
+        records: list[FaceRecord | None] = [None] * n
+        for shard, rows in groups.items():
+            for row, record in zip(rows, stored[shard]):
+                records[row] = record
+        return [r for r in records if r is not None]
+
+    def index_faces(self, image: Any, external_image_id: str | None = None, max_faces: int | None = None,
+                    quality_filter: QualityFilterSpec = "auto", *, user_id: str | None = None) -> IndexFacesResult:
+        """Detect, filter and store an image's faces on one shard (the user's with user_id=, else a
+        shard by a new image id); the shard's actor runs the pack."""
+        key = placement_key(user_id, str(uuid.uuid4()))
+        shard = shard_of(key, self.shards)
+        answers, missing = self._call_all(lambda i: self.actors[i].index_faces.remote(
+            image, external_image_id, max_faces, quality_filter, user_id), [shard], self.timeout_s)
+        self._require(missing, "index the image")
+        result: IndexFacesResult = answers[shard]
+        return result
+
+    def get_faces(self, face_ids: str | Sequence[str]) -> dict[str, FaceRecord]:
+        ids = validation.face_ids(face_ids)
+        answers, missing = self._call_all(lambda i: self.actors[i].get_faces.remote(ids), range(self.shards), self.timeout_s)
+        self._require(missing, "look the faces up")
+        found: dict[str, FaceRecord] = {}
+        for shard in sorted(answers):
+            found.update(answers[shard])
+        return {i: found[i] for i in ids if i in found}
+
+    def delete_faces(self, face_ids: str | Sequence[str]) -> DeleteFacesResult:
+        """Erase faces wherever they are (every shard is asked; each erases those it holds)."""
+        ids = validation.face_ids(face_ids)
+        answers, missing = self._call_all(lambda i: self.actors[i].delete_faces.remote(ids), range(self.shards), self.timeout_s)
+        self._require(missing, "delete on every shard")
+        deleted = {f for result in answers.values() for f in result.deleted_faces}
+        return DeleteFacesResult([f for f in ids if f in deleted],
+                                 [UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)) for f in ids if f not in deleted])
+
+    # -- searching ------------------------------------------------------------------------------
+
+    def search_faces_by_embedding(self, embedding: npt.ArrayLike, *, pack: PackIdentity, max_faces: int = 10,
+                                  threshold: float | None = None, max_fmr: float | None = None,
+                                  max_fpir: float | None = None, purpose: str | None = None,
+                                  reference: str | None = None, timeout_s: float | None = None,
+                                  allow_partial: bool = False) -> ShardedFaceSearchResult:
+        """Collection.search_faces_by_embedding over every shard: the exact global top max_faces."""
+        query = np.asarray(embedding, dtype=np.float32)
+        query = query[None, :] if query.ndim == 1 else query
+        if len(query) != 1:
+            raise ValueError(f"give one embedding, got {len(query)}")
+        return self._search_faces(query, pack, max_faces, threshold, max_fmr, max_fpir, purpose, reference,
+                                  timeout_s, allow_partial)[0]
+
+    def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None, *,
+                              max_fmr: float | None = None, max_fpir: float | None = None,
+                              purpose: str | None = None, reference: str | None = None,
+                              timeout_s: float | None = None, allow_partial: bool = False) -> ShardedFaceSearchResult:
+        """Search with the largest face in the image (embedded here, by `engine`)."""
+        found = self.engine._find(image, embed="largest").detections
+        if len(found) == 0 or found.embeddings is None:
+            raise NoFaceError("no face found in the image")
+        result = self._search_faces(found.embeddings[:1], self.engine.pack, max_faces, threshold, max_fmr, max_fpir,
+                                    purpose, reference, timeout_s, allow_partial)[0]
+        return dataclasses.replace(result, searched_face=found.faces()[0])
+
+    def search_faces(self, face_id: str, max_faces: int = 10, threshold: float | None = None, *,
+                     max_fmr: float | None = None, max_fpir: float | None = None, purpose: str | None = None,
+                     reference: str | None = None, timeout_s: float | None = None,
+                     allow_partial: bool = False) -> ShardedFaceSearchResult:
+        """Faces like a stored one (the face itself left out). FaceNotFoundError if no shard holds it."""
+        query = self._embedding_of_face(face_id)
+        result = self._search_faces(query, self.pack, max_faces, threshold, max_fmr, max_fpir, purpose, reference,
+                                    timeout_s, allow_partial, exclude_face_id=face_id)[0]
+        return dataclasses.replace(result, searched_face_id=face_id)
+
+    def _embedding_of_face(self, face_id: str) -> FloatArray:
+        if not isinstance(face_id, str) or not face_id:
+            raise TypeError(f"face_id must be a non-empty string, got {face_id!r}")
+        answers, missing = self._call_all(lambda i: self.actors[i].embedding_of_face.remote(face_id), range(self.shards),
+                                          self.timeout_s)
+        for vector in answers.values():
+            if vector is not None:
+                return np.asarray(vector, dtype=np.float32)
+        self._require(missing, f"find face {face_id!r}")
+        raise FaceNotFoundError(f"face {face_id!r} is not in collection {self.collection_id!r}")
+
+    def _search_faces(self, queries: FloatArray, pack: PackIdentity, max_faces: int, threshold: float | None,
+                      max_fmr: float | None, max_fpir: float | None, purpose: str | None, reference: str | None,
+                      timeout_s: float | None, allow_partial: bool,
+                      exclude_face_id: str | None = None) -> list[ShardedFaceSearchResult]:
+        max_faces = validation.count(max_faces, "max_faces")
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir)
+        answers, missing = self._gather(lambda i: self.actors[i].search_faces.remote(
+            queries, pack, max_faces, choice.value, exclude_face_id, purpose, reference),
+            shards, missing, timeout, allow_partial)
+        results = []
+        for q in range(len(queries)):
+            matches: list[FaceMatch] = [m for shard in sorted(answers) for m in answers[shard][q]]
+            matches.sort(key=lambda m: (-m.similarity, m.face.face_id))
+            results.append(ShardedFaceSearchResult(matches[:max_faces], choice.value, self.pack.ref, choice,
+                                                   partial=bool(missing), missing_shards=missing, searched_faces=size))
+        return results
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def _user_shard(self, user_id: str) -> int:
+        return shard_of(placement_key(validation.user_id(user_id), ""), self.shards)
+
+    def _on_user_shard(self, user_id: str, call: Callable[[int], Any], what: str) -> Any:
+        shard = self._user_shard(user_id)
+        answers, missing = self._call_all(call, [shard], self.timeout_s)
+        self._require(missing, what)
+        return answers[shard]
+
+    def create_user(self, user_id: str) -> None:
+        """A new user, on the shard its id hashes to (where its faces will be stored)."""
+        self._on_user_shard(user_id, lambda i: self.actors[i].create_user.remote(user_id), "create the user")
+
+    def associate_faces(self, user_id: str, face_ids: str | Sequence[str], user_match_threshold: float | None = None,
+                        *, max_fmr: float | None = None) -> AssociateFacesResult:
+        """As Collection.associate_faces, for faces on the user's shard (those indexed with
+        user_id=); a face elsewhere comes back unsuccessful as FACE_NOT_FOUND."""
+        ids = validation.face_ids(face_ids)
+        result: AssociateFacesResult = self._on_user_shard(user_id, lambda i: self.actors[i].associate_faces.remote(
+            user_id, ids, user_match_threshold, max_fmr), "associate the faces")
+        return result
+
+    def disassociate_faces(self, user_id: str, face_ids: str | Sequence[str]) -> DisassociateFacesResult:
+        ids = validation.face_ids(face_ids)
+        result: DisassociateFacesResult = self._on_user_shard(
+            user_id, lambda i: self.actors[i].disassociate_faces.remote(user_id, ids), "disassociate the faces")
+        return result
+
+    def delete_user(self, user_id: str, delete_faces: bool = True) -> DeleteUserResult:
+        """As Collection.delete_user: the user's faces are erased with it, or kept unassociated."""
+        result: DeleteUserResult = self._on_user_shard(
+            user_id, lambda i: self.actors[i].delete_user.remote(user_id, delete_faces), "delete the user")
+        return result
+
+    def user_ids(self) -> list[str]:
+        """Every user of the collection, in id order (each lives on one shard)."""
+        answers, missing = self._call_all(lambda i: self.actors[i].user_ids.remote(), range(self.shards),
+                                          self.timeout_s)
+        self._require(missing, "list the users")
+        return sorted(u for users in answers.values() for u in users)
+
+    def search_users_by_embedding(self, embedding: npt.ArrayLike, *, pack: PackIdentity, max_users: int = 10,
+                                  threshold: float | None = None, max_fmr: float | None = None,
+                                  max_fpir: float | None = None, purpose: str | None = None,
+                                  reference: str | None = None, timeout_s: float | None = None,
+                                  allow_partial: bool = False) -> ShardedUserSearchResult:
+        query = np.asarray(embedding, dtype=np.float32)
+        return self._search_users(query[None, :] if query.ndim == 1 else query, pack, max_users, threshold,
+                                  max_fmr, max_fpir, purpose, reference, timeout_s, allow_partial)
+
+    def search_users(self, *, user_id: str | None = None, face_id: str | None = None, max_users: int = 10,
+                     threshold: float | None = None, max_fmr: float | None = None, max_fpir: float | None = None,
+                     purpose: str | None = None, reference: str | None = None, timeout_s: float | None = None,
+                     allow_partial: bool = False) -> ShardedUserSearchResult:
+        """Users like a stored user (through all its faces; the user left out) or a stored face."""
+        if (user_id is None) == (face_id is None):
+            raise ValueError("give exactly one of user_id= and face_id=")
+        if face_id is not None:
+            query = self._embedding_of_face(face_id)
+            result = self._search_users(query, self.pack, max_users, threshold, max_fmr, max_fpir, purpose,
+                                        reference, timeout_s, allow_partial, exclude_face_id=face_id)
+            return dataclasses.replace(result, searched_face_id=face_id)
+        assert user_id is not None
+        vectors = self._on_user_shard(user_id, lambda i: self.actors[i].embeddings_of_user.remote(user_id), "read the user")
+        if vectors is None:
+            from faceindex.errors import UserNotFoundError
+
+            raise UserNotFoundError(f"user {user_id!r} is not in collection {self.collection_id!r}")
+        if len(vectors) == 0:
+            choice, _, _, size = self._choose(self.timeout_s, threshold, max_fmr, max_fpir)
+            return ShardedUserSearchResult([], choice.value, self.pack.ref, choice, searched_user_id=user_id,
+                                           searched_faces=size)
+        result = self._search_users(vectors, self.pack, max_users, threshold, max_fmr, max_fpir, purpose, reference,
+                                    timeout_s, allow_partial, exclude_user_id=user_id)
+        return dataclasses.replace(result, searched_user_id=user_id)
+
+    def _search_users(self, queries: FloatArray, pack: PackIdentity, max_users: int, threshold: float | None,
+                      max_fmr: float | None, max_fpir: float | None, purpose: str | None, reference: str | None,
+                      timeout_s: float | None, allow_partial: bool, exclude_user_id: str | None = None,
+                      exclude_face_id: str | None = None) -> ShardedUserSearchResult:
+        max_users = validation.count(max_users, "max_users")
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir)
+        answers, missing = self._gather(lambda i: self.actors[i].search_users.remote(
+            queries, pack, max_users, choice.value, exclude_user_id, exclude_face_id, purpose, reference),
+            shards, missing, timeout, allow_partial)
+        matches: list[UserMatch] = [m for shard in sorted(answers) for m in answers[shard]]
+        matches.sort(key=lambda m: (-m.similarity, m.user.user_id))
+        return ShardedUserSearchResult(matches[:max_users], choice.value, self.pack.ref, choice, partial=bool(missing),
+                                       missing_shards=missing, searched_faces=size)
+
+    # -- ingestion ledger -------------------------------------------------------------------------
+
+    def ingested(self) -> set[str]:
+        """Content hashes of every image ingestion has stored (faces or none), over all shards."""
+        answers, missing = self._call_all(lambda i: self.actors[i].ingested.remote(), range(self.shards), self.timeout_s)
+        self._require(missing, "read what was ingested")
+        return {h for hashes in answers.values() for h in hashes}

@@ -1,0 +1,263 @@
+"""ShardedCollection against one Collection holding the same faces: the same matches, in the
+same order, at the same threshold (chosen for the whole collection's size)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ray_helpers import local_ray
+
+from collection_helpers import near, unit_vectors
+from faceindex import FaceEngine
+from faceindex.collection import Collection, Collections
+from faceindex.distributed import ShardedCollection, ShardUnavailableError
+from faceindex.distributed.placement import shard_of
+from faceindex.errors import (
+    CollectionExistsError,
+    CollectionFileError,
+    CollectionNotFoundError,
+    FaceNotFoundError,
+    PackMismatchError,
+    UserNotFoundError,
+)
+from faceindex.evaluation import thresholds
+from faceindex.types import Face, PackInfo
+
+SHARDS = 3
+FACES = 600
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[None]:
+    with local_ray(num_cpus=2):
+        yield
+
+
+@pytest.fixture(scope="module")
+def dlib_pack() -> PackInfo:
+    # A real pack with a calibration table, so max_fpir means something; the vectors are random 128-d ones.
+    return FaceEngine(pack="dlib").pack
+
+
+@pytest.fixture(scope="module")
+def both(ray_instance: None, dlib_pack: PackInfo, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[ShardedCollection, Collection, np.ndarray]]:
+    home = tmp_path_factory.mktemp("home")
+    vectors = unit_vectors(FACES, seed=1)
+    # Near copies of the first queries, so that thresholds matter.
+    vectors[100:110] = [near(vectors[i], 0.7 + 0.02 * i, seed=50 + i) for i in range(10)]
+    names = [f"img{i:04d}" for i in range(FACES)]
+    single = Collections(home).create_collection("single", dlib_pack)
+    single.index_embeddings(vectors, pack=dlib_pack, external_image_id=names, image_id=names)
+    sharded = ShardedCollection.create(home, "faces", SHARDS, dlib_pack, timeout_s=30)
+    sharded.index_embeddings(vectors, pack=dlib_pack, external_image_id=names, image_id=names)
+    yield sharded, single, vectors
+    sharded.close()
+    single.close()
+
+
+def _matches(result: object) -> list[tuple[str | None, float]]:
+    return [(m.face.external_image_id, m.similarity) for m in result.face_matches]  # type: ignore[attr-defined]
+
+
+def test_faces_are_spread_by_a_stable_hash(both: tuple[ShardedCollection, Collection, np.ndarray]) -> None:
+    sharded, _, _ = both
+    assert len(sharded) == FACES
+    expected = np.bincount([shard_of(f"image:img{i:04d}", SHARDS) for i in range(FACES)], minlength=SHARDS)
+    from faceindex.collection import Collections as Home
+
+    for shard in range(SHARDS):
+        with Home(sharded.shard_directory(shard)).collection("faces") as on_disk:
+            assert len(on_disk) == expected[shard]
+            assert all(shard_of(f"image:{r.image_id}", SHARDS) == shard for r in on_disk.iter_faces())
+    assert expected.min() > FACES / SHARDS / 2
+
+
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_top_k_is_exactly_the_single_collections(both: tuple[ShardedCollection, Collection, np.ndarray],
+                                                 dlib_pack: PackInfo, k: int) -> None:
+    sharded, single, vectors = both
+    for q in [0, 3, 7, 250]:
+        query = vectors[q] + 0.01 * unit_vectors(1, seed=q)[0]
+        expected = single.search_faces_by_embedding(query, pack=dlib_pack, max_faces=k, threshold=-1.0)
+        got = sharded.search_faces_by_embedding(query, pack=dlib_pack, max_faces=k, threshold=-1.0)
+        assert len(got.face_matches) == k
+        assert _matches(got) == _matches(expected)
+        assert got.partial is False and got.missing_shards == ()
+
+
+def test_fpir_threshold_is_chosen_for_the_whole_collection(both: tuple[ShardedCollection, Collection, np.ndarray],
+                                                           dlib_pack: PackInfo) -> None:
+    sharded, single, vectors = both
+    for q in range(10):
+        expected = single.search_faces_by_embedding(vectors[q], pack=dlib_pack, max_faces=10, max_fpir=0.01)
+        got = sharded.search_faces_by_embedding(vectors[q], pack=dlib_pack, max_faces=10, max_fpir=0.01)
+        assert got.threshold_choice == expected.threshold_choice
+        assert _matches(got) == _matches(expected)
+        assert got.searched_faces == FACES
+    one_shard = thresholds.for_search(dlib_pack, FACES // SHARDS, max_fpir=0.01)
+    assert got.threshold != one_shard.value  # a shard's own size would have chosen another threshold
+
+
+def test_search_by_stored_face_leaves_it_out(both: tuple[ShardedCollection, Collection, np.ndarray]) -> None:
+    sharded, single, _ = both
+    face_id = next(r.face_id for r in sharded_faces(sharded) if r.external_image_id == "img0003")
+    single_id = next(r.face_id for r in single.iter_faces(external_image_id="img0003"))
+    got = sharded.search_faces(face_id, max_faces=8, threshold=-1.0)
+    expected = single.search_faces(single_id, max_faces=8, threshold=-1.0)
+    assert _matches(got) == _matches(expected) and "img0003" not in [e for e, _ in _matches(got)]
+    with pytest.raises(FaceNotFoundError):
+        sharded.search_faces("no-such-face")
+
+
+def sharded_faces(sharded: ShardedCollection) -> list:  # type: ignore[type-arg]
+    from faceindex.collection import Collections as Home
+
+    found = []
+    for shard in range(sharded.shards):
+        with Home(sharded.shard_directory(shard)).collection(sharded.collection_id) as on_disk:
+            found += list(on_disk.iter_faces())
+    return found
+
+
+def test_user_search_is_exact(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
+    vectors = unit_vectors(120, seed=9)
+    users = [f"user{u}" for u in range(12)]
+    single = Collections(tmp_path).create_collection("single", dlib_pack)
+    with ShardedCollection.create(tmp_path, "people", SHARDS, dlib_pack) as sharded:
+        for u, user in enumerate(users):
+            rows = vectors[u * 10:(u + 1) * 10]
+            sharded.create_user(user)
+            sharded.index_embeddings(rows, pack=dlib_pack, user_id=user)
+            single.create_user(user)
+            ids = [r.face_id for r in single.index_embeddings(rows, pack=dlib_pack)]
+            single.associate_faces(user, ids, user_match_threshold=-1.0)
+        assert {shard_of(f"user:{u}", SHARDS) for u in users} == set(range(SHARDS))  # users on every shard
+        for q in range(5):
+            query = near(vectors[q * 13], 0.8, seed=q)
+            got = sharded.search_users_by_embedding(query, pack=dlib_pack, max_users=4, threshold=-1.0)
+            expected = single.search_users_by_embedding(query, pack=dlib_pack, max_users=4, threshold=-1.0)
+            assert [(m.user.user_id, m.similarity) for m in got.user_matches] == \
+                [(m.user.user_id, m.similarity) for m in expected.user_matches]
+        got = sharded.search_users(user_id="user3", max_users=5, threshold=-1.0)
+        expected = single.search_users(user_id="user3", max_users=5, threshold=-1.0)
+        assert [(m.user.user_id, m.similarity) for m in got.user_matches] == \
+            [(m.user.user_id, m.similarity) for m in expected.user_matches]
+        with pytest.raises(UserNotFoundError):
+            sharded.index_embeddings(vectors[:1], pack=dlib_pack, user_id="nobody")
+        assert sharded.user_ids() == sorted(users)
+        kept = sharded.delete_user("user3", delete_faces=False)
+        assert len(kept.disassociated_faces) == 10 and kept.deleted_faces == []
+        erased = sharded.delete_user("user5")
+        assert len(erased.deleted_faces) == 10 and len(sharded) == 110
+        assert sharded.user_ids() == sorted(set(users) - {"user3", "user5"})
+        with pytest.raises(UserNotFoundError):
+            sharded.delete_user("user3")
+        faces_of_user7 = [r.face_id for r in sharded_faces(sharded) if r.user_id == "user7"]
+        undone = sharded.disassociate_faces("user7", faces_of_user7[:4])
+        assert sorted(undone.disassociated_faces) == sorted(faces_of_user7[:4])
+        assert len([r for r in sharded_faces(sharded) if r.user_id == "user7"]) == 6
+    single.close()
+
+
+def test_faces_can_be_read_and_erased(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
+    with ShardedCollection.create(tmp_path, "erase", 2, dlib_pack) as sharded:
+        records = sharded.index_embeddings(unit_vectors(20, seed=3), pack=dlib_pack,
+                                           image_id=[f"i{i}" for i in range(20)])
+        ids = [r.face_id for r in records]
+        assert list(sharded.get_faces(ids)) == ids
+        result = sharded.delete_faces(ids[:5] + ["missing"])
+        assert result.deleted_faces == ids[:5]
+        assert [u.face_id for u in result.unsuccessful_face_deletions] == ["missing"]
+        assert len(sharded) == 15 and list(sharded.get_faces(ids)) == ids[5:]
+
+
+def test_bad_input_is_refused_clearly(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="shards"):
+        ShardedCollection.create(tmp_path, "bad", 0, dlib_pack)
+    with ShardedCollection.create(tmp_path, "twice", 2, dlib_pack) as sharded:
+        with pytest.raises(CollectionExistsError):
+            ShardedCollection.create(tmp_path, "twice", 2, dlib_pack)
+        with pytest.raises(PackMismatchError):
+            sharded.index_embeddings(unit_vectors(1, seed=0), pack=("other", "1"))
+        with pytest.raises(ValueError, match="shape"):
+            sharded.index_embeddings(np.ones((1, 7)), pack=dlib_pack)
+        with pytest.raises(ValueError, match="at most one"):
+            sharded.search_faces_by_embedding(unit_vectors(1, seed=0)[0], pack=dlib_pack, threshold=0.5, max_fpir=0.1)
+        sharded.timeout_s = 0.0
+        with pytest.raises(ShardUnavailableError, match="did not answer within 0.0 s"):
+            len(sharded)
+        sharded.timeout_s = 30.0
+    with pytest.raises(CollectionNotFoundError):
+        ShardedCollection(tmp_path, "never-made")
+    import shutil
+
+    shutil.rmtree(tmp_path / "sharded" / "twice" / "shard-001")
+    with pytest.raises(CollectionFileError, match=r"shard\(s\) \[1\]"):
+        ShardedCollection(tmp_path, "twice")
+
+
+@pytest.mark.parametrize("dtype", ["f32", "i8"])
+def test_sharded_flat_index_is_exactly_one_flat_index(ray_instance: None, dtype: str) -> None:
+    from faceindex.distributed.sharded_index import ShardedFlatIndex
+    from faceindex.flat_index import FlatIndex
+
+    vectors = unit_vectors(3000, seed=11, dim=64)
+    ids = np.arange(10, 3010, dtype=np.uint64)
+    single = FlatIndex(64, "cosine", dtype)  # type: ignore[arg-type]
+    single.add(ids, vectors)
+    sharded = ShardedFlatIndex(4, 64, "cosine", dtype)  # type: ignore[arg-type]
+    try:
+        sharded.add(ids, vectors)
+        assert len(sharded) == 3000
+        queries = unit_vectors(7, seed=12, dim=64)
+        for k in (1, 10, 100):
+            got_ids, got_scores = sharded.search(queries, k)
+            want_ids, want_scores = single.search(queries, k)
+            np.testing.assert_array_equal(got_ids, want_ids)
+            np.testing.assert_array_equal(got_scores, want_scores)
+        one_id, _ = sharded.search(queries[0], 5000)  # more than stored: padded as FlatIndex pads
+        np.testing.assert_array_equal(one_id, single.search(queries[0], 5000)[0])
+    finally:
+        sharded.close()
+
+
+def test_concurrent_searches_all_answer_exactly(both: tuple[ShardedCollection, Collection, np.ndarray],
+                                                dlib_pack: PackInfo) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sharded, single, vectors = both
+    expected = [_matches(single.search_faces_by_embedding(vectors[q], pack=dlib_pack, max_faces=5, threshold=-1.0))
+                for q in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda q: _matches(sharded.search_faces_by_embedding(
+            vectors[q], pack=dlib_pack, max_faces=5, threshold=-1.0)), range(24)))
+    assert got == expected
+
+
+def test_an_ingestion_cut_between_store_and_ledger_stores_once(dlib_pack: PackInfo, tmp_path: Path) -> None:
+    import sqlite3
+
+    from faceindex.distributed.shard import LEDGER_NAME, Shard
+
+    Collections(tmp_path).create_collection("one", dlib_pack).close()
+    vectors = unit_vectors(2, seed=21)
+    shard = Shard(str(tmp_path), "one")
+    # What a crash leaves: the image noted pending, its faces committed, the ledger not yet told.
+    with sqlite3.connect(tmp_path / LEDGER_NAME) as ledger:
+        ledger.execute("INSERT INTO images VALUES ('stored-hash', 'pending'), ('lost-hash', 'pending')")
+    shard.collection.index_embeddings(vectors, pack=dlib_pack, image_id="stored-hash")
+    shard.close()
+
+    restarted = Shard(str(tmp_path), "one")
+    assert restarted.ingest_image("stored-hash", vectors, [], "a.jpg") == 0
+    faces = [Face(bbox=(0, 0, 10, 10), score=0.9, landmarks=np.zeros((5, 2), np.float32), face_size=10.0)]
+    assert restarted.ingest_image("lost-hash", vectors[:1], faces, "b.jpg") == 1  # pending, nothing stored: stored now
+    assert restarted.ingest_image("lost-hash", vectors[:1], faces, "b.jpg") == 0
+    assert sorted(restarted.ingested()) == ["lost-hash", "stored-hash"]
+    assert len(restarted.collection) == 3
+    restarted.close()
