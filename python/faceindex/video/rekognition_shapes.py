@@ -47,7 +47,7 @@ def face_detail(row: np.void, pack: PackInfo, width: int, height: int) -> dict[s
     return detail
 
 
-def _choice(choice: ThresholdChoice) -> dict[str, Any]:
+def threshold_choice_document(choice: ThresholdChoice) -> dict[str, Any]:
     return {"Value": choice.value, "ChosenBy": choice.chosen_by, "Requested": choice.requested,
             "FMR": None if choice.fmr is None else choice.fmr.value,
             "FPIR": None if choice.fpir is None else choice.fpir.value,
@@ -103,7 +103,7 @@ def track_entry(track: Track, pack: PackInfo) -> dict[str, Any]:
             "Embeddings": track.embeddings,
             "BestMatch": None if best is None else face_match(best, pack),
             "Threshold": None if search is None else search.threshold,
-            "ThresholdChoice": None if search is None else _choice(search.threshold_choice),
+            "ThresholdChoice": None if search is None else threshold_choice_document(search.threshold_choice),
             "Pack": {"Name": pack.name, "Version": pack.version}}
 
 
@@ -116,5 +116,5 @@ def face_search_document(metadata: VideoMetadata, timeline: Timeline, tracks: li
             "FaceModelVersion": f"{pack.name} {pack.version}",
             "Tracks": [track_entry(t, pack) for t in tracks],
             "Threshold": None if choice is None else choice.value,
-            "ThresholdChoice": None if choice is None else _choice(choice),
+            "ThresholdChoice": None if choice is None else threshold_choice_document(choice),
             "Pack": {"Name": pack.name, "Version": pack.version}, **(extra or {})}
