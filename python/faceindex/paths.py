@@ -36,3 +36,12 @@ def child_path(root: Path, name: object, what: str) -> Path:
     if path.parent != root or os.path.normpath(path) != os.path.join(os.path.normpath(root), name):
         raise InputError(f"{what} {name!r} does not name an entry directly inside {root}")
     return path
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename or unlink inside `path` durable (the directory's entry is on disk)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

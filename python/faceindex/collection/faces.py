@@ -43,8 +43,8 @@ def faces_to_index(engine: FaceEngine, image: Any, max_faces: int | None, qualit
                    ) -> tuple[Detections, FloatArray, list[UnindexedFace], tuple[int, int]]:
     """What index_faces stores of an image: the faces that pass the quality filter (largest
     first) and their embeddings, those left out with their reasons, and the image's
-    (width, height). Distributed
-    ingestion runs this on its workers and stores the result on a shard."""
+    (width, height). Distributed ingestion runs this on its workers and stores the result
+    on a shard."""
     bounds = resolve_quality_filter(quality_filter)
     found = engine._find(image)
     kept, dropped = select_faces(found.detections, max_faces, bounds)

@@ -17,7 +17,7 @@ from faceindex.collection.index_cache import cache_bytes
 from faceindex.collection.results import CollectionDescription
 from faceindex.engine import FaceEngine
 from faceindex.errors import CollectionExistsError, CollectionFileError, CollectionNotFoundError
-from faceindex.paths import child_path
+from faceindex.paths import child_path, fsync_directory
 from faceindex.types import PackInfo
 
 HOME_ENV = "FACEINDEX_HOME"
@@ -94,7 +94,7 @@ class Collections:
                 if directory.exists():
                     raise CollectionExistsError(f"collection {collection_id!r} already exists in {self.root}") from e
                 raise
-            _fsync_directory(self.root)
+            fsync_directory(self.root)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -156,17 +156,9 @@ class Collections:
         doomed = self.root / f".deleting-{uuid.uuid4().hex}"
         os.rename(directory, doomed)
         shutil.rmtree(doomed)
-        _fsync_directory(self.root)
+        fsync_directory(self.root)
 
     def _not_found(self, collection_id: str) -> str:
         known = self.list_collections()
         listing = f"; collections here: {', '.join(known)}" if known else "; there are none yet"
         return f"no collection {collection_id!r} in {self.root}{listing}"
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from faceindex.collection import Collection, Collections
 from faceindex.engine import FaceEngine
 from faceindex.service.config import ServiceConfig
+
+if TYPE_CHECKING:
+    from faceindex.service.video_jobs import VideoJobs
 
 
 @dataclass
@@ -25,6 +29,8 @@ class RequestContext:
     default_engine: Callable[[], FaceEngine]
     # Closes the shared open Collection of an id (DeleteCollection, before the files go).
     forget_collection: Callable[[str], None]
+    # The stored-video job queue and its runner (None: this server runs no video jobs).
+    video_jobs: VideoJobs | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     # Set by the server when the client has gone or the server is stopping.
     cancelled: threading.Event = field(default_factory=threading.Event)

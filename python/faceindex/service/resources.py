@@ -1,5 +1,5 @@
 """What every request of the service shares: the home's Collections, one open Collection per id,
-and one FaceEngine per pack (loaded on first use)."""
+one FaceEngine per pack (loaded on first use), and the stored-video job queue."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import threading
 from faceindex.collection import Collection, Collections, schema
 from faceindex.engine import FaceEngine
 from faceindex.service.config import ServiceConfig
+from faceindex.service.jobs import JobStore
+from faceindex.service.video_jobs import VideoJobs
 
 DEFAULT_PACK = "dlib"
 
@@ -22,6 +24,14 @@ class SharedResources:
         self._stripes = [threading.Lock() for _ in range(64)]  # opening and closing, per id (a bounded set)
         self._engines: dict[str, FaceEngine] = {}
         self._engine_lock = threading.Lock()
+        self.video_jobs: VideoJobs | None = None
+
+    def start_video_jobs(self) -> VideoJobs:
+        """Open the job queue in <home>/service and run its jobs (those an earlier server left first)."""
+        self.video_jobs = VideoJobs(JobStore(self.config.home / "service"), self.open_collection,
+                                    self.default_engine)
+        self.video_jobs.start()
+        return self.video_jobs
 
     @property
     def default_pack(self) -> str:
@@ -85,7 +95,11 @@ class SharedResources:
         return self._stripes[hash(collection_id) % len(self._stripes)]
 
     def close(self) -> None:
-        """Close every open collection (their index caches are saved)."""
+        """Stop the video jobs (one running is interrupted and runs again at the next start), then close
+        every open collection (their index caches are saved)."""
+        if self.video_jobs is not None:
+            self.video_jobs.stop()
+            self.video_jobs.store.close()
         with self._open_lock:
             held, self._open = list(self._open.values()), {}
         for collection, _ in held:

@@ -81,6 +81,7 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
                          f"not {config.host}")
     logging.basicConfig(level=logging.INFO, stream=out, format="%(levelname)s: %(name)s: %(message)s")
     service = Service(config)
+    service.resources.start_video_jobs()
     app = ServiceApp(service, config.workers, config.queue_size)
     sock = bind(config.host, config.port)
     host, port = sock.getsockname()[:2]

@@ -24,7 +24,7 @@ def face_detail(row: np.void, pack: PackInfo, width: int, height: int) -> dict[s
                               pack, width, height)
 
 
-def _choice(choice: ThresholdChoice) -> dict[str, Any]:
+def threshold_choice_document(choice: ThresholdChoice) -> dict[str, Any]:
     return {"Value": choice.value, "ChosenBy": choice.chosen_by, "Requested": choice.requested,
             "FMR": None if choice.fmr is None else choice.fmr.value,
             "FPIR": None if choice.fpir is None else choice.fpir.value,
@@ -71,7 +71,7 @@ def track_entry(track: Track, pack: PackInfo) -> dict[str, Any]:
             "Embeddings": track.embeddings,
             "BestMatch": None if best is None else face_match(best, pack),
             "Threshold": None if search is None else search.threshold,
-            "ThresholdChoice": None if search is None else _choice(search.threshold_choice),
+            "ThresholdChoice": None if search is None else threshold_choice_document(search.threshold_choice),
             "Pack": {"Name": pack.name, "Version": pack.version}}
 
 
@@ -84,5 +84,5 @@ def face_search_document(metadata: VideoMetadata, timeline: Timeline, tracks: li
             "FaceModelVersion": shapes.face_model_version(pack),
             "Tracks": [track_entry(t, pack) for t in tracks],
             "Threshold": None if choice is None else choice.value,
-            "ThresholdChoice": None if choice is None else _choice(choice),
+            "ThresholdChoice": None if choice is None else threshold_choice_document(choice),
             "Pack": {"Name": pack.name, "Version": pack.version}, **(extra or {})}

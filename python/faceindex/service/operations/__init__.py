@@ -33,6 +33,6 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 
 def load_all() -> dict[str, Handler]:
     """Import every operation module (each registers its handlers) and return the table."""
-    from faceindex.service.operations import collections, faces, images, users  # noqa: F401
+    from faceindex.service.operations import collections, faces, images, users, video  # noqa: F401
 
     return OPERATIONS

@@ -1,0 +1,122 @@
+"""Running the video jobs: one thread takes the queued jobs oldest first and runs each
+through VideoAnalysis (one job at a time: a job already keeps every core busy through
+the engine's threads), writing its document to the JobStore.
+
+A server that stops mid-job interrupts it between frames and leaves it IN_PROGRESS; the
+next server runs it again from the start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from faceindex.collection import Collection
+from faceindex.engine import FaceEngine
+from faceindex.errors import FaceIndexError
+from faceindex.evaluation import thresholds
+from faceindex.service.errors import ServiceError
+from faceindex.service.jobs import FACE_SEARCH, Job, JobStore
+from faceindex.types import ThresholdChoice
+
+log = logging.getLogger("faceindex.service")
+
+# StartFaceSearch's FaceMatchThreshold when the request gives none (Rekognition's default).
+DEFAULT_FACE_MATCH_THRESHOLD = 80.0
+
+
+class _Interrupted(Exception):
+    """The server is stopping: the job stays IN_PROGRESS for the next one."""
+
+
+def search_threshold(collection: Collection, face_match_threshold: float | None) -> ThresholdChoice:
+    """The cosine threshold a FaceMatchThreshold (0-100) means for this collection's pack and size."""
+    similarity = DEFAULT_FACE_MATCH_THRESHOLD if face_match_threshold is None else float(face_match_threshold)
+    return thresholds.threshold_for_similarity(collection.pack, similarity, len(collection))
+
+
+class VideoJobs:
+    """The job queue and the thread that works through it."""
+
+    def __init__(self, store: JobStore, open_collection: Callable[[str], Collection],
+                 default_engine: Callable[[], FaceEngine]) -> None:
+        self.store = store
+        self._open_collection = open_collection
+        self._default_engine = default_engine
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Run every job left IN_PROGRESS by an earlier server, then each new one."""
+        self._thread = threading.Thread(target=self._loop, name="faceindex-video-jobs", daemon=True)
+        self._thread.start()
+
+    def submit(self, kind: str, request: dict[str, Any], video_path: Path) -> str:
+        job_id, created = self.store.submit(kind, request, video_path)
+        if created:
+            self._wake.set()
+        return job_id
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            job = self.store.next_in_progress()
+            if job is None:
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        try:
+            document = self._analyse(job)
+        except _Interrupted:
+            log.info("video job %s interrupted by shutdown; it runs again at the next start", job.job_id)
+            return
+        except ServiceError as e:
+            self.store.fail(job.job_id, f"{e.code}: {e.message}")
+            return
+        except FaceIndexError as e:  # the video cannot be read, the collection is gone, ...
+            self.store.fail(job.job_id, str(e))
+            return
+        except Exception:
+            log.exception("video job %s failed", job.job_id)
+            self.store.fail(job.job_id, "internal error while analysing the video")
+            return
+        self.store.succeed(job.job_id, document)
+
+    def _analyse(self, job: Job) -> dict[str, Any]:
+        from faceindex.video.analysis import VideoAnalysis  # the video extra is needed only when a job runs
+        from faceindex.video.face_tracking import SearchSettings
+
+        from faceindex.video.rekognition_shapes import threshold_choice_document
+
+        collection: Collection | None = None
+        choice: ThresholdChoice | None = None
+        search = SearchSettings()
+        if job.kind == FACE_SEARCH:
+            collection = self._open_collection(job.request["CollectionId"])
+            choice = search_threshold(collection, job.request.get("FaceMatchThreshold"))
+            # Every track's search is in the collection's audit log with the job id as its reference.
+            search = SearchSettings(threshold=choice.value, purpose="StartFaceSearch", reference=job.job_id)
+        engine = collection.engine if collection is not None else self._default_engine()
+        with VideoAnalysis(str(job.video_path), engine, collection, search=search) as analysis:
+            for _ in analysis:
+                if self._stopping.is_set():
+                    raise _Interrupted
+            if choice is None:
+                return analysis.face_detection_document()
+            document = analysis.face_search_document()
+        # The threshold came from FaceMatchThreshold (0-100, a false-match rate): say so, not "fixed".
+        document["FaceMatchThreshold"] = job.request.get("FaceMatchThreshold", DEFAULT_FACE_MATCH_THRESHOLD)
+        document["ThresholdChoice"] = threshold_choice_document(choice)
+        return document
