@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-botocore_config = pytest.importorskip("botocore.config", reason="boto3 (the test extra) is not installed")
+pytest.importorskip("boto3", reason="boto3 (the test extra) is not installed")
 from botocore.exceptions import ClientError  # noqa: E402
 from service_helpers import RunningServer, start_server  # noqa: E402
 
@@ -38,8 +38,7 @@ class Tally:
 
 def _client(server: RunningServer) -> Any:
     # One attempt per call: a retried 5xx must be counted, not hidden.
-    return server.client(config=botocore_config.Config(retries={"total_max_attempts": 1}, connect_timeout=10,
-                                                       read_timeout=120))
+    return server.client(retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=120)
 
 
 def _worker(server: RunningServer, number: int, photos: dict[str, bytes], tally: Tally, stop: threading.Event,
@@ -55,7 +54,7 @@ def _worker(server: RunningServer, number: int, photos: dict[str, bytes], tally:
                 response = client.search_faces_by_image(CollectionId=COLLECTION, Image={"Bytes": photos[name]},
                                                         MaxFaces=5)
             else:
-                external = f"c{number}-{n}-{name}"
+                external = f"{'s' if search else 'k'}{number}-{n}-{name}"  # unique across both phases
                 response = client.index_faces(CollectionId=COLLECTION, Image={"Bytes": photos[name]},
                                               ExternalImageId=external)
                 with tally.lock:
