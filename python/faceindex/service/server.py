@@ -23,6 +23,7 @@ import uvicorn
 
 from faceindex.service.app import ServiceApp
 from faceindex.service.config import ServiceConfig
+from faceindex.runtime import get_num_threads, set_num_threads
 from faceindex.service.dispatch import Service
 
 GRACE_SECONDS = 120  # for requests in flight at SIGTERM (an IndexFaces of a large image takes seconds)
@@ -80,6 +81,11 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
         raise ValueError(f"--no-auth is allowed only on a loopback address (127.0.0.1, ::1, localhost), "
                          f"not {config.host}")
     logging.basicConfig(level=logging.INFO, stream=out, format="%(levelname)s: %(name)s: %(message)s")
+    # Every worker runs one request's networks and kernels at a time: each gets its share of the
+    # cores, so that N requests at once run side by side instead of N x all cores contending
+    # (measured on 2 cores: 2 clients 0.91x the throughput of 1 with every request on both cores).
+    threads = max(1, get_num_threads() // config.workers)
+    set_num_threads(threads)
     service = Service(config)
     service.resources.start_video_jobs()
     app = ServiceApp(service, config.workers, config.queue_size)
@@ -89,7 +95,7 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     if config.no_auth:
         out.write("faceindex serve: WARNING: authentication is OFF (--no-auth): any local process may call this "
                   "endpoint\n")
-    out.write(f"faceindex serve: {config.workers} worker threads, up to {config.queue_size} requests waiting; "
+    out.write(f"faceindex serve: {config.workers} worker threads of {threads} core thread(s) each, up to {config.queue_size} requests waiting; "
               f"collections in {service.resources.collections.root}\n")
     out.write(f"faceindex serve: listening on http://{shown}:{port}\n")
     out.flush()
