@@ -303,8 +303,10 @@ def test_a_damaged_encrypted_database_is_a_collection_file_error(tmp_path: Path,
     with home.create_collection("c", SYNTHETIC) as c:
         c.index_embeddings(unit_vectors(2000, 1), pack=SYNTHETIC)
         db = c.directory / "collection.db"
+        # The meta table is read at every open; where its root page lies depends on the schema's tables.
+        meta_root = c._open().conn().execute("SELECT rootpage FROM sqlite_master WHERE name = 'meta'").fetchone()[0]
     intact = db.read_bytes()
-    for page, when in ((0, "open"), (5, "open"), (60, "listing")):
+    for page, when in ((0, "open"), (meta_root - 1, "open"), (60, "listing")):
         damaged = bytearray(intact)
         damaged[page * PAGE + 200] ^= 0x55
         db.write_bytes(bytes(damaged))

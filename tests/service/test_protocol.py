@@ -62,8 +62,8 @@ def test_real_operation_not_served(rekognition_server: RunningServer, rekognitio
     document = assert_error(signed(rekognition_server, "DetectLabels", b'{"Image": {"Bytes": "AAAA"}}'), 400,
                             "InvalidParameterException")
     assert "DetectLabels is not supported by faceindex" in document["message"]
-    with pytest.raises(rekognition.exceptions.InvalidParameterException, match="StartFaceSearch"):
-        rekognition.start_face_search(Video={"S3Object": {"Bucket": "bucket", "Name": "v.mp4"}}, CollectionId="c")
+    with pytest.raises(rekognition.exceptions.InvalidParameterException, match="StartLabelDetection"):
+        rekognition.start_label_detection(Video={"S3Object": {"Bucket": "bucket", "Name": "v.mp4"}})
 
 
 def test_body_too_large_is_refused_before_reading_it(rekognition_server: RunningServer) -> None:
