@@ -62,3 +62,15 @@ def check_box(box: dict[str, float]) -> None:
     """A ratio BoundingBox inside its image (a detector's box may reach a little past an edge)."""
     assert 0 < box["Width"] <= 1 and 0 < box["Height"] <= 1
     assert -0.1 < box["Left"] < 1 and -0.1 < box["Top"] < 1
+
+
+def index_portraits(rk: Any, data_file: DataFile, collection_id: str) -> dict[str, str]:
+    """A new collection holding four portraits (two of Obama, two of Biden), one face each: name -> FaceId."""
+    rk.create_collection(CollectionId=collection_id)
+    faces = {}
+    for name, path in (("obama", OBAMA), ("obama2", OBAMA_2), ("biden", BIDEN), ("biden2", BIDEN_2)):
+        answer = rk.index_faces(CollectionId=collection_id, Image=photo(data_file, path), ExternalImageId=name,
+                                MaxFaces=1)
+        assert len(answer["FaceRecords"]) == 1, name
+        faces[name] = answer["FaceRecords"][0]["Face"]["FaceId"]
+    return faces

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PIL import Image
 
 from faceindex import Collections
-from ops_helpers import (BIDEN, BIDEN_2, GROUP, LOW_BAR, OBAMA, OBAMA_2, OBAMA_AND_BIDEN, OBAMA_PROBE, DataFile,
-                         check_box, darkened, error_of, faceindex_headers, photo)
-from service_helpers import RunningServer, start_server
+from ops_helpers import (GROUP, LOW_BAR, OBAMA, OBAMA_AND_BIDEN, OBAMA_PROBE, DataFile,
+                         check_box, darkened, error_of, faceindex_headers, index_portraits, photo)
+from service_helpers import RunningServer
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LANDMARK_TYPES = {"eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight", "leftEyeLeft", "leftEyeRight",
@@ -24,29 +23,15 @@ NOT_ESTIMATED = {"AgeRange", "Smile", "Eyeglasses", "Sunglasses", "Gender", "Bea
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("home"))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def rk(server: RunningServer) -> Any:
-    return server.client()
+def rk(rekognition_server: RunningServer) -> Any:
+    """One client for the module (conftest's `rekognition` is made per test)."""
+    return rekognition_server.client()
 
 
 @pytest.fixture(scope="module")
 def people(rk: Any, data_file: DataFile) -> dict[str, str]:
     """Collection "people": four portraits, one face each; ExternalImageId -> FaceId."""
-    rk.create_collection(CollectionId="people")
-    faces = {}
-    for name, path in (("obama", OBAMA), ("obama2", OBAMA_2), ("biden", BIDEN), ("biden2", BIDEN_2)):
-        answer = rk.index_faces(CollectionId="people", Image=photo(data_file, path), ExternalImageId=name, MaxFaces=1)
-        assert len(answer["FaceRecords"]) == 1, name
-        faces[name] = answer["FaceRecords"][0]["Face"]["FaceId"]
-    return faces
+    return index_portraits(rk, data_file, "people")
 
 
 def detail_is_what_faceindex_measures(detail: dict[str, Any]) -> None:
@@ -130,7 +115,8 @@ def test_list_faces_pages_and_filters(rk: Any, people: dict[str, str]) -> None:
     assert error_of(rk.list_faces, CollectionId="people", MaxResults=0)[0] == "InvalidParameterException"
 
 
-def test_search_faces_by_image(server: RunningServer, rk: Any, people: dict[str, str], data_file: DataFile) -> None:
+def test_search_faces_by_image(rekognition_server: RunningServer, rk: Any, people: dict[str, str],
+                               data_file: DataFile) -> None:
     answer = rk.search_faces_by_image(CollectionId="people", Image=photo(data_file, OBAMA_PROBE),
                                       FaceMatchThreshold=LOW_BAR, MaxFaces=5)
     matches = answer["FaceMatches"]
@@ -151,7 +137,7 @@ def test_search_faces_by_image(server: RunningServer, rk: Any, people: dict[str,
     assert headers["x-faceindex-similarity-scale"] == "calibrated-fmr"
     assert "LFW" in headers["x-faceindex-calibration"]
     # The audit log holds the search under the request's id, with what the headers said.
-    with Collections(server.home).collection("people") as collection:
+    with Collections(rekognition_server.home).collection("people") as collection:
         entries = [e for e in collection.audit_log() if e.reference == answer["ResponseMetadata"]["RequestId"]]
     assert len(entries) == 1
     entry = entries[0]
@@ -195,13 +181,13 @@ def test_search_faces_by_image_errors(rk: Any, people: dict[str, str], data_file
     assert "FaceMatches" in search(CollectionId="people", Image=darkened(data_file, OBAMA_PROBE))
 
 
-def test_search_faces_by_face_id(server: RunningServer, rk: Any, people: dict[str, str]) -> None:
+def test_search_faces_by_face_id(rekognition_server: RunningServer, rk: Any, people: dict[str, str]) -> None:
     answer = rk.search_faces(CollectionId="people", FaceId=people["biden"], FaceMatchThreshold=LOW_BAR)
     assert answer["SearchedFaceId"] == people["biden"]
     found = [m["Face"]["FaceId"] for m in answer["FaceMatches"]]
     assert found == [people["biden2"]]  # never the face itself, never Obama
     assert faceindex_headers(answer)["x-faceindex-threshold-chosen-by"] == "fmr"
-    with Collections(server.home).collection("people") as collection:
+    with Collections(rekognition_server.home).collection("people") as collection:
         logged = [e for e in collection.audit_log() if e.reference == answer["ResponseMetadata"]["RequestId"]]
     assert [e.purpose for e in logged] == ["rekognition:SearchFaces"]
     unknown = "00000000-0000-4000-8000-000000000000"

@@ -3,42 +3,28 @@ through boto3's rekognition client against `faceindex serve` on 127.0.0.1, with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from faceindex import Collections
-from ops_helpers import (BIDEN, BIDEN_2, LOW_BAR, OBAMA, OBAMA_2, OBAMA_AND_BIDEN, OBAMA_PROBE, DataFile, darkened,
-                         error_of, faceindex_headers, photo)
-from service_helpers import RunningServer, start_server
+from ops_helpers import (LOW_BAR, OBAMA_AND_BIDEN, OBAMA_PROBE, DataFile, darkened,
+                         error_of, faceindex_headers, index_portraits, photo)
+from service_helpers import RunningServer
 
 UNKNOWN_FACE = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("home"))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def rk(server: RunningServer) -> Any:
-    return server.client()
+def rk(rekognition_server: RunningServer) -> Any:
+    """One client for the module (conftest's `rekognition` is made per test)."""
+    return rekognition_server.client()
 
 
 @pytest.fixture(scope="module")
 def faces(rk: Any, data_file: DataFile) -> dict[str, str]:
-    """Collection "users": four portraits, no user yet; name -> FaceId."""
-    rk.create_collection(CollectionId="users")
-    found = {}
-    for name, path in (("obama", OBAMA), ("obama2", OBAMA_2), ("biden", BIDEN), ("biden2", BIDEN_2)):
-        answer = rk.index_faces(CollectionId="users", Image=photo(data_file, path), ExternalImageId=name, MaxFaces=1)
-        found[name] = answer["FaceRecords"][0]["Face"]["FaceId"]
-    return found
+    """Collection "users": four portraits, one face each; no user yet; name -> FaceId."""
+    return index_portraits(rk, data_file, "users")
 
 
 def test_create_user_is_idempotent_with_a_token(rk: Any, faces: dict[str, str]) -> None:
@@ -56,10 +42,10 @@ def test_create_user_is_idempotent_with_a_token(rk: Any, faces: dict[str, str]) 
     assert error_of(rk.delete_user, CollectionId="users", UserId="token-user")[0] == "ResourceNotFoundException"
 
 
-def test_retries_arriving_together_all_succeed(server: RunningServer, faces: dict[str, str]) -> None:
+def test_retries_arriving_together_all_succeed(rekognition_server: RunningServer, faces: dict[str, str]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    clients = [server.client() for _ in range(6)]  # boto3 clients are not shared across threads here
+    clients = [rekognition_server.client() for _ in range(6)]  # boto3 clients are not shared across threads here
     with ThreadPoolExecutor(len(clients)) as pool:
         done = list(pool.map(lambda c: c.create_user(CollectionId="users", UserId="racer", ClientRequestToken="race"),
                              clients))
@@ -88,7 +74,7 @@ def test_list_users_pages(rk: Any, faces: dict[str, str]) -> None:
             rk.delete_user(CollectionId="users", UserId=name)
 
 
-def test_associate_search_disassociate(server: RunningServer, rk: Any, faces: dict[str, str],
+def test_associate_search_disassociate(rekognition_server: RunningServer, rk: Any, faces: dict[str, str],
                                        data_file: DataFile) -> None:
     rk.create_user(CollectionId="users", UserId="barack")
     rk.create_user(CollectionId="users", UserId="joe")
@@ -138,7 +124,7 @@ def test_associate_search_disassociate(server: RunningServer, rk: Any, faces: di
         probe = rk.search_users_by_image(CollectionId="users", Image=photo(data_file, OBAMA_PROBE),
                                          UserMatchThreshold=LOW_BAR)
         assert [m["User"]["UserId"] for m in probe["UserMatches"]] == ["barack"]
-        with Collections(server.home).collection("users") as collection:
+        with Collections(rekognition_server.home).collection("users") as collection:
             logged = [e for e in collection.audit_log()
                       if e.reference == probe["ResponseMetadata"]["RequestId"]]
         assert [e.purpose for e in logged] == ["rekognition:SearchUsersByImage"]
