@@ -18,24 +18,14 @@ from faceindex.collection import Collection
 from faceindex.engine import FaceEngine
 from faceindex.errors import FaceIndexError
 from faceindex.evaluation import thresholds
+from faceindex.service import accountability
 from faceindex.service.errors import ServiceError
 from faceindex.service.jobs import FACE_SEARCH, Job, JobStore
-from faceindex.types import ThresholdChoice
 
 log = logging.getLogger("faceindex.service")
 
-# StartFaceSearch's FaceMatchThreshold when the request gives none (Rekognition's default).
-DEFAULT_FACE_MATCH_THRESHOLD = 80.0
-
-
 class _Interrupted(Exception):
     """The server is stopping: the job stays IN_PROGRESS for the next one."""
-
-
-def search_threshold(collection: Collection, face_match_threshold: float | None) -> ThresholdChoice:
-    """The cosine threshold a FaceMatchThreshold (0-100) means for this collection's pack and size."""
-    similarity = DEFAULT_FACE_MATCH_THRESHOLD if face_match_threshold is None else float(face_match_threshold)
-    return thresholds.threshold_for_similarity(collection.pack, similarity, len(collection))
 
 
 class VideoJobs:
@@ -98,25 +88,25 @@ class VideoJobs:
         from faceindex.video.analysis import VideoAnalysis  # the video extra is needed only when a job runs
         from faceindex.video.face_tracking import SearchSettings
 
-        from faceindex.video.rekognition_shapes import threshold_choice_document
-
         collection: Collection | None = None
-        choice: ThresholdChoice | None = None
+        wanted: accountability.Requested | None = None
         search = SearchSettings()
         if job.kind == FACE_SEARCH:
             collection = self._open_collection(job.request["CollectionId"])
-            choice = search_threshold(collection, job.request.get("FaceMatchThreshold"))
-            # Every track's search is in the collection's audit log with the job id as its reference.
-            search = SearchSettings(threshold=choice.value, purpose="StartFaceSearch", reference=job.job_id)
+            # FaceMatchThreshold as a photo search takes it; every track's search is in the
+            # collection's audit log with the job id as its reference.
+            wanted = accountability.requested(collection.pack, job.request.get("FaceMatchThreshold"))
+            search = SearchSettings(threshold=wanted.threshold, max_fmr=wanted.max_fmr, purpose="StartFaceSearch",
+                                    reference=job.job_id)
         engine = collection.engine if collection is not None else self._default_engine()
         with VideoAnalysis(str(job.video_path), engine, collection, search=search) as analysis:
             for _ in analysis:
                 if self._stopping.is_set():
                     raise _Interrupted
-            if choice is None:
+            if collection is None or wanted is None:
                 return analysis.face_detection_document()
             document = analysis.face_search_document()
-        # The threshold came from FaceMatchThreshold (0-100, a false-match rate): say so, not "fixed".
-        document["FaceMatchThreshold"] = job.request.get("FaceMatchThreshold", DEFAULT_FACE_MATCH_THRESHOLD)
-        document["ThresholdChoice"] = threshold_choice_document(choice)
+        choice = thresholds.for_search(collection.pack, len(collection), wanted.threshold, wanted.max_fmr)
+        # Kept with the document, so that every GetFaceSearch page answers the same X-Faceindex-* headers.
+        document["FaceindexHeaders"] = accountability.headers(collection.pack, choice, wanted)
         return document

@@ -15,12 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from faceindex.service import accountability
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter, not_found
 from faceindex.service.image_input import local_s3_path
 from faceindex.service.jobs import FACE_DETECTION, FACE_SEARCH, IN_PROGRESS, SUCCEEDED, Job
 from faceindex.service.operations import operation
-from faceindex.service.video_jobs import VideoJobs, search_threshold
+from faceindex.service.video_jobs import VideoJobs
 
 # Rekognition's limits for stored video: at most 10 GB; Get pages hold at most 1000 entries.
 MAX_VIDEO_BYTES = 10 * 1024**3
@@ -36,7 +37,7 @@ def start_face_detection(ctx: RequestContext, params: dict[str, Any]) -> dict[st
 @operation("StartFaceSearch")
 def start_face_search(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection = ctx.open_collection(params["CollectionId"])  # ResourceNotFoundException now, not a failed job later
-    search_threshold(collection, params.get("FaceMatchThreshold"))  # an uncalibrated pack fails here, clearly
+    accountability.requested(collection.pack, params.get("FaceMatchThreshold"))  # a bad threshold fails here
     video = video_file(ctx, params["Video"])
     return {"JobId": _jobs(ctx).submit(FACE_SEARCH, params, video)}
 
@@ -61,8 +62,7 @@ def get_face_search(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         if sort_by == "INDEX":  # by person (track), then time; the document is by time, then person
             document["Persons"].sort(key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
         response.update(_page(job, document, "Persons", sort_by, params))
-        choice = document.get("ThresholdChoice") or {}
-        ctx.response_headers.update(_threshold_headers(choice, document))
+        ctx.response_headers.update(document.get("FaceindexHeaders", {}))
     return response
 
 
@@ -139,13 +139,3 @@ def _offset(token: str, job_id: str, sort_by: str) -> int:
 
 def _job_tag(job_id: str) -> str:
     return hashlib.sha256(job_id.encode()).hexdigest()[:8]
-
-
-def _threshold_headers(choice: dict[str, Any], document: dict[str, Any]) -> dict[str, str]:
-    headers = {"X-Faceindex-Pack": str(document.get("FaceModelVersion", ""))}
-    if choice:
-        headers["X-Faceindex-Threshold"] = repr(choice["Value"])
-        headers["X-Faceindex-Threshold-Chosen-By"] = str(choice["ChosenBy"])
-        if choice.get("FMR") is not None:
-            headers["X-Faceindex-Estimated-FMR"] = repr(choice["FMR"])
-    return headers
