@@ -45,6 +45,19 @@ def test_index_faces_keeps_the_image_size_on_every_face(tmp_path: Path, engine: 
         assert (match.face.image_width, match.face.image_height) == (200, 300)
 
 
+def test_embeddings_brought_with_their_image_size(tmp_path: Path) -> None:
+    with Collections(tmp_path).create_collection("c", SYNTHETIC) as c:
+        records = c.index_embeddings(E[:2], pack=SYNTHETIC, image_id="frame", image_size=(1920, 1080))
+        assert [(r.image_width, r.image_height) for r in records] == [(1920, 1080)] * 2
+        assert {(r.image_width, r.image_height) for r in c.iter_faces()} == {(1920, 1080)}
+        for bad in [(0, 10), (10,), (1.5, 2), ("640", 480), (True, 3), "640x480"]:
+            with pytest.raises(ValueError, match="image_size must be"):
+                c.index_embeddings(E[2:3], pack=SYNTHETIC, image_size=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="one image"):
+            c.index_embeddings(E[2:4], pack=SYNTHETIC, image_id=["a", "b"], image_size=(10, 10))
+        assert len(c) == 2, "a refused call stores nothing"
+
+
 def test_an_image_size_goes_with_its_last_face(tmp_path: Path, engine: ScriptedEngine) -> None:
     with Collections(tmp_path).create_collection("c", engine=engine) as c:
         records = c.index_faces(scene(1, 640, 480)).face_records

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Sequence
 
@@ -36,6 +37,17 @@ def external_image_id(value: object) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 255 or _CONTROL.search(value):
         raise ValueError(f"external_image_id must be 1-255 printable characters or None, got {value!r}")
     return value
+
+
+def image_size(value: object) -> tuple[int, int]:
+    """An image's (width, height): two positive integers."""
+    try:
+        width, height = (operator.index(v) for v in value if not isinstance(v, bool))  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (width, height), two positive integers, got {value!r}") from None
+    if not (0 < width <= 1 << 20 and 0 < height <= 1 << 20):
+        raise ValueError(f"image_size must be (width, height), two positive integers, got {value!r}")
+    return width, height
 
 
 def face_ids(values: str | Iterable[str]) -> list[str]:
