@@ -151,15 +151,20 @@ def cmd_collection_delete(args: argparse.Namespace, out: Output) -> int:
 def cmd_index(args: argparse.Namespace, out: Output) -> int:
     from faceindex.collection.ingest import image_files, index_paths
     from faceindex.progress import ProgressBar
+    from faceindex.video.video_faces import index_videos, is_video, video_files
 
     with _collection(args) as collection:
         files = image_files(args.paths)
-        if not files:
-            raise CliError(f"no images found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
-        bar = ProgressBar(len(files), "indexing", enabled=args.progress)
+        videos = [f for f in files if is_video(f)] + video_files(args.paths)
+        photos = [f for f in files if not is_video(f)]
+        if not photos and not videos:
+            raise CliError(f"no photos or videos found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
+        bar = ProgressBar(len(photos) + len(videos), "indexing", enabled=args.progress)
         try:
-            report = index_paths(collection, files, args.external_id_from, args.max_faces, args.quality_filter,
+            report = index_paths(collection, photos, args.external_id_from, args.max_faces, args.quality_filter,
                                  on_file=lambda f: bar.advance(Path(f.path).name))
+            report.files += index_videos(collection, videos, args.external_id_from, args.max_faces,
+                                         args.quality_filter, on_file=lambda f: bar.advance(Path(f.path).name)).files
         finally:
             bar.close()
 

@@ -170,7 +170,7 @@ def test_index_reports_missing_paths_and_empty_folders(home: str, tmp_path: Path
     empty = tmp_path / "empty"
     empty.mkdir()
     code, _, err = run("index", "people", str(empty), "--home", home)
-    assert code == 3 and "no images found" in err
+    assert code == 3 and "no photos or videos found" in err
 
 
 def test_index_paths_walks_folders_and_names_images(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_bad_options_are_refused(address: str, tmp_path: Path) -> None:
     assert process.returncode == 2 and "must be from 1 to 4096" in err
     process = _cli("index", "missing", str(tmp_path), "--ray", address, home=tmp_path)
     _, err = process.communicate(timeout=60)
-    assert process.returncode != 0 and "no images found" in err
+    assert process.returncode != 0 and "no photos or videos found" in err
     os.makedirs(tmp_path / "pics")
     (tmp_path / "pics" / "a.jpg").write_bytes(b"x")
     process = _cli("index", "missing", str(tmp_path / "pics"), "--ray", address, home=tmp_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from ray_helpers import local_ray
 
@@ -50,6 +51,11 @@ def single_process(photos: list[str], engine: FaceEngine, tmp_path_factory: pyte
         return Counter(r.external_image_id for r in collection.iter_faces() if r.external_image_id)
 
 
+def _size(path: str) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
+
+
 def _stored(sharded: ShardedCollection) -> list[Any]:
     records = []
     for shard in range(sharded.shards):
@@ -69,6 +75,9 @@ def test_the_same_faces_as_one_process(ray_instance: None, photos: list[str], en
         assert report.faces_per_s > 0
         # Each image's faces sit on the shard its content hash places it on, under that hash.
         assert len({r.image_id for r in stored}) == len(single_process)
+        # With the image's size, as Collection.index_faces stores it (ratio boxes for the endpoint).
+        sizes = {Path(p).name: _size(p) for p in photos}
+        assert all((r.image_width, r.image_height) == sizes[r.external_image_id] for r in stored)
         # A photo searched by image finds itself first, wherever its shard is.
         for photo in photos[:3]:
             best = sharded.search_faces_by_image(photo, max_faces=1)
@@ -148,3 +157,50 @@ def test_urls_the_workers_can_read(ray_instance: None, photos: list[str], engine
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_videos_store_one_face_per_track_and_resume(ray_instance: None, photos: list[str], engine: FaceEngine,
+                                                    data_dir: Path, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from faceindex.video.video_faces import video_faces_to_index
+
+    clip = data_dir / "video" / "short_hamilton_clip.mp4"
+    if not clip.is_file():
+        pytest.skip(f"no video at {clip}")
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / clip.name).symlink_to(clip)
+    (folder / Path(photos[0]).name).symlink_to(photos[0])
+    sources = sources_of([str(folder)])
+    assert sorted(Path(s).name for s in sources) == sorted([clip.name, Path(photos[0]).name])
+    in_process = video_faces_to_index(engine, clip, None, "auto")
+    with ShardedCollection.create(tmp_path, "archive", 2, engine.pack) as sharded:
+        report = ingest(sharded, sources, workers=2, batch_size=1)
+        assert report.failed == [] and report.images == 2 and report.videos == 1
+        from_video = [r for r in _stored(sharded) if r.external_image_id.startswith(f"{clip.name}:")]
+        # One face per track, as in one process (the worker runs one thread: allow one track's difference).
+        assert abs(len(from_video) - len(in_process.faces)) <= 1 and from_video
+        assert all((r.image_width, r.image_height) == (640, 360) for r in from_video)
+        assert len({r.image_id for r in from_video}) == 1
+        assert all(0 <= int(r.external_image_id.rsplit(":", 1)[1]) <= 10100 for r in from_video)
+        # The clip's people are found among them (the embeddings are the worker's own, stored whole).
+        match = sharded.search_faces_by_embedding(in_process.embeddings[0], pack=engine.pack, max_faces=1,
+                                                  threshold=0.99)
+        assert match.best is not None and match.best.face.external_image_id.startswith(clip.name)
+
+        # The same bytes from a URL are the same video: downloaded, hashed, skipped.
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            again = ingest(sharded, [f"http://127.0.0.1:{server.server_address[1]}/{clip.name}"], workers=1)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+        assert again.failed == [] and again.skipped == 1 and again.videos == 1 and again.indexed_faces == 0
+        assert len(_stored(sharded)) == report.indexed_faces

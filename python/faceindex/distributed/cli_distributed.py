@@ -83,7 +83,7 @@ def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
         from faceindex.cli import CliError
         from faceindex.errors import EXIT_NOT_FOUND
 
-        raise CliError(f"no images found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
+        raise CliError(f"no photos or videos found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
     _connect(args.ray)
     bar = ProgressBar(len(sources), "indexing (ray)", enabled=args.progress)
 
@@ -97,12 +97,13 @@ def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
                             quality_filter=args.quality_filter, on_image=advance)
         finally:
             bar.close()
-    summary = {"images": report.images, "skipped": report.skipped, "indexed_faces": report.indexed_faces,
+    summary = {"images": report.images, "videos": report.videos, "skipped": report.skipped, "indexed_faces": report.indexed_faces,
                "unindexed_faces": report.unindexed_faces, "failed": [{"path": p, "error": e} for p, e in report.failed],
                "workers": report.workers, "seconds": round(report.seconds, 3),
                "faces_per_s": round(report.faces_per_s, 2)}
     out.emit(summary, lambda: [f"{p}: FAILED: {e}" for p, e in report.failed] + [
-        f"{report.images} images ({report.skipped} indexed before), {report.indexed_faces} faces indexed, "
+        f"{report.images} files ({report.videos} videos; {report.skipped} indexed before), "
+        f"{report.indexed_faces} faces indexed, "
         f"{report.unindexed_faces} not indexed, {len(report.failed)} failed; {report.workers} workers, "
         f"{report.faces_per_s:.1f} faces/s"])
     return EXIT_PARTIAL if report.failed else EXIT_OK

@@ -1,27 +1,31 @@
-"""Distributed ingestion: photos from many files through FaceEngines on every node, into the shards.
+"""Distributed ingestion: photos and videos from many files through FaceEngines on every node, into the shards.
 
 Each worker is a Ray actor holding one FaceEngine; it takes a batch of files (paths or
 http(s) URLs its node can read), hashes each file's bytes, and for those not ingested
-before runs detection, the quality filter and embedding (faces_to_index, as
-Collection.index_faces does). The driver sends each image's faces to the shard its content
-hash places it on, where Shard.ingest_image stores them once. Both queues are bounded
-with ray.wait (backpressure): at most `in_flight` batches per worker and as many pending
-shard writes.
+before runs what indexing runs in one process: for a photo, detection, the quality filter
+and embedding (faces_to_index, as Collection.index_faces does); for a video, face tracking
+and one face per track (faceindex.video.video_faces). The driver sends each file's faces to
+the shard its content hash places it on, where Shard.ingest_image stores them once. Both
+queues are bounded with ray.wait (backpressure): at most `in_flight` batches per worker and
+as many pending shard writes.
 
-Resumable: a worker asks the shards (one call per shard and batch) which of its images'
-content hashes they hold, and skips those before any detection. Interrupted anywhere, a rerun stores each image once. Worker actors
-restart (max_restarts) and their lost batches are retried by Ray (max_task_retries); a
-shard write whose actor died is sent again (it is idempotent).
+Resumable: a worker asks the shards (one call per shard and batch) which of its files'
+content hashes they hold, and skips those before any detection. Interrupted anywhere, a
+rerun stores each file once. Worker actors restart (max_restarts) and their lost batches
+are retried by Ray (max_task_retries); a shard write whose actor died is sent again (it is
+idempotent).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import ray
@@ -33,15 +37,17 @@ from faceindex.distributed.placement import shard_of
 from faceindex.distributed.results import ShardUnavailableError
 from faceindex.distributed.sharded_collection import ABSENT, ShardedCollection
 from faceindex.engine import FaceEngine
-from faceindex.errors import ImageError
+from faceindex.errors import ImageError, VideoError
 from faceindex.types import Face, FloatArray
+from faceindex.video.video_faces import face_external_id, is_video, video_faces_to_index, video_files
 
 URL_PREFIXES = ("http://", "https://")
 
 
 @dataclass(frozen=True)
 class ImageFaces:
-    """One image as a worker saw it: its content hash and the faces to store (or why it failed)."""
+    """One file (a photo or a video) as a worker saw it: its content hash and the faces to store
+    (or why it failed)."""
 
     source: str
     external_image_id: str | None
@@ -52,17 +58,27 @@ class ImageFaces:
     already_ingested: bool = False
     error: str | None = None
     node_id: str | None = None  # the Ray node whose worker read it
+    image_size: tuple[int, int] | None = None  # (width, height) of the photo or of the video's frames
+    video: bool = False
+    # A video's faces: each one's external image id, the video's with the millisecond it was seen.
+    face_external_ids: tuple[str | None, ...] | None = None
+
+    @property
+    def external_ids(self) -> str | None | list[str | None]:
+        """What the shard stores as external image ids: one for all faces, or one each."""
+        return self.external_image_id if self.face_external_ids is None else list(self.face_external_ids)
 
 
 @dataclass
 class IngestionReport:
-    images: int = 0  # sources handled in this run (stored, skipped or failed)
+    images: int = 0  # sources handled in this run, photos and videos (stored, skipped or failed)
     skipped: int = 0  # stored by an earlier run: not detected again
     indexed_faces: int = 0
     unindexed_faces: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
     seconds: float = 0.0
     workers: int = 0
+    videos: int = 0  # of `images`, how many were videos
 
     @property
     def faces_per_s(self) -> float:
@@ -70,8 +86,17 @@ class IngestionReport:
 
 
 def content_hash(data: bytes) -> str:
-    """An image's id in ingestion: the same bytes are the same image, whatever their name or node."""
+    """A file's id in ingestion: the same bytes are the same image, whatever their name or node."""
     return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _file_hash(path: Path) -> str:
+    """content_hash of a file read in chunks: a video need not fit in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()[:32]
 
 
 def read_source(source: str, timeout_s: float = 60.0) -> bytes:
@@ -80,6 +105,16 @@ def read_source(source: str, timeout_s: float = 60.0) -> bytes:
             data: bytes = response.read()
             return data
     return Path(source).read_bytes()
+
+
+def _local_video(source: str, folder: Path, timeout_s: float = 60.0) -> Path:
+    """A video as a file of this node: a path as it is, a URL downloaded into `folder` (decoding seeks)."""
+    if not source.startswith(URL_PREFIXES):
+        return Path(source)
+    target = folder / f"video{len(list(folder.iterdir()))}{PurePosixPath(source.split('?', 1)[0]).suffix}"
+    with urllib.request.urlopen(source, timeout=timeout_s) as response, open(target, "wb") as out:  # noqa: S310
+        shutil.copyfileobj(response, out, 1 << 22)
+    return target
 
 
 class EmbedWorker:
@@ -96,34 +131,53 @@ class EmbedWorker:
 
     def embed(self, batch: Sequence[tuple[str, str | None]], shards: Sequence[Any], max_faces: int | None,
               quality_filter: QualityFilterSpec) -> list[ImageFaces]:
-        """The batch's images: each file read and hashed, the shards asked (one call each) which
-        of them they hold already, and only the others detected and embedded."""
+        """The batch's files: each read (a video downloaded, if a URL) and hashed, the shards asked
+        (one call each) which of them they hold already, and only the others analysed."""
         node = ray.get_runtime_context().get_node_id()
-        read: list[tuple[str, str | None, bytes | str]] = []
-        for source, external in batch:
-            try:
-                read.append((source, external, read_source(source)))
-            except OSError as e:
-                read.append((source, external, f"cannot read: {e}"))
-        hashes = {content_hash(data) for _, _, data in read if isinstance(data, bytes)}
-        done = _ingested_among(sorted(hashes), shards)
-        found = []
-        for source, external, data in read:
-            if isinstance(data, str):
-                found.append(ImageFaces(source, external, error=data, node_id=node))
-                continue
-            digest = content_hash(data)
-            if digest in done:
-                found.append(ImageFaces(source, external, digest, already_ingested=True, node_id=node))
-                continue
-            try:
-                faces, embeddings, unindexed, _ = faces_to_index(self.engine, data, max_faces, quality_filter)
-            except ImageError as e:
-                found.append(ImageFaces(source, external, digest, error=str(e), node_id=node))
-                continue
-            found.append(ImageFaces(source, external, digest, embeddings, tuple(faces.faces()), len(unindexed),
-                                    node_id=node))
-        return found
+        with tempfile.TemporaryDirectory(prefix="faceindex-ingest-") as downloads:
+            read: list[tuple[str, str | None, bytes | Path | str, str]] = []  # source, external, content, hash
+            for source, external in batch:
+                try:
+                    if is_video(source):
+                        path = _local_video(source, Path(downloads))
+                        read.append((source, external, path, _file_hash(path)))
+                    else:
+                        data = read_source(source)
+                        read.append((source, external, data, content_hash(data)))
+                except OSError as e:
+                    read.append((source, external, f"cannot read: {e}", ""))
+            done = _ingested_among(sorted({digest for *_, digest in read if digest}), shards)
+            found = []
+            for source, external, content, digest in read:
+                if isinstance(content, str):
+                    found.append(ImageFaces(source, external, error=content, node_id=node, video=is_video(source)))
+                elif digest in done:
+                    found.append(ImageFaces(source, external, digest, already_ingested=True, node_id=node,
+                                            video=isinstance(content, Path)))
+                elif isinstance(content, Path):
+                    found.append(self._video(source, external, content, digest, max_faces, quality_filter, node))
+                else:
+                    found.append(self._photo(source, external, content, digest, max_faces, quality_filter, node))
+            return found
+
+    def _photo(self, source: str, external: str | None, data: bytes, digest: str, max_faces: int | None,
+               quality_filter: QualityFilterSpec, node: str) -> ImageFaces:
+        try:
+            faces, embeddings, unindexed, size = faces_to_index(self.engine, data, max_faces, quality_filter)
+        except ImageError as e:
+            return ImageFaces(source, external, digest, error=str(e), node_id=node)
+        return ImageFaces(source, external, digest, embeddings, tuple(faces.faces()), len(unindexed), node_id=node,
+                          image_size=size)
+
+    def _video(self, source: str, external: str | None, path: Path, digest: str, max_faces: int | None,
+               quality_filter: QualityFilterSpec, node: str) -> ImageFaces:
+        try:
+            seen = video_faces_to_index(self.engine, path, max_faces, quality_filter)
+        except VideoError as e:
+            return ImageFaces(source, external, digest, error=str(e), node_id=node, video=True)
+        return ImageFaces(source, external, digest, seen.embeddings, tuple(seen.faces.faces()), len(seen.unindexed),
+                          node_id=node, image_size=seen.frame_size, video=True,
+                          face_external_ids=tuple(face_external_id(external, t) for t in seen.timestamps))
 
 
 def _ingested_among(hashes: Sequence[str], shards: Sequence[Any], timeout_s: float = 30.0) -> set[str]:
@@ -152,10 +206,11 @@ def _external_id(source: str, external_id_from: ExternalIdFrom) -> str | None:
 
 
 def sources_of(paths: Sequence[str]) -> list[str]:
-    """URLs as given; files named and images found in folders (recursively, sorted), as `faceindex index` finds them."""
+    """URLs as given; files named, and the photos and videos found in folders (recursively, sorted;
+    photos as `faceindex index` finds them)."""
     urls = [p for p in paths if p.startswith(URL_PREFIXES)]
-    files = image_files([p for p in paths if not p.startswith(URL_PREFIXES)])
-    return urls + [str(f) for f in files]
+    local = [p for p in paths if not p.startswith(URL_PREFIXES)]
+    return urls + [str(f) for f in image_files(local) + video_files(local)]
 
 
 def ingest(
@@ -201,11 +256,12 @@ def ingest(
         assert image.content_hash is not None and image.embeddings is not None
         shard = shard_of(f"image:{image.content_hash}", collection.shards)
         ref = collection.actors[shard].ingest_image.remote(image.content_hash, image.embeddings, list(image.faces),
-                                                           image.external_image_id)
+                                                           image.external_ids, image.image_size)
         storing[ref] = image
 
     def finish(image: ImageFaces, stored: int) -> None:
         report.images += 1
+        report.videos += image.video
         report.indexed_faces += stored
         report.unindexed_faces += image.unindexed_faces
         if image.already_ingested:

@@ -211,9 +211,12 @@ class Shard:
         return done
 
     def ingest_image(self, content_hash: str, embeddings: FloatArray, faces: Sequence[Face],
-                     external_image_id: str | None) -> int:
-        """Store an ingested image's faces once: a second call with the same content hash stores
-        nothing. Returns how many faces this call stored."""
+                     external_image_id: str | None | Sequence[str | None],
+                     image_size: tuple[int, int] | None = None) -> int:
+        """Store an ingested image's (or video's) faces once: a second call with the same content
+        hash stores nothing. external_image_id: one for all faces or one each (a video's faces
+        carry their time); image_size: (width, height) of the image or the video's frames.
+        Returns how many faces this call stored."""
         ledger = self._ledger()
         with self._ingest_lock:
             row = ledger.execute("SELECT state FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
@@ -228,7 +231,7 @@ class Shard:
             if len(faces):
                 stored = len(self.collection.index_embeddings(embeddings, pack=self.pack, faces=list(faces),
                                                               external_image_id=external_image_id,
-                                                              image_id=content_hash))
+                                                              image_id=content_hash, image_size=image_size))
             ledger.execute("UPDATE images SET state = 'done' WHERE content_hash = ?", (content_hash,))
             return stored
 

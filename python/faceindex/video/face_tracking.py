@@ -11,6 +11,7 @@ template change, so one decision per person rather than a false-match chance per
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from faceindex.collection import Collection
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
 from faceindex.evaluation import thresholds
-from faceindex.types import Float64Array, FloatArray
+from faceindex.types import Face, Float64Array, FloatArray
 from faceindex.video.frame_reader import SampledFrame
 from faceindex.video.results import FrameFaces, Track, TrackedFace, TrackEvent
 from faceindex.video.tracker import UNMATCHED, FaceTracker, ShotChangeDetector, TrackerSettings
@@ -156,7 +157,7 @@ class FaceTracking:
             state.track.last_timestamp = t
             state.track.faces_seen += 1
             if i in embedded:
-                self._add_embedding(state, embedded[i], float(quality[i]), t)
+                self._add_embedding(state, detections[i], embedded[i], float(quality[i]), t)
             faces.append(TrackedFace(track_id, detections[i], i in embedded))
         return FrameFaces(frame.index, t, faces, shot_change=cut, dropped_before=frame.dropped_before)
 
@@ -184,11 +185,15 @@ class FaceTracking:
             return True
         return t - state.last_embedded >= self.embed_policy.refresh_seconds and quality >= state.track.best_quality * 0.8
 
-    def _add_embedding(self, state: _TrackState, embedding: FloatArray, quality: float, t: float) -> None:
+    def _add_embedding(self, state: _TrackState, face: Face, embedding: FloatArray, quality: float, t: float
+                       ) -> None:
         e = embedding.astype(np.float64)
         state.embedding_sum = e if state.embedding_sum is None else state.embedding_sum + e
         state.last_embedded = t
         state.track.embeddings += 1
+        if state.track.best_face is None or quality > state.track.best_quality:
+            state.track.best_face = dataclasses.replace(face, embedding=embedding)
+            state.track.best_face_timestamp = t
         state.track.best_quality = max(state.track.best_quality, quality)
         template = state.template()
         self._tracker.set_appearance(state.track.index, template)

@@ -43,6 +43,10 @@ class Track:
     faces_seen: int = 0
     embeddings: int = 0  # times the recognizer ran on it
     best_quality: float = 0.0
+    # The best-quality face the recognizer ran on, with its own embedding, and when it was seen:
+    # what indexing a video stores of this track (faceindex.video.video_faces).
+    best_face: Face | None = None
+    best_face_timestamp: float | None = None
     search: FaceSearchResult | None = None
     ended: bool = False
 
