@@ -34,8 +34,11 @@ def test_a_killed_indexer_leaves_every_returned_face_and_nothing_half_written(tm
             if len(lines) >= kill_after:
                 proc.send_signal(signal.SIGKILL)
                 break
-        rest, _ = proc.communicate(timeout=60)
-        lines += [json.loads(line) for line in rest.splitlines() if line.strip()]  # returned before the kill
+        proc.wait(timeout=60)
+        # The lines returned before the kill: read through the same text stream, whose buffer may hold
+        # some already (communicate with a timeout reads the raw pipe and would miss them).
+        lines += [json.loads(line) for line in proc.stdout.read().splitlines() if line.strip()]
+        proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL, "the writer finished before it was killed"
         returned[writer] = lines
 
