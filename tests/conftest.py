@@ -17,6 +17,10 @@ import pytest
 # CollectionKeyError; the encryption tests name their keys themselves.
 os.environ.pop("FACEINDEX_KEY_FILE", None)
 
+# Every Ray node the tests start binds to 127.0.0.1 (Ray reads this when first imported; see
+# faceindex.distributed.connect), and the CLI processes they start inherit it.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

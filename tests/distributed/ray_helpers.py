@@ -15,10 +15,9 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="faceindex[ray] is not installed")
 
-# Every node runs on this machine. Ray 2.60 turns a loopback node address into the host's own
-# interface address (services.resolve_ip_for_localhost), and a cluster whose nodes are pinned to
-# 127.0.0.1 leaves the driver looking for the GCS at that interface address (it hangs): so the
-# nodes keep Ray's own address, and the tests check that every node is on one, this machine's.
+# Every node binds to 127.0.0.1 (tests/conftest.py keeps Ray from swapping loopback for the
+# interface address), and the tests check that ray.nodes() says so.
+LOOPBACK = "127.0.0.1"
 QUIET = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
 
 
@@ -26,9 +25,10 @@ QUIET = {"include_dashboard": False, "log_to_driver": False, "configure_logging"
 def local_ray(num_cpus: int = 2) -> Iterator[None]:
     temp = tempfile.mkdtemp(prefix="fi-ray-", dir="/tmp")
     try:
-        ray.init(num_cpus=num_cpus, _temp_dir=temp, namespace="faceindex-tests", **QUIET)
+        ray.init(num_cpus=num_cpus, _temp_dir=temp, namespace="faceindex-tests", _node_ip_address=LOOPBACK,
+                 **QUIET)
         nodes = [n for n in ray.nodes() if n["Alive"]]
-        assert len(nodes) == 1 and nodes[0]["NodeManagerAddress"] == this_machine(), nodes
+        assert len(nodes) == 1 and nodes[0]["NodeManagerAddress"] == LOOPBACK, nodes
         yield
     finally:
         ray.shutdown()
@@ -46,14 +46,14 @@ def simulated_cluster(nodes: int, cpus_per_node: int = 1) -> Iterator[Any]:
     monkey.setenv("RAY_TMPDIR", temp)
     os.makedirs(os.path.join(temp, "ray"))
     cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "temp_dir": temp, "include_dashboard": False})
+        "num_cpus": 0, "temp_dir": temp, "include_dashboard": False, "node_ip_address": LOOPBACK})
     try:
         for _ in range(nodes):
-            cluster.add_node(num_cpus=cpus_per_node)
+            cluster.add_node(num_cpus=cpus_per_node, node_ip_address=LOOPBACK)
         ray.init(address=cluster.address, namespace="faceindex-tests", **QUIET)
         cluster.wait_for_nodes(timeout=60)
         alive = [n for n in ray.nodes() if n["Alive"]]
-        assert len(alive) == nodes + 1 and {n["NodeManagerAddress"] for n in alive} == {this_machine()}, alive
+        assert len(alive) == nodes + 1 and {n["NodeManagerAddress"] for n in alive} == {LOOPBACK}, alive
         yield cluster
     finally:
         ray.shutdown()
@@ -65,10 +65,3 @@ def simulated_cluster(nodes: int, cpus_per_node: int = 1) -> Iterator[Any]:
 def node_of(cluster: Any, node_id: str) -> Any:
     """The simulated worker node with this Ray node id (None: the head node)."""
     return next((node for node in cluster.worker_nodes if node.node_id == node_id), None)
-
-
-def this_machine() -> str:
-    """The address Ray gives a node started here."""
-    from ray._private.services import get_node_ip_address
-
-    return str(get_node_ip_address())

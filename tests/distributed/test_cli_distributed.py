@@ -113,3 +113,23 @@ def test_bad_options_are_refused(address: str, tmp_path: Path) -> None:
     process = _cli("index", "missing", str(tmp_path / "pics"), "--ray", address, home=tmp_path)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 3 and "no sharded collection 'missing'" in err
+
+
+def test_a_local_ray_instance_stays_on_loopback(tmp_path: Path) -> None:
+    """--ray local starts Ray on 127.0.0.1 by itself (connect() checks ray.nodes() and refuses
+    anything else), without the switch the tests' own process sets."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    process = subprocess.run([sys.executable, "-m", "faceindex.cli", "--home", str(tmp_path), "--json", "collection",
+                              "create", "x", "--shards", "2", "--ray", "local"], capture_output=True, text=True,
+                             env=env, timeout=240)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert json.loads(process.stdout)["shards"] == 2
+
+
+@pytest.mark.parametrize(("address", "loopback"), [
+    ("local", True), ("127.0.0.1:6379", True), ("localhost:6379", True), ("ray://127.0.0.1:10001", True),
+    ("[::1]:6379", True), ("10.0.0.5:6379", False), ("auto", False), ("ray://head:10001", False)])
+def test_which_addresses_are_loopback(address: str, loopback: bool) -> None:
+    from faceindex.distributed.connect import is_loopback
+
+    assert is_loopback(address) is loopback

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ray_helpers import node_of, ray, simulated_cluster
+from ray_helpers import LOOPBACK, node_of, ray, simulated_cluster
 
 from collection_helpers import SYNTHETIC, unit_vectors
 from faceindex.distributed import ShardedCollection, ShardUnavailableError
@@ -111,7 +111,7 @@ def test_a_lost_node_s_shard_comes_back_on_another_node(cluster: Any, tmp_path: 
         assert after[shard].node_id != infos[shard].node_id and after[shard].faces == infos[shard].faces
         sharded.close()
     finally:
-        cluster.add_node(num_cpus=1)
+        cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK)
 
 
 def test_losing_a_worker_node_mid_ingestion_loses_and_duplicates_nothing(cluster: Any, data_dir: Path,
@@ -151,4 +151,4 @@ def test_losing_a_worker_node_mid_ingestion_loses_and_duplicates_nothing(cluster
             assert report.indexed_faces == len(stored)
     finally:
         if lost:
-            cluster.add_node(num_cpus=1)
+            cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from faceindex.distributed.connect import before_ray, connect
 from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 
@@ -48,23 +49,13 @@ def _shards(text: str) -> int:
     return value
 
 
-def _connect(address: str | None) -> None:
-    try:
-        import ray
-    except ImportError as e:
-        raise ImportError("--ray needs Ray: pip install 'faceindex[ray]'") from e
-    if address is None:
-        raise ValueError("--shards needs --ray ADDRESS (an address, 'auto', or 'local')")
-    ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
-
-
 def cmd_create_sharded(args: argparse.Namespace, out: Any) -> int:
+    before_ray(args.ray)
     from faceindex.cli import _engine
     from faceindex.distributed.sharded_collection import ShardedCollection
 
     pack = _engine(args).pack
-    _connect(args.ray)
+    connect(args.ray)
     with ShardedCollection.create(args.home, args.collection_id, args.shards or 1, pack) as sharded:
         info = {"collection_id": sharded.collection_id, "shards": sharded.shards, "pack": str(pack.ref),
                 "path": str(sharded.directory)}
@@ -74,6 +65,7 @@ def cmd_create_sharded(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
+    before_ray(args.ray)
     from faceindex.distributed.ingestion import ImageFaces, IngestionReport, ingest, sources_of
     from faceindex.distributed.sharded_collection import ShardedCollection
     from faceindex.progress import ProgressBar
@@ -84,7 +76,7 @@ def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
         from faceindex.errors import EXIT_NOT_FOUND
 
         raise CliError(f"no photos or videos found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
-    _connect(args.ray)
+    connect(args.ray)
     bar = ProgressBar(len(sources), "indexing (ray)", enabled=args.progress)
 
     def advance(image: ImageFaces, report: IngestionReport) -> None:
