@@ -151,6 +151,7 @@ class Collection:
         faces: Sequence[Face] | None = None,
         external_image_id: None | str | Sequence[str | None] = None,
         image_id: None | str | Sequence[str] = None,
+        image_size: tuple[int, int] | None = None,
     ) -> list[FaceRecord]:
         """Store embeddings you computed yourself with this collection's pack (bring your own embeddings).
 
@@ -160,9 +161,12 @@ class Collection:
         from (bbox, score, landmarks, quality), in the same order; without them the
         faces have an empty box and confidence 0. external_image_id and
         image_id: one for all, or one per face; image_id defaults to one new id
-        for the whole call. All faces are stored in one transaction, durably.
+        for the whole call. image_size: (width, height) of the one image all the faces come
+        from, when known (their BoundingBox is then given as ratios, as Rekognition's). All
+        faces are stored in one transaction, durably.
         """
-        return stored_faces.index_embeddings(self._open(), embeddings, pack, faces, external_image_id, image_id)
+        return stored_faces.index_embeddings(self._open(), embeddings, pack, faces, external_image_id, image_id,
+                                             image_size)
 
     def list_faces(self, max_results: int = 1000, next_token: str | None = None, *,
                    user_id: str | None = None, external_image_id: str | None = None) -> FacesPage:

@@ -60,7 +60,8 @@ def faces_to_index(engine: FaceEngine, image: Any, max_faces: int | None, qualit
 
 def index_embeddings(state: CollectionState, embeddings: npt.ArrayLike, pack: PackIdentity,
                      faces: Sequence[Face] | None, external_image_id: None | str | Sequence[str | None],
-                     image_id: None | str | Sequence[str]) -> list[FaceRecord]:
+                     image_id: None | str | Sequence[str], image_size: tuple[int, int] | None = None
+                     ) -> list[FaceRecord]:
     state.check_pack(pack)
     vectors = state.unit_vectors(embeddings, "embeddings")
     n = len(vectors)
@@ -75,7 +76,13 @@ def index_embeddings(state: CollectionState, embeddings: npt.ArrayLike, pack: Pa
     for value in image_ids:
         if not isinstance(value, str) or not value:
             raise ValueError(f"image ids must be non-empty strings, got {value!r}")
-    return insert(state, vectors, detections, image_ids, externals)  # type: ignore[arg-type]
+    if image_size is not None:
+        if len(set(image_ids)) > 1:
+            raise ValueError("image_size is the size of one image: give the faces one image_id")
+        width, height = image_size
+        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+            raise ValueError(f"image_size must be (width, height) in pixels, got {image_size!r}")
+    return insert(state, vectors, detections, image_ids, externals, image_size)  # type: ignore[arg-type]
 
 
 _NO_LANDMARKS = np.zeros((5, 2), dtype=np.float32).tobytes()

@@ -49,14 +49,11 @@ def _shards(text: str) -> int:
 
 
 def _connect(address: str | None) -> None:
-    try:
-        import ray
-    except ImportError as e:
-        raise ImportError("--ray needs Ray: pip install 'faceindex[ray]'") from e
+    from faceindex.distributed.cluster import connect
+
     if address is None:
         raise ValueError("--shards needs --ray ADDRESS (an address, 'auto', or 'local')")
-    ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+    connect(address)
 
 
 def cmd_create_sharded(args: argparse.Namespace, out: Any) -> int:
