@@ -7,6 +7,8 @@ One Ray instance (this process's) and two servers for the module: Ray starts slo
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,17 +30,22 @@ PHOTOS = {"obama": OBAMA, "obama2": OBAMA_2, "biden": BIDEN, "biden2": BIDEN_2, 
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, RunningServer]]:
-    """(sharded, plain): `serve --ray <this process's Ray> --shards 2` and a plain `serve`."""
+def servers(tmp_path_factory: pytest.TempPathFactory, data_file: Callable[[str], Path]
+            ) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """(sharded, plain): `serve --ray <this process's Ray> --shards 2` and a plain `serve`, reading
+    S3Objects from one folder that holds a short video."""
     monkey = pytest.MonkeyPatch()
     monkey.setattr(service_helpers, "START_TIMEOUT_S", 180.0)  # Ray's client start-up on 2 busy cores
     with local_ray(num_cpus=2):
         address = ray.get_runtime_context().gcs_address
         root = tmp_path_factory.mktemp("serve-sharded")
-        sharded = start_server(root / "sharded", extra_args=["--ray", address, "--shards", "2", "--shard-timeout",
-                                                             "3"])
+        s3_root = root / "s3"
+        (s3_root / "videos").mkdir(parents=True)
+        shutil.copyfile(data_file("video/short_hamilton_clip.mp4"), s3_root / "videos" / "hamilton.mp4")
+        sharded = start_server(root / "sharded", s3_root=s3_root,
+                               extra_args=["--ray", address, "--shards", "2", "--shard-timeout", "3"])
         try:
-            plain = start_server(root / "plain")
+            plain = start_server(root / "plain", s3_root=s3_root)
             try:
                 yield sharded, plain
             finally:
@@ -151,6 +158,37 @@ def test_a_sharded_endpoint_answers_as_a_plain_one(servers: tuple[RunningServer,
     assert not (sharded_server.home / "sharded" / "people").exists()
     code, _, status = error_of(sharded.describe_collection, CollectionId="people")
     assert (code, status) == ("ResourceNotFoundException", 400)
+
+
+def test_a_video_face_search_on_a_sharded_collection(servers: tuple[RunningServer, RunningServer],
+                                                      data_file: Callable[[str], Path]) -> None:
+    pytest.importorskip("av", reason="PyAV (the video extra) is not installed")
+    clients = [server.client(retries=ONE_TRY) for server in servers]
+    jobs = []
+    for client in clients:
+        client.create_collection(CollectionId="cast")
+        for person in ("lin-manuel-miranda.png", "alex-lacamoire.png"):
+            image = {"Bytes": data_file(f"images/face_recognition/{person}").read_bytes()}
+            client.index_faces(CollectionId="cast", Image=image, ExternalImageId=person)
+        jobs.append(client.start_face_search(Video={"S3Object": {"Bucket": "videos", "Name": "hamilton.mp4"}},
+                                             CollectionId="cast", FaceMatchThreshold=50.0)["JobId"])
+    answers = []
+    for client, job in zip(clients, jobs):
+        deadline = time.monotonic() + 600
+        while (answer := client.get_face_search(JobId=job, MaxResults=1000))["JobStatus"] == "IN_PROGRESS":
+            assert time.monotonic() < deadline, "the face search job did not end in 600 s"
+            time.sleep(1.0)
+        assert answer["JobStatus"] == "SUCCEEDED", answer.get("StatusMessage")
+        answers.append(answer)
+
+    def persons(answer: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [(p["Timestamp"], p["Person"]["Index"],
+                 [(m["Face"]["ExternalImageId"], m["Similarity"]) for m in p.get("FaceMatches", [])])
+                for p in answer["Persons"]]
+
+    assert persons(answers[0]) == persons(answers[1])
+    assert any(matches for _, _, matches in persons(answers[0]))
+    assert faceindex_headers(answers[0]) == faceindex_headers(answers[1]) != {}
 
 
 def test_a_shard_that_is_gone_is_named_not_hidden(servers: tuple[RunningServer, RunningServer],

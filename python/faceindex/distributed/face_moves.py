@@ -34,8 +34,10 @@ def export_faces(collection: Collection, face_ids: Sequence[str]) -> list[MovedF
     with store.read_transaction(conn):
         found = store.faces_by_face_ids(conn, list(face_ids))
         free = [(row, record) for row, record in found.values() if record.user_id is None]
-        vectors = store.embeddings_of(conn, [row for row, _ in free], state.pack.embedding_size) if free else []
-    return [MovedFace(record, np.array(vector)) for (_, record), vector in zip(free, vectors)]
+        if not free:
+            return []
+        vectors = store.embeddings_of(conn, [row for row, _ in free], state.pack.embedding_size)
+    return [MovedFace(record, vectors[i].copy()) for i, (_, record) in enumerate(free)]
 
 
 def import_faces(collection: Collection, faces: Sequence[MovedFace]) -> list[str]:
