@@ -1,13 +1,15 @@
-"""`faceindex serve --ray ADDRESS --shards 2` driven with boto3, against a plain `faceindex serve`
+"""`faceindex serve --ray local --shards 2` driven with boto3, against a plain `faceindex serve`
 given the same calls: the same answers (face ids aside: each collection makes its own), the same
 X-Faceindex-* headers; a shard that is gone makes a search fail as ServiceUnavailable naming it.
 
-One Ray instance (this process's) and two servers for the module: Ray starts slowly on 2 cores.
+One Ray instance (the server's) and two servers for the module: Ray starts slowly on 2 cores.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ray_helpers import local_ray, ray
+from ray_helpers import QUIET, ray
 
 import service_helpers
 from ops_helpers import BIDEN, BIDEN_2, GROUP, OBAMA, OBAMA_2, OBAMA_AND_BIDEN, OBAMA_PROBE, error_of, \
@@ -24,6 +26,7 @@ from service_helpers import RunningServer, start_server
 
 pytest.importorskip("boto3", reason="the serve extra is not installed")
 
+_RAY_AT = re.compile(r"served through the Ray cluster at (\S+) ")
 ONE_TRY = {"mode": "standard", "max_attempts": 1}  # no retry: the first answer is the one checked
 PHOTOS = {"obama": OBAMA, "obama2": OBAMA_2, "biden": BIDEN, "biden2": BIDEN_2, "pair": OBAMA_AND_BIDEN,
           "group": GROUP}
@@ -32,28 +35,36 @@ PHOTOS = {"obama": OBAMA, "obama2": OBAMA_2, "biden": BIDEN, "biden2": BIDEN_2, 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory, data_file: Callable[[str], Path]
             ) -> Iterator[tuple[RunningServer, RunningServer]]:
-    """(sharded, plain): `serve --ray <this process's Ray> --shards 2` and a plain `serve`, reading
-    S3Objects from one folder that holds a short video."""
+    """(sharded, plain): `serve --ray local --shards 2` (a Ray instance inside the server, which this
+    process joins as a driver at the address the server prints, to end a shard) and a plain
+    `serve`, reading S3Objects from one folder that holds a short video."""
     monkey = pytest.MonkeyPatch()
-    monkey.setattr(service_helpers, "START_TIMEOUT_S", 180.0)  # Ray's client start-up on 2 busy cores
-    with local_ray(num_cpus=2):
-        address = ray.get_runtime_context().gcs_address
-        root = tmp_path_factory.mktemp("serve-sharded")
-        s3_root = root / "s3"
-        (s3_root / "videos").mkdir(parents=True)
-        shutil.copyfile(data_file("video/short_hamilton_clip.mp4"), s3_root / "videos" / "hamilton.mp4")
-        sharded = start_server(root / "sharded", s3_root=s3_root,
-                               extra_args=["--ray", address, "--shards", "2", "--shard-timeout", "3"])
+    monkey.setattr(service_helpers, "START_TIMEOUT_S", 180.0)  # Ray's start-up on 2 busy cores
+    temp = tempfile.mkdtemp(prefix="fi-sv-", dir="/tmp")  # the server's Ray session files, private
+    monkey.setenv("RAY_TMPDIR", temp)
+    # No token authentication for this throw-away instance (else the server's Ray makes a token of its own).
+    monkey.setenv("RAY_AUTH_MODE", "disabled")
+    root = tmp_path_factory.mktemp("serve-sharded")
+    s3_root = root / "s3"
+    (s3_root / "videos").mkdir(parents=True)
+    shutil.copyfile(data_file("video/short_hamilton_clip.mp4"), s3_root / "videos" / "hamilton.mp4")
+    started: list[RunningServer] = []
+    try:
+        started.append(start_server(root / "sharded", s3_root=s3_root,
+                                    extra_args=["--ray", "local", "--shards", "2", "--shard-timeout", "3"]))
+        address = _RAY_AT.search(started[0].log())
+        assert address is not None, started[0].log()
+        started.append(start_server(root / "plain", s3_root=s3_root))
+        ray.init(address=address.group(1), namespace="faceindex-tests", **QUIET)
         try:
-            plain = start_server(root / "plain", s3_root=s3_root)
-            try:
-                yield sharded, plain
-            finally:
-                assert plain.stop() == 0, plain.log()
+            yield started[0], started[1]
         finally:
-            code = sharded.stop()
-            assert code == 0, f"faceindex serve --ray exited with {code}:\n{sharded.log()}"
-    monkey.undo()
+            ray.shutdown()
+    finally:
+        codes = [server.stop() for server in started]
+        monkey.undo()
+        shutil.rmtree(temp, ignore_errors=True)
+    assert codes == [0, 0], "\n".join(server.log() for server in started)
 
 
 def _both(servers: tuple[RunningServer, RunningServer], operation: str, **params: Any) -> tuple[Any, Any]:

@@ -98,10 +98,10 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
                   "endpoint\n")
     out.write(f"faceindex serve: {config.workers} worker threads of {threads} core thread(s) each, up to {config.queue_size} requests waiting; "
               f"collections in {service.resources.collections.root}\n")
-    if config.ray_address is not None:
+    if service.resources.sharding is not None:
         made = f"{config.shards} shards" if config.shards is not None else "plain ones"
-        out.write(f"faceindex serve: sharded collections served through Ray ({config.ray_address}); new collections: "
-                  f"{made}\n")
+        out.write(f"faceindex serve: sharded collections served through the Ray cluster at "
+                  f"{service.resources.sharding.address} (--ray {config.ray_address}); new collections: {made}\n")
     else:
         unserved = layout.list_sharded(config.home)
         if unserved:

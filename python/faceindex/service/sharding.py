@@ -43,6 +43,13 @@ class Sharding:
         self.config = config
         connect(config.ray_address, namespace=NAMESPACE)
 
+    @property
+    def address(self) -> str:
+        """The Ray cluster's address (with --ray local, the one this server started), for `ray.init(address=...)`."""
+        import ray
+
+        return str(ray.get_runtime_context().gcs_address)
+
     def open(self, collection_id: str, engine: FaceEngine | None) -> ShardedCollection:
         from faceindex.distributed.sharded_collection import ShardedCollection
 
