@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -237,3 +239,10 @@ def test_a_server_without_ray_names_the_fix(servers: tuple[RunningServer, Runnin
     assert "--ray ADDRESS" in message
     code, _, _ = error_of(plain.create_collection, CollectionId="elsewhere")
     assert code == "ResourceAlreadyExistsException"
+
+
+def test_shards_without_ray_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "faceindex.cli", "serve", "--home", str(tmp_path), "--no-auth",
+                           "--port", "0", "--shards", "2"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "--shards needs --ray ADDRESS" in done.stderr
