@@ -33,6 +33,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600, got {value}")
+    return value
+
+
 def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
     """Register `serve` among the subcommands; common_parents: the shared options (--home)."""
     from faceindex.cli import _positive
@@ -57,6 +67,13 @@ def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentP
                    help="S3Object images are read through boto3 from this S3-compatible endpoint")
     p.add_argument("--pack", help="model pack of new collections and of DetectFaces / CompareFaces "
                    "(default: dlib)")
+    p.add_argument("--ray", metavar="ADDRESS", help="serve sharded collections through this Ray cluster (an "
+                   "address, 'auto', or 'local' for a Ray instance in this process); needs faceindex[ray]")
+    p.add_argument("--shards", type=_positive, help="with --ray: CreateCollection makes collections sharded over "
+                   "this many Ray actors (without it, plain collections)")
+    p.add_argument("--shard-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="with --ray: how long a request waits for a shard before it is answered ServiceUnavailable "
+                   "(HTTP 503, naming the shards; default 10)")
 
 
 def cmd_serve(args: argparse.Namespace, out: Output) -> int:
@@ -81,9 +98,16 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
         raise CliError("--credentials FILE is needed (or --no-auth on a loopback address)", EXIT_USAGE)
     if args.s3_root is not None and args.s3_endpoint_url is not None:
         raise CliError("give either --s3-root or --s3-endpoint-url, not both", EXIT_USAGE)
+    if args.shards is not None and args.ray is None:
+        raise CliError("--shards needs --ray ADDRESS (sharded collections live on a Ray cluster)", EXIT_USAGE)
+    if args.ray is not None:
+        try:
+            import ray  # noqa: F401
+        except ImportError as e:
+            raise CliError("--ray needs Ray: pip install 'faceindex[ray]'", EXIT_USAGE) from e
     config = ServiceConfig(
         home=Path(args.home) if args.home else default_home(), host=args.host, port=args.port,
         workers=args.workers, queue_size=args.queue_size, credentials_file=args.credentials,
         no_auth=args.no_auth, region=args.region, s3_root=args.s3_root, s3_endpoint_url=args.s3_endpoint_url,
-        pack=args.pack)
+        pack=args.pack, ray_address=args.ray, shards=args.shards, shard_timeout_s=args.shard_timeout)
     return serve(config, out=args.stderr)

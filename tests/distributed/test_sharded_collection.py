@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ray_helpers import local_ray
+from ray_helpers import local_ray, ray
 
 from collection_helpers import near, unit_vectors
 from faceindex import FaceEngine
@@ -261,3 +261,131 @@ def test_an_ingestion_cut_between_store_and_ledger_stores_once(dlib_pack: PackIn
     assert sorted(restarted.ingested()) == ["lost-hash", "stored-hash"]
     assert len(restarted.collection) == 3
     restarted.close()
+
+
+def _content(records: list) -> list[tuple[str | None, str | None, tuple[float, ...]]]:  # type: ignore[type-arg]
+    """What a listing holds, face ids aside (a sharded and a plain collection give their faces their own ids)."""
+    return sorted((r.external_image_id, r.user_id, r.face.bbox) for r in records)
+
+
+def test_paged_listing_across_shards_holds_the_collections_faces(
+        both: tuple[ShardedCollection, Collection, np.ndarray]) -> None:
+    sharded, single, _ = both
+    pages, token = [], None
+    while True:
+        page = sharded.list_faces(37, token)
+        pages.append(page.faces)
+        token = page.next_token
+        if token is None:
+            break
+    assert [len(p) for p in pages] == [37] * (FACES // 37) + [FACES % 37]
+    listed = [r for p in pages for r in p]
+    ids = [r.face_id for r in listed]
+    assert ids == sorted(ids) and len(set(ids)) == FACES  # one global order, no face twice or missed
+    assert _content(listed) == _content(list(single.iter_faces()))
+    assert list(sharded.get_faces(ids[:3]).values()) == listed[:3]
+    for bad in ("f12", "g", "g'; DROP", 12):
+        with pytest.raises(ValueError, match="next_token"):
+            sharded.list_faces(10, bad)  # type: ignore[arg-type]
+    described = sharded.describe_collection()
+    assert (described.face_count, described.user_count, described.pack) == (FACES, 0, single.pack.ref)
+
+
+def test_associate_moves_faces_to_the_users_shard(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
+    vectors = unit_vectors(40, seed=21)
+    vectors[1:4] = [near(vectors[0], 0.9, seed=s) for s in range(3)]  # faces like the user's first
+    names = [f"img{i:02d}" for i in range(40)]
+    single = Collections(tmp_path).create_collection("single", dlib_pack)
+    single_ids = dict(zip(names, (r.face_id for r in single.index_embeddings(vectors, pack=dlib_pack,
+                                                                             external_image_id=names,
+                                                                             image_id=names))))
+    with ShardedCollection.create(tmp_path, "moves", SHARDS, dlib_pack) as sharded:
+        records = sharded.index_embeddings(vectors, pack=dlib_pack, external_image_id=names, image_id=names)
+        ids = {r.external_image_id: r.face_id for r in records}
+        users = [f"user{u:02d}" for u in range(12)]
+        for user in users:
+            sharded.create_user(user)
+            single.create_user(user)
+        user = "user00"
+        home = sharded._user_shard(user)
+        other_user = next(u for u in users if sharded._user_shard(u) != home)
+        sharded.associate_faces(other_user, ids["img20"], user_match_threshold=-1.0)
+        single.associate_faces(other_user, single_ids["img20"], user_match_threshold=-1.0)
+        matching = ["img01", "img02", "img03", "img10", "img11"]  # three like img00, two not
+        assert {shard_of(f"image:{n}", SHARDS) for n in matching} - {home}  # faces from other shards
+        by_name = {v: k for k, v in ids.items()} | {"no-such-face": "no-such-face"}
+        single_names = {v: k for k, v in single_ids.items()} | {"no-such-face": "no-such-face"}
+        # The first face joins without a match (the user has none); then a match at 0.8 is required.
+        for group in (["img00"], matching):
+            extra = ["img20"]  # other_user's: ASSOCIATED_TO_A_DIFFERENT_USER
+            got = sharded.associate_faces(user, [ids[n] for n in group + extra] + ["no-such-face"],
+                                          user_match_threshold=0.8, purpose="test", reference="r1")
+            expected = single.associate_faces(user, [single_ids[n] for n in group + extra] + ["no-such-face"],
+                                              user_match_threshold=0.8)
+            assert [by_name[f] for f in got.associated_faces] == [single_names[f] for f in expected.associated_faces]
+            assert [(by_name[u.face_id], u.reasons, u.user_id, u.similarity)
+                    for u in got.unsuccessful_face_associations] == \
+                [(single_names[u.face_id], u.reasons, u.user_id, u.similarity)
+                 for u in expected.unsuccessful_face_associations]
+            assert got.threshold_choice == expected.threshold_choice
+        assert [by_name[f] for f in got.associated_faces] == ["img01", "img02", "img03"]
+        assert {u.reasons for u in got.unsuccessful_face_associations} == {
+            ("LOW_MATCH_CONFIDENCE",), ("ASSOCIATED_TO_A_DIFFERENT_USER",), ("FACE_NOT_FOUND",)}
+
+        def whole(r: object) -> tuple:  # type: ignore[type-arg]
+            return (r.face_id, r.image_id, r.external_image_id, r.created_at, r.face.bbox,  # type: ignore[attr-defined]
+                    r.face.landmarks.tolist(), r.image_width)  # type: ignore[attr-defined]
+
+        # Moved whole: the same ids and records, every face once, the user's all on its shard.
+        assert [whole(r) for r in sharded.get_faces([r.face_id for r in records]).values()] == \
+            [whole(r) for r in records]
+        on_disk = sharded_faces(sharded)
+        assert len(on_disk) == len(sharded) == 40 and len({r.face_id for r in on_disk}) == 40
+        theirs = sharded.list_faces(100, user_id=user).faces
+        assert _content(theirs) == _content(list(single.iter_faces(user_id=user)))
+        with Collections(sharded.shard_directory(home)).collection("moves") as shard:
+            assert {r.face_id for r in theirs} <= {r.face_id for r in shard.iter_faces()}
+        for query in (vectors[0], near(vectors[10], 0.7, seed=5)):
+            got_users = sharded.search_users_by_embedding(query, pack=dlib_pack, threshold=-1.0)
+            expected_users = single.search_users_by_embedding(query, pack=dlib_pack, threshold=-1.0)
+            assert [(m.user.user_id, m.similarity) for m in got_users.user_matches] == \
+                [(m.user.user_id, m.similarity) for m in expected_users.user_matches]
+        # A move cut after the copy (the face on both shards): never answered twice; the next associate finishes it.
+        name = next(n for n in names[20:] if shard_of(f"image:{n}", SHARDS) != home and n != "img20")
+        source = shard_of(f"image:{name}", SHARDS)
+        exported = ray.get(sharded.actors[source].export_faces.remote([ids[name]]))
+        assert ray.get(sharded.actors[home].import_faces.remote(exported)) == [ids[name]]
+        assert ray.get(sharded.actors[home].import_faces.remote(exported)) == []  # once only
+        found = sharded.search_faces_by_embedding(vectors[names.index(name)], pack=dlib_pack, max_faces=3,
+                                                  threshold=-1.0)
+        assert [m.face.face_id for m in found.face_matches].count(ids[name]) == 1
+        assert [r.face_id for r in sharded.list_faces(100).faces].count(ids[name]) == 1
+        sharded.associate_faces(user, ids[name], user_match_threshold=-1.0)
+        assert [r.face_id for r in sharded_faces(sharded)].count(ids[name]) == 1
+        # Users listed in pages, in id order, as one collection lists them.
+        pages, token = [], None
+        while True:
+            page = sharded.list_users(5, token)
+            pages.append([u.user_id for u in page.users])
+            if (token := page.next_token) is None:
+                break
+        assert pages == [users[:5], users[5:10], users[10:]]
+        with pytest.raises(UserNotFoundError):
+            sharded.associate_faces("nobody", ids["img05"])
+        # Kept: a user's face is not erased by delete_faces(keep_user_faces=True).
+        kept = sharded.delete_faces([ids["img00"], ids["img39"]], keep_user_faces=True)
+        assert kept.deleted_faces == [ids["img39"]]
+        assert [(u.face_id, u.reasons, u.user_id) for u in kept.unsuccessful_face_deletions] == [
+            (ids["img00"], ("ASSOCIATED_TO_AN_EXISTING_USER",), user)]
+        assert sharded.describe_collection().user_count == 12
+    single.close()
+
+
+def test_ingested_images_keep_their_size(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
+    with ShardedCollection.create(tmp_path, "sizes", 2, dlib_pack) as sharded:
+        face = Face(bbox=(10.0, 20.0, 74.0, 100.0), score=0.9, landmarks=np.zeros((5, 2), np.float32))
+        stored = ray.get(sharded.actors[1].ingest_image.remote("hash-1", unit_vectors(1, seed=4), [face], "x.jpg",
+                                                                (640, 480)))
+        assert stored == 1
+        (record,) = sharded.list_faces().faces
+        assert (record.image_width, record.image_height, record.image_id) == (640, 480, "hash-1")

@@ -255,6 +255,18 @@ def faces_page(
     return [(row[0], _face_record(row)) for row in rows]
 
 
+def faces_page_by_face_id(conn: sqlite3.Connection, after_face_id: str, limit: int, user_id: str | None = None
+                          ) -> list[FaceRecord]:
+    """Faces whose face id sorts after after_face_id, in face id order (the face_id index's)."""
+    where, args = "face_id > ?", [after_face_id]
+    if user_id is not None:
+        where += " AND user_id = ?"
+        args.append(user_id)
+    rows = conn.execute(f"SELECT {_FACE_COLUMNS} FROM {_FACES} WHERE {where} ORDER BY face_id LIMIT ?",
+                        (*args, limit))
+    return [_face_record(row) for row in rows]
+
+
 def user_of_rows(conn: sqlite3.Connection, row_ids: Sequence[int]) -> dict[int, str]:
     """row id -> user_id, for the rows that belong to a user."""
     found: dict[int, str] = {}
@@ -273,6 +285,10 @@ def rows_of_user(conn: sqlite3.Connection, user_id: str) -> list[tuple[int, str]
 
 def insert_image(conn: sqlite3.Connection, image_id: str, width: int, height: int) -> None:
     conn.execute("INSERT INTO images (image_id, width, height) VALUES (?, ?, ?)", (image_id, width, height))
+
+
+def has_image_size(conn: sqlite3.Connection, image_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM images WHERE image_id = ?", (image_id,)).fetchone() is not None
 
 
 def delete_rows(conn: sqlite3.Connection, row_ids: Sequence[int]) -> None:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
-    from faceindex.distributed.sharded_collection import ShardedCollection, sharded_path
+    from faceindex.distributed.layout import sharded_path
+    from faceindex.distributed.sharded_collection import ShardedCollection
 
 __all__ = ["ShardedCollection", "ShardedFaceSearchResult", "ShardedUserSearchResult", "ShardUnavailableError",
            "sharded_path"]
@@ -21,7 +22,11 @@ def __getattr__(name: str) -> Any:
         from faceindex.distributed import results
 
         return getattr(results, name)
-    if name in ("ShardedCollection", "sharded_path"):
+    if name == "sharded_path":  # no Ray needed to find a sharded collection's folder
+        from faceindex.distributed import layout
+
+        return layout.sharded_path
+    if name == "ShardedCollection":
         from faceindex.distributed import sharded_collection
 
         return getattr(sharded_collection, name)

@@ -45,17 +45,19 @@ def before_ray(address: str | None) -> None:
         loopback_only()
 
 
-def connect(address: str | None) -> None:
-    """ray.init for the CLI: an address, 'auto', or 'local' (a Ray instance of this machine on 127.0.0.1)."""
+def connect(address: str | None, *, namespace: str | None = None) -> None:
+    """ray.init quietly (no dashboard, no worker logs on this process's output) for the CLI and the
+    endpoint: an address, 'auto', or 'local' (a Ray instance of this machine on 127.0.0.1, ended
+    with this process). ImportError naming the extra when Ray is not installed."""
     if address is None:
         raise ValueError("--shards needs --ray ADDRESS (an address, 'auto', or 'local')")
     before_ray(address)
     try:
         import ray
     except ImportError as e:
-        raise ImportError("--ray needs Ray: pip install 'faceindex[ray]'") from e
+        raise ImportError("Ray is needed for sharded collections: pip install 'faceindex[ray]'") from e
     local = address == "local"
-    ray.init(address=None if local else address, include_dashboard=False, log_to_driver=False,
+    ray.init(address=None if local else address, namespace=namespace, include_dashboard=False, log_to_driver=False,
              configure_logging=False, _node_ip_address=LOOPBACK if local else None)
     if local:
         nodes = ray.nodes()  # type: ignore[no-untyped-call]

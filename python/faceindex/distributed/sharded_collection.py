@@ -14,6 +14,12 @@ are whole on one shard, so user search merges exactly too.
 Waits are bounded: a search asks the shards' sizes, then searches them, each round waiting
 up to timeout_s. A shard that does not answer in time (dead, restarting) makes a search raise ShardUnavailableError naming it, or with allow_partial=True answer with
 partial=True and the shard in missing_shards, never silently fewer faces.
+
+Listings (list_faces, list_users) merge the shards' pages in one global order, by face id
+and by user id, so a page token is the last id of the page before. A face moved between
+shards (associate_faces: a user's faces live on the user's shard; face_moves.py) is written
+on the target before it is erased from the source; merges keep one answer per face id, so a
+move interrupted between the two never shows a face twice.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -30,23 +38,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import ray
-from ray.exceptions import ActorUnavailableError, RayActorError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
 from faceindex.collection import Collections, validation
-from faceindex.collection.home import default_home
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
     AssociateFacesResult,
+    CollectionDescription,
     DeleteFacesResult,
     DeleteUserResult,
     DisassociateFacesResult,
     FaceMatch,
     FaceRecord,
+    FacesPage,
     IndexFacesResult,
+    UnsuccessfulFaceAssociation,
     UnsuccessfulFaceDeletion,
     UserMatch,
+    UsersPage,
 )
+from faceindex.collection.ids import page_token, read_page_token
 from faceindex.collection.state import PackIdentity
+from faceindex.distributed import layout
+from faceindex.distributed.layout import LAYOUT_NAME, SHARDED_FOLDER, sharded_path
 from faceindex.distributed.placement import placement_key, shard_of
 from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
 from faceindex.distributed.shard import Shard, ShardInfo
@@ -54,26 +68,23 @@ from faceindex.engine import FaceEngine
 from faceindex.errors import (
     CollectionExistsError,
     CollectionFileError,
-    CollectionNotFoundError,
     FaceNotFoundError,
     NoFaceError,
 )
 from faceindex.evaluation import thresholds
-from faceindex.paths import child_path
 from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
 
-LAYOUT_NAME = "layout.json"
-SHARDED_FOLDER = "sharded"
+__all__ = ["LAYOUT_NAME", "SHARDED_FOLDER", "ShardedCollection", "sharded_path"]
+
 DEFAULT_TIMEOUT_S = 30.0
+# Starting the shards' actors (a process each, importing faceindex, opening the shard) is slower
+# than answering: it gets at least this long, whatever timeout_s is.
+START_TIMEOUT_S = 120.0
 # Errors that mean "this shard's actor is not there now" (dead, restarting): retried until the timeout.
 ABSENT = (RayActorError, ActorUnavailableError)
 _RETRY_PAUSE_S = 0.2
-
-
-def sharded_path(home: str | os.PathLike[str] | None, collection_id: str) -> Path:
-    """Where a sharded collection lives: <home>/sharded/<collection_id>."""
-    root = (Path(home) if home is not None else default_home()) / SHARDED_FOLDER
-    return child_path(root, validation.collection_id(collection_id), "collection id")
+# list_faces' page token: "g" and the last face id of the page before (face ids are UUIDs).
+_FACE_TOKEN = re.compile(r"g[0-9A-Za-z-]{1,64}\Z")
 
 
 def shard_actor_class(**options: Any) -> Any:
@@ -95,23 +106,50 @@ def _spread(node_id: str) -> Any:
     return NodeAffinitySchedulingStrategy(node_id, soft=True, _spill_on_unavailable=False)
 
 
+def _get(refs: Any, timeout: float) -> Any:
+    """ray.get; an error a shard raised (UserNotFoundError, ValueError, ...) is raised as itself,
+    not as Ray's wrapper whose message carries the actor's traceback."""
+    try:
+        return ray.get(refs, timeout=timeout)
+    except RayTaskError as e:
+        if isinstance(e.cause, Exception):
+            raise e.cause from None
+        raise
+
+
+def _start(actor: Any, directory: str, collection_id: str, timeout_s: float) -> Any:
+    """A shard's actor. A named one whose name is taken is waited for (up to timeout_s): the
+    actors of a collection just closed take a moment to end and give their names back."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return actor.remote(directory, collection_id)
+        except ValueError as e:  # Ray: the name is taken
+            if time.monotonic() > deadline:
+                raise CollectionFileError(
+                    f"sharded collection {collection_id!r} is open in another process of this Ray namespace "
+                    f"(its shard actors' names are taken): close it there first") from e
+            time.sleep(_RETRY_PAUSE_S)
+
+
 class ShardedCollection:
     """A collection spread over Ray actors. Create one with ShardedCollection.create, open it
     with ShardedCollection(home, collection_id). Ray must be initialised (ray.init) first.
 
     timeout_s bounds every wait for the shards. actor_options go to each shard's actor
-    (e.g. {"num_cpus": 1} or a scheduling_strategy).
+    (e.g. {"num_cpus": 1} or a scheduling_strategy). actor_names: name shard i's actor
+    "<actor_names><collection_id>/shard-<i>" in the job's Ray namespace, so that operators (and
+    tests) find it, and a second process opening the same collection in that namespace is
+    refused instead of running a second set of actors on the same folders.
     """
 
     def __init__(self, home: str | os.PathLike[str] | None, collection_id: str, *, engine: FaceEngine | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, actor_options: dict[str, Any] | None = None) -> None:
+                 timeout_s: float = DEFAULT_TIMEOUT_S, actor_options: dict[str, Any] | None = None,
+                 actor_names: str | None = None) -> None:
+        self.home = home
         self.directory = sharded_path(home, collection_id)
         self.collection_id = collection_id
-        layout_file = self.directory / LAYOUT_NAME
-        if not layout_file.is_file():
-            raise CollectionNotFoundError(f"no sharded collection {collection_id!r} in {self.directory.parent}")
-        layout = json.loads(layout_file.read_text(encoding="utf-8"))
-        self.shards = int(layout["shards"])
+        self.shards = layout.shard_count(home, collection_id)
         lost = [i for i in range(self.shards) if not self.shard_directory(i).is_dir()]
         if lost:
             raise CollectionFileError(f"sharded collection {collection_id!r} has lost the folders of shard(s) "
@@ -121,13 +159,18 @@ class ShardedCollection:
         actor = shard_actor_class(**(actor_options or {}))
         placed = actor_options is not None and "scheduling_strategy" in actor_options
         nodes = [] if placed else sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])  # type: ignore[no-untyped-call]
-        self.actors: list[Any] = [
-            (actor if placed else actor.options(scheduling_strategy=_spread(nodes[i % len(nodes)])))
-            .remote(str(self.shard_directory(i)), collection_id) for i in range(self.shards)]
+        self.actors: list[Any] = []
         try:
+            for i in range(self.shards):
+                options: dict[str, Any] = {} if placed else {"scheduling_strategy": _spread(nodes[i % len(nodes)])}
+                if actor_names is not None:
+                    options["name"] = f"{actor_names}{collection_id}/shard-{i:03d}"
+                self.actors.append(_start(actor.options(**options), str(self.shard_directory(i)), collection_id,
+                                          timeout_s))
+            start_timeout_s = max(timeout_s, START_TIMEOUT_S)
             described, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards),
-                                                timeout_s)
-            self._require(missing, "start the shards", timeout_s)
+                                                start_timeout_s)
+            self._require(missing, "start the shards", start_timeout_s)
         except BaseException:
             for started in self.actors:
                 ray.kill(started, no_restart=True)
@@ -152,7 +195,11 @@ class ShardedCollection:
             Collections(directory / f"shard-{shard:03d}").create_collection(collection_id, info).close()
         (directory / LAYOUT_NAME).write_text(json.dumps({"collection_id": collection_id, "shards": shards}),
                                              encoding="utf-8")
-        return cls(home, collection_id, **options)
+        try:
+            return cls(home, collection_id, **options)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)  # empty yet: a retry can make it anew
+            raise
 
     def describe_shards(self) -> list[ShardInfo]:
         """Each shard's pack, faces, process and node (ShardUnavailableError if one does not answer)."""
@@ -162,7 +209,11 @@ class ShardedCollection:
         return [answers[i] for i in range(self.shards)]
 
     def shard_directory(self, shard: int) -> Path:
-        return self.directory / f"shard-{shard:03d}"
+        return layout.shard_directory(self.directory, shard)
+
+    def describe_collection(self) -> CollectionDescription:
+        """As Collections.describe_collection, summed over the shards."""
+        return layout.describe_sharded(self.home, self.collection_id)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -214,7 +265,7 @@ class ShardedCollection:
             if not ready:
                 break
             try:
-                values = ray.get(ready, timeout=max(left, 0.001))
+                values = _get(ready, max(left, 0.001))
                 for ref, value in zip(ready, values):
                     answers[pending.pop(ref)] = value
                 continue
@@ -224,7 +275,7 @@ class ShardedCollection:
             for ref in ready:
                 shard = pending.pop(ref)
                 try:
-                    answers[shard] = ray.get(ref, timeout=max(deadline - time.monotonic(), 0.001))
+                    answers[shard] = _get(ref, max(deadline - time.monotonic(), 0.001))
                 except ABSENT:
                     retry.append(shard)
             if retry:
@@ -313,14 +364,35 @@ class ShardedCollection:
             found.update(answers[shard])
         return {i: found[i] for i in ids if i in found}
 
-    def delete_faces(self, face_ids: str | Sequence[str]) -> DeleteFacesResult:
-        """Erase faces wherever they are (every shard is asked; each erases those it holds)."""
+    def delete_faces(self, face_ids: str | Sequence[str], *, keep_user_faces: bool = False) -> DeleteFacesResult:
+        """Erase faces wherever they are (every shard is asked; each erases those it holds). With
+        keep_user_faces=True a user's face is kept, as ASSOCIATED_TO_AN_EXISTING_USER."""
         ids = validation.face_ids(face_ids)
-        answers, missing = self._call_all(lambda i: self.actors[i].delete_faces.remote(ids), range(self.shards), self.timeout_s)
+        answers, missing = self._call_all(lambda i: self.actors[i].delete_faces.remote(ids, keep_user_faces),
+                                          range(self.shards), self.timeout_s)
         self._require(missing, "delete on every shard")
         deleted = {f for result in answers.values() for f in result.deleted_faces}
+        kept = {u.face_id: u for result in answers.values() for u in result.unsuccessful_face_deletions
+                if u.user_id is not None}
         return DeleteFacesResult([f for f in ids if f in deleted],
-                                 [UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)) for f in ids if f not in deleted])
+                                 [kept.get(f, UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)))
+                                  for f in ids if f not in deleted])
+
+    def list_faces(self, max_results: int = 1000, next_token: str | None = None, *,
+                   user_id: str | None = None) -> FacesPage:
+        """One page of the stored faces in face id order (the shards' pages merged); pass
+        next_token for the next. (A Collection lists in the order faces were indexed: the same
+        faces, in another order.)"""
+        max_results = validation.count(max_results, "max_results", high=100_000)
+        if next_token is not None and (not isinstance(next_token, str) or not _FACE_TOKEN.match(next_token)):
+            raise ValueError(f"next_token {next_token!r} is not one this listing returned")
+        after = "" if next_token is None else next_token[1:]
+        answers, missing = self._call_all(lambda i: self.actors[i].faces_page.remote(after, max_results + 1, user_id),
+                                          range(self.shards), self.timeout_s)
+        self._require(missing, "list the faces")
+        merged = sorted({r.face_id: r for shard in sorted(answers) for r in answers[shard]}.items())
+        page = [record for _, record in merged[:max_results]]
+        return FacesPage(page, f"g{page[-1].face_id}" if len(merged) > max_results else None)
 
     # -- searching ------------------------------------------------------------------------------
 
@@ -382,7 +454,9 @@ class ShardedCollection:
             shards, missing, timeout, allow_partial)
         results = []
         for q in range(len(queries)):
-            matches: list[FaceMatch] = [m for shard in sorted(answers) for m in answers[shard][q]]
+            # One match per face id: a face being moved between shards may be on both for a moment.
+            matches: list[FaceMatch] = list({m.face.face_id: m for shard in sorted(answers)
+                                             for m in answers[shard][q]}.values())
             matches.sort(key=lambda m: (-m.similarity, m.face.face_id))
             results.append(ShardedFaceSearchResult(matches[:max_faces], choice.value, self.pack.ref, choice,
                                                    partial=bool(missing), missing_shards=missing, searched_faces=size))
@@ -404,13 +478,50 @@ class ShardedCollection:
         self._on_user_shard(user_id, lambda i: self.actors[i].create_user.remote(user_id), "create the user")
 
     def associate_faces(self, user_id: str, face_ids: str | Sequence[str], user_match_threshold: float | None = None,
-                        *, max_fmr: float | None = None) -> AssociateFacesResult:
-        """As Collection.associate_faces, for faces on the user's shard (those indexed with
-        user_id=); a face elsewhere comes back unsuccessful as FACE_NOT_FOUND."""
+                        *, max_fmr: float | None = None, purpose: str | None = None,
+                        reference: str | None = None) -> AssociateFacesResult:
+        """As Collection.associate_faces, for faces on any shard: a face of no user held on
+        another shard is first moved to the user's shard (face_moves.py: the same face id and
+        record; copied before it is erased, so a crash loses nothing and a retry finishes the
+        move), where the user's faces live. A face that then fails the match stays moved,
+        unassociated, as it would stay in a Collection."""
         ids = validation.face_ids(face_ids)
+        target = self._user_shard(user_id)
+        self._on_user_shard(user_id, lambda i: self.actors[i].require_user.remote(user_id), "find the user")
+        others = [i for i in range(self.shards) if i != target]
+        found, missing = self._call_all(lambda i: self.actors[i].get_faces.remote(ids), others, self.timeout_s)
+        self._require(missing, "find the faces on the other shards")
+        owners: dict[str, str] = {}  # face id -> its user, for a face another shard's user holds
+        for shard in sorted(found):
+            free = [f for f, record in found[shard].items() if record.user_id is None]
+            owners.update({f: record.user_id for f, record in found[shard].items() if record.user_id is not None})
+            if free:
+                self._move_faces(shard, target, free)
         result: AssociateFacesResult = self._on_user_shard(user_id, lambda i: self.actors[i].associate_faces.remote(
-            user_id, ids, user_match_threshold, max_fmr), "associate the faces")
-        return result
+            user_id, ids, user_match_threshold, max_fmr, purpose, reference), "associate the faces")
+        # A face of another user lives on that user's shard: the answer one Collection gives for it.
+        failures = [UnsuccessfulFaceAssociation(f.face_id, ("ASSOCIATED_TO_A_DIFFERENT_USER",), owners[f.face_id])
+                    if f.face_id in owners and f.reasons == ("FACE_NOT_FOUND",) else f
+                    for f in result.unsuccessful_face_associations]
+        return dataclasses.replace(result, unsuccessful_face_associations=failures)
+
+    def _move_faces(self, source: int, target: int, face_ids: list[str]) -> None:
+        """Move faces of no user from one shard to another: written on the target, then erased
+        from the source (a user's face is never erased there, should one have been associated
+        meanwhile)."""
+        exported, missing = self._call_all(lambda i: self.actors[i].export_faces.remote(face_ids), [source],
+                                           self.timeout_s)
+        self._require(missing, "read the faces to move")
+        if not exported[source]:
+            return
+        _, missing = self._call_all(lambda i: self.actors[i].import_faces.remote(exported[source]), [target],
+                                    self.timeout_s)
+        self._require(missing, "store the moved faces")
+        moved = [f.record.face_id for f in exported[source]]
+        _, missing = self._call_all(lambda i: self.actors[i].delete_faces.remote(moved, True), [source],
+                                    self.timeout_s)
+        self._require(missing, "erase the moved faces from their former shard (they are on both: the next "
+                               "associate_faces of them finishes the move)")
 
     def disassociate_faces(self, user_id: str, face_ids: str | Sequence[str]) -> DisassociateFacesResult:
         ids = validation.face_ids(face_ids)
@@ -423,6 +534,17 @@ class ShardedCollection:
         result: DeleteUserResult = self._on_user_shard(
             user_id, lambda i: self.actors[i].delete_user.remote(user_id, delete_faces), "delete the user")
         return result
+
+    def list_users(self, max_results: int = 100, next_token: str | None = None) -> UsersPage:
+        """One page of the users in id order (the shards' pages merged); pass next_token for the next."""
+        max_results = validation.count(max_results, "max_results", high=100_000)
+        after = read_page_token(next_token, "u")
+        answers, missing = self._call_all(lambda i: self.actors[i].users_page.remote(after, max_results + 1),
+                                          range(self.shards), self.timeout_s)
+        self._require(missing, "list the users")
+        merged = sorted((u for shard in sorted(answers) for u in answers[shard].users), key=lambda u: u.user_id)
+        page = merged[:max_results]
+        return UsersPage(page, page_token("u", page[-1].user_id) if len(merged) > max_results else None)
 
     def user_ids(self) -> list[str]:
         """Every user of the collection, in id order (each lives on one shard)."""

@@ -19,3 +19,6 @@ class ServiceConfig:
     s3_root: Path | None = None  # S3Object: <s3_root>/<bucket>/<key>
     s3_endpoint_url: str | None = None  # S3Object through boto3 from an S3-compatible endpoint
     pack: str | None = None  # the pack of new collections and of DetectFaces / CompareFaces (None: the default)
+    ray_address: str | None = None  # --ray: sharded collections are served through this Ray cluster ('local': one here)
+    shards: int | None = None  # --shards: CreateCollection makes sharded collections of this many shards
+    shard_timeout_s: float = 10.0  # how long a request waits for a shard before ServiceUnavailable

@@ -5,14 +5,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from faceindex.collection import Collection, Collections
 from faceindex.engine import FaceEngine
 from faceindex.service.config import ServiceConfig
 
 if TYPE_CHECKING:
+    from faceindex.distributed.sharded_collection import ShardedCollection
+    from faceindex.service.resources import SharedResources
     from faceindex.service.video_jobs import VideoJobs
+
+# What a request's collection is: a Collection, or a ShardedCollection (serve --ray), which
+# answers the same calls with the same results.
+AnyCollection = Union[Collection, "ShardedCollection"]
 
 
 @dataclass
@@ -24,11 +30,13 @@ class RequestContext:
     config: ServiceConfig
     collections: Collections
     # An open Collection per id, shared by every request (Collection is thread-safe); the server owns them.
-    open_collection: Callable[[str], Collection]
+    open_collection: Callable[[str], AnyCollection]
     # The engine of the service's pack, for DetectFaces / CompareFaces (loaded once, shared).
     default_engine: Callable[[], FaceEngine]
     # Closes the shared open Collection of an id (DeleteCollection, before the files go).
     forget_collection: Callable[[str], None]
+    # The home's collections, plain and sharded: create, list, describe, delete (CreateCollection ...).
+    catalog: SharedResources
     # The stored-video job queue and its runner (None: this server runs no video jobs).
     video_jobs: VideoJobs | None = None
     response_headers: dict[str, str] = field(default_factory=dict)

@@ -70,7 +70,8 @@ class Service:
         ctx = RequestContext(
             request_id=request_id, config=self.config, collections=self.resources.collections,
             open_collection=self.resources.open_collection, default_engine=self.resources.default_engine,
-            forget_collection=self.resources.forget_collection, video_jobs=self.resources.video_jobs,
+            forget_collection=self.resources.forget_collection, catalog=self.resources,
+            video_jobs=self.resources.video_jobs,
             cancelled=cancelled or threading.Event())
         try:
             body = self._answer(request, ctx)

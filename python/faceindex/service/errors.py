@@ -7,6 +7,7 @@ from_faceindex_error, so a missing collection is ResourceNotFoundException as it
 from __future__ import annotations
 
 from faceindex import errors as fx
+from faceindex.distributed.results import ShardUnavailableError
 
 
 class ServiceError(Exception):
@@ -60,6 +61,12 @@ def serialization(message: str) -> ServiceError:
     return ServiceError("SerializationException", message)
 
 
+def service_unavailable(message: str) -> ServiceError:
+    """AWS's common error for a temporary failure (HTTP 503; botocore retries it): here, shards of
+    a sharded collection that did not answer in time. The message names them."""
+    return ServiceError("ServiceUnavailable", message, status=503)
+
+
 def internal(message: str) -> ServiceError:
     return ServiceError("InternalServerError", message, status=500)
 
@@ -69,6 +76,8 @@ def from_faceindex_error(error: BaseException) -> ServiceError:
     (the server logs it; the client is told only the request id)."""
     if isinstance(error, ServiceError):
         return error
+    if isinstance(error, ShardUnavailableError):  # before CollectionError's cases: a shard is down, not missing
+        return service_unavailable(str(error))
     if isinstance(error, (fx.CollectionNotFoundError, fx.FaceNotFoundError, fx.UserNotFoundError)):
         return not_found(str(error))
     if isinstance(error, (fx.CollectionExistsError, fx.UserExistsError)):

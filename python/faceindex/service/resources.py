@@ -1,16 +1,24 @@
-"""What every request of the service shares: the home's Collections, one open Collection per id,
-one FaceEngine per pack (loaded on first use), and the stored-video job queue."""
+"""What every request of the service shares: the home's Collections, one open Collection per id
+(a ShardedCollection for a sharded one, with --ray: sharding.py), one FaceEngine per pack (loaded
+on first use), and the stored-video job queue."""
 
 from __future__ import annotations
 
 import os
 import threading
 
-from faceindex.collection import Collection, Collections, schema
+from faceindex.collection import CollectionDescription, Collections, schema
+from faceindex.distributed import layout
 from faceindex.engine import FaceEngine
+from faceindex.errors import CollectionExistsError
 from faceindex.service.config import ServiceConfig
+from faceindex.service.context import AnyCollection
 from faceindex.service.jobs import JobStore
+from faceindex.service.sharding import Sharding, not_served
 from faceindex.service.video_jobs import VideoJobs
+
+# A collection's identity: which kind it is and its database (or layout) file's (device, inode).
+Identity = tuple[str, int, int]
 
 DEFAULT_PACK = "dlib"
 
@@ -19,12 +27,13 @@ class SharedResources:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.collections = Collections(config.home)
-        self._open: dict[str, tuple[Collection, tuple[int, int] | None]] = {}  # with its database file's identity
+        self._open: dict[str, tuple[AnyCollection, Identity | None]] = {}  # with its file's identity
         self._open_lock = threading.Lock()  # the dict only, held briefly
         self._stripes = [threading.Lock() for _ in range(64)]  # opening and closing, per id (a bounded set)
         self._engines: dict[str, FaceEngine] = {}
         self._engine_lock = threading.Lock()
         self.video_jobs: VideoJobs | None = None
+        self.sharding = Sharding(config) if config.ray_address is not None else None
 
     def start_video_jobs(self) -> VideoJobs:
         """Open the job queue in <home>/service and run its jobs (those an earlier server left first)."""
@@ -48,14 +57,25 @@ class SharedResources:
     def default_engine(self) -> FaceEngine:
         return self.engine(self.default_pack)
 
-    def _database_identity(self, collection_id: str) -> tuple[int, int] | None:
-        try:
-            found = os.stat(self.collections.path_of(collection_id) / schema.DATABASE_NAME)
-        except FileNotFoundError:
-            return None
-        return found.st_dev, found.st_ino
+    def _identity(self, collection_id: str) -> Identity | None:
+        for kind, path in (("plain", self.collections.path_of(collection_id) / schema.DATABASE_NAME),
+                           ("sharded", layout.sharded_path(self.config.home, collection_id) / layout.LAYOUT_NAME)):
+            try:
+                found = os.stat(path)
+            except FileNotFoundError:
+                continue
+            return kind, found.st_dev, found.st_ino
+        return None
 
-    def open_collection(self, collection_id: str) -> Collection:
+    def _engine_for(self, name: str, version: str) -> FaceEngine | None:
+        """The service's engine for a collection of its pack (another pack's collection makes its own)."""
+        if name == self.default_pack:
+            candidate = self.default_engine()
+            if candidate.pack.version == version:
+                return candidate
+        return None
+
+    def open_collection(self, collection_id: str) -> AnyCollection:
         """The open Collection of that id, opened on first use and kept open for the next requests.
         A collection of the service's pack runs the service's engine; another makes its own.
         One deleted (or deleted and made again) since it was opened, here or by another process,
@@ -63,7 +83,7 @@ class SharedResources:
         # Opening can take long (an index cache rebuilt): it holds only its id's stripe, so requests
         # on other collections go on meanwhile.
         with self._stripe(collection_id):
-            identity = self._database_identity(collection_id)
+            identity = self._identity(collection_id)
             with self._open_lock:
                 held = self._open.get(collection_id)
             if held is not None and held[1] == identity:
@@ -72,16 +92,55 @@ class SharedResources:
                 with self._open_lock:
                     self._open.pop(collection_id, None)
                 held[0].close()
-            pack = self.collections.describe_collection(collection_id).pack
-            engine = None
-            if pack.name == self.default_pack:
-                candidate = self.default_engine()
-                if candidate.pack.version == pack.version:
-                    engine = candidate
-            collection = self.collections.collection(collection_id, engine=engine)
+            collection: AnyCollection
+            if identity is not None and identity[0] == "sharded":
+                if self.sharding is None:
+                    raise not_served(collection_id)
+                pack = layout.describe_sharded(self.config.home, collection_id).pack
+                collection = self.sharding.open(collection_id, self._engine_for(pack.name, pack.version))
+            else:
+                pack = self.collections.describe_collection(collection_id).pack
+                collection = self.collections.collection(
+                    collection_id, engine=self._engine_for(pack.name, pack.version))
             with self._open_lock:
-                self._open[collection_id] = (collection, self._database_identity(collection_id))
+                self._open[collection_id] = (collection, self._identity(collection_id))
             return collection
+
+    # -- the collections of the home, plain and sharded --------------------------------------
+
+    def create_collection(self, collection_id: str) -> AnyCollection:
+        """A new collection of the service's pack: sharded with --shards, else plain. The id is
+        taken by a collection of either kind."""
+        with self._stripe(collection_id):
+            if self._identity(collection_id) is not None:
+                raise CollectionExistsError(f"collection {collection_id!r} already exists in {self.config.home}")
+            engine = self.default_engine()
+            collection: AnyCollection
+            if self.sharding is not None and self.config.shards is not None:
+                collection = self.sharding.create(collection_id, engine)
+            else:
+                collection = self.collections.create_collection(collection_id, engine=engine)
+            with self._open_lock:
+                self._open[collection_id] = (collection, self._identity(collection_id))
+            return collection
+
+    def list_collections(self) -> list[str]:
+        return sorted(set(self.collections.list_collections()) | set(layout.list_sharded(self.config.home)))
+
+    def describe_collection(self, collection_id: str) -> CollectionDescription:
+        """Read from the files (a sharded collection's shards summed), so that even a server
+        without Ray describes a sharded collection."""
+        if layout.is_sharded(self.config.home, collection_id):
+            return layout.describe_sharded(self.config.home, collection_id)
+        return self.collections.describe_collection(collection_id)
+
+    def delete_collection(self, collection_id: str) -> None:
+        self.forget_collection(collection_id)
+        with self._stripe(collection_id):
+            if layout.is_sharded(self.config.home, collection_id):
+                layout.delete_sharded(self.config.home, collection_id)
+            else:
+                self.collections.delete_collection(collection_id)
 
     def forget_collection(self, collection_id: str) -> None:
         """Close the open Collection of that id, if any (before the collection is deleted)."""
@@ -104,3 +163,5 @@ class SharedResources:
             held, self._open = list(self._open.values()), {}
         for collection, _ in held:
             collection.close()
+        if self.sharding is not None:
+            self.sharding.close()

@@ -21,6 +21,7 @@ from typing import TextIO
 
 import uvicorn
 
+from faceindex.distributed import layout
 from faceindex.service.app import ServiceApp
 from faceindex.service.config import ServiceConfig
 from faceindex.runtime import get_num_threads, set_num_threads
@@ -97,6 +98,15 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
                   "endpoint\n")
     out.write(f"faceindex serve: {config.workers} worker threads of {threads} core thread(s) each, up to {config.queue_size} requests waiting; "
               f"collections in {service.resources.collections.root}\n")
+    if service.resources.sharding is not None:
+        made = f"{config.shards} shards" if config.shards is not None else "plain ones"
+        out.write(f"faceindex serve: sharded collections served through the Ray cluster at "
+                  f"{service.resources.sharding.address} (--ray {config.ray_address}); new collections: {made}\n")
+    else:
+        unserved = layout.list_sharded(config.home)
+        if unserved:
+            out.write(f"faceindex serve: WARNING: collection(s) {', '.join(unserved)} are sharded over Ray and will "
+                      "not be served: start with --ray ADDRESS to serve them\n")
     out.write(f"faceindex serve: listening on http://{shown}:{port}\n")
     out.flush()
     uv_config = uvicorn.Config(

@@ -12,13 +12,14 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from faceindex.collection import Collection
 from faceindex.engine import FaceEngine
 from faceindex.errors import FaceIndexError
 from faceindex.evaluation import thresholds
 from faceindex.service import accountability
+from faceindex.service.context import AnyCollection
 from faceindex.service.errors import ServiceError
 from faceindex.service.jobs import FACE_SEARCH, Job, JobStore
 
@@ -31,7 +32,7 @@ class _Interrupted(Exception):
 class VideoJobs:
     """The job queue and the thread that works through it."""
 
-    def __init__(self, store: JobStore, open_collection: Callable[[str], Collection],
+    def __init__(self, store: JobStore, open_collection: Callable[[str], AnyCollection],
                  default_engine: Callable[[], FaceEngine]) -> None:
         self.store = store
         self._open_collection = open_collection
@@ -88,7 +89,7 @@ class VideoJobs:
         from faceindex.video.analysis import VideoAnalysis  # the video extra is needed only when a job runs
         from faceindex.video.face_tracking import SearchSettings
 
-        collection: Collection | None = None
+        collection: AnyCollection | None = None
         wanted: accountability.Requested | None = None
         search = SearchSettings()
         if job.kind == FACE_SEARCH:
@@ -99,7 +100,10 @@ class VideoJobs:
             search = SearchSettings(threshold=wanted.threshold, max_fmr=wanted.max_fmr, purpose="StartFaceSearch",
                                     reference=job.job_id)
         engine = collection.engine if collection is not None else self._default_engine()
-        with VideoAnalysis(str(job.video_path), engine, collection, search=search) as analysis:
+        # A ShardedCollection answers the calls the analysis makes of a Collection (pack, len, engine,
+        # search_faces_by_embedding) with the same results.
+        with VideoAnalysis(str(job.video_path), engine, cast("Collection | None", collection),
+                           search=search) as analysis:
             for _ in analysis:
                 if self._stopping.is_set():
                     raise _Interrupted

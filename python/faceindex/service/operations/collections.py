@@ -31,8 +31,7 @@ def create_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     if params.get("Tags"):
         raise invalid_parameter("Tags are not supported by faceindex (they would not be stored)")
     collection_id = checked_collection_id(params["CollectionId"])
-    with ctx.collections.create_collection(collection_id, engine=ctx.default_engine()) as collection:
-        pack = collection.pack
+    pack = ctx.catalog.create_collection(collection_id).pack  # kept open for the requests to come
     return {"StatusCode": 200, "CollectionArn": collection_arn(ctx, collection_id),
             "FaceModelVersion": f"{pack.name} {pack.version}"}
 
@@ -40,8 +39,7 @@ def create_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
 @operation("DeleteCollection")
 def delete_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection_id = checked_collection_id(params["CollectionId"])
-    ctx.forget_collection(collection_id)
-    ctx.collections.delete_collection(collection_id)
+    ctx.catalog.delete_collection(collection_id)
     return {"StatusCode": 200}
 
 
@@ -51,13 +49,13 @@ def list_collections(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     if after is not None and not _TOKEN.match(after):
         raise ServiceError("InvalidPaginationTokenException", f"NextToken {after[:100]!r} is not one this server gave")
     limit = params.get("MaxResults") or DEFAULT_MAX_RESULTS
-    ids = [i for i in ctx.collections.list_collections() if after is None or i > after]
+    ids = [i for i in ctx.catalog.list_collections() if after is None or i > after]
     page = ids[:limit] if params.get("MaxResults") != 0 else []
     versions = []
     listed = []
     for collection_id in page:
         try:
-            pack = ctx.collections.describe_collection(collection_id).pack
+            pack = ctx.catalog.describe_collection(collection_id).pack
         except CollectionNotFoundError:
             continue  # deleted since it was listed
         listed.append(collection_id)
@@ -70,7 +68,7 @@ def list_collections(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
 
 @operation("DescribeCollection")
 def describe_collection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    description = ctx.collections.describe_collection(checked_collection_id(params["CollectionId"]))
+    description = ctx.catalog.describe_collection(checked_collection_id(params["CollectionId"]))
     return {
         "FaceCount": description.face_count,
         "UserCount": description.user_count,

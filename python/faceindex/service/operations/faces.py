@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from faceindex import rekognition_shapes as shapes
-from faceindex.collection import Collection
 from faceindex.collection.results import FaceSearchResult
 from faceindex.service import accountability
-from faceindex.service.context import RequestContext
+from faceindex.service.context import AnyCollection, RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter
 from faceindex.service.image_input import decode
 from faceindex.service.operations import operation
@@ -84,7 +83,7 @@ def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"DeletedFaces": result.deleted_faces, "UnsuccessfulFaceDeletions": unsuccessful}
 
 
-def _matches(result: FaceSearchResult, collection: Collection) -> list[dict[str, Any]]:
+def _matches(result: FaceSearchResult, collection: AnyCollection) -> list[dict[str, Any]]:
     pack = collection.pack
     return [{"Similarity": shapes.similarity(pack, m.similarity), "Face": shapes.stored_face(m.face, pack)}
             for m in result.face_matches]
