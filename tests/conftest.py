@@ -20,6 +20,9 @@ os.environ.pop("FACEINDEX_KEY_FILE", None)
 # Every Ray node the tests start binds to 127.0.0.1 (Ray reads this when first imported; see
 # faceindex.distributed.connect), and the CLI processes they start inherit it.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+# One authentication mode for every Ray instance of the run (Ray keeps the first it sees in the
+# process): none, since they listen on loopback only and the tests join the endpoint's own instance.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,7 +33,9 @@ inline void require_c_contiguous(const pybind11::array& a, const char* what) {
 
 template <typename T>
 void require_dtype(const pybind11::array& a, const char* what, const char* dtype_name) {
-  if (!pybind11::isinstance<pybind11::array_t<T>>(a) || !a.dtype().is(pybind11::dtype::of<T>()))
+  // Equal, not the same object: an array unpickled (as Ray hands it over) carries its own dtype
+  // object; equality still refuses another byte order.
+  if (!pybind11::isinstance<pybind11::array_t<T>>(a) || !a.dtype().equal(pybind11::dtype::of<T>()))
     throw WrongType(std::string(what) + " must be " + dtype_name + ", got " +
                     std::string(pybind11::str(a.dtype())));
 }

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ray_helpers import QUIET, ray
+from ray_helpers import LOOPBACK, QUIET, ray
 
 import service_helpers
 from ops_helpers import BIDEN, BIDEN_2, GROUP, OBAMA, OBAMA_2, OBAMA_AND_BIDEN, OBAMA_PROBE, error_of, \
@@ -44,8 +44,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory, data_file: Callable[[str],
     monkey.setattr(service_helpers, "START_TIMEOUT_S", 180.0)  # Ray's start-up on 2 busy cores
     temp = tempfile.mkdtemp(prefix="fi-sv-", dir="/tmp")  # the server's Ray session files, private
     monkey.setenv("RAY_TMPDIR", temp)
-    # No token authentication for this throw-away instance (else the server's Ray makes a token of its own).
-    monkey.setenv("RAY_AUTH_MODE", "disabled")
     root = tmp_path_factory.mktemp("serve-sharded")
     s3_root = root / "s3"
     (s3_root / "videos").mkdir(parents=True)
@@ -58,6 +56,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory, data_file: Callable[[str],
         assert address is not None, started[0].log()
         started.append(start_server(root / "plain", s3_root=s3_root))
         ray.init(address=address.group(1), namespace="faceindex-tests", **QUIET)
+        # The server's own Ray instance listens on loopback only.
+        assert address.group(1).startswith(f"{LOOPBACK}:"), address.group(1)
+        assert {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} == {LOOPBACK}
         try:
             yield started[0], started[1]
         finally:

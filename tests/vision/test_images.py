@@ -135,3 +135,19 @@ def test_enormous_images_are_refused_before_decoding() -> None:
         load_image(gradient(), max_pixels=1000)
     with pytest.raises(ImageError, match="over the limit"):
         load_image(Image.new("L", (200, 200)), max_pixels=1000)
+
+
+def test_arrays_that_went_through_pickle_are_images_like_any_other(data_file: DataFile) -> None:
+    """Ray hands arrays over pickled: their dtype is equal to numpy's uint8 but another object,
+    and the core must take them (it once said "image must be uint8, got uint8")."""
+    import pickle
+
+    from faceindex import FaceEngine
+
+    photo = load_image(data_file("images/insightface/t1.jpg"))
+    unpickled = pickle.loads(pickle.dumps(photo))
+    assert unpickled.dtype == np.uint8 and unpickled.dtype is not np.dtype(np.uint8)
+    engine = FaceEngine("dlib")
+    assert [f.bbox for f in engine.detect(unpickled)] == [f.bbox for f in engine.detect(photo)]
+    swapped = photo.astype(photo.dtype.newbyteorder())  # one-byte values: still uint8
+    assert len(engine.detect(swapped)) == len(engine.detect(photo))

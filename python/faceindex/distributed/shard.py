@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection import Collection, Collections
+from faceindex.collection import CollectionDescription, Collection, Collections
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
     AssociateFacesResult,
     DeleteFacesResult,
+    UsersPage,
     DeleteUserResult,
     DisassociateFacesResult,
     FaceMatch,
@@ -38,7 +39,9 @@ from faceindex.collection.results import (
     UserMatch,
 )
 from faceindex.collection.state import PackIdentity
+from faceindex.collection.ids import page_token
 from faceindex.collection.users import require_user
+from faceindex.distributed.face_moves import MovedFace, export_faces, import_faces
 from faceindex.types import Face, FloatArray, PackInfo
 
 LEDGER_NAME = "ingested.sqlite"
@@ -82,6 +85,9 @@ class Shard:
     def face_count(self) -> int:
         return len(self.collection)
 
+    def description(self) -> CollectionDescription:
+        return Collections(self.directory).describe_collection(self.collection.collection_id)
+
     # -- writing ----------------------------------------------------------------------------
 
     def index_embeddings(self, embeddings: npt.ArrayLike, pack: PackIdentity, faces: Sequence[Face] | None,
@@ -109,6 +115,10 @@ class Shard:
                                       result.image_id, result.pack)
         return result
 
+    def require_user(self, user_id: str) -> None:
+        """UserNotFoundError unless the user is here."""
+        self._require_user(user_id)
+
     def _require_user(self, user_id: str) -> None:
         require_user(self.collection._open(), user_id)
 
@@ -116,8 +126,16 @@ class Shard:
         # The caller said whose faces these are: no match against the user's other faces is asked.
         self.collection.associate_faces(user_id, [r.face_id for r in records], user_match_threshold=-1.0)
 
-    def delete_faces(self, face_ids: Sequence[str]) -> DeleteFacesResult:
-        return self.collection.delete_faces(list(face_ids))
+    def delete_faces(self, face_ids: Sequence[str], keep_user_faces: bool = False) -> DeleteFacesResult:
+        return self.collection.delete_faces(list(face_ids), keep_user_faces=keep_user_faces)
+
+    def export_faces(self, face_ids: Sequence[str]) -> list[MovedFace]:
+        """The faces among face_ids held here and no user's, whole, to be moved to another shard."""
+        return export_faces(self.collection, face_ids)
+
+    def import_faces(self, faces: Sequence[MovedFace]) -> list[str]:
+        """Store faces moved here from another shard (same ids); those here already are kept."""
+        return import_faces(self.collection, faces)
 
     def create_user(self, user_id: str) -> None:
         self.collection.create_user(user_id)
@@ -140,13 +158,28 @@ class Shard:
             token = page.next_token
 
     def associate_faces(self, user_id: str, face_ids: Sequence[str], user_match_threshold: float | None,
-                        max_fmr: float | None) -> AssociateFacesResult:
-        return self.collection.associate_faces(user_id, list(face_ids), user_match_threshold, max_fmr=max_fmr)
+                        max_fmr: float | None, purpose: str | None = None,
+                        reference: str | None = None) -> AssociateFacesResult:
+        return self.collection.associate_faces(user_id, list(face_ids), user_match_threshold, max_fmr=max_fmr,
+                                               purpose=purpose, reference=reference)
+
+    def users_page(self, after: str | None, limit: int) -> UsersPage:
+        """Up to `limit` users whose ids sort after `after`, in id order."""
+        return self.collection.list_users(limit, None if after is None else page_token("u", after))
 
     # -- reading ----------------------------------------------------------------------------
 
     def get_faces(self, face_ids: Sequence[str]) -> dict[str, FaceRecord]:
         return self.collection.get_faces(list(face_ids))
+
+    def faces_page(self, after_face_id: str, limit: int, user_id: str | None) -> list[FaceRecord]:
+        """Up to `limit` faces whose ids sort after after_face_id, in face id order (a sharded
+        listing merges the shards' pages by face id)."""
+        from faceindex.collection import store
+
+        conn = self.collection._open().conn()
+        with store.read_transaction(conn):
+            return store.faces_page_by_face_id(conn, after_face_id, limit, user_id)
 
     def embedding_of_face(self, face_id: str) -> FloatArray | None:
         """The stored face's embedding, None when this shard does not hold it."""
@@ -215,8 +248,9 @@ class Shard:
                      image_size: tuple[int, int] | None = None) -> int:
         """Store an ingested image's (or video's) faces once: a second call with the same content
         hash stores nothing. external_image_id: one for all faces or one each (a video's faces
-        carry their time); image_size: (width, height) of the image or the video's frames.
-        Returns how many faces this call stored."""
+        carry their time); image_size: (width, height) of the image or the video's frames, so
+        their boxes can be given as ratios (Rekognition's BoundingBox). Returns how many faces
+        this call stored."""
         ledger = self._ledger()
         with self._ingest_lock:
             row = ledger.execute("SELECT state FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
