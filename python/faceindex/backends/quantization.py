@@ -5,7 +5,8 @@ weights per output channel, uint8 activations with MinMax ranges from calibratio
 the layout both ONNX Runtime (QLinear kernels, VNNI on x86) and OpenVINO (FakeQuantize,
 then its own int8 kernels) run as int8. A quantized file is written once into the
 faceindex cache (cache_dir("int8")), named by the source file's sha256, the calibration
-set's key and QUANTIZER, atomically; a second engine with the same inputs opens it again.
+set's key, QUANTIZER and ONNX Runtime's version, atomically; a second engine with the same
+inputs opens it again.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ def file_sha256(path: Path) -> str:
 
 
 def quantized_path(source: Path, calibration_key: str) -> Path:
-    """Where the int8 copy of `source` calibrated on `calibration_key` is (or will be) cached."""
-    return cache_dir("int8") / f"{source.stem}-{file_sha256(source)[:24]}-{calibration_key[:16]}-{QUANTIZER}.onnx"
+    """Where the int8 copy of `source` calibrated on `calibration_key` is (or will be) cached:
+    named by the source's sha256, the key, QUANTIZER and the ONNX Runtime that quantized it."""
+    import onnxruntime
+
+    name = f"{source.stem}-{file_sha256(source)[:24]}-{calibration_key[:16]}-{QUANTIZER}-ort{onnxruntime.__version__}"
+    return cache_dir("int8") / f"{name}.onnx"
 
 
 def quantize(source: Path, target: Path, feeds: Sequence[dict[str, np.ndarray]]) -> None:
