@@ -32,8 +32,9 @@ REDUCED = BF16 + INT8
 # detector (it runs once per image, on the largest input), then the recognizer; int8
 # before bf16 at each step.
 AUTO_ORDER = ("int8", "bf16", "int8-detector", "bf16-detector", "int8-recognizer", "bf16-recognizer")
-# Where int8 runs under backend="auto": the faster of the two on the same quantized files
-# (OpenVINO: 1.4-1.8x ONNX Runtime's int8 on detect and 1.3-1.4x on embed, README).
+# Where int8 runs under backend="auto", on the same quantized files: OpenVINO runs dlib's
+# detector, the costliest step, in half ONNX Runtime int8's time; on SCRFD + MobileFaceNet
+# the two are close (README, "Backends and precision").
 INT8_BACKEND = "openvino"
 
 
