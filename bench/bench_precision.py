@@ -2,7 +2,9 @@
 
 For the dlib pack and for SCRFD-500m + MobileFaceNet: detect, embed (per face) and end to
 end (detect + align + embed), per variant: ONNX Runtime f32 (today's faceindex), OpenVINO
-f32, OpenVINO bf16 (both networks), the one-network bf16 mixes, and precision="auto". Peers on the same
+f32, OpenVINO bf16 (both networks), the one-network bf16 mixes, int8 (both networks, the same
+quantized files on ONNX Runtime and on OpenVINO), the one-network int8 mixes (on the backend
+int8 takes under "auto"), and precision="auto". Peers on the same
 file, offline from the same ONNX files: insightface's SCRFD `detect` and its detect +
 `get` per face. Every variant runs once per round, in turn, so a busy machine slows them
 alike; the medians and their ratios go to bench/results/bench_precision.json with the
@@ -22,7 +24,7 @@ import numpy as np
 import pytest
 
 from faceindex import load_image
-from faceindex.backends.precision import why_not_native
+from faceindex.backends.precision import INT8_BACKEND, why_not_int8, why_not_native
 from faceindex.evaluation.precision_records import load_record
 from faceindex.packs.onnx import OnnxPack, UnverifiedModelWarning
 from onnx_bench_data import shared_data
@@ -34,7 +36,8 @@ DET_SIZE = (640, 640)
 ROUNDS, WARMUP = 25, 3
 # "auto": what precision="auto" runs (a verified mix keeps its f32 network on ONNX Runtime).
 VARIANTS = [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16"), ("openvino", "bf16-detector"),
-            ("openvino", "bf16-recognizer"), ("auto", "auto")]
+            ("openvino", "bf16-recognizer"), ("onnxruntime", "int8"), ("openvino", "int8"),
+            (INT8_BACKEND, "int8-detector"), (INT8_BACKEND, "int8-recognizer"), ("auto", "auto")]
 
 
 def label(backend: str, precision: str) -> str:
@@ -66,7 +69,8 @@ def lfw_by_precision(ref: Any) -> dict[str, Any]:
     for c in record["candidates"]:
         lfw = c["lfw"]
         out["f32 (onnxruntime)"] = {k: lfw["f32"][k] for k in ("accuracy", "fnmr_at_fmr_1e3")} | {"pairs": lfw["source"]}
-        out[f"{c['precision']} (openvino)"] = {k: lfw["candidate"][k] for k in ("accuracy", "fnmr_at_fmr_1e3")} | {
+        measured = lfw["candidate"] or {"accuracy": None, "fnmr_at_fmr_1e3": None}  # None: not measured
+        out[f"{c['precision']} ({c['backend']})"] = {k: measured[k] for k in ("accuracy", "fnmr_at_fmr_1e3")} | {
             "min_embedding_cosine": c["photos"]["min_cosine"],
             "group_max_box_shift_px": c["photos"]["group_max_box_shift"], "passed": c["passed"],
             "failed": [k for k, v in c["criteria"].items() if not v["passed"]]}
@@ -97,7 +101,9 @@ def t1(data: Path) -> np.ndarray:
 
 
 def variants() -> list[tuple[str, str]]:
-    return [v for v in VARIANTS if v[1] in ("f32", "auto") or not why_not_native("bf16")]
+    """What this machine runs natively (int8: with calibration media to quantize on)."""
+    return [v for v in VARIANTS if v[1] in ("f32", "auto") or not (why_not_int8(v[0]) if v[1].startswith("int8")
+                                                                   else why_not_native("bf16"))]
 
 
 def pack_calls(packs: dict[str, Any], image: np.ndarray, faces: Any) -> dict[str, Callable[[], Any]]:

@@ -46,13 +46,16 @@ class FaceEngine:
     backend: where the networks run: "onnxruntime" (CPU), "openvino" (CPU, the optional
         faceindex[openvino] extra), "tensorrt" (NVIDIA GPU), or "auto" (TensorRT when it
         and a GPU are present, else ONNX Runtime; with precision="auto", OpenVINO bf16
-        where that is verified for the pack).
+        or int8 where that is verified for the pack).
     precision: what the networks compute in. None (default): the backend's own (f32 on
         the CPU backends, fp16 on TensorRT). "f32". "bf16": OpenVINO on a CPU with AVX-512
-        BF16 or AMX; without a passing verification record its results carry the pack
-        version "<version>+bf16-unverified". "auto": the fastest precision this CPU runs
-        natively whose verification record passed, else f32; `pack.precision_reason` says
-        why. "int8" is not available yet.
+        BF16 or AMX. "int8": networks quantized once into the cache (calibrated on
+        $FACEINDEX_INT8_CALIBRATION, photos or videos, else the test clip under
+        $FACEINDEX_TEST_DATA), on a CPU with VNNI. "-detector" / "-recognizer" mixes run
+        one network reduced, the other f32. Without a passing verification record results
+        carry the pack version "<version>+<precision>-unverified". "auto": the fastest
+        precision this CPU runs natively whose verification record passed, else f32;
+        `pack.precision_reason` says why.
     upsample: dlib pack only. How many times to double the image before looking for
         faces: higher numbers find smaller faces, and each costs about 4x the time.
         None (default): the image is searched at its own size (faces from about 80

@@ -107,6 +107,12 @@ class PackNotFoundError(ModelError, FileNotFoundError):
     exit_code = EXIT_NOT_FOUND
 
 
+class QuantizationDataError(ModelError, FileNotFoundError):
+    """precision int8 needs calibration photos or videos (to quantize a network) and none were found."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
 class UnverifiedModelWarning(UserWarning):
     """A model file is not in faceindex's list of known files: it is loaded, but nothing vouches for it."""
 

@@ -16,7 +16,7 @@ import faceindex
 from faceindex import FaceEngine
 from faceindex.backends import open_session
 from faceindex.backends.openvino import OpenVinoSession
-from faceindex.backends.precision import REDUCED, why_not_native
+from faceindex.backends.precision import AUTO_ORDER, INT8, INT8_BACKEND, why_not_int8, why_not_native
 from faceindex.evaluation import precision_records as rule
 from faceindex.evaluation.precision_check import compare_photos, criteria
 from faceindex.evaluation.precision_records import record_file_name
@@ -145,25 +145,28 @@ def test_mobilefacenet_bf16_is_caught_by_the_cosine_criterion(data_file: Callabl
 def test_auto_follows_the_shipped_records(pack: str, data_file: Callable[[str], Path]) -> None:
     f32 = engine(pack, data_file, "onnxruntime", "f32")
     assert rule.load_record(f32.pack.ref) is not None, "make verify-precision writes the records"
-    passed = [p for p in REDUCED if rule.verdict(f32.pack.ref, "openvino", p).passed]
+    offered = [p for p in AUTO_ORDER if not (why_not_int8("auto") if p in INT8 else why_not_native("bf16"))]
+    passed = [p for p in offered if rule.verdict(f32.pack.ref, INT8_BACKEND if p in INT8 else "openvino", p).passed]
     auto = engine(pack, data_file, "auto", "auto")
-    if passed and not why_not_native("bf16"):
+    if passed:
         assert (auto.pack.precision, auto.pack.ref) == (passed[0], f32.pack.ref)
-        # The f32 network of a mix stays on ONNX Runtime; the bf16 one runs on OpenVINO.
-        where = {"bf16": "openvino", "bf16-detector": "openvino (detector), onnxruntime (recognizer)",
-                 "bf16-recognizer": "onnxruntime (detector), openvino (recognizer)"}[passed[0]]
+        # The f32 network of a mix stays on ONNX Runtime; the reduced one runs on OpenVINO.
+        reduced = INT8_BACKEND if passed[0] in INT8 else "openvino"
+        where = reduced if "-" not in passed[0] else (
+            f"{reduced} (detector), onnxruntime (recognizer)" if passed[0].endswith("-detector")
+            else f"onnxruntime (detector), {reduced} (recognizer)")
         assert auto.pack.backend == where
     else:
         assert (auto.pack.backend, auto.pack.precision) == ("onnxruntime", "f32"), auto.pack.precision_reason
-        assert "bf16 refused" in auto.pack.precision_reason or why_not_native("bf16")
+        assert "int8 and bf16 refused" in auto.pack.precision_reason
 
 
 def test_unknown_and_unavailable_precisions_are_refused(data_file: Callable[[str], Path]) -> None:
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         FaceEngine("dlib", precision="fp8")
-    with pytest.raises(ValueError, match="int8' is not available yet"):
-        FaceEngine("dlib", precision="int8")
-    with pytest.raises(ValueError, match="ONNX Runtime backend runs f32 only"):
+    with pytest.raises(ValueError, match="TensorRT backend runs fp16 or f32, not 'int8'"):
+        FaceEngine("dlib", backend="tensorrt", precision="int8")
+    with pytest.raises(ValueError, match="ONNX Runtime backend runs no bf16"):
         FaceEngine("dlib", backend="onnxruntime", precision="bf16")
     with pytest.raises(ValueError, match="cannot be opened directly"):
         open_session(data_file(MBF), "openvino", "auto")

@@ -1,11 +1,14 @@
 """Which backend and numeric precision a pack's networks run at, and why.
 
 precision=None keeps each backend's own default (f32 on ONNX Runtime and OpenVINO,
-fp16 on TensorRT, as before). "f32" and "bf16" (both networks), "bf16-detector" and
-"bf16-recognizer" (that network in bf16, the other f32) are explicit requests; bf16 runs
-on OpenVINO and only on a CPU that does bf16 natively (AVX-512 BF16 or AMX), since
-elsewhere it is emulated and slower than f32. "auto" takes the fastest precision this
-machine runs natively whose verification record for the pack passed
+fp16 on TensorRT, as before). "f32", "bf16" and "int8" (both networks), "bf16-detector",
+"bf16-recognizer", "int8-detector" and "int8-recognizer" (that network reduced, the other
+f32) are explicit requests. bf16 runs on OpenVINO and only on a CPU that does bf16
+natively (AVX-512 BF16 or AMX), since elsewhere it is emulated and slower than f32. int8
+runs networks quantized once into the cache (faceindex.backends.quantization), on ONNX
+Runtime or OpenVINO (INT8_BACKEND under backend="auto", the faster here), only on a CPU
+with VNNI (AVX-512 VNNI or AVX-VNNI: int8 dot products in one instruction). "auto" takes the
+fastest precision this machine runs natively whose verification record for the pack passed
 (faceindex.evaluation.precision_records), else f32, and says why.
 
 A reduced precision without a passing record still runs when asked for by name, but
@@ -21,16 +24,24 @@ from pathlib import Path
 
 from faceindex.types import PackRef
 
-PRECISIONS = ("auto", "f32", "bf16", "bf16-detector", "bf16-recognizer", "int8")
-# What auto tries, fastest first: both networks, then the detector (it runs once per image,
-# on the largest input), then the recognizer.
-REDUCED = ("bf16", "bf16-detector", "bf16-recognizer")
+PRECISIONS = ("auto", "f32", "bf16", "bf16-detector", "bf16-recognizer", "int8", "int8-detector", "int8-recognizer")
+BF16 = ("bf16", "bf16-detector", "bf16-recognizer")
+INT8 = ("int8", "int8-detector", "int8-recognizer")
+REDUCED = BF16 + INT8
+# What auto tries, fastest first (bench/bench_precision.py): both networks, then the
+# detector (it runs once per image, on the largest input), then the recognizer; int8
+# before bf16 at each step.
+AUTO_ORDER = ("int8", "bf16", "int8-detector", "bf16-detector", "int8-recognizer", "bf16-recognizer")
+# Where int8 runs under backend="auto", on the same quantized files: OpenVINO runs dlib's
+# detector, the costliest step, in half ONNX Runtime int8's time; on SCRFD + MobileFaceNet
+# the two are close (README, "Backends and precision").
+INT8_BACKEND = "openvino"
 
 
 @dataclass(frozen=True)
 class PrecisionChoice:
     backend: str  # a concrete backend: onnxruntime, openvino or tensorrt
-    precision: str  # what the networks run at: f32, bf16 (or TensorRT's fp16 / fp32)
+    precision: str  # what the networks run at: f32, a name of REDUCED (or TensorRT's fp16 / fp32)
     verified: bool  # f32, TensorRT as before, or a passing verification record
     reason: str  # why this backend and precision
     # Where the f32 network of a one-network mix runs: under backend="auto", ONNX Runtime,
@@ -54,17 +65,18 @@ class PrecisionChoice:
 
     @property
     def detector(self) -> str | None:
-        """The detector's precision as open_session takes it: bf16-recognizer keeps it at f32."""
-        return "f32" if self.precision == "bf16-recognizer" else self._network
+        """The detector's precision as open_session takes it (int8: a quantized copy the pack
+        makes with faceindex.packs.int8): a -recognizer mix keeps it at f32."""
+        return "f32" if self.precision.endswith("-recognizer") else self._network
 
     @property
     def recognizer(self) -> str | None:
-        return "f32" if self.precision == "bf16-detector" else self._network
+        return "f32" if self.precision.endswith("-detector") else self._network
 
     @property
     def _network(self) -> str | None:
         if self.precision in REDUCED:
-            return "bf16"
+            return self.precision.split("-")[0]
         # TensorRT: fp16 is its session's default (None); fp32 is asked for as f32.
         return {"fp16": None, "fp32": "f32"}.get(self.precision, self.precision)
 
@@ -94,7 +106,12 @@ def why_not_native(precision: str) -> str:
     """Empty when this CPU runs the precision natively, else the reason."""
     if precision == "f32":
         return ""
-    if precision in REDUCED:
+    if precision in INT8:
+        flags = _cpu_flags()
+        if {"avx512_vnni", "avx_vnni", "amx_int8"} & flags:
+            return ""
+        return "this CPU has neither AVX-512 VNNI nor AVX-VNNI, so int8 would run without its fast dot products"
+    if precision in BF16:
         from faceindex.runtime import build_info
 
         if build_info()["cpu"]["avx512_bf16"] or "amx_bf16" in _cpu_flags():
@@ -110,8 +127,6 @@ def choose(backend: str, precision: str | None, pack: PackRef) -> PrecisionChoic
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     check_precision(precision)
-    if precision == "int8":
-        raise ValueError("precision 'int8' is not available yet: faceindex makes no quantized models so far")
     if backend in ("auto", "tensorrt") and precision in (None, "auto", "f32"):
         from faceindex.backends import tensorrt
 
@@ -125,7 +140,9 @@ def choose(backend: str, precision: str | None, pack: PackRef) -> PrecisionChoic
     if precision in (None, "f32"):
         concrete = "onnxruntime" if backend == "auto" else backend
         return PrecisionChoice(concrete, "f32", True, "f32, the reference precision")
-    if precision in REDUCED:
+    if precision in INT8:
+        return _explicit_int8(backend, precision, pack)
+    if precision in BF16:
         return _explicit(backend, precision, pack)
     return _auto(backend, pack)
 
@@ -140,7 +157,7 @@ def _explicit(backend: str, precision: str, pack: PackRef) -> PrecisionChoice:
     from faceindex.evaluation.precision_records import verdict
 
     if backend == "onnxruntime":
-        raise ValueError(f"the ONNX Runtime backend runs f32 only; {precision} needs backend='openvino'")
+        raise ValueError(f"the ONNX Runtime backend runs no bf16; {precision} needs backend='openvino'")
     missing = _openvino_missing()
     if missing:
         raise RuntimeError(f"bf16 runs on the OpenVINO backend, which is not usable here: {missing}")
@@ -151,26 +168,67 @@ def _explicit(backend: str, precision: str, pack: PackRef) -> PrecisionChoice:
     return PrecisionChoice("openvino", precision, v.passed is True, v.reason)
 
 
+def _int8_backend(backend: str) -> str:
+    return INT8_BACKEND if backend == "auto" else backend
+
+
+def why_not_int8(backend: str) -> str:
+    """Empty when int8 can run on the backend here (native, its package, calibration media), else why."""
+    from faceindex.backends.calibration_media import locate
+    from faceindex.errors import QuantizationDataError
+
+    native = why_not_native("int8")
+    if native:
+        return native
+    if _int8_backend(backend) == "openvino" and _openvino_missing():
+        return f"int8 runs on OpenVINO here, which is not usable: {_openvino_missing()}"
+    try:
+        locate()
+    except QuantizationDataError as e:
+        return str(e)
+    return ""
+
+
+def _explicit_int8(backend: str, precision: str, pack: PackRef) -> PrecisionChoice:
+    from faceindex.evaluation.precision_records import verdict
+
+    concrete = _int8_backend(backend)
+    if concrete == "openvino" and _openvino_missing():
+        raise RuntimeError(f"int8 runs on the OpenVINO backend here, which is not usable: {_openvino_missing()}")
+    native = why_not_native(precision)
+    if native:
+        raise RuntimeError(f"precision {precision!r} refused: {native}")
+    v = verdict(pack, concrete, precision)
+    # Calibration media are looked for when the pack quantizes (a cached file needs none).
+    return PrecisionChoice(concrete, precision, v.passed is True, v.reason,
+                           "onnxruntime" if backend == "auto" else "")
+
+
 def _auto(backend: str, pack: PackRef) -> PrecisionChoice:
     from faceindex.evaluation.precision_records import verdict
 
     fallback = "openvino" if backend == "openvino" else "onnxruntime"
-    if backend == "onnxruntime":
-        return PrecisionChoice(fallback, "f32", True, "auto: f32, since ONNX Runtime runs f32 only")
-    missing = _openvino_missing()
-    if missing:
-        if backend == "openvino":
-            raise RuntimeError(f"the OpenVINO backend is not usable here: {missing}")
-        return PrecisionChoice(fallback, "f32", True, f"auto: f32 on ONNX Runtime, since {missing}")
-    native = why_not_native("bf16")
-    if native:
-        return PrecisionChoice(fallback, "f32", True, f"auto: f32, not bf16, since {native}")
     refused: list[str] = []
-    for precision in REDUCED:
-        v = verdict(pack, "openvino", precision)
+    unusable: dict[str, str] = {}
+    if backend == "onnxruntime":
+        unusable["bf16"] = "ONNX Runtime runs no bf16"
+    else:
+        missing = _openvino_missing()
+        if missing and backend == "openvino":
+            raise RuntimeError(f"the OpenVINO backend is not usable here: {missing}")
+        unusable["bf16"] = f"bf16 runs on OpenVINO, which is not usable: {missing}" if missing \
+            else why_not_native("bf16")
+    unusable["int8"] = why_not_int8(backend)
+    refused += [f"{family} not offered: {why}" for family, why in unusable.items() if why]
+    for precision in AUTO_ORDER:
+        family = precision.split("-")[0]
+        if unusable[family]:
+            continue
+        concrete = _int8_backend(backend) if family == "int8" else "openvino"
+        v = verdict(pack, concrete, precision)
         if v.passed is True:
-            return PrecisionChoice("openvino", precision, True, f"auto: {precision}, since {v.reason}"
+            return PrecisionChoice(concrete, precision, True, f"auto: {precision}, since {v.reason}"
                                    + "".join(f"; {r}" for r in refused),
                                    "onnxruntime" if backend == "auto" else "")
         refused.append(v.reason)
-    return PrecisionChoice(fallback, "f32", True, f"auto: f32, bf16 refused: {'; '.join(refused)}")
+    return PrecisionChoice(fallback, "f32", True, f"auto: f32, int8 and bf16 refused: {'; '.join(refused)}")

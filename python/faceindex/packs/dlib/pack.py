@@ -15,10 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from faceindex.backends import open_session
+from faceindex.backends.base import Session
 from faceindex.backends.precision import choose
 from faceindex.images import RGBImage
 from faceindex.packs.dlib import kernels, model_files
 from faceindex.packs.dlib.conversion import CONVERSION_VERSION, ConvertedPack, convert
+from faceindex.packs.int8 import int8_sessions, opening
 from faceindex.detections import Detections, as_detections
 from faceindex.types import DLIB_LANDMARKS, Face, FloatArray, PackInfo, PackRef
 
@@ -74,8 +76,9 @@ class DlibPack:
             sp.initial_shape, sp.anchors, sp.deltas, sp.split_idx, sp.split_thresh, sp.leaves
         )
         choice = choose(backend, precision, PackRef("dlib", f"1.{CONVERSION_VERSION}"))
-        self._detector = open_session(converted.detector_onnx, choice.detector_backend, choice.detector)
-        self._recognizer = open_session(converted.recognizer_onnx, choice.recognizer_backend, choice.recognizer)
+        self._detector = open_session(converted.detector_onnx, *opening(choice.detector_backend, choice.detector))
+        self._recognizer = open_session(converted.recognizer_onnx,
+                                        *opening(choice.recognizer_backend, choice.recognizer))
         self.info = PackInfo(
             name="dlib",
             version=choice.pack_version(f"1.{CONVERSION_VERSION}"),
@@ -90,6 +93,26 @@ class DlibPack:
             precision=choice.precision,
             precision_reason=choice.reason,
         )
+        int8 = {role: (session, path) for role, session, path, network in (
+            ("detector", self._detector, converted.detector_onnx, choice.detector),
+            ("recognizer", self._recognizer, converted.recognizer_onnx, choice.recognizer)) if network == "int8"}
+        if int8:
+            # Calibrated by this pack while its networks are still f32: the detector at the
+            # image's own size (upsample 0), the recognizer on the chips of what it finds.
+            sessions = int8_sessions(int8, self._set_session, self._calibration_pass, "dlib", choice.backend)
+            for role, session in sessions.items():
+                self._set_session(role, session)
+
+    def _set_session(self, role: str, session: Session) -> None:
+        if role == "detector":
+            self._detector = session
+        else:
+            self._recognizer = session
+
+    def _calibration_pass(self, image: RGBImage) -> None:
+        boxes, scores = self.detect_boxes(image, 0)
+        edges = boxes.astype(np.float64) + np.array([0.0, 0.0, 1.0, 1.0])
+        self.descriptors(image, Detections.from_arrays(edges, scores, self.landmarks(image, boxes)))
 
     # -- detection -----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from faceindex.backends import open_session
 from faceindex.backends.precision import PrecisionChoice, choose
 from faceindex.backends.base import Session
 from faceindex.images import RGBImage
+from faceindex.packs.int8 import int8_sessions, opening
 from faceindex.packs.onnx.arcface import ArcFaceRecognizer, RecognizerInput
 from faceindex.packs.onnx.batching import dynamic_batch_copy
 from faceindex.packs.onnx.detector import OnnxDetector
@@ -64,7 +65,7 @@ class OnnxPack:
         **options: Any,
     ) -> OnnxPack:
         """A pack from explicit files; options: det_size=(w, h), det_threshold=score, precision
-        (None, "f32", "bf16", "auto": see faceindex.backends.precision)."""
+        (None, "f32", "bf16", "int8", a mix, "auto": see faceindex.backends.precision)."""
         unknown = set(options) - _OPTIONS
         if unknown:
             raise TypeError(f"unexpected options for an ONNX pack: {sorted(unknown)}")
@@ -73,8 +74,8 @@ class OnnxPack:
         name = name or f"{det_id.path.stem}+{rec_id.path.stem}"
         version = version or f"sha256:{det_id.short}+{rec_id.short}"
         choice = choose(backend, options.get("precision"), PackRef(name, version))
-        det_session = _open(det_id.path, choice.detector_backend, choice.detector)
-        rec_session = _open(rec_id.path, choice.recognizer_backend, choice.recognizer)
+        det_session = _open(det_id.path, *opening(choice.detector_backend, choice.detector))
+        rec_session = _open(rec_id.path, *opening(choice.recognizer_backend, choice.recognizer))
         det_sig = _signature(det_session, det_id.path, DetectorSignature, "detector")
         rec_sig = _signature(rec_session, rec_id.path, RecognizerSignature, "recognizer")
         assert isinstance(det_sig, DetectorSignature) and isinstance(rec_sig, RecognizerSignature)
@@ -97,7 +98,26 @@ class OnnxPack:
             precision=choice.precision,
             precision_reason=choice.reason,
         )
-        return cls(det, rec, info, (det_id, rec_id))
+        pack = cls(det, rec, info, (det_id, rec_id))
+        int8 = {role: (session, _model_path(session)) for role, session, network in (
+            ("detector", det.session, choice.detector), ("recognizer", rec.session, choice.recognizer))
+            if network == "int8"}
+        if int8:
+            # Calibrated by this pack while its networks are still f32 (the recognizer: the
+            # file it runs, a dynamic-batch copy where one was made); the settings that shape
+            # the detector's input key the files.
+            settings = f"onnx det_size {det.canvas[0]}x{det.canvas[1]}"
+            sessions = int8_sessions(int8, pack._set_session, lambda image: pack.embed(image, pack.detect(image)),
+                                     settings, choice.backend)
+            for role, session in sessions.items():
+                pack._set_session(role, session)
+        return pack
+
+    def _set_session(self, role: str, session: Session) -> None:
+        if role == "detector":
+            self.detector.session = session
+        else:
+            self.recognizer.session = session
 
     @classmethod
     def from_folder(
@@ -133,12 +153,19 @@ def _batched(session: Session, signature: RecognizerSignature, path: Path,
     copy = dynamic_batch_copy(path)
     if copy is None:
         return session, signature
-    batched = _open(copy, choice.recognizer_backend, choice.recognizer)
+    batched = _open(copy, *opening(choice.recognizer_backend, choice.recognizer))
     batched_sig = _signature(batched, copy, RecognizerSignature, "recognizer")
     assert isinstance(batched_sig, RecognizerSignature)
     if batched_sig.batch is not None or not _same_outputs(session, batched, signature):
         return session, signature
     return batched, batched_sig
+
+
+def _model_path(session: Session) -> Path:
+    path = getattr(session, "model_path", None)
+    if not isinstance(path, Path):
+        raise RuntimeError(f"a {session.backend} session does not say which file it runs: cannot quantize it")
+    return path
 
 
 def _same_outputs(fixed: Session, batched: Session, signature: RecognizerSignature) -> bool:
