@@ -151,7 +151,8 @@ def cmd_collection_delete(args: argparse.Namespace, out: Output) -> int:
 def cmd_index(args: argparse.Namespace, out: Output) -> int:
     from faceindex.collection.ingest import image_files, index_paths
     from faceindex.progress import ProgressBar
-    from faceindex.video.video_faces import index_videos, is_video, video_files
+    from faceindex.media_files import is_video
+    from faceindex.video.video_faces import index_videos, video_files
 
     with _collection(args) as collection:
         files = image_files(args.paths)

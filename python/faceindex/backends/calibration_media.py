@@ -21,11 +21,10 @@ from pathlib import Path
 from faceindex.backends.quantization import calibration_key, file_sha256
 from faceindex.errors import QuantizationDataError
 from faceindex.images import RGBImage, load_image
+from faceindex.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 ENV = "FACEINDEX_INT8_CALIBRATION"
 TEST_CLIP = "video/short_hamilton_clip.mp4"
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
 SAMPLE_FPS = 2.0  # 20 frames of the 10 s test clip
 MAX_FRAMES = 48  # over the whole set: calibration time stays a few seconds
 
@@ -61,7 +60,7 @@ def _video_frames(path: Path) -> Iterator[RGBImage]:
 
 
 def _media_in(path: Path) -> tuple[Path, ...]:
-    suffixes = PHOTO_SUFFIXES | VIDEO_SUFFIXES
+    suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     if path.is_file():
         return (path,) if path.suffix.lower() in suffixes else ()
     return tuple(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes))
@@ -76,7 +75,7 @@ def locate() -> CalibrationMedia:
         if not files:
             raise QuantizationDataError(
                 f"{ENV}={configured}: {'no such file or folder' if not path.exists() else 'no photos or videos there'}"
-                f" ({', '.join(sorted(PHOTO_SUFFIXES | VIDEO_SUFFIXES))}); precision 'int8' calibrates on them")
+                f" ({', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))}); precision 'int8' calibrates on them")
         return CalibrationMedia(files, f"{ENV}={configured}")
     data = os.environ.get("FACEINDEX_TEST_DATA")
     if data and (Path(data) / TEST_CLIP).is_file():

@@ -12,8 +12,8 @@ from faceindex.collection.collection import Collection
 from faceindex.errors import ImageError
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import IndexFacesResult
+from faceindex.media_files import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"})
 ExternalIdFrom = Literal["filename", "parent-dir", "none"]
 
 

@@ -25,7 +25,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -39,7 +39,8 @@ from faceindex.distributed.sharded_collection import ABSENT, ShardedCollection
 from faceindex.engine import FaceEngine
 from faceindex.errors import ImageError, VideoError
 from faceindex.types import Face, FloatArray
-from faceindex.video.video_faces import face_external_id, is_video, video_faces_to_index, video_files
+from faceindex.media_files import is_video, suffix_of
+from faceindex.video.video_faces import face_external_id, video_faces_to_index, video_files
 
 URL_PREFIXES = ("http://", "https://")
 
@@ -111,7 +112,7 @@ def _local_video(source: str, folder: Path, timeout_s: float = 60.0) -> Path:
     """A video as a file of this node: a path as it is, a URL downloaded into `folder` (decoding seeks)."""
     if not source.startswith(URL_PREFIXES):
         return Path(source)
-    target = folder / f"video{len(list(folder.iterdir()))}{PurePosixPath(source.split('?', 1)[0]).suffix}"
+    target = folder / f"video{len(list(folder.iterdir()))}{suffix_of(source)}"
     with urllib.request.urlopen(source, timeout=timeout_s) as response, open(target, "wb") as out:  # noqa: S310
         shutil.copyfileobj(response, out, 1 << 22)
     return target

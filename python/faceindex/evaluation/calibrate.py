@@ -17,10 +17,10 @@ import numpy as np
 
 from faceindex.engine import FaceEngine
 from faceindex.errors import CalibrationError, FaceIndexError
+from faceindex.media_files import IMAGE_SUFFIXES
 from faceindex.evaluation.calibration import TAIL_SCORES, CalibrationTable, build_table, pair_scores, provenance
 from faceindex.types import PackRef
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def labelled_photos(folder: Path) -> list[tuple[Path, str]]:

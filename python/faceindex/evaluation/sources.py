@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from faceindex.engine import FaceEngine
 from faceindex.errors import FaceIndexError, InputError
+from faceindex.media_files import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"})
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,13 +29,11 @@ from faceindex.collection.results import IndexFacesResult, UnindexedFace
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
 from faceindex.errors import VideoError
+from faceindex.media_files import is_video
 from faceindex.types import FloatArray
 from faceindex.video.analysis import VideoAnalysis
 from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
 
-# Files a folder is searched for as videos (a file named directly is opened whatever its name).
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv",
-                            ".wmv"})
 
 
 @dataclass(frozen=True)
@@ -49,11 +47,6 @@ class VideoFaces:
     frame_size: tuple[int, int]  # (width, height): the boxes are in these pixels
     tracks: int
     stopped_early: str | None = None  # a damaged file: why decoding stopped
-
-
-def is_video(source: str | os.PathLike[str]) -> bool:
-    """A file name or URL (its query left out) ending like a video."""
-    return PurePosixPath(str(source).split("?", 1)[0]).suffix.lower() in VIDEO_SUFFIXES
 
 
 def video_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
