@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from faceindex import cli_numbers as numbers
 from faceindex.backends.precision import PRECISIONS
 from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, FaceIndexError
 
@@ -383,47 +383,12 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
 # -- the parser ---------------------------------------------------------------------------------
 
 
-def _sample_fps(text: str) -> float | None:
-    """Frames analysed per second of video: a positive number, or 'all' (every frame)."""
-    if text.lower() in ("all", "none"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of frames per second: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of frames per second or 'all', got {text}")
-    return value
 
 
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not -1.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a cosine similarity from -1 to 1, got {text}")
-    return value
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"a rate between 0 and 1 (e.g. 1e-4), got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -444,10 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--detector", help="detector ONNX file (with --recognizer: a custom pack)")
     engine.add_argument("--recognizer", help="recognizer ONNX file")
     decision = argparse.ArgumentParser(add_help=False)
-    decision.add_argument("--max-fmr", type=_rate, help="the threshold whose false-match rate per comparison is "
+    decision.add_argument("--max-fmr", type=numbers.rate, help="the threshold whose false-match rate per comparison is "
                           "at most this (from the pack's calibration table)")
     searching = argparse.ArgumentParser(add_help=False, parents=[decision])
-    searching.add_argument("--max-fpir", type=_rate, help="the threshold at which a search of someone not in the "
+    searching.add_argument("--max-fpir", type=numbers.rate, help="the threshold at which a search of someone not in the "
                            "collection returns a false candidate with at most this chance (default 0.01)")
     searching.add_argument("--purpose", help="why this search is made (written to the audit log)")
     searching.add_argument("--reference", help="a case or request id (written to the audit log)")
@@ -476,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--external-id-from", choices=["filename", "parent-dir", "none"], default="filename",
                    help="each image's external id: its file name (default) or its folder's name")
-    p.add_argument("--max-faces", type=_positive, help="index at most this many faces per image, largest first")
+    p.add_argument("--max-faces", type=numbers.positive, help="index at most this many faces per image, largest first")
     p.add_argument("--quality-filter", choices=["none", "auto", "low", "medium", "high"], default="auto")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -489,14 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("collection")
     p.add_argument("image", help="an image (or a face id with --face-id)")
     p.add_argument("--face-id", action="store_true", help="IMAGE is the id of a stored face")
-    p.add_argument("--max-faces", type=_positive, default=10, help="most matches to return (default 10)")
-    p.add_argument("--threshold", type=_threshold, help="cosine similarity (default: the pack's)")
+    p.add_argument("--max-faces", type=numbers.positive, default=10, help="most matches to return (default 10)")
+    p.add_argument("--threshold", type=numbers.threshold, help="cosine similarity (default: the pack's)")
     p.add_argument("--all-faces", action="store_true", help="search every face in the image, not just the largest")
 
     p = command(commands, "compare", cmd_compare, "compare the largest faces of two images", [engine, decision])
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--threshold", type=_threshold)
+    p.add_argument("--threshold", type=numbers.threshold)
 
     command(commands, "detect", cmd_detect, "detect the faces in an image", [engine]).add_argument("image")
 
@@ -509,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     fa = faces.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = command(fa, "list", cmd_faces_list, "list stored faces, in the order they were indexed")
     p.add_argument("collection")
-    p.add_argument("--max-results", type=_positive, default=1000)
+    p.add_argument("--max-results", type=numbers.positive, default=1000)
     p.add_argument("--next-token")
     p.add_argument("--user", help="only this user's faces")
     p.add_argument("--external-image-id", help="only the faces of this image")
@@ -528,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-faces", action="store_true", help="keep the user's faces, unassociated")
     p = command(us, "list", cmd_users_list, "list users")
     p.add_argument("collection")
-    p.add_argument("--max-results", type=_positive, default=100)
+    p.add_argument("--max-results", type=numbers.positive, default=100)
     p.add_argument("--next-token")
     p = command(us, "associate", cmd_users_associate, "make faces a user's", [decision])
     p.add_argument("--purpose", help="written to the audit log")
@@ -536,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("collection")
     p.add_argument("user_id")
     p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
-    p.add_argument("--threshold", type=_threshold, help="user match threshold (default: the pack's)")
+    p.add_argument("--threshold", type=numbers.threshold, help="user match threshold (default: the pack's)")
     p = command(us, "disassociate", cmd_users_disassociate, "take faces from a user")
     p.add_argument("collection")
     p.add_argument("user_id")
@@ -548,13 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--user")
     which.add_argument("--face")
     which.add_argument("--image")
-    p.add_argument("--max-users", type=_positive, default=10)
-    p.add_argument("--threshold", type=_threshold)
+    p.add_argument("--max-users", type=numbers.positive, default=10)
+    p.add_argument("--threshold", type=numbers.threshold)
 
     p = command(commands, "audit", cmd_audit, "the audit log of a collection: every search and compare")
     p.add_argument("collection")
     p.add_argument("--since", help="from this ISO 8601 date or time on (UTC unless it says otherwise)")
-    p.add_argument("--limit", type=_positive, help="at most this many entries")
+    p.add_argument("--limit", type=numbers.positive, help="at most this many entries")
 
     p = command(commands, "calibrate", cmd_calibrate, "measure a pack's false-match and false-non-match rates on a "
                 "folder of labelled photos (one sub-folder per person)", [engine])
@@ -570,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", action="store_true", help="SOURCE is a pairs file (the default when it is a file)")
     p.add_argument("--groups", help="CSV of identity,group rows: rates per group at one threshold")
     p.add_argument("--out", default="eval-report", help="folder for report.html and report.json")
-    p.add_argument("--threshold", type=_threshold, help="the groups' threshold (default: where FMR = 1e-3)")
+    p.add_argument("--threshold", type=numbers.threshold, help="the groups' threshold (default: where FMR = 1e-3)")
     p.add_argument("--gallery-split", type=float, default=0.1, metavar="SHARE",
                    help="1:N: share of multi-image identities held out of the gallery as non-mated (default 0.1)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -578,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from faceindex.cli_video import add_video_commands
 
-    add_video_commands(commands, command, engine, searching, _threshold)
+    add_video_commands(commands, command, engine, searching, numbers.threshold)
 
     # -- the Rekognition-compatible endpoint: `faceindex serve` is defined in cli_serve.py; this is its one hook --
     from faceindex.cli_serve import add_serve_command

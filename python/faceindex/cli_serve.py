@@ -13,48 +13,24 @@ if TYPE_CHECKING:
     from faceindex.cli import Output
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port from 0 to 65535 (0: any free port), got {value}")
-    return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600, got {value}")
-    return value
 
 
 def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
     """Register `serve` among the subcommands; common_parents: the shared options (--home)."""
-    from faceindex.cli import _positive
+    from faceindex import cli_numbers as numbers
 
     help = "serve the Rekognition API (AWS JSON 1.1, SigV4) over HTTP, for boto3 and the AWS CLI"
     p = commands.add_parser("serve", parents=list(common_parents), help=help, description=help)
     p.set_defaults(handler=cmd_serve)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0: any free port)")
-    p.add_argument("--workers", type=_positive, default=2,
+    p.add_argument("--port", type=numbers.port, default=8080, help="port (default 8080; 0: any free port)")
+    p.add_argument("--workers", type=numbers.positive, default=2,
                    help="threads that run requests at once (default 2; the C++ core releases the GIL)")
-    p.add_argument("--queue-size", type=_count, default=16,
+    p.add_argument("--queue-size", type=numbers.count, default=16,
                    help="requests that may wait for a worker; beyond it ThrottlingException (default 16)")
     p.add_argument("--credentials", type=Path, metavar="FILE",
                    help="INI file of access keys ([name] aws_access_key_id / aws_secret_access_key), mode 0600")
@@ -69,9 +45,9 @@ def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentP
                    "(default: dlib)")
     p.add_argument("--ray", metavar="ADDRESS", help="serve sharded collections through this Ray cluster (an "
                    "address, 'auto', or 'local' for a Ray instance in this process); needs faceindex[ray]")
-    p.add_argument("--shards", type=_positive, help="with --ray: CreateCollection makes collections sharded over "
+    p.add_argument("--shards", type=numbers.positive, help="with --ray: CreateCollection makes collections sharded over "
                    "this many Ray actors (without it, plain collections)")
-    p.add_argument("--shard-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+    p.add_argument("--shard-timeout", type=numbers.timeout_seconds, default=10.0, metavar="SECONDS",
                    help="with --ray: how long a request waits for a shard before it is answered ServiceUnavailable "
                    "(HTTP 503, naming the shards; default 10)")
 

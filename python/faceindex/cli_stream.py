@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,27 +23,14 @@ if TYPE_CHECKING:
     from faceindex.cli import Output
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be zero or more seconds, got {text}")
-    return value
 
 
-def _positive_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 def add_stream_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
     """Register `stream` among the subcommands; common_parents: the shared options (--home, the
     search decision options)."""
-    from faceindex.cli import _positive, _sample_fps, _threshold
+    from faceindex import cli_numbers as numbers
     from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
     from faceindex.video.source import DEFAULT_TIMEOUT
 
@@ -54,15 +40,15 @@ def add_stream_command(commands: Any, common_parents: Sequence[argparse.Argument
     p.add_argument("collection")
     p.add_argument("source", help="a URL FFmpeg opens (rtsp://, http(s)://, tcp://, udp://...) or a camera "
                    "(/dev/video0)")
-    p.add_argument("--threshold", type=_threshold, help="cosine similarity (default: by error rate)")
-    p.add_argument("--max-faces", type=_positive, default=5, help="matches kept per track (default 5)")
-    p.add_argument("--sample-fps", type=_sample_fps, default=DEFAULT_SAMPLE_FPS,
+    p.add_argument("--threshold", type=numbers.threshold, help="cosine similarity (default: by error rate)")
+    p.add_argument("--max-faces", type=numbers.positive, default=5, help="matches kept per track (default 5)")
+    p.add_argument("--sample-fps", type=numbers.sample_fps, default=DEFAULT_SAMPLE_FPS,
                    help=f"frames analysed per second (default {DEFAULT_SAMPLE_FPS:g}; 'all': every frame)")
-    p.add_argument("--duration", type=_positive_seconds, help="stop after this many seconds (default: run until "
+    p.add_argument("--duration", type=numbers.positive_seconds, help="stop after this many seconds (default: run until "
                    "Ctrl-C or SIGTERM)")
-    p.add_argument("--reconnect-for", type=_seconds, default=60.0,
+    p.add_argument("--reconnect-for", type=numbers.seconds, default=60.0,
                    help="seconds to keep reopening a source that went away (default 60; 0: never)")
-    p.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
+    p.add_argument("--timeout", type=numbers.positive_seconds, default=DEFAULT_TIMEOUT,
                    help=f"seconds the source may take to open and between reads (default {DEFAULT_TIMEOUT:g})")
 
 

@@ -14,14 +14,14 @@ from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 def add_video_commands(commands: Any, command: Callable[..., Any], engine: Any, searching: Any,
                        threshold_type: Callable[[str], float]) -> None:
-    from faceindex.cli import _sample_fps
+    from faceindex.cli_numbers import sample_fps
     from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
 
     video = commands.add_parser("video", help="faces and collection matches in a stored video")
     actions = video.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def options(p: Any) -> None:
-        p.add_argument("--sample-fps", type=_sample_fps, default=DEFAULT_SAMPLE_FPS, metavar="FPS",
+        p.add_argument("--sample-fps", type=sample_fps, default=DEFAULT_SAMPLE_FPS, metavar="FPS",
                        help=f"frames analysed per second of video, by timestamp (default {DEFAULT_SAMPLE_FPS:g}; "
                        "'all': every frame)")
         p.add_argument("--annotate", metavar="OUT.mp4", help="also write the video with boxes, track numbers and "

@@ -9,21 +9,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from faceindex.cli_numbers import shards
 from faceindex.distributed.connect import before_ray, connect
 from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 
 def add_ray_options(create: argparse.ArgumentParser, index: argparse.ArgumentParser) -> None:
     """--shards/--ray on `collection create`, --ray/--workers/--batch-size on `index`."""
-    create.add_argument("--shards", type=_shards, help="a collection sharded over this many Ray actors "
+    create.add_argument("--shards", type=shards, help="a collection sharded over this many Ray actors "
                         "(with --ray; default 1 when --ray is given)")
     create.add_argument("--ray", metavar="ADDRESS", help="the Ray cluster to use (an address, 'auto', or 'local' "
                         "for a Ray instance on this machine)")
     index.add_argument("--ray", metavar="ADDRESS", help="index through this Ray cluster into a sharded collection "
                        "(an address, 'auto', or 'local'); PATHs may be http(s) URLs the workers can read")
-    index.add_argument("--workers", type=_shards, help="with --ray: how many FaceEngine workers (default: one "
+    index.add_argument("--workers", type=shards, help="with --ray: how many FaceEngine workers (default: one "
                        "per CPU of the cluster)")
-    index.add_argument("--batch-size", type=_shards, default=8, help="with --ray: images per worker call "
+    index.add_argument("--batch-size", type=shards, default=8, help="with --ray: images per worker call "
                        "(default 8)")
     _route(create, cmd_create_sharded, lambda args: args.ray is not None or args.shards is not None)
     _route(index, cmd_index_distributed, lambda args: args.ray is not None)
@@ -39,14 +40,6 @@ def _route(parser: argparse.ArgumentParser, handler: Callable[..., int], when: C
     parser.set_defaults(handler=route)
 
 
-def _shards(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 4096:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 4096, got {value}")
-    return value
 
 
 def cmd_create_sharded(args: argparse.Namespace, out: Any) -> int:
