@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -133,3 +134,26 @@ def test_which_addresses_are_loopback(address: str, loopback: bool) -> None:
     from faceindex.distributed.connect import is_loopback
 
     assert is_loopback(address) is loopback
+
+
+def test_an_address_where_no_cluster_answers_fails_at_once(tmp_path: Path) -> None:
+    with socket.socket() as unused:  # a port nothing listens on: bound, never listening
+        unused.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{unused.getsockname()[1]}"
+        for args in (["collection", "create", "x", "--shards", "2", "--ray", address],
+                     ["serve", "--no-auth", "--port", "0", "--ray", address]):
+            started = time.monotonic()
+            process = subprocess.run([sys.executable, "-m", "faceindex.cli", "--home", str(tmp_path), *args],
+                                     capture_output=True, text=True, timeout=120)
+            assert process.returncode == 1, process.stderr[-2000:]
+            assert f"no Ray cluster answers at {address}" in process.stderr
+            assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(("address", "target"), [
+    ("10.0.0.5:6379", ("10.0.0.5", 6379)), ("ray://head:10001", ("head", 10001)), ("[::1]:6379", ("::1", 6379)),
+    ("auto", None), ("local", None), ("head", None)])
+def test_the_host_and_port_of_an_address(address: str, target: tuple[str, int] | None) -> None:
+    from faceindex.distributed.connect import host_and_port
+
+    assert host_and_port(address) == target

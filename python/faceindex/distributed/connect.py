@@ -12,6 +12,7 @@ work on loopback.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 LOOPBACK = "127.0.0.1"
@@ -45,6 +46,28 @@ def before_ray(address: str | None) -> None:
         loopback_only()
 
 
+def host_and_port(address: str) -> tuple[str, int] | None:
+    """The host and port of 'host:port' or 'ray://host:port'; None for 'auto', 'local' and the like."""
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """ConnectionError naming the address when nothing accepts a connection there: ray.init would
+    otherwise wait minutes for a cluster that is not there."""
+    target = host_and_port(address)
+    if target is None:
+        return
+    try:
+        socket.create_connection(target, timeout=timeout_s).close()
+    except OSError as e:
+        raise ConnectionError(f"no Ray cluster answers at {address} ({e.strerror or e}): is the address right, "
+                              "and is the cluster running?") from None
+
+
 def connect(address: str | None, *, namespace: str | None = None) -> None:
     """ray.init quietly (no dashboard, no worker logs on this process's output) for the CLI and the
     endpoint: an address, 'auto', or 'local' (a Ray instance of this machine on 127.0.0.1, ended
@@ -52,6 +75,7 @@ def connect(address: str | None, *, namespace: str | None = None) -> None:
     if address is None:
         raise ValueError("--shards needs --ray ADDRESS (an address, 'auto', or 'local')")
     before_ray(address)
+    check_reachable(address)
     try:
         import ray
     except ImportError as e:
