@@ -291,6 +291,15 @@ def test_paged_listing_across_shards_holds_the_collections_faces(
     assert (described.face_count, described.user_count, described.pack) == (FACES, 0, single.pack.ref)
 
 
+def _audited(sharded: ShardedCollection, purpose: str) -> set[str]:
+    """The face ids the shards' audit logs name as candidates of the searches made for `purpose`."""
+    named: set[str] = set()
+    for shard in range(sharded.shards):
+        with Collections(sharded.shard_directory(shard)).collection(sharded.collection_id) as on_disk:
+            named.update(f for e in on_disk.audit_log() if e.purpose == purpose for f in e.candidates)
+    return named
+
+
 def test_associate_moves_faces_to_the_users_shard(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
     vectors = unit_vectors(40, seed=21)
     vectors[1:4] = [near(vectors[0], 0.9, seed=s) for s in range(3)]  # faces like the user's first
@@ -315,6 +324,11 @@ def test_associate_moves_faces_to_the_users_shard(ray_instance: None, dlib_pack:
         assert {shard_of(f"image:{n}", SHARDS) for n in matching} - {home}  # faces from other shards
         by_name = {v: k for k, v in ids.items()} | {"no-such-face": "no-such-face"}
         single_names = {v: k for k, v in single_ids.items()} | {"no-such-face": "no-such-face"}
+        # A search that returns the faces about to move: each shard's audit log names its candidates.
+        sharded.search_faces_by_embedding(vectors[0], pack=dlib_pack, max_faces=5, threshold=0.8,
+                                          purpose="before the move")
+        audited_before = _audited(sharded, "before the move")
+        assert {ids[n] for n in ["img00", "img01", "img02", "img03"]} <= audited_before
         # The first face joins without a match (the user has none); then a match at 0.8 is required.
         for group in (["img00"], matching):
             extra = ["img20"]  # other_user's: ASSOCIATED_TO_A_DIFFERENT_USER
@@ -341,6 +355,8 @@ def test_associate_moves_faces_to_the_users_shard(ray_instance: None, dlib_pack:
             [whole(r) for r in records]
         on_disk = sharded_faces(sharded)
         assert len(on_disk) == len(sharded) == 40 and len({r.face_id for r in on_disk}) == 40
+        # A move is not an erasure: the searches that returned a moved face still name it.
+        assert _audited(sharded, "before the move") == audited_before
         theirs = sharded.list_faces(100, user_id=user).faces
         assert _content(theirs) == _content(list(single.iter_faces(user_id=user)))
         with Collections(sharded.shard_directory(home)).collection("moves") as shard:

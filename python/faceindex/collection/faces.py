@@ -151,8 +151,10 @@ def get_faces(state: CollectionState, face_ids: str | Sequence[str]) -> dict[str
         return {face_id: record for face_id, (_, record) in store.faces_by_face_ids(conn, ids).items()}
 
 
-def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_user_faces: bool = False
-                 ) -> DeleteFacesResult:
+def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_user_faces: bool = False,
+                 forget_in_audit: bool = True) -> DeleteFacesResult:
+    """Erase faces. forget_in_audit=False only for a face that lives on elsewhere (moved to another
+    shard): the searches that returned it keep naming it."""
     ids = validation.face_ids(face_ids)
     conn = state.conn()
     with store.write_transaction(conn):
@@ -163,7 +165,8 @@ def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_use
         before = store.generations(conn).generation
         if rows:
             store.delete_rows(conn, rows)
-            audit.forget_faces(conn, [f for f in ids if f in found])
+            if forget_in_audit:
+                audit.forget_faces(conn, [f for f in ids if f in found])
             after = store.bump_generation(conn, erased=True)
     if rows:
         finish_erasure(state, before, after, rows)

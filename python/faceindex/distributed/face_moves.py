@@ -65,3 +65,12 @@ def import_faces(collection: Collection, faces: Sequence[MovedFace]) -> list[str
     state.cache.apply_added(before, after, np.concatenate(row_ids),
                             np.stack([np.asarray(f.embedding, dtype=np.float32) for f in new]))
     return [f.record.face_id for f in new]
+
+
+def drop_moved_faces(collection: Collection, face_ids: Sequence[str]) -> list[str]:
+    """Erase faces from the shard they were moved from (a user's face is kept, should one have been
+    associated meanwhile); the audit entries here that returned them keep naming them, since the
+    faces live on. Returns the face ids erased."""
+    from faceindex.collection.faces import delete_faces
+
+    return delete_faces(collection._open(), face_ids, keep_user_faces=True, forget_in_audit=False).deleted_faces

@@ -41,7 +41,7 @@ from faceindex.collection.results import (
 from faceindex.collection.state import PackIdentity
 from faceindex.collection.ids import page_token
 from faceindex.collection.users import require_user
-from faceindex.distributed.face_moves import MovedFace, export_faces, import_faces
+from faceindex.distributed.face_moves import MovedFace, drop_moved_faces, export_faces, import_faces
 from faceindex.types import Face, FloatArray, PackInfo
 
 LEDGER_NAME = "ingested.sqlite"
@@ -132,6 +132,10 @@ class Shard:
     def export_faces(self, face_ids: Sequence[str]) -> list[MovedFace]:
         """The faces among face_ids held here and no user's, whole, to be moved to another shard."""
         return export_faces(self.collection, face_ids)
+
+    def drop_moved_faces(self, face_ids: Sequence[str]) -> list[str]:
+        """Erase faces moved to another shard (their audit mentions here stay)."""
+        return drop_moved_faces(self.collection, face_ids)
 
     def import_faces(self, faces: Sequence[MovedFace]) -> list[str]:
         """Store faces moved here from another shard (same ids); those here already are kept."""

@@ -518,7 +518,7 @@ class ShardedCollection:
                                     self.timeout_s)
         self._require(missing, "store the moved faces")
         moved = [f.record.face_id for f in exported[source]]
-        _, missing = self._call_all(lambda i: self.actors[i].delete_faces.remote(moved, True), [source],
+        _, missing = self._call_all(lambda i: self.actors[i].drop_moved_faces.remote(moved), [source],
                                     self.timeout_s)
         self._require(missing, "erase the moved faces from their former shard (they are on both: the next "
                                "associate_faces of them finishes the move)")
