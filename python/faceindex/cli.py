@@ -430,11 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
     coll = collection.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = create = command(coll, "create", cmd_collection_create, "create a collection bound to a model pack", [engine])
     p.add_argument("collection_id")
-    command(coll, "list", cmd_collection_list, "list the collections")
-    command(coll, "describe", cmd_collection_describe, "faces, users, pack and sizes of a collection").add_argument(
-        "collection_id")
-    command(coll, "delete", cmd_collection_delete, "delete a collection and all its files").add_argument(
-        "collection_id")
+    listing = command(coll, "list", cmd_collection_list, "list the collections")
+    describe = command(coll, "describe", cmd_collection_describe, "faces, users, pack and sizes of a collection")
+    describe.add_argument("collection_id")
+    delete = command(coll, "delete", cmd_collection_delete, "delete a collection and all its files")
+    delete.add_argument("collection_id")
 
     p = command(commands, "index", cmd_index, "index the faces in image files and folders (recursive)")
     p.add_argument("collection")
@@ -445,10 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality-filter", choices=["none", "auto", "low", "medium", "high"], default="auto")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
-    # -- Ray: --shards/--ray are defined in distributed/cli_distributed.py; this is its one hook --
+    # -- Ray: --shards/--ray and sharded collections are handled in distributed/cli_distributed.py;
+    # this is its one hook --
     from faceindex.distributed.cli_distributed import add_ray_options
 
-    add_ray_options(create, p)
+    add_ray_options(create, p, listing, describe, delete)
 
     p = command(commands, "search", cmd_search, "search a collection for the faces in an image", [searching])
     p.add_argument("collection")

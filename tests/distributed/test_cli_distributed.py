@@ -157,3 +157,17 @@ def test_the_host_and_port_of_an_address(address: str, target: tuple[str, int] |
     from faceindex.distributed.connect import host_and_port
 
     assert host_and_port(address) == target
+
+
+def test_collection_list_describe_delete_know_sharded_collections(address: str, tmp_path: Path) -> None:
+    _run("collection", "create", "plain", home=tmp_path)
+    _run("collection", "create", "spread", "--shards", "3", "--ray", address, home=tmp_path)
+    assert _run("collection", "list", home=tmp_path) == {"collections": ["plain"], "sharded": ["spread"]}
+    described = _run("collection", "describe", "spread", home=tmp_path)  # read from the files: no --ray
+    assert described["shards"] == 3 and described["face_count"] == 0 and described["collection_id"] == "spread"
+    assert described["pack"] == _run("collection", "describe", "plain", home=tmp_path)["pack"]
+    assert _run("collection", "delete", "spread", home=tmp_path) == {"deleted": "spread"}
+    assert _run("collection", "list", home=tmp_path) == {"collections": ["plain"]}
+    process = _cli("collection", "describe", "spread", home=tmp_path)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 3 and "spread" in err

@@ -11,11 +11,15 @@ from typing import Any
 
 from faceindex.cli_numbers import shards
 from faceindex.distributed.connect import before_ray, connect
+from faceindex.distributed.layout import delete_sharded, describe_sharded, is_sharded, list_sharded, shard_count
 from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 
-def add_ray_options(create: argparse.ArgumentParser, index: argparse.ArgumentParser) -> None:
-    """--shards/--ray on `collection create`, --ray/--workers/--batch-size on `index`."""
+def add_ray_options(create: argparse.ArgumentParser, index: argparse.ArgumentParser,
+                    listing: argparse.ArgumentParser, describe: argparse.ArgumentParser,
+                    delete: argparse.ArgumentParser) -> None:
+    """--shards/--ray on `collection create`, --ray/--workers/--batch-size on `index`; `collection
+    list/describe/delete` know sharded collections (read from their files: no Ray needed)."""
     create.add_argument("--shards", type=shards, help="a collection sharded over this many Ray actors "
                         "(with --ray; default 1 when --ray is given)")
     create.add_argument("--ray", metavar="ADDRESS", help="the Ray cluster to use (an address, 'auto', or 'local' "
@@ -28,6 +32,9 @@ def add_ray_options(create: argparse.ArgumentParser, index: argparse.ArgumentPar
                        "(default 8)")
     _route(create, cmd_create_sharded, lambda args: args.ray is not None or args.shards is not None)
     _route(index, cmd_index_distributed, lambda args: args.ray is not None)
+    _route(describe, cmd_describe_sharded, lambda args: is_sharded(args.home, args.collection_id))
+    _route(delete, cmd_delete_sharded, lambda args: is_sharded(args.home, args.collection_id))
+    _route(listing, cmd_list_with_sharded, lambda args: bool(list_sharded(args.home)))
 
 
 def _route(parser: argparse.ArgumentParser, handler: Callable[..., int], when: Callable[[argparse.Namespace], bool]
@@ -92,3 +99,33 @@ def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
         f"{report.unindexed_faces} not indexed, {len(report.failed)} failed; {report.workers} workers, "
         f"{report.faces_per_s:.1f} faces/s"])
     return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def cmd_list_with_sharded(args: argparse.Namespace, out: Any) -> int:
+    from faceindex.cli import _collections
+
+    plain, sharded = _collections(args).list_collections(), list_sharded(args.home)
+    out.emit({"collections": plain, "sharded": sharded},
+             lambda: plain + [f"{name} (sharded, {shard_count(args.home, name)} shards)" for name in sharded])
+    return EXIT_OK
+
+
+def cmd_describe_sharded(args: argparse.Namespace, out: Any) -> int:
+    d = describe_sharded(args.home, args.collection_id)
+    shards = shard_count(args.home, args.collection_id)
+    out.emit({**vars(d), "shards": shards}, lambda: [
+        f"collection  {d.collection_id} (sharded over {shards} Ray actors)",
+        f"pack        {d.pack} ({d.embedding_size}-d, default threshold {d.default_threshold:.3f})",
+        f"faces       {d.face_count}",
+        f"users       {d.user_count}",
+        f"created     {d.created_at.isoformat(timespec='seconds')}",
+        f"path        {d.path}",
+        f"size        databases {d.database_bytes:,} B, index caches {d.cache_bytes:,} B",
+    ])
+    return EXIT_OK
+
+
+def cmd_delete_sharded(args: argparse.Namespace, out: Any) -> int:
+    delete_sharded(args.home, args.collection_id)
+    out.emit({"deleted": args.collection_id}, lambda: [f"deleted sharded collection {args.collection_id}"])
+    return EXIT_OK
