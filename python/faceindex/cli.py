@@ -129,17 +129,23 @@ def cmd_collection_list(args: argparse.Namespace, out: Output) -> int:
 def cmd_collection_describe(args: argparse.Namespace, out: Output) -> int:
     _warn_if_exposed(args, args.collection_id)
     d = _collections(args).describe_collection(args.collection_id)
-    out.emit(d, lambda: [
-        f"collection  {d.collection_id}",
+    out.emit(d, lambda: description_lines(d))
+    return EXIT_OK
+
+
+def description_lines(d: Any, shards: int | None = None) -> list[str]:
+    """`collection describe` for people; shards: how many, for a sharded collection (sizes summed)."""
+    return [
+        f"collection  {d.collection_id}" + (f" (sharded over {shards} Ray actors)" if shards else ""),
         f"pack        {d.pack} ({d.embedding_size}-d, default threshold {d.default_threshold:.3f})",
         f"faces       {d.face_count}",
         f"users       {d.user_count}",
         f"created     {d.created_at.isoformat(timespec='seconds')}",
         f"path        {d.path}",
-        f"size        database {d.database_bytes:,} B, index cache {d.cache_bytes:,} B",
+        f"size        database{'s' if shards else ''} {d.database_bytes:,} B, "
+        f"index cache{'s' if shards else ''} {d.cache_bytes:,} B",
         f"encrypted   {'yes (SQLCipher database, AES-256-GCM index cache)' if d.encrypted else 'no'}",
-    ])
-    return EXIT_OK
+    ]
 
 
 def cmd_collection_delete(args: argparse.Namespace, out: Output) -> int:

@@ -166,6 +166,10 @@ def test_collection_list_describe_delete_know_sharded_collections(address: str, 
     described = _run("collection", "describe", "spread", home=tmp_path)  # read from the files: no --ray
     assert described["shards"] == 3 and described["face_count"] == 0 and described["collection_id"] == "spread"
     assert described["pack"] == _run("collection", "describe", "plain", home=tmp_path)["pack"]
+    process = _cli("collection", "describe", "spread", home=tmp_path)
+    text, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "spread (sharded over 3 Ray actors)" in text and "faces       0" in text
     assert _run("collection", "delete", "spread", home=tmp_path) == {"deleted": "spread"}
     assert _run("collection", "list", home=tmp_path) == {"collections": ["plain"]}
     process = _cli("collection", "describe", "spread", home=tmp_path)

@@ -111,17 +111,11 @@ def cmd_list_with_sharded(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_describe_sharded(args: argparse.Namespace, out: Any) -> int:
+    from faceindex.cli import description_lines
+
     d = describe_sharded(args.home, args.collection_id)
     shards = shard_count(args.home, args.collection_id)
-    out.emit({**vars(d), "shards": shards}, lambda: [
-        f"collection  {d.collection_id} (sharded over {shards} Ray actors)",
-        f"pack        {d.pack} ({d.embedding_size}-d, default threshold {d.default_threshold:.3f})",
-        f"faces       {d.face_count}",
-        f"users       {d.user_count}",
-        f"created     {d.created_at.isoformat(timespec='seconds')}",
-        f"path        {d.path}",
-        f"size        databases {d.database_bytes:,} B, index caches {d.cache_bytes:,} B",
-    ])
+    out.emit({**vars(d), "shards": shards}, lambda: description_lines(d, shards))
     return EXIT_OK
 
 
