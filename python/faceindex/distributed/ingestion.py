@@ -253,11 +253,11 @@ def ingest(
     failing_since: dict[str, float] = {}  # content hash -> when its write first failed
     next_batch = 0
 
-    def store(image: ImageFaces) -> None:
+    def store(image: ImageFaces, retry: bool = False) -> None:
         assert image.content_hash is not None and image.embeddings is not None
         shard = shard_of(f"image:{image.content_hash}", collection.shards)
         ref = collection.actors[shard].ingest_image.remote(image.content_hash, image.embeddings, list(image.faces),
-                                                           image.external_ids, image.image_size)
+                                                           image.external_ids, image.image_size, retry)
         storing[ref] = image
 
     def finish(image: ImageFaces, stored: int) -> None:
@@ -310,7 +310,7 @@ def ingest(
                     if time.monotonic() - first_failure > timeout_s:
                         raise
                     time.sleep(0.2)
-                    store(image)
+                    store(image, retry=True)
     finally:
         for ref in embedding:
             ray.cancel(ref)
