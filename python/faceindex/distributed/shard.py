@@ -262,10 +262,11 @@ class Shard:
             # counts as this call's (else the run's report would miss those faces).
             if row is not None and row[0] == "done":
                 return self._stored_of_image(content_hash) if retry else 0
-            if row is not None and self._stored_of_image(content_hash):
+            stored_before = self._stored_of_image(content_hash) if row is not None else 0
+            if stored_before:
                 # Stored before a crash, not yet noted done.
                 ledger.execute("UPDATE images SET state = 'done' WHERE content_hash = ?", (content_hash,))
-                return self._stored_of_image(content_hash) if retry else 0
+                return stored_before if retry else 0
             ledger.execute("INSERT OR REPLACE INTO images VALUES (?, 'pending')", (content_hash,))
             stored = 0
             if len(faces):

@@ -68,10 +68,9 @@ def video_faces_to_index(engine: FaceEngine, source: Any, max_faces: int | None,
         stopped_early = video.stopped_early
     found = Detections.from_faces([face for face, _ in seen])
     kept, dropped = select_faces(found, max_faces, bounds)
-    embeddings = np.zeros((len(kept), engine.pack.embedding_size), np.float32)
-    for row, i in enumerate(kept):
-        embeddings[row] = seen[i][0].embedding
-    faces = found.take(np.asarray(kept, dtype=np.intp)).with_embeddings(embeddings)
+    faces = found.take(np.asarray(kept, dtype=np.intp))  # from_faces kept each face's own embedding
+    embeddings = faces.embeddings if faces.embeddings is not None and len(faces) else np.zeros(
+        (0, engine.pack.embedding_size), np.float32)
     return VideoFaces(faces, embeddings, tuple(float(seen[i][1]) for i in kept),
                       [UnindexedFace(reasons, found[i]) for i, reasons in dropped], size, len(seen), stopped_early)
 
