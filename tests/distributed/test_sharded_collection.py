@@ -3,7 +3,7 @@ same order, at the same threshold (chosen for the whole collection's size)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -405,3 +405,53 @@ def test_ingested_images_keep_their_size(ray_instance: None, dlib_pack: PackInfo
         assert stored == 1
         (record,) = sharded.list_faces().faces
         assert (record.image_width, record.image_height, record.image_id) == (640, 480, "hash-1")
+
+
+PAIR = "images/face_recognition/knn_examples/test/obama_and_biden.jpg"  # 3 faces for dlib
+
+
+def _ids(result: object) -> list[tuple[str, str | None, tuple[float, ...]]]:
+    return [(r.face_id, r.external_image_id, r.face.bbox) for r in result.face_records]  # type: ignore[attr-defined]
+
+
+def test_a_write_sent_again_after_a_restart_is_stored_once(dlib_pack: PackInfo, tmp_path: Path,
+                                                           data_file: Callable[[str], Path]) -> None:
+    from faceindex.distributed.shard import Shard, write_image_id
+
+    Collections(tmp_path).create_collection("one", dlib_pack).close()
+    shard = Shard(str(tmp_path), "one")
+    first = shard.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-1")
+    assert len(first.face_records) == 3 and first.image_id == write_image_id("call-1")
+    assert _ids(shard.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-1")) == _ids(first)
+    shard.close()
+
+    restarted = Shard(str(tmp_path), "one")  # its answers in memory are gone: the ledger and the faces answer
+    again = restarted.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-1")
+    assert _ids(again) == _ids(first) and again.unindexed_faces == first.unindexed_faces
+    assert len(restarted.collection) == 3
+    other = restarted.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-2")
+    assert len(restarted.collection) == 6 and not {f for f, _, _ in _ids(other)} & {f for f, _, _ in _ids(first)}
+    with pytest.raises(ValueError, match="write id"):
+        restarted.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="")
+    restarted.close()
+
+
+def test_an_index_faces_given_up_on_and_sent_again_is_stored_once(ray_instance: None, dlib_pack: PackInfo,
+                                                                   tmp_path: Path,
+                                                                   data_file: Callable[[str], Path]) -> None:
+    sharded = ShardedCollection.create(tmp_path, "retried", 2, dlib_pack, timeout_s=120)
+    image = str(data_file(PAIR))
+    first = sharded.index_faces(image, "pair", write_id="call-1")
+    assert len(first.face_records) == 3 and len(sharded) == 3
+    assert _ids(sharded.index_faces(image, "pair", write_id="call-1")) == _ids(first)
+    # A caller that stops waiting before the shard has stored the faces (the shard goes on), then sends
+    # the same write again: one copy of the faces, whichever of the two stored them.
+    sharded.timeout_s = 0.01
+    with pytest.raises(ShardUnavailableError, match="write 'call-2'.*stored once"):
+        sharded.index_faces(image, "pair", write_id="call-2")
+    sharded.timeout_s = 120
+    retried = sharded.index_faces(image, "pair", write_id="call-2")
+    assert len(retried.face_records) == 3 and len(sharded) == 6
+    assert _ids(sharded.index_faces(image, "pair", write_id="call-2")) == _ids(retried)
+    assert len({f for f, _, _ in _ids(first) + _ids(retried)}) == 6
+    sharded.close()

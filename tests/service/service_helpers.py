@@ -60,7 +60,8 @@ class RunningServer:
 
     def client(self, **boto_config: Any) -> Any:
         """A boto3 rekognition client for this server, signed with its credentials (region us-east-1).
-        Keyword arguments go to botocore.config.Config (e.g. retries={"max_attempts": 1})."""
+        Keyword arguments go to botocore.config.Config (e.g. retries={"total_max_attempts": 1}: one
+        attempt; botocore's "max_attempts" counts the retries, not the attempts)."""
         import boto3
         from botocore.config import Config
 

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from service_helpers import (Credentials, RunningServer, raw_request, serve_command, signed_headers, start_server,
                              write_credentials_file)
 
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 def client_with(server: RunningServer, key_id: str, secret: str) -> Any:

@@ -10,6 +10,12 @@ serves concurrent searches.
 Ingestion is idempotent per image: each image's content hash is its image id and is
 noted in a small ledger beside the collection (pending before the faces are stored, done
 after), so an image retried after a crash or a lost worker is stored once.
+
+index_faces is idempotent per write id: a caller that gave up waiting (a timeout, a 503 that
+an SDK retries) may send the same write again while the first is still running or after it
+landed. The write's image id is derived from its write id, the write id is noted in the
+ledger before the faces are stored, and a repeat answers what the first stored (from memory,
+or after a restart from the faces filed under that image id) instead of storing them twice.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,15 +45,30 @@ from faceindex.collection.results import (
     FaceMatch,
     FaceRecord,
     IndexFacesResult,
+    UnindexedFace,
     UserMatch,
 )
 from faceindex.collection.state import PackIdentity
+from faceindex.collection.faces import faces_to_index
 from faceindex.collection.ids import page_token
 from faceindex.collection.users import require_user
 from faceindex.distributed.face_moves import MovedFace, drop_moved_faces, export_faces, import_faces
 from faceindex.types import Face, FloatArray, PackInfo
 
 LEDGER_NAME = "ingested.sqlite"
+# A repeated write comes within an SDK's retries (seconds to minutes): answers are kept in memory
+# for the most recent writes, and write ids in the ledger for a day.
+ANSWERS_KEPT = 1024
+WRITE_IDS_KEPT_S = 86_400.0
+_WRITE_IMAGE_IDS = uuid.UUID("6f1c2a9e-4b7d-5e8a-9c3f-1d2e3f4a5b6c")
+MAX_WRITE_ID_LENGTH = 200
+
+
+def write_image_id(write_id: str) -> str:
+    """The image id (a UUID) of the faces stored by the write `write_id`: the same for every repeat."""
+    if not isinstance(write_id, str) or not 0 < len(write_id) <= MAX_WRITE_ID_LENGTH:
+        raise ValueError(f"a write id is a string of 1 to {MAX_WRITE_ID_LENGTH} characters, got {write_id!r}")
+    return str(uuid.uuid5(_WRITE_IMAGE_IDS, write_id))
 
 
 @dataclass(frozen=True)
@@ -61,10 +85,13 @@ class Shard:
         self.directory = Path(directory)
         self.collection: Collection = Collections(self.directory).collection(collection_id)
         self.pack = self.collection.pack
-        self._ingest_lock = threading.Lock()
+        self._ingest_lock = threading.Lock()  # held while a write checks for its earlier self and stores
         self._local = threading.local()
+        self._answers: OrderedDict[str, IndexFacesResult] = OrderedDict()
         with self._ledger() as ledger:
             ledger.execute("CREATE TABLE IF NOT EXISTS images (content_hash TEXT PRIMARY KEY, state TEXT NOT NULL)")
+            ledger.execute("CREATE TABLE IF NOT EXISTS writes (write_id TEXT PRIMARY KEY, at REAL NOT NULL)")
+            ledger.execute("DELETE FROM writes WHERE at < ?", (time.time() - WRITE_IDS_KEPT_S,))
 
     def _ledger(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "ledger", None)
@@ -104,16 +131,58 @@ class Shard:
         return records
 
     def index_faces(self, image: Any, external_image_id: str | None, max_faces: int | None,
-                    quality_filter: QualityFilterSpec, user_id: str | None) -> IndexFacesResult:
+                    quality_filter: QualityFilterSpec, user_id: str | None,
+                    write_id: str | None = None) -> IndexFacesResult:
+        """Collection.index_faces on this shard (and the faces made user_id's); with a write_id, a
+        repeat of the same write answers what the first stored (see the module's note)."""
         if user_id is not None:
             self._require_user(user_id)
-        result = self.collection.index_faces(image, external_image_id, max_faces, quality_filter)
-        if user_id is not None and result.face_records:
-            self._associate_new(user_id, result.face_records)
-            stored = self.collection.get_faces([r.face_id for r in result.face_records])
-            result = IndexFacesResult([stored[r.face_id] for r in result.face_records], result.unindexed_faces,
-                                      result.image_id, result.pack)
+        if write_id is None:
+            return self._made_users(self.collection.index_faces(image, external_image_id, max_faces, quality_filter),
+                                    user_id)
+        image_id = write_image_id(write_id)
+        # Detection runs outside the lock (a repeat detects again: the same image gives the same faces).
+        faces, embeddings, unindexed, image_size = faces_to_index(self.collection.engine, image, max_faces,
+                                                                  quality_filter)
+        with self._ingest_lock:
+            result = self._answers.get(write_id) or self._stored_by_write(write_id, image_id, unindexed)
+            if result is None:
+                self._ledger().execute("INSERT OR REPLACE INTO writes VALUES (?, ?)", (write_id, time.time()))
+                records = self.collection.index_embeddings(
+                    embeddings, pack=self.pack, faces=list(faces), external_image_id=external_image_id,
+                    image_id=image_id, image_size=image_size) if len(faces) else []
+                result = IndexFacesResult(records, unindexed, image_id, self.pack.ref)
+            result = self._made_users(result, user_id)
+            self._answers[write_id] = result
+            self._answers.move_to_end(write_id)
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
         return result
+
+    def _stored_by_write(self, write_id: str, image_id: str, unindexed: list[UnindexedFace]
+                         ) -> IndexFacesResult | None:
+        """What an earlier run of this write stored (before a restart, or long ago), None if it stored nothing."""
+        if self._ledger().execute("SELECT 1 FROM writes WHERE write_id = ?", (write_id,)).fetchone() is None:
+            return None
+        from faceindex.collection import store
+
+        conn = self.collection._open().conn()
+        with store.read_transaction(conn):  # a scan (image ids are not indexed): only for a write seen before
+            face_ids = [row[0] for row in conn.execute("SELECT face_id FROM faces WHERE image_id = ? ORDER BY id",
+                                                       (image_id,))]
+        if not face_ids:
+            return None
+        stored = self.collection.get_faces(face_ids)  # in the order stored: largest first
+        return IndexFacesResult([stored[f] for f in face_ids], unindexed, image_id, self.pack.ref)
+
+    def _made_users(self, result: IndexFacesResult, user_id: str | None) -> IndexFacesResult:
+        """The result with its faces made user_id's (those not yet: a repeat finds them done)."""
+        if user_id is None or all(r.user_id == user_id for r in result.face_records):
+            return result
+        self._associate_new(user_id, [r for r in result.face_records if r.user_id != user_id])
+        stored = self.collection.get_faces([r.face_id for r in result.face_records])
+        return IndexFacesResult([stored[r.face_id] for r in result.face_records], result.unindexed_faces,
+                                result.image_id, result.pack)
 
     def require_user(self, user_id: str) -> None:
         """UserNotFoundError unless the user is here."""

@@ -63,7 +63,7 @@ from faceindex.distributed import layout
 from faceindex.distributed.layout import LAYOUT_NAME, SHARDED_FOLDER, sharded_path
 from faceindex.distributed.placement import placement_key, shard_of
 from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
-from faceindex.distributed.shard import Shard, ShardInfo
+from faceindex.distributed.shard import Shard, ShardInfo, write_image_id
 from faceindex.engine import FaceEngine
 from faceindex.errors import (
     CollectionExistsError,
@@ -344,14 +344,23 @@ class ShardedCollection:
         return [r for r in records if r is not None]
 
     def index_faces(self, image: Any, external_image_id: str | None = None, max_faces: int | None = None,
-                    quality_filter: QualityFilterSpec = "auto", *, user_id: str | None = None) -> IndexFacesResult:
+                    quality_filter: QualityFilterSpec = "auto", *, user_id: str | None = None,
+                    write_id: str | None = None) -> IndexFacesResult:
         """Detect, filter and store an image's faces on one shard (the user's with user_id=, else a
-        shard by a new image id); the shard's actor runs the pack."""
-        key = placement_key(user_id, str(uuid.uuid4()))
-        shard = shard_of(key, self.shards)
+        shard by the write's image id); the shard's actor runs the pack.
+
+        write_id: the caller's name for this write (default: a new one). A ShardUnavailableError
+        does not say whether the faces landed (a shard slower than the timeout goes on and stores
+        them): calling again with the same write_id is safe, it answers the faces the first call
+        stored instead of storing them again. The endpoint gives the SDK's invocation id, the same
+        on each of its retries.
+        """
+        write_id = str(uuid.uuid4()) if write_id is None else write_id
+        shard = shard_of(placement_key(user_id, write_image_id(write_id)), self.shards)
         answers, missing = self._call_all(lambda i: self.actors[i].index_faces.remote(
-            image, external_image_id, max_faces, quality_filter, user_id), [shard], self.timeout_s)
-        self._require(missing, "index the image")
+            image, external_image_id, max_faces, quality_filter, user_id, write_id), [shard], self.timeout_s)
+        self._require(missing, f"index the image (write {write_id!r}: its faces may still land; the same write "
+                               "sent again is stored once)")
         result: IndexFacesResult = answers[shard]
         return result
 

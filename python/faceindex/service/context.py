@@ -39,6 +39,8 @@ class RequestContext:
     catalog: SharedResources
     # The stored-video job queue and its runner (None: this server runs no video jobs).
     video_jobs: VideoJobs | None = None
+    # The SDK's amz-sdk-invocation-id: one per call, the same on each of its retries (None: not sent).
+    invocation_id: str | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     # Set by the server when the client has gone or the server is stopping.
     cancelled: threading.Event = field(default_factory=threading.Event)

@@ -23,6 +23,7 @@ from faceindex.service.resources import SharedResources
 log = logging.getLogger("faceindex.service")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110's token
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+MAX_INVOCATION_ID = 200  # a sharded write's id (distributed/shard.py's limit)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,12 @@ class HttpRequest:
 
     def header(self, name: str) -> str | None:
         return next((value for key, value in self.headers if key == name), None)
+
+
+def invocation_id(request: HttpRequest) -> str | None:
+    """The SDK's invocation id when it is a plausible one (botocore's is a UUID)."""
+    value = request.header("amz-sdk-invocation-id")
+    return value if value is not None and 0 < len(value) <= MAX_INVOCATION_ID and value.isprintable() else None
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ class Service:
             request_id=request_id, config=self.config, collections=self.resources.collections,
             open_collection=self.resources.open_collection, default_engine=self.resources.default_engine,
             forget_collection=self.resources.forget_collection, catalog=self.resources,
-            video_jobs=self.resources.video_jobs,
+            video_jobs=self.resources.video_jobs, invocation_id=invocation_id(request),
             cancelled=cancelled or threading.Event())
         try:
             body = self._answer(request, ctx)

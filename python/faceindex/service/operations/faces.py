@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faceindex import rekognition_shapes as shapes
+from faceindex.collection import Collection
 from faceindex.collection.results import FaceSearchResult
 from faceindex.service import accountability
 from faceindex.service.context import AnyCollection, RequestContext
@@ -25,9 +26,12 @@ def invalid_pagination_token(message: str) -> ServiceError:
 def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection = ctx.open_collection(params["CollectionId"])
     image = decode(ctx.config, params["Image"], max_pixels=collection.engine.max_pixels)
-    result = collection.index_faces(image.rgb, external_image_id=params.get("ExternalImageId"),
-                                    max_faces=params.get("MaxFaces"),
-                                    quality_filter=params.get("QualityFilter", "AUTO").lower())
+    arguments = {"external_image_id": params.get("ExternalImageId"), "max_faces": params.get("MaxFaces"),
+                 "quality_filter": params.get("QualityFilter", "AUTO").lower()}
+    if isinstance(collection, Collection):
+        result = collection.index_faces(image.rgb, **arguments)
+    else:  # sharded: a 503 may follow a write that lands; the SDK's retry of it is stored once
+        result = collection.index_faces(image.rgb, **arguments, write_id=ctx.invocation_id)
     pack = collection.engine.pack  # the live pack: it knows which points its landmarks are
     # DetectionAttributes DEFAULT and ALL give the same FaceDetail: faceindex estimates no more.
     return {
