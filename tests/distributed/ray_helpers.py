@@ -54,8 +54,8 @@ def simulated_cluster(nodes: int, cpus_per_node: int = 1) -> Iterator[Any]:
         cluster.wait_for_nodes(timeout=60)
         alive = [n for n in ray.nodes() if n["Alive"]]
         assert len(alive) == nodes + 1 and {n["NodeManagerAddress"] for n in alive} == {LOOPBACK}, alive
-        # Registered is not yet ready to place work: until a node's raylet has run something, Ray's
-        # soft node affinity may send an actor meant for it elsewhere. Run one task on each.
+        # Registered is not yet proven able to run work: one task pinned to each node, so that every
+        # test starts on a cluster all of whose nodes have run something.
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = ray.remote(num_cpus=0)(lambda: ray.get_runtime_context().get_node_id())

@@ -416,23 +416,27 @@ def _ids(result: object) -> list[tuple[str, str | None, tuple[float, ...]]]:
 
 def test_a_write_sent_again_after_a_restart_is_stored_once(dlib_pack: PackInfo, tmp_path: Path,
                                                            data_file: Callable[[str], Path]) -> None:
+    from faceindex.collection.faces import faces_to_index
     from faceindex.distributed.shard import Shard, write_image_id
 
+    faces, embeddings, unindexed, size = faces_to_index(FaceEngine(pack="dlib"), str(data_file(PAIR)), None, "auto")
+    found = (embeddings, dlib_pack, list(faces), unindexed, "pair", size, None)
     Collections(tmp_path).create_collection("one", dlib_pack).close()
     shard = Shard(str(tmp_path), "one")
-    first = shard.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-1")
+    first = shard.store_faces("call-1", *found)
     assert len(first.face_records) == 3 and first.image_id == write_image_id("call-1")
-    assert _ids(shard.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-1")) == _ids(first)
+    assert _ids(shard.store_faces("call-1", *found)) == _ids(first)
     shard.close()
 
     restarted = Shard(str(tmp_path), "one")  # its answers in memory are gone: the ledger and the faces answer
-    again = restarted.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-1")
+    again = restarted.store_faces("call-1", *found)
     assert _ids(again) == _ids(first) and again.unindexed_faces == first.unindexed_faces
+    assert [r.image_width for r in again.face_records] == [size[0]] * 3
     assert len(restarted.collection) == 3
-    other = restarted.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="call-2")
+    other = restarted.store_faces("call-2", *found)
     assert len(restarted.collection) == 6 and not {f for f, _, _ in _ids(other)} & {f for f, _, _ in _ids(first)}
     with pytest.raises(ValueError, match="write id"):
-        restarted.index_faces(str(data_file(PAIR)), "pair", None, "auto", None, write_id="")
+        restarted.store_faces("", *found)
     restarted.close()
 
 

@@ -11,9 +11,9 @@ Ingestion is idempotent per image: each image's content hash is its image id and
 noted in a small ledger beside the collection (pending before the faces are stored, done
 after), so an image retried after a crash or a lost worker is stored once.
 
-index_faces is idempotent per write id: a caller that gave up waiting (a timeout, a 503 that
-an SDK retries) may send the same write again while the first is still running or after it
-landed. The write's image id is derived from its write id, the write id is noted in the
+store_faces (a sharded index_faces: the caller detects, the shard stores) is idempotent per
+write id: a caller that gave up waiting (a timeout, a 503 that an SDK retries) may send the
+same write again while the first is still running or after it landed. The write's image id is derived from its write id, the write id is noted in the
 ledger before the faces are stored, and a repeat answers what the first stored (from memory,
 or after a restart from the faces filed under that image id) instead of storing them twice.
 """
@@ -29,13 +29,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from faceindex.collection import CollectionDescription, Collection, Collections
-from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
     AssociateFacesResult,
     DeleteFacesResult,
@@ -49,7 +47,6 @@ from faceindex.collection.results import (
     UserMatch,
 )
 from faceindex.collection.state import PackIdentity
-from faceindex.collection.faces import faces_to_index
 from faceindex.collection.ids import page_token
 from faceindex.collection.users import require_user
 from faceindex.distributed.face_moves import MovedFace, drop_moved_faces, export_faces, import_faces
@@ -130,26 +127,21 @@ class Shard:
             records = list(self.collection.get_faces([r.face_id for r in records]).values())
         return records
 
-    def index_faces(self, image: Any, external_image_id: str | None, max_faces: int | None,
-                    quality_filter: QualityFilterSpec, user_id: str | None,
-                    write_id: str | None = None) -> IndexFacesResult:
-        """Collection.index_faces on this shard (and the faces made user_id's); with a write_id, a
-        repeat of the same write answers what the first stored (see the module's note)."""
+    def store_faces(self, write_id: str, embeddings: FloatArray, pack: PackIdentity, faces: Sequence[Face],
+                    unindexed: list[UnindexedFace], external_image_id: str | None, image_size: tuple[int, int],
+                    user_id: str | None) -> IndexFacesResult:
+        """Store what the caller's index_faces found in one image (faces_to_index), once per write:
+        a repeat of write_id answers what the first stored (see the module's note); the faces are
+        made user_id's when given."""
         if user_id is not None:
             self._require_user(user_id)
-        if write_id is None:
-            return self._made_users(self.collection.index_faces(image, external_image_id, max_faces, quality_filter),
-                                    user_id)
         image_id = write_image_id(write_id)
-        # Detection runs outside the lock (a repeat detects again: the same image gives the same faces).
-        faces, embeddings, unindexed, image_size = faces_to_index(self.collection.engine, image, max_faces,
-                                                                  quality_filter)
         with self._ingest_lock:
             result = self._answers.get(write_id) or self._stored_by_write(write_id, image_id, unindexed)
             if result is None:
                 self._ledger().execute("INSERT OR REPLACE INTO writes VALUES (?, ?)", (write_id, time.time()))
                 records = self.collection.index_embeddings(
-                    embeddings, pack=self.pack, faces=list(faces), external_image_id=external_image_id,
+                    embeddings, pack=pack, faces=list(faces), external_image_id=external_image_id,
                     image_id=image_id, image_size=image_size) if len(faces) else []
                 result = IndexFacesResult(records, unindexed, image_id, self.pack.ref)
             result = self._made_users(result, user_id)

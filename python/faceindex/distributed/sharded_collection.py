@@ -41,6 +41,7 @@ import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
 from faceindex.collection import Collections, validation
+from faceindex.collection.faces import faces_to_index
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
     AssociateFacesResult,
@@ -59,7 +60,7 @@ from faceindex.collection.results import (
 )
 from faceindex.collection.ids import page_token, read_page_token
 from faceindex.collection.state import PackIdentity
-from faceindex.distributed import layout
+from faceindex.distributed import layout, shard_spread
 from faceindex.distributed.layout import LAYOUT_NAME, SHARDED_FOLDER, sharded_path
 from faceindex.distributed.placement import placement_key, shard_of
 from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
@@ -96,16 +97,6 @@ def shard_actor_class(**options: Any) -> Any:
     return ray.remote(**settings)(Shard)
 
 
-def _spread(node_id: str) -> Any:
-    """A shard on this node (the shards go round robin over the live nodes, so one node's loss
-    takes as few shards as possible), softly: when the node is gone, Ray restarts the shard on
-    another. (A node that is alive but busy is waited for, not spilled from: Ray would otherwise
-    pile the shards onto one node.)"""
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    return NodeAffinitySchedulingStrategy(node_id, soft=True, _spill_on_unavailable=False)
-
-
 def _get(refs: Any, timeout: float) -> Any:
     """ray.get; an error a shard raised (UserNotFoundError, ValueError, ...) is raised as itself,
     not as Ray's wrapper whose message carries the actor's traceback."""
@@ -137,7 +128,8 @@ class ShardedCollection:
     with ShardedCollection(home, collection_id). Ray must be initialised (ray.init) first.
 
     timeout_s bounds every wait for the shards. actor_options go to each shard's actor
-    (e.g. {"num_cpus": 1} or a scheduling_strategy). actor_names: name shard i's actor
+    (e.g. {"num_cpus": 1}, or a scheduling_strategy of your own; without one the shards are
+    spread over the nodes by a placement group: shard_spread.py). actor_names: name shard i's actor
     "<actor_names><collection_id>/shard-<i>" in the job's Ray namespace, so that operators (and
     tests) find it, and a second process opening the same collection in that namespace is
     refused instead of running a second set of actors on the same folders.
@@ -158,22 +150,27 @@ class ShardedCollection:
         self._engine = engine
         actor = shard_actor_class(**(actor_options or {}))
         placed = actor_options is not None and "scheduling_strategy" in actor_options
-        nodes = [] if placed else sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])  # type: ignore[no-untyped-call]
+        start_timeout_s = max(timeout_s, START_TIMEOUT_S)
         self.actors: list[Any] = []
+        self._placement = None if placed else shard_spread.spread_placement(self.shards, start_timeout_s,
+                                                                             actor_options or {})
+        if not placed and self._placement is None:
+            self._require(tuple(range(self.shards)), "place the shards on the cluster's nodes", start_timeout_s)
         try:
             for i in range(self.shards):
-                options: dict[str, Any] = {} if placed else {"scheduling_strategy": _spread(nodes[i % len(nodes)])}
+                options: dict[str, Any] = ({} if self._placement is None
+                                           else shard_spread.shard_options(self._placement, i, actor_options or {}))
                 if actor_names is not None:
                     options["name"] = f"{actor_names}{collection_id}/shard-{i:03d}"
                 self.actors.append(_start(actor.options(**options), str(self.shard_directory(i)), collection_id,
                                           timeout_s))
-            start_timeout_s = max(timeout_s, START_TIMEOUT_S)
             described, missing = self._call_all(lambda i: self.actors[i].describe.remote(), range(self.shards),
                                                 start_timeout_s)
             self._require(missing, "start the shards", start_timeout_s)
         except BaseException:
             for started in self.actors:
                 ray.kill(started, no_restart=True)
+            shard_spread.release(self._placement)
             raise
         self.pack: PackInfo = described[0].pack
 
@@ -223,6 +220,8 @@ class ShardedCollection:
         for actor in self.actors:
             ray.kill(actor, no_restart=True)
         self.actors = []
+        shard_spread.release(self._placement)
+        self._placement = None
 
     def __enter__(self) -> ShardedCollection:
         return self
@@ -346,8 +345,8 @@ class ShardedCollection:
     def index_faces(self, image: Any, external_image_id: str | None = None, max_faces: int | None = None,
                     quality_filter: QualityFilterSpec = "auto", *, user_id: str | None = None,
                     write_id: str | None = None) -> IndexFacesResult:
-        """Detect, filter and store an image's faces on one shard (the user's with user_id=, else a
-        shard by the write's image id); the shard's actor runs the pack.
+        """Detect, filter and embed an image's faces here (by `engine`), and store them on one shard
+        (the user's with user_id=, else a shard by the write's image id).
 
         write_id: the caller's name for this write (default: a new one). A ShardUnavailableError
         does not say whether the faces landed (a shard slower than the timeout goes on and stores
@@ -355,10 +354,16 @@ class ShardedCollection:
         stored instead of storing them again. The endpoint gives the SDK's invocation id, the same
         on each of its retries.
         """
+        external_image_id = validation.external_image_id(external_image_id)
+        if user_id is not None:
+            validation.user_id(user_id)
         write_id = str(uuid.uuid4()) if write_id is None else write_id
         shard = shard_of(placement_key(user_id, write_image_id(write_id)), self.shards)
-        answers, missing = self._call_all(lambda i: self.actors[i].index_faces.remote(
-            image, external_image_id, max_faces, quality_filter, user_id, write_id), [shard], self.timeout_s)
+        faces, embeddings, unindexed, image_size = faces_to_index(self.engine, image, max_faces, quality_filter)
+        answers, missing = self._call_all(lambda i: self.actors[i].store_faces.remote(
+            write_id, embeddings, self.engine.pack, list(faces), unindexed, external_image_id, image_size, user_id),
+            [shard],
+            self.timeout_s)
         self._require(missing, f"index the image (write {write_id!r}: its faces may still land; the same write "
                                "sent again is stored once)")
         result: IndexFacesResult = answers[shard]
