@@ -7,7 +7,8 @@ from typing import Any
 
 from faceindex import rekognition_shapes as shapes
 from faceindex.collection.results import UserSearchResult
-from faceindex.errors import UserExistsError
+from faceindex.distributed.results import ShardUnavailableError
+from faceindex.errors import UserExistsError, UserNotFoundError
 from faceindex.service import accountability, idempotency
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter
@@ -41,7 +42,11 @@ def create_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         try:
             collection.create_user(user_id)
         except UserExistsError as e:
-            raise conflict(str(e)) from e
+            if not idempotency.was_in_doubt(scope, token, f"UserId={user_id}"):  # else: made by the first try
+                raise conflict(str(e)) from e
+        except ShardUnavailableError:
+            idempotency.doubt(scope, token, f"UserId={user_id}")
+            raise
         idempotency.remember(scope, token, f"UserId={user_id}")
     return {}
 
@@ -55,7 +60,14 @@ def delete_user(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if idempotency.seen(scope, token, f"UserId={user_id}"):
             return {}
         # As on AWS, the user's faces stay in the collection, no longer associated.
-        collection.delete_user(user_id, delete_faces=False)
+        try:
+            collection.delete_user(user_id, delete_faces=False)
+        except UserNotFoundError:
+            if not idempotency.was_in_doubt(scope, token, f"UserId={user_id}"):  # else: deleted by the first try
+                raise
+        except ShardUnavailableError:
+            idempotency.doubt(scope, token, f"UserId={user_id}")
+            raise
         idempotency.remember(scope, token, f"UserId={user_id}")
     return {}
 
