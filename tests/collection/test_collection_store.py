@@ -280,3 +280,25 @@ def test_the_id_digest_follows_every_insert_and_delete(home: Collections) -> Non
             assert store.stored_id_digest(conn) == store.id_digest(ids) != 0
         assert len(ids) == 5 * 37 - 25
         assert store.id_digest([1, 2]) == store.id_digest([2, 1]) != store.id_digest([1, 3])
+
+
+def test_faces_stored_under_the_ids_the_caller_chose(home: Collections) -> None:
+    import uuid
+
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    with home.create_collection("chosen", SYNTHETIC) as chosen:
+        records = chosen.index_embeddings(unit_vectors(3, 7), pack=SYNTHETIC, face_ids=ids)
+        assert [r.face_id for r in records] == ids
+        assert sorted(chosen.get_faces(ids)) == sorted(ids)
+        # An id already stored refuses the whole call: nothing of it is stored.
+        with pytest.raises(ValueError, match="already stored"):
+            chosen.index_embeddings(unit_vectors(2, 8), pack=SYNTHETIC, face_ids=[str(uuid.uuid4()), ids[0]])
+        assert len(chosen) == 3
+        with pytest.raises(ValueError, match="UUIDs"):
+            chosen.index_embeddings(unit_vectors(1, 9), pack=SYNTHETIC, face_ids=["not-a-uuid"])
+        with pytest.raises(ValueError, match="distinct"):
+            twice = str(uuid.uuid4())
+            chosen.index_embeddings(unit_vectors(2, 9), pack=SYNTHETIC, face_ids=[twice, twice])
+        with pytest.raises(ValueError, match="2 face ids for 3"):
+            chosen.index_embeddings(unit_vectors(3, 9), pack=SYNTHETIC, face_ids=ids[:2])
+        assert len(chosen) == 3

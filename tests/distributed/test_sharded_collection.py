@@ -459,3 +459,28 @@ def test_an_index_faces_given_up_on_and_sent_again_is_stored_once(ray_instance: 
     assert _ids(sharded.index_faces(image, "pair", write_id="call-2")) == _ids(retried)
     assert len({f for f, _, _ in _ids(first) + _ids(retried)}) == 6
     sharded.close()
+
+
+def test_embeddings_sent_again_after_their_shard_died_are_stored_once(dlib_pack: PackInfo, tmp_path: Path) -> None:
+    from faceindex.collection.ids import new_face_ids
+    from faceindex.distributed.shard import Shard
+
+    Collections(tmp_path).create_collection("one", dlib_pack).close()
+    vectors, ids = unit_vectors(4, seed=31), new_face_ids(4)
+    write = (vectors, dlib_pack, None, ["a"] * 4, ["img-a"] * 4, None, ids)
+    shard = Shard(str(tmp_path), "one")
+    shard.create_user("ana")
+    first = shard.index_embeddings(*write)
+    assert [r.face_id for r in first] == ids
+    shard.close()
+    restarted = Shard(str(tmp_path), "one")  # the write is sent again to the restarted actor
+    again = restarted.index_embeddings(*write)
+    assert [(r.face_id, r.external_image_id) for r in again] == [(r.face_id, r.external_image_id) for r in first]
+    assert len(restarted.collection) == 4
+    # Sent again for a user: the faces become the user's (an associate cut short by the crash is finished).
+    for_ana = restarted.index_embeddings(*write[:5], "ana", ids)
+    assert {r.user_id for r in for_ana} == {"ana"} and len(restarted.collection) == 4
+    with pytest.raises(ValueError, match="not a repeat"):
+        restarted.index_embeddings(unit_vectors(2, seed=32), dlib_pack, None, ["b"] * 2, ["img-b"] * 2, None,
+                                   [ids[0], new_face_ids(1)[0]])
+    restarted.close()

@@ -152,6 +152,7 @@ class Collection:
         external_image_id: None | str | Sequence[str | None] = None,
         image_id: None | str | Sequence[str] = None,
         image_size: tuple[int, int] | None = None,
+        face_ids: Sequence[str] | None = None,
     ) -> list[FaceRecord]:
         """Store embeddings you computed yourself with this collection's pack (bring your own embeddings).
 
@@ -163,10 +164,12 @@ class Collection:
         image_id: one for all, or one per face; image_id defaults to one new id
         for the whole call. image_size: (width, height) of the image they all came from,
         which gives their boxes as ratios (Rekognition's BoundingBox) like index_faces's.
-        All faces are stored in one transaction, durably.
+        face_ids: the ids to store the faces under (distinct UUIDs, one per face; default: new
+        ones), so that a caller sending the same write again can tell it landed; an id already
+        stored refuses the whole call (ValueError). All faces are stored in one transaction, durably.
         """
         return stored_faces.index_embeddings(self._open(), embeddings, pack, faces, external_image_id, image_id,
-                                             image_size)
+                                             image_size, face_ids)
 
     def list_faces(self, max_results: int = 1000, next_token: str | None = None, *,
                    user_id: str | None = None, external_image_id: str | None = None) -> FacesPage:

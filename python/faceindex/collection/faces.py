@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from datetime import datetime, timezone
@@ -60,8 +61,8 @@ def faces_to_index(engine: FaceEngine, image: Any, max_faces: int | None, qualit
 
 def index_embeddings(state: CollectionState, embeddings: npt.ArrayLike, pack: PackIdentity,
                      faces: Sequence[Face] | None, external_image_id: None | str | Sequence[str | None],
-                     image_id: None | str | Sequence[str], image_size: tuple[int, int] | None = None
-                     ) -> list[FaceRecord]:
+                     image_id: None | str | Sequence[str], image_size: tuple[int, int] | None = None,
+                     face_ids: Sequence[str] | None = None) -> list[FaceRecord]:
     state.check_pack(pack)
     vectors = state.unit_vectors(embeddings, "embeddings")
     n = len(vectors)
@@ -81,19 +82,39 @@ def index_embeddings(state: CollectionState, embeddings: npt.ArrayLike, pack: Pa
         if len(set(image_ids)) > 1:
             raise ValueError("image_size is the size of the one image all the faces came from; these faces have "
                              f"{len(set(image_ids))} image ids")
-    return insert(state, vectors, detections, image_ids, externals, image_size)  # type: ignore[arg-type]
+    if face_ids is not None:
+        face_ids = _given_face_ids(face_ids, n)
+    return insert(state, vectors, detections, image_ids, externals, image_size,  # type: ignore[arg-type]
+                  face_ids=face_ids)
+
+
+def _given_face_ids(face_ids: Sequence[str], n: int) -> list[str]:
+    ids = [face_ids] if isinstance(face_ids, str) else list(face_ids)
+    if len(ids) != n:
+        raise ValueError(f"{len(ids)} face ids for {n} embeddings")
+    for value in ids:
+        try:
+            uuid.UUID(value)
+        except (TypeError, ValueError, AttributeError):
+            raise ValueError(f"face ids are UUIDs, got {value!r}") from None
+    if len(set(ids)) != n:
+        raise ValueError("the face ids given are not distinct")
+    return ids
 
 
 _NO_LANDMARKS = np.zeros((5, 2), dtype=np.float32).tobytes()
 
 
 def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None, image_ids: Sequence[str],
-           externals: Sequence[str | None], image_size: tuple[int, int] | None = None) -> list[FaceRecord]:
+           externals: Sequence[str | None], image_size: tuple[int, int] | None = None,
+           face_ids: Sequence[str] | None = None) -> list[FaceRecord]:
     """Store unit vectors with their detections (None: no box, confidence 0) in one durable transaction.
-    image_size: (width, height) of the one image every face came from, when known."""
+    image_size: (width, height) of the one image every face came from, when known; face_ids: the
+    ids to store them under (default: new ones)."""
     if len(vectors) == 0:
         return []
-    face_ids = new_face_ids(len(vectors))
+    given = face_ids is not None
+    face_ids = list(face_ids) if face_ids is not None else new_face_ids(len(vectors))
     if faces is None:
         rows = [store.NewFace(face_ids[i], image_ids[i], externals[i], (0.0, 0.0, 0.0, 0.0), 0.0, _NO_LANDMARKS,
                               0.0, 0.0, 0.0, None, vector.tobytes()) for i, vector in enumerate(vectors)]
@@ -112,12 +133,17 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
             ))
     conn = state.conn()
     now = time.time()
-    with store.write_transaction(conn):
-        before = store.generations(conn).generation
-        row_ids = store.insert_faces(conn, rows, now)
-        if image_size is not None:
-            store.insert_image(conn, image_ids[0], *image_size)
-        after = store.bump_generation(conn)
+    try:
+        with store.write_transaction(conn):
+            before = store.generations(conn).generation
+            row_ids = store.insert_faces(conn, rows, now)
+            if image_size is not None:
+                store.insert_image(conn, image_ids[0], *image_size)
+            after = store.bump_generation(conn)
+    except sqlite3.IntegrityError as e:
+        if given and "face_id" in str(e):
+            raise ValueError("a face id given is already stored in this collection (nothing was stored)") from e
+        raise
     state.cache.apply_added(before, after, row_ids, vectors)
     return [_record_of(row, now, image_size) for row in rows]
 

@@ -116,16 +116,24 @@ class Shard:
 
     def index_embeddings(self, embeddings: npt.ArrayLike, pack: PackIdentity, faces: Sequence[Face] | None,
                          external_image_ids: Sequence[str | None], image_ids: Sequence[str],
-                         user_id: str | None) -> list[FaceRecord]:
+                         user_id: str | None, face_ids: Sequence[str]) -> list[FaceRecord]:
+        """Store the faces under the face ids the caller chose, once: sent again (after this actor
+        died under the first try), the write finds its faces stored and answers them."""
         if user_id is not None:
             self._require_user(user_id)
-        records = self.collection.index_embeddings(embeddings, pack=pack, faces=faces,
-                                                   external_image_id=list(external_image_ids),
-                                                   image_id=list(image_ids))
-        if user_id is not None and records:
-            self._associate_new(user_id, records)
-            records = list(self.collection.get_faces([r.face_id for r in records]).values())
-        return records
+        with self._ingest_lock:
+            stored = self.collection.get_faces(list(face_ids))
+            if stored and len(stored) != len(face_ids):
+                raise ValueError(f"{len(stored)} of these {len(face_ids)} face ids are stored already: "
+                                 "not a repeat of one write")
+            records = [stored[f] for f in face_ids] if stored else self.collection.index_embeddings(
+                embeddings, pack=pack, faces=faces, external_image_id=list(external_image_ids),
+                image_id=list(image_ids), face_ids=list(face_ids))
+        if user_id is None or all(r.user_id == user_id for r in records):
+            return records
+        self._associate_new(user_id, [r for r in records if r.user_id != user_id])
+        found = self.collection.get_faces([r.face_id for r in records])
+        return [found[r.face_id] for r in records]
 
     def store_faces(self, write_id: str, embeddings: FloatArray, pack: PackIdentity, faces: Sequence[Face],
                     unindexed: list[UnindexedFace], external_image_id: str | None, image_size: tuple[int, int],

@@ -58,7 +58,7 @@ from faceindex.collection.results import (
     UserMatch,
     UsersPage,
 )
-from faceindex.collection.ids import page_token, read_page_token
+from faceindex.collection.ids import new_face_ids, page_token, read_page_token
 from faceindex.collection.state import PackIdentity
 from faceindex.distributed import layout, shard_spread
 from faceindex.distributed.layout import LAYOUT_NAME, SHARDED_FOLDER, sharded_path
@@ -331,10 +331,12 @@ class ShardedCollection:
             if not isinstance(image, str) or not image:
                 raise ValueError(f"image ids must be non-empty strings, got {image!r}")
             groups.setdefault(shard_of(placement_key(user_id, image), self.shards), []).append(row)
+        # Chosen here, once: a write sent again after its shard died stores its faces once.
+        face_ids = new_face_ids(n)
         stored, missing = self._call_all(lambda i: self.actors[i].index_embeddings.remote(
             vectors[groups[i]], pack, None if faces is None else [faces[r] for r in groups[i]],
-            [externals[r] for r in groups[i]], [image_ids[r] for r in groups[i]], user_id), sorted(groups),
-            self.timeout_s)
+            [externals[r] for r in groups[i]], [image_ids[r] for r in groups[i]], user_id,
+            [face_ids[r] for r in groups[i]]), sorted(groups), self.timeout_s)
         self._require(missing, f"store the faces placed there (the other shards stored theirs: {sorted(stored)})")
         records: list[FaceRecord | None] = [None] * n
         for shard, rows in groups.items():
