@@ -13,9 +13,11 @@ after), so an image retried after a crash or a lost worker is stored once.
 
 store_faces (a sharded index_faces: the caller detects, the shard stores) is idempotent per
 write id: a caller that gave up waiting (a timeout, a 503 that an SDK retries) may send the
-same write again while the first is still running or after it landed. The write's image id is derived from its write id, the write id is noted in the
-ledger before the faces are stored, and a repeat answers what the first stored (from memory,
-or after a restart from the faces filed under that image id) instead of storing them twice.
+same write again while the first is still running or after it landed. The write's image id
+is derived from its write id, the write id is noted in the ledger before the faces are
+stored, and a repeat answers what the first stored (from memory, or after a restart from the
+faces filed under that image id) instead of storing them twice. index_embeddings is
+idempotent by the face ids its caller chose.
 """
 
 from __future__ import annotations
