@@ -154,6 +154,12 @@ class UserExistsError(CollectionError, ValueError):
     exit_code = EXIT_CONFLICT
 
 
+class FaceIdTakenError(CollectionError, ValueError):
+    """index_embeddings(face_ids=) named a face id the collection already holds (nothing was stored)."""
+
+    exit_code = EXIT_CONFLICT
+
+
 class PackMismatchError(CollectionError, ValueError):
     """Embeddings or an engine from another model pack than the collection's."""
 

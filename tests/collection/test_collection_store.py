@@ -291,7 +291,7 @@ def test_faces_stored_under_the_ids_the_caller_chose(home: Collections) -> None:
         assert [r.face_id for r in records] == ids
         assert sorted(chosen.get_faces(ids)) == sorted(ids)
         # An id already stored refuses the whole call: nothing of it is stored.
-        with pytest.raises(ValueError, match="already stored"):
+        with pytest.raises(faceindex.FaceIdTakenError, match="already stored"):
             chosen.index_embeddings(unit_vectors(2, 8), pack=SYNTHETIC, face_ids=[str(uuid.uuid4()), ids[0]])
         assert len(chosen) == 3
         with pytest.raises(ValueError, match="UUIDs"):

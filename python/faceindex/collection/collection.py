@@ -166,7 +166,7 @@ class Collection:
         which gives their boxes as ratios (Rekognition's BoundingBox) like index_faces's.
         face_ids: the ids to store the faces under (distinct UUIDs, one per face; default: new
         ones), so that a caller sending the same write again can tell it landed; an id already
-        stored refuses the whole call (ValueError). All faces are stored in one transaction, durably.
+        stored refuses the whole call (FaceIdTakenError). All faces are stored in one transaction, durably.
         """
         return stored_faces.index_embeddings(self._open(), embeddings, pack, faces, external_image_id, image_id,
                                              image_size, face_ids)

@@ -26,7 +26,7 @@ from faceindex.collection.results import (
 from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
-from faceindex.errors import ErasureIncompleteError
+from faceindex.errors import ErasureIncompleteError, FaceIdTakenError
 from faceindex.types import Face, FloatArray
 
 
@@ -142,7 +142,7 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
             after = store.bump_generation(conn)
     except sqlite3.IntegrityError as e:
         if given and "face_id" in str(e):
-            raise ValueError("a face id given is already stored in this collection (nothing was stored)") from e
+            raise FaceIdTakenError("a face id given is already stored in this collection (nothing was stored)") from e
         raise
     state.cache.apply_added(before, after, row_ids, vectors)
     return [_record_of(row, now, image_size) for row in rows]

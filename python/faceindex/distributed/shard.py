@@ -22,6 +22,7 @@ idempotent by the face ids its caller chose.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import threading
@@ -52,6 +53,7 @@ from faceindex.collection.state import PackIdentity
 from faceindex.collection.ids import page_token
 from faceindex.collection.users import require_user
 from faceindex.distributed.face_moves import MovedFace, drop_moved_faces, export_faces, import_faces
+from faceindex.errors import FaceIdTakenError
 from faceindex.types import Face, FloatArray, PackInfo
 
 LEDGER_NAME = "ingested.sqlite"
@@ -84,7 +86,7 @@ class Shard:
         self.directory = Path(directory)
         self.collection: Collection = Collections(self.directory).collection(collection_id)
         self.pack = self.collection.pack
-        self._ingest_lock = threading.Lock()  # held while a write checks for its earlier self and stores
+        self._write_lock = threading.Lock()  # held while a write checks for its earlier self and stores
         self._local = threading.local()
         self._answers: OrderedDict[str, IndexFacesResult] = OrderedDict()
         with self._ledger() as ledger:
@@ -123,19 +125,17 @@ class Shard:
         died under the first try), the write finds its faces stored and answers them."""
         if user_id is not None:
             self._require_user(user_id)
-        with self._ingest_lock:
-            stored = self.collection.get_faces(list(face_ids))
-            if stored and len(stored) != len(face_ids):
-                raise ValueError(f"{len(stored)} of these {len(face_ids)} face ids are stored already: "
-                                 "not a repeat of one write")
-            records = [stored[f] for f in face_ids] if stored else self.collection.index_embeddings(
+        try:
+            records = self.collection.index_embeddings(
                 embeddings, pack=pack, faces=faces, external_image_id=list(external_image_ids),
                 image_id=list(image_ids), face_ids=list(face_ids))
-        if user_id is None or all(r.user_id == user_id for r in records):
-            return records
-        self._associate_new(user_id, [r for r in records if r.user_id != user_id])
-        found = self.collection.get_faces([r.face_id for r in records])
-        return [found[r.face_id] for r in records]
+        except FaceIdTakenError:  # stored by an earlier try of this write (one transaction: all or none)
+            stored = self.collection.get_faces(list(face_ids))
+            if len(stored) != len(face_ids):
+                raise ValueError(f"{len(stored)} of these {len(face_ids)} face ids are stored already: "
+                                 "not a repeat of one write") from None
+            records = [stored[f] for f in face_ids]
+        return self._made_users(records, user_id)
 
     def store_faces(self, write_id: str, embeddings: FloatArray, pack: PackIdentity, faces: Sequence[Face],
                     unindexed: list[UnindexedFace], external_image_id: str | None, image_size: tuple[int, int],
@@ -146,7 +146,7 @@ class Shard:
         if user_id is not None:
             self._require_user(user_id)
         image_id = write_image_id(write_id)
-        with self._ingest_lock:
+        with self._write_lock:
             result = self._answers.get(write_id) or self._stored_by_write(write_id, image_id, unindexed)
             if result is None:
                 self._ledger().execute("INSERT OR REPLACE INTO writes VALUES (?, ?)", (write_id, time.time()))
@@ -154,7 +154,7 @@ class Shard:
                     embeddings, pack=pack, faces=list(faces), external_image_id=external_image_id,
                     image_id=image_id, image_size=image_size) if len(faces) else []
                 result = IndexFacesResult(records, unindexed, image_id, self.pack.ref)
-            result = self._made_users(result, user_id)
+            result = dataclasses.replace(result, face_records=self._made_users(result.face_records, user_id))
             self._answers[write_id] = result
             self._answers.move_to_end(write_id)
             while len(self._answers) > ANSWERS_KEPT:
@@ -177,14 +177,13 @@ class Shard:
         stored = self.collection.get_faces(face_ids)  # in the order stored: largest first
         return IndexFacesResult([stored[f] for f in face_ids], unindexed, image_id, self.pack.ref)
 
-    def _made_users(self, result: IndexFacesResult, user_id: str | None) -> IndexFacesResult:
-        """The result with its faces made user_id's (those not yet: a repeat finds them done)."""
-        if user_id is None or all(r.user_id == user_id for r in result.face_records):
-            return result
-        self._associate_new(user_id, [r for r in result.face_records if r.user_id != user_id])
-        stored = self.collection.get_faces([r.face_id for r in result.face_records])
-        return IndexFacesResult([stored[r.face_id] for r in result.face_records], result.unindexed_faces,
-                                result.image_id, result.pack)
+    def _made_users(self, records: list[FaceRecord], user_id: str | None) -> list[FaceRecord]:
+        """The records with their faces made user_id's (those not yet: a repeat finds them done)."""
+        if user_id is None or all(r.user_id == user_id for r in records):
+            return records
+        self._associate_new(user_id, [r for r in records if r.user_id != user_id])
+        stored = self.collection.get_faces([r.face_id for r in records])
+        return [stored[r.face_id] for r in records]
 
     def require_user(self, user_id: str) -> None:
         """UserNotFoundError unless the user is here."""
@@ -327,7 +326,7 @@ class Shard:
         their boxes can be given as ratios (Rekognition's BoundingBox). Returns how many faces
         this call stored."""
         ledger = self._ledger()
-        with self._ingest_lock:
+        with self._write_lock:
             row = ledger.execute("SELECT state FROM images WHERE content_hash = ?", (content_hash,)).fetchone()
             # retry: the driver sends again a write whose shard died under it; what that write stored
             # counts as this call's (else the run's report would miss those faces).

@@ -364,8 +364,7 @@ class ShardedCollection:
         faces, embeddings, unindexed, image_size = faces_to_index(self.engine, image, max_faces, quality_filter)
         answers, missing = self._call_all(lambda i: self.actors[i].store_faces.remote(
             write_id, embeddings, self.engine.pack, list(faces), unindexed, external_image_id, image_size, user_id),
-            [shard],
-            self.timeout_s)
+            [shard], self.timeout_s)
         self._require(missing, f"index the image (write {write_id!r}: its faces may still land; the same write "
                                "sent again is stored once)")
         result: IndexFacesResult = answers[shard]
