@@ -3,6 +3,7 @@ same order, at the same threshold (chosen for the whole collection's size)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from faceindex import FaceEngine
 from faceindex.collection import Collection, Collections
 from faceindex.distributed import ShardedCollection, ShardUnavailableError
 from faceindex.distributed.placement import shard_of
+from faceindex.distributed.shard import LEDGER_NAME
 from faceindex.errors import (
     CollectionExistsError,
     CollectionFileError,
@@ -240,9 +242,7 @@ def test_concurrent_searches_all_answer_exactly(both: tuple[ShardedCollection, C
 
 
 def test_an_ingestion_cut_between_store_and_ledger_stores_once(dlib_pack: PackInfo, tmp_path: Path) -> None:
-    import sqlite3
-
-    from faceindex.distributed.shard import LEDGER_NAME, Shard
+    from faceindex.distributed.shard import Shard
 
     Collections(tmp_path).create_collection("one", dlib_pack).close()
     vectors = unit_vectors(2, seed=21)
@@ -449,10 +449,22 @@ def test_an_index_faces_given_up_on_and_sent_again_is_stored_once(ray_instance: 
     assert len(first.face_records) == 3 and len(sharded) == 3
     assert _ids(sharded.index_faces(image, "pair", write_id="call-1")) == _ids(first)
     # A caller that stops waiting before the shard has stored the faces (the shard goes on), then sends
-    # the same write again: one copy of the faces, whichever of the two stored them.
-    sharded.timeout_s = 0.01
-    with pytest.raises(ShardUnavailableError, match="write 'call-2'.*stored once"):
-        sharded.index_faces(image, "pair", write_id="call-2")
+    # the same write again: one copy of the faces. The shard is held up for sure: this test holds the
+    # write lock of every shard's ledger (the shard notes the write id there before storing, waiting
+    # up to 30 s for the lock), and lets go once the caller has given up.
+    ledgers = [sqlite3.connect(sharded.shard_directory(i) / LEDGER_NAME, isolation_level=None)
+               for i in range(sharded.shards)]
+    for ledger in ledgers:
+        ledger.execute("BEGIN IMMEDIATE")
+    sharded.timeout_s = 0.5
+    try:
+        with pytest.raises(ShardUnavailableError, match="write 'call-2'.*stored once"):
+            sharded.index_faces(image, "pair", write_id="call-2")
+        assert len(sharded) == 3  # the write waits on the ledger: nothing stored yet
+    finally:
+        for ledger in ledgers:
+            ledger.execute("ROLLBACK")
+            ledger.close()
     sharded.timeout_s = 120
     retried = sharded.index_faces(image, "pair", write_id="call-2")
     assert len(retried.face_records) == 3 and len(sharded) == 6
