@@ -13,6 +13,7 @@ LFW figures of each precision from the verification records (models/calibration/
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 import warnings
@@ -34,6 +35,7 @@ pytest.importorskip("openvino", reason="the openvino extra is the subject of thi
 PHOTO = "images/insightface/t1.jpg"
 DET_SIZE = (640, 640)
 ROUNDS, WARMUP = 25, 3
+PAUSE_S = 0.02  # before each timed call (see interleaved)
 # "auto": what precision="auto" runs (a verified mix keeps its f32 network on ONNX Runtime).
 VARIANTS = [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16"), ("openvino", "bf16-detector"),
             ("openvino", "bf16-recognizer"), ("onnxruntime", "int8"), ("openvino", "int8"),
@@ -45,16 +47,23 @@ def label(backend: str, precision: str) -> str:
 
 
 def interleaved(calls: dict[str, Callable[[], Any]]) -> dict[str, float]:
-    """Median seconds of each call, the calls taking turns round by round, in rotated order."""
+    """Median seconds of each call, the calls taking turns round by round in a new random order.
+
+    A fixed (or merely rotated) order would always run a call after the same other one, and
+    a pool that the other leaves spinning (insightface's ONNX Runtime sessions spin by
+    default) would always slow that one call: each round shuffles, and a short untimed pause
+    before each call lets such a pool go idle.
+    """
     for _ in range(WARMUP):
         for fn in calls.values():
             fn()
     samples: dict[str, list[float]] = {k: [] for k in calls}
     order = list(calls.items())
-    for round_ in range(ROUNDS):
-        # Rotated each round: a call's place in the round (after which other call) shows in its time.
-        shift = round_ % len(order)
-        for key, fn in order[shift:] + order[:shift]:
+    shuffle = random.Random(ROUNDS).shuffle  # seeded: the same schedule every run
+    for _ in range(ROUNDS):
+        shuffle(order)
+        for key, fn in order:
+            time.sleep(PAUSE_S)
             t0 = time.perf_counter()
             fn()
             samples[key].append(time.perf_counter() - t0)
