@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from collections.abc import Callable
 
@@ -21,6 +22,42 @@ def test_onnxruntime_runs_a_real_model(data_file: Callable[[str], Path]) -> None
     chip = np.random.default_rng(0).standard_normal((1, 3, 112, 112)).astype(np.float32)
     (out,) = session.run({spec.name: chip})
     assert out.shape == (1, 128) and np.isfinite(out).all()
+
+
+def _idle_cpu_ms_after_a_run(run: Callable[[], object]) -> float:
+    """CPU time this process spends in the 0.3 s after `run` returns (the most of three tries:
+    a pool left spinning shows in each)."""
+    run()
+    idle = []
+    for _ in range(3):
+        run()
+        start = time.process_time()
+        time.sleep(0.3)
+        idle.append((time.process_time() - start) * 1e3)
+    return max(idle)
+
+
+def test_onnxruntime_pools_do_not_spin_between_runs(data_file: Callable[[str], Path]) -> None:
+    """A pipeline alternates sessions, faceindex's C++ threads and a video decode thread: a pool
+    that goes on spinning after its run would take their cores."""
+    import onnxruntime as ort
+
+    model = data_file("models/scrfd/det_500m.onnx")
+    frame = {"input.1": np.random.default_rng(0).random((1, 3, 640, 640), dtype=np.float32)}
+    before = faceindex.get_num_threads()
+    try:
+        faceindex.set_num_threads(2)  # a pool: one thread has none
+        ours = open_session(model, backend="onnxruntime")
+    finally:
+        faceindex.set_num_threads(before)
+    defaults = ort.SessionOptions()
+    defaults.intra_op_num_threads = 2
+    defaults.log_severity_level = 3
+    spinning = ort.InferenceSession(str(model), defaults, providers=["CPUExecutionProvider"])
+    # The measurement can see spinning: ONNX Runtime's default pool spins on after each run.
+    assert _idle_cpu_ms_after_a_run(lambda: spinning.run(None, frame)) > 25
+    idle_ms = _idle_cpu_ms_after_a_run(lambda: ours.run(frame))
+    assert idle_ms < 10, f"faceindex's pool took {idle_ms:.1f} ms of CPU in the 0.3 s after a run"
 
 
 def test_auto_falls_back_to_onnxruntime_without_a_gpu(data_file: Callable[[str], Path]) -> None:
