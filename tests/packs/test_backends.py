@@ -1,8 +1,7 @@
-"""Inference backends: ONNX Runtime runs real models; TensorRT says why it cannot run here."""
+"""Inference backends: ONNX Runtime runs real models and its pools rest between runs; TensorRT says why it cannot run here."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from collections.abc import Callable
 
@@ -11,6 +10,7 @@ import pytest
 
 import faceindex
 from faceindex.backends import open_session, tensorrt
+from idle_cpu import idle_cpu_ms_after_a_run
 
 
 def test_onnxruntime_runs_a_real_model(data_file: Callable[[str], Path]) -> None:
@@ -22,19 +22,6 @@ def test_onnxruntime_runs_a_real_model(data_file: Callable[[str], Path]) -> None
     chip = np.random.default_rng(0).standard_normal((1, 3, 112, 112)).astype(np.float32)
     (out,) = session.run({spec.name: chip})
     assert out.shape == (1, 128) and np.isfinite(out).all()
-
-
-def _idle_cpu_ms_after_a_run(run: Callable[[], object]) -> float:
-    """CPU time this process spends in the 0.3 s after `run` returns (the most of three tries:
-    a pool left spinning shows in each)."""
-    run()
-    idle = []
-    for _ in range(3):
-        run()
-        start = time.process_time()
-        time.sleep(0.3)
-        idle.append((time.process_time() - start) * 1e3)
-    return max(idle)
 
 
 def test_onnxruntime_pools_do_not_spin_between_runs(data_file: Callable[[str], Path]) -> None:
@@ -55,8 +42,8 @@ def test_onnxruntime_pools_do_not_spin_between_runs(data_file: Callable[[str], P
     defaults.log_severity_level = 3
     spinning = ort.InferenceSession(str(model), defaults, providers=["CPUExecutionProvider"])
     # The measurement can see spinning: ONNX Runtime's default pool spins on after each run.
-    assert _idle_cpu_ms_after_a_run(lambda: spinning.run(None, frame)) > 25
-    idle_ms = _idle_cpu_ms_after_a_run(lambda: ours.run(frame))
+    assert idle_cpu_ms_after_a_run(lambda: spinning.run(None, frame)) > 25
+    idle_ms = idle_cpu_ms_after_a_run(lambda: ours.run(frame))
     assert idle_ms < 10, f"faceindex's pool took {idle_ms:.1f} ms of CPU in the 0.3 s after a run"
 
 

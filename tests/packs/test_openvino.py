@@ -22,6 +22,7 @@ from faceindex.evaluation.precision_check import compare_photos, criteria
 from faceindex.evaluation.precision_records import record_file_name
 from faceindex.packs.onnx import OnnxPack
 from faceindex.types import PackRef
+from idle_cpu import idle_cpu_ms_after_a_run
 
 pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'faceindex[openvino]')")
 
@@ -196,6 +197,21 @@ def test_sessions_take_faceindex_threads_and_a_latency_hint(data_file: Callable[
     assert two.property("INFERENCE_NUM_THREADS") == 2
     assert str(one.property("PERFORMANCE_HINT")).endswith("LATENCY")
     assert one.property("NUM_STREAMS") == 1
+
+
+@pytest.mark.parametrize("precision", ["f32", "bf16"])
+def test_openvino_pools_do_not_spin_between_runs(precision: str, data_file: Callable[[str], Path]) -> None:
+    if precision == "bf16" and why_not_native("bf16"):
+        pytest.skip(why_not_native("bf16"))
+    before = faceindex.get_num_threads()
+    try:
+        faceindex.set_num_threads(2)
+        session = open_session(data_file(SCRFD), "openvino", precision)
+    finally:
+        faceindex.set_num_threads(before)
+    frame = {session.inputs[0].name: np.random.default_rng(0).random((1, 3, 640, 640), dtype=np.float32)}
+    idle_ms = idle_cpu_ms_after_a_run(lambda: session.run(frame))
+    assert idle_ms < 10, f"OpenVINO's pool took {idle_ms:.1f} ms of CPU in the 0.3 s after a run"
 
 
 def test_the_cli_says_which_backend_and_precision_made_a_result(data_file: Callable[[str], Path]) -> None:
