@@ -1,4 +1,5 @@
-"""Inference backends: ONNX Runtime runs real models and its pools rest between runs; TensorRT says why it cannot run here."""
+"""Inference backends: ONNX Runtime runs real models and its pools rest between runs; TensorRT
+says why it cannot run here."""
 
 from __future__ import annotations
 
