@@ -31,8 +31,8 @@ def add_stream_command(commands: Any, common_parents: Sequence[argparse.Argument
     """Register `stream` among the subcommands; common_parents: the shared options (--home, the
     search decision options)."""
     from faceindex import cli_numbers as numbers
-    from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
-    from faceindex.video.source import DEFAULT_TIMEOUT
+    from faceindex.video_sampling import DEFAULT_SAMPLE_FPS
+    from faceindex.video_source import DEFAULT_TIMEOUT
 
     help = "search a live stream (URL or camera) continuously: one JSON line per event"
     p = commands.add_parser("stream", parents=list(common_parents), help=help, description=help)

@@ -15,7 +15,7 @@ from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 def add_video_commands(commands: Any, command: Callable[..., Any], engine: Any, searching: Any,
                        threshold_type: Callable[[str], float]) -> None:
     from faceindex.cli_numbers import sample_fps
-    from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
+    from faceindex.video_sampling import DEFAULT_SAMPLE_FPS
 
     video = commands.add_parser("video", help="faces and collection matches in a stored video")
     actions = video.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from faceindex.errors import VideoDecodeWarning, VideoError
-from faceindex.video.source import VideoSource
+from faceindex.video_source import VideoSource
 
 MAX_PIXELS = 1 << 20
 MAX_FRAMES = 40  # enough to reach the damage in any seed; keeps each run short

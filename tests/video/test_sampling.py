@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from faceindex.video.frame_reader import FrameReader
-from faceindex.video.sampling import TimeSampler
-from faceindex.video.source import VideoSource
+from faceindex.video_sampling import TimeSampler
+from faceindex.video_source import VideoSource
 
 
 def test_sampler_keeps_one_frame_per_period_at_any_frame_rate() -> None:

@@ -49,8 +49,8 @@ class CalibrationMedia:
 
 
 def _video_frames(path: Path) -> Iterator[RGBImage]:
-    from faceindex.video.sampling import TimeSampler
-    from faceindex.video.source import VideoSource
+    from faceindex.video_sampling import TimeSampler
+    from faceindex.video_source import VideoSource
 
     sampler = TimeSampler(SAMPLE_FPS)
     with VideoSource(path) as video:

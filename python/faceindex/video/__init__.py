@@ -6,8 +6,8 @@ from faceindex.video.analysis import VideoAnalysis
 from faceindex.video.face_tracking import EmbedPolicy, SearchSettings
 from faceindex.video.reconnect import ReconnectPolicy
 from faceindex.video.results import FrameFaces, Track, TrackedFace, TrackEvent
-from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
-from faceindex.video.source import VideoMetadata, VideoSource
+from faceindex.video_sampling import DEFAULT_SAMPLE_FPS
+from faceindex.video_source import VideoMetadata, VideoSource
 from faceindex.video.stream import StreamSearch
 from faceindex.video.tracker import FaceTracker, TrackerSettings
 

@@ -25,8 +25,8 @@ from faceindex.video.face_tracking import EmbedPolicy, FaceTracking, SearchSetti
 from faceindex.video.frame_reader import FrameReader
 from faceindex.video.rekognition_shapes import face_detection_document, face_search_document
 from faceindex.video.results import FrameFaces, Track
-from faceindex.video.sampling import DEFAULT_SAMPLE_FPS, TimeSampler
-from faceindex.video.source import DEFAULT_TIMEOUT, VideoSource
+from faceindex.video_sampling import DEFAULT_SAMPLE_FPS, TimeSampler
+from faceindex.video_source import DEFAULT_TIMEOUT, VideoSource
 from faceindex.video.timeline import Timeline
 from faceindex.video.tracker import TrackerSettings
 

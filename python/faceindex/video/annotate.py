@@ -16,7 +16,7 @@ from faceindex.errors import VideoError
 from faceindex.types import PackInfo
 from faceindex.video.frame_reader import SampledFrame
 from faceindex.video.results import FrameFaces, Track
-from faceindex.video.source import VideoSource, _require_av
+from faceindex.video_source import VideoSource, _require_av
 
 _MATCHED, _UNMATCHED = (40, 220, 60), (250, 200, 40)
 

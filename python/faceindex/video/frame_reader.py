@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from faceindex.errors import VideoDecodeWarning
 from faceindex.images import RGBImage
-from faceindex.video.sampling import TimeSampler
-from faceindex.video.source import VideoSource
+from faceindex.video_sampling import TimeSampler
+from faceindex.video_source import VideoSource
 
 _POLL = 0.05  # seconds between checks of the stop flag while the queue is full
 

@@ -13,7 +13,7 @@ from faceindex import rekognition_shapes as shapes
 from faceindex.collection.results import FaceMatch, FaceSearchResult
 from faceindex.types import PackInfo, ThresholdChoice
 from faceindex.video.results import Track
-from faceindex.video.source import VideoMetadata
+from faceindex.video_source import VideoMetadata
 from faceindex.video.timeline import Timeline
 
 

@@ -34,8 +34,8 @@ from faceindex.video.face_tracking import EmbedPolicy, FaceTracking, SearchSetti
 from faceindex.video.frame_reader import FrameReader
 from faceindex.video.reconnect import ReconnectPolicy
 from faceindex.video.results import EventKind, TrackEvent
-from faceindex.video.sampling import DEFAULT_SAMPLE_FPS, TimeSampler
-from faceindex.video.source import DEFAULT_TIMEOUT, VideoSource
+from faceindex.video_sampling import DEFAULT_SAMPLE_FPS, TimeSampler
+from faceindex.video_source import DEFAULT_TIMEOUT, VideoSource
 from faceindex.video.tracker import TrackerSettings
 
 

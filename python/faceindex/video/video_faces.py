@@ -32,7 +32,7 @@ from faceindex.errors import VideoError
 from faceindex.media_files import is_video
 from faceindex.types import FloatArray
 from faceindex.video.analysis import VideoAnalysis
-from faceindex.video.sampling import DEFAULT_SAMPLE_FPS
+from faceindex.video_sampling import DEFAULT_SAMPLE_FPS
 
 
 
