@@ -49,6 +49,7 @@ class CalibrationMedia:
 
 
 def _video_frames(path: Path) -> Iterator[RGBImage]:
+    # Here, not at the top: video_source imports PyAV, which only a video's calibration needs.
     from faceindex.video_sampling import TimeSampler
     from faceindex.video_source import VideoSource
 
