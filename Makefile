@@ -123,10 +123,10 @@ LFW_IMAGES = $(DATA)/lfw/images
 LFW_NAME = LFW View 2 folds 0-6 as in ../shared/data/lfw (grayscale 350x350 crops)
 calibrate: install
 	$(PY) -m faceindex.cli calibrate --pack dlib --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
-	  --out models/calibration/$$($(PY) -c "import faceindex as f; from faceindex.evaluation.calibration import table_file_name as n; print(n(f.FaceEngine().pack.ref))")
+	  --out models/calibration/$$($(PY) -c "import faceindex as f; from faceindex.thresholds import table_file_name as n; print(n(f.FaceEngine().pack.ref))")
 	$(PY) -m faceindex.cli calibrate --detector $(DATA)/models/scrfd/det_500m.onnx \
 	  --recognizer $(DATA)/models/mobilefacenet/mobilefacenet.onnx --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
-	  --out models/calibration/$$($(PY) -W ignore -c "import faceindex as f; from faceindex.evaluation.calibration import table_file_name as n; print(n(f.FaceEngine(detector='$(DATA)/models/scrfd/det_500m.onnx', recognizer='$(DATA)/models/mobilefacenet/mobilefacenet.onnx').pack.ref))")
+	  --out models/calibration/$$($(PY) -W ignore -c "import faceindex as f; from faceindex.thresholds import table_file_name as n; print(n(f.FaceEngine(detector='$(DATA)/models/scrfd/det_500m.onnx', recognizer='$(DATA)/models/mobilefacenet/mobilefacenet.onnx').pack.ref))")
 	$(MAKE) install
 
 # The precision records that precision="auto" reads (models/calibration/<pack>.precision.json):

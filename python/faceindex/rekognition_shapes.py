@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from faceindex.errors import CalibrationError
-from faceindex.evaluation import thresholds
-from faceindex.evaluation.calibration import table_for
+from faceindex import thresholds
+from faceindex.thresholds import table_for
 from faceindex.types import Face, PackInfo
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def stored_face(record: FaceRecord, pack: PackInfo) -> dict[str, Any]:
 
 def similarity(pack: PackInfo, cosine: float) -> float:
     """Rekognition's 0-100 Similarity of a cosine similarity: from the pack's calibrated FMR
-    (evaluation/thresholds.py), or for a pack never calibrated, the cosine x 100 (similarity_scale
+    (thresholds/similarity.py), or for a pack never calibrated, the cosine x 100 (similarity_scale
     says which)."""
     try:
         return thresholds.rekognition_similarity(pack, cosine)

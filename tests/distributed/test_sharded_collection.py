@@ -26,7 +26,7 @@ from faceindex.errors import (
     PackMismatchError,
     UserNotFoundError,
 )
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.types import Face, PackInfo
 
 SHARDS = 3

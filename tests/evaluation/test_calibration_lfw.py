@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import faceindex
-from faceindex.evaluation import calibration, thresholds
+from faceindex import thresholds
+from faceindex.thresholds import tables
 from faceindex.evaluation.calibrate import embed_photos, labelled_photos
-from faceindex.evaluation.calibration import build_table, pair_scores
+from faceindex.evaluation.table_builder import build_table, pair_scores
 
 IDENTITIES = 700  # of about 4,000: ~1,000 photos, ~500,000 pairs, under a minute with the dlib pack
 
@@ -63,10 +64,10 @@ def test_identity_disjoint_halves_differ_more_than_the_binomial_interval_says(ha
 
 
 def test_shipped_tables_load_with_their_packs(data_file: Callable[[str], Path]) -> None:
-    shipped = sorted(calibration.SHIPPED_DIR.glob("*.json"))
+    shipped = sorted(tables.SHIPPED_DIR.glob("*.json"))
     assert len(shipped) >= 2, f"make calibrate writes the tables into models/calibration: {shipped}"
     engine = faceindex.FaceEngine()
-    table = calibration.table_for(engine.pack)
+    table = thresholds.table_for(engine.pack)
     assert table is not None and table.pack == engine.pack.ref
     p = table.provenance
     assert p["images"] > 5000 and "LFW" in p["dataset"] and table.impostor_pairs > 10_000_000
@@ -78,7 +79,7 @@ def test_shipped_tables_load_with_their_packs(data_file: Callable[[str], Path]) 
         warnings.simplefilter("ignore", faceindex.UnverifiedModelWarning)  # the shared MobileFaceNet is unverified
         onnx = faceindex.FaceEngine(detector=data_file("models/scrfd/det_500m.onnx"),
                                     recognizer=data_file("models/mobilefacenet/mobilefacenet.onnx"))
-    heavy = calibration.table_for(onnx.pack)
+    heavy = thresholds.table_for(onnx.pack)
     assert heavy is not None and not heavy.tail_trusted
     with pytest.raises(faceindex.CalibrationError, match="will not extrapolate"):
         heavy.threshold_for_fmr(1e-7)
@@ -107,14 +108,14 @@ def test_faceindex_calibrate_builds_a_table_from_a_users_folder(data_file: Calla
         for photo in sorted(person.iterdir())[:2]:
             (people / person.name / photo.name).symlink_to(photo)
     monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path / "tables"))
-    calibration.forget_loaded_tables()
+    thresholds.forget_loaded_tables()
     try:
         assert main(["calibrate", "--pack", "dlib", "--images", str(people), "--dataset", "my people",
                      "--no-progress"]) == 0
         assert "rates resolved down to FMR" in capsys.readouterr().out
-        table = calibration.table_for(faceindex.FaceEngine().pack)
+        table = thresholds.table_for(faceindex.FaceEngine().pack)
         assert table is not None and table.provenance["dataset"] == "my people"
         assert table.impostor_pairs > 10_000 and table.provenance["images"] >= 170
         assert main(["calibrate", "--pack", "dlib", "--images", str(tmp_path / "nowhere")]) == 4
     finally:
-        calibration.forget_loaded_tables()
+        thresholds.forget_loaded_tables()

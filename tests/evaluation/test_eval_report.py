@@ -16,7 +16,7 @@ from collection_helpers import DIM, ScriptedEngine, face, scene_image
 from PIL import Image
 
 from faceindex.cli import main
-from faceindex.evaluation.intervals import rate
+from faceindex.thresholds.intervals import rate
 from faceindex.evaluation.report import evaluate, threshold_at
 from faceindex.evaluation.run import run_eval
 

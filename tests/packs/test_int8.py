@@ -19,7 +19,7 @@ from faceindex.backends.calibration_media import ENV, TEST_CLIP
 from faceindex.backends.precision import INT8_BACKEND, why_not_native
 from faceindex.backends.quantization import QUANTIZER, RecordingSession, quantized, quantized_path
 from faceindex.evaluation.precision_check import compare_photos
-from faceindex.evaluation.precision_records import record_file_name
+from faceindex.thresholds.precision_records import record_file_name
 from faceindex.packs.onnx import OnnxPack
 from faceindex.types import PackRef
 

@@ -19,7 +19,7 @@ from faceindex.backends.openvino import OpenVinoSession
 from faceindex.backends.precision import AUTO_ORDER, INT8, INT8_BACKEND, why_not_int8, why_not_native
 from faceindex.evaluation import precision_records as rule
 from faceindex.evaluation.precision_check import compare_photos, criteria
-from faceindex.evaluation.precision_records import record_file_name
+from faceindex.thresholds.precision_records import record_file_name
 from faceindex.packs.onnx import OnnxPack
 from faceindex.types import PackRef
 from idle_cpu import idle_cpu_ms_after_a_run

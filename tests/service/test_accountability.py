@@ -8,7 +8,7 @@ import pytest
 
 from faceindex import FaceEngine
 from faceindex import rekognition_shapes as shapes
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.service import accountability
 from faceindex.types import PackInfo
 from collection_helpers import SYNTHETIC

@@ -200,7 +200,7 @@ class Collection:
     # Every search takes at most one of threshold= (a cosine similarity), max_fmr= (the
     # per-comparison false-match rate) and max_fpir= (the chance that a search of someone
     # not in the collection returns any false candidate, for the number of faces searched);
-    # without them, FPIR 1% and no looser than FMR 1e-4 (evaluation/thresholds.py). The
+    # without them, FPIR 1% and no looser than FMR 1e-4 (thresholds/choice.py). The
     # result's threshold_choice says which, with the rates estimated there. purpose= and
     # reference= are written to the audit log with the search.
 

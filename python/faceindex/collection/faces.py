@@ -47,11 +47,11 @@ def faces_to_index(engine: FaceEngine, image: Any, max_faces: int | None, qualit
     (width, height). Distributed ingestion runs this on its workers and stores the result
     on a shard."""
     bounds = resolve_quality_filter(quality_filter)
-    found = engine._find(image)
+    found = engine.find(image)
     kept, dropped = select_faces(found.detections, max_faces, bounds)
     faces = found.detections.take(kept)
     if len(faces):
-        faces = faces.with_embeddings(engine._embeddings(found.rgb, faces))
+        faces = faces.with_embeddings(engine.embed(found.rgb, faces))
     embeddings = faces.embeddings if faces.embeddings is not None else np.zeros((0, engine.pack.embedding_size),
                                                                                 np.float32)
     height, width = found.rgb.shape[:2]

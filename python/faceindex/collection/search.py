@@ -1,7 +1,7 @@
 """Searching a collection: for faces and for users, by image, stored face or user, or
 embedding. Each search runs in one database snapshot with the index at exactly that
 snapshot's generation (IndexCache.read); its threshold is chosen there, for the number
-of faces searched (evaluation/thresholds.py), and every search is written to the audit log."""
+of faces searched (thresholds/choice.py), and every search is written to the audit log."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from faceindex.collection.results import FaceMatch, FaceSearchResult, UserMatch,
 from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.collection.users import require_user
 from faceindex.errors import FaceNotFoundError, NoFaceError
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.flat_index import FlatIndex
 from faceindex.types import Face, FloatArray, ThresholdChoice
 
@@ -44,7 +44,7 @@ class Criteria:
 
 def _faces_in(state: CollectionState, image: Any, all_faces: bool) -> tuple[list[Face], FloatArray]:
     """The faces of an image to search with (the largest, or all, largest first) and their embeddings."""
-    found = state.engine._find(image, embed="all" if all_faces else "largest").detections
+    found = state.engine.find(image, embed="all" if all_faces else "largest").detections
     if len(found) == 0:
         raise NoFaceError("no face found in the image")
     assert found.embeddings is not None

@@ -72,7 +72,7 @@ from faceindex.errors import (
     FaceNotFoundError,
     NoFaceError,
 )
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
 
 __all__ = ["LAYOUT_NAME", "SHARDED_FOLDER", "ShardedCollection", "sharded_path"]
@@ -429,7 +429,7 @@ class ShardedCollection:
                               purpose: str | None = None, reference: str | None = None,
                               timeout_s: float | None = None, allow_partial: bool = False) -> ShardedFaceSearchResult:
         """Search with the largest face in the image (embedded here, by `engine`)."""
-        found = self.engine._find(image, embed="largest").detections
+        found = self.engine.find(image, embed="largest").detections
         if len(found) == 0 or found.embeddings is None:
             raise NoFaceError("no face found in the image")
         result = self._search_faces(found.embeddings[:1], self.engine.pack, max_faces, threshold, max_fmr, max_fpir,

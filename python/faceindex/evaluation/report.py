@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from faceindex.types import Float64Array
 
-from faceindex.evaluation.intervals import Rate, rate, resolution
+from faceindex.thresholds.intervals import Rate, rate, resolution
 from faceindex.flat_index import FlatIndex
 
 FMR_TARGETS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)

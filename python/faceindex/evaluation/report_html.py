@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from faceindex.errors import FaceIndexError
-from faceindex.evaluation.intervals import Rate
+from faceindex.thresholds.intervals import Rate
 from faceindex.evaluation.report import EvalReport, OperatingPoint
 
 

@@ -5,20 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
-from faceindex.collection import Collection, Collections
+from faceindex.collection import Collections
+from faceindex.collection.contract import FaceCollection
 from faceindex.engine import FaceEngine
 from faceindex.service.config import ServiceConfig
 
 if TYPE_CHECKING:
-    from faceindex.distributed.sharded_collection import ShardedCollection
     from faceindex.service.resources import SharedResources
     from faceindex.service.video_jobs import VideoJobs
-
-# What a request's collection is: a Collection, or a ShardedCollection (serve --ray), which
-# answers the same calls with the same results.
-AnyCollection = Union[Collection, "ShardedCollection"]
 
 
 @dataclass
@@ -30,7 +26,7 @@ class RequestContext:
     config: ServiceConfig
     collections: Collections
     # An open Collection per id, shared by every request (Collection is thread-safe); the server owns them.
-    open_collection: Callable[[str], AnyCollection]
+    open_collection: Callable[[str], FaceCollection]
     # The engine of the service's pack, for DetectFaces / CompareFaces (loaded once, shared).
     default_engine: Callable[[], FaceEngine]
     # Closes the shared open Collection of an id (DeleteCollection, before the files go).

@@ -17,7 +17,8 @@ from faceindex.service.auth import SigV4Verifier, load_credentials
 from faceindex.service.config import ServiceConfig
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, from_faceindex_error, unknown_operation, unsupported_operation
-from faceindex.service.operations import Handler, load_all
+from faceindex.service.operations import load_all
+from faceindex.service.operations.registry import Handler
 from faceindex.service.resources import SharedResources
 
 log = logging.getLogger("faceindex.service")

@@ -12,7 +12,7 @@ from faceindex.distributed import layout
 from faceindex.engine import FaceEngine
 from faceindex.errors import CollectionExistsError
 from faceindex.service.config import ServiceConfig
-from faceindex.service.context import AnyCollection
+from faceindex.collection.contract import FaceCollection
 from faceindex.service.jobs import JobStore
 from faceindex.service.sharding import Sharding, not_served
 from faceindex.service.video_jobs import VideoJobs
@@ -27,7 +27,7 @@ class SharedResources:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self.collections = Collections(config.home)
-        self._open: dict[str, tuple[AnyCollection, Identity | None]] = {}  # with its file's identity
+        self._open: dict[str, tuple[FaceCollection, Identity | None]] = {}  # with its file's identity
         self._open_lock = threading.Lock()  # the dict only, held briefly
         self._stripes = [threading.Lock() for _ in range(64)]  # opening and closing, per id (a bounded set)
         self._engines: dict[str, FaceEngine] = {}
@@ -75,7 +75,7 @@ class SharedResources:
                 return candidate
         return None
 
-    def open_collection(self, collection_id: str) -> AnyCollection:
+    def open_collection(self, collection_id: str) -> FaceCollection:
         """The open Collection of that id, opened on first use and kept open for the next requests.
         A collection of the service's pack runs the service's engine; another makes its own.
         One deleted (or deleted and made again) since it was opened, here or by another process,
@@ -92,7 +92,7 @@ class SharedResources:
                 with self._open_lock:
                     self._open.pop(collection_id, None)
                 held[0].close()
-            collection: AnyCollection
+            collection: FaceCollection
             if identity is not None and identity[0] == "sharded":
                 if self.sharding is None:
                     raise not_served(collection_id)
@@ -108,14 +108,14 @@ class SharedResources:
 
     # -- the collections of the home, plain and sharded --------------------------------------
 
-    def create_collection(self, collection_id: str) -> AnyCollection:
+    def create_collection(self, collection_id: str) -> FaceCollection:
         """A new collection of the service's pack: sharded with --shards, else plain. The id is
         taken by a collection of either kind."""
         with self._stripe(collection_id):
             if self._identity(collection_id) is not None:
                 raise CollectionExistsError(f"collection {collection_id!r} already exists in {self.config.home}")
             engine = self.default_engine()
-            collection: AnyCollection
+            collection: FaceCollection
             if self.sharding is not None and self.config.shards is not None:
                 collection = self.sharding.create(collection_id, engine)
             else:

@@ -17,9 +17,9 @@ from typing import Any, cast
 from faceindex.collection import Collection
 from faceindex.engine import FaceEngine
 from faceindex.errors import FaceIndexError
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.service import accountability
-from faceindex.service.context import AnyCollection
+from faceindex.collection.contract import FaceCollection
 from faceindex.service.errors import ServiceError
 from faceindex.service.jobs import FACE_SEARCH, Job, JobStore
 
@@ -32,7 +32,7 @@ class _Interrupted(Exception):
 class VideoJobs:
     """The job queue and the thread that works through it."""
 
-    def __init__(self, store: JobStore, open_collection: Callable[[str], AnyCollection],
+    def __init__(self, store: JobStore, open_collection: Callable[[str], FaceCollection],
                  default_engine: Callable[[], FaceEngine]) -> None:
         self.store = store
         self._open_collection = open_collection
@@ -89,7 +89,7 @@ class VideoJobs:
         from faceindex.video.analysis import VideoAnalysis  # the video extra is needed only when a job runs
         from faceindex.video.face_tracking import SearchSettings
 
-        collection: AnyCollection | None = None
+        collection: FaceCollection | None = None
         wanted: accountability.Requested | None = None
         search = SearchSettings()
         if job.kind == FACE_SEARCH:

@@ -19,7 +19,7 @@ from typing import Any
 
 from faceindex.collection import Collection
 from faceindex.engine import FaceEngine
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.video.annotate import Annotator
 from faceindex.video.face_tracking import EmbedPolicy, FaceTracking, SearchSettings
 from faceindex.video.frame_reader import FrameReader

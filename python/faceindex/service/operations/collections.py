@@ -15,7 +15,7 @@ from faceindex.errors import CollectionNotFoundError
 from faceindex.collection.validation import collection_id as checked_collection_id
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter
-from faceindex.service.operations import operation
+from faceindex.service.operations.registry import operation
 
 ACCOUNT = "000000000000"
 DEFAULT_MAX_RESULTS = 1000

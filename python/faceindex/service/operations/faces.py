@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from faceindex import rekognition_shapes as shapes
 from faceindex.collection import Collection
 from faceindex.collection.results import FaceSearchResult
 from faceindex.service import accountability
-from faceindex.service.context import AnyCollection, RequestContext
+from faceindex.collection.contract import FaceCollection
+from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter
 from faceindex.service.image_input import decode
-from faceindex.service.operations import operation
+from faceindex.service.operations.registry import operation
 from faceindex.service.searched_face import searched_face
+
+if TYPE_CHECKING:
+    from faceindex.distributed.sharded_collection import ShardedCollection
 
 DEFAULT_LIST_FACES = 1000
 DEFAULT_MAX_FACES = 10  # SearchFaces / SearchFacesByImage without MaxFaces
@@ -31,7 +35,8 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     if isinstance(collection, Collection):
         result = collection.index_faces(image.rgb, **arguments)
     else:  # sharded: a 503 may follow a write that lands; the SDK's retry of it is stored once
-        result = collection.index_faces(image.rgb, **arguments, write_id=ctx.invocation_id)
+        result = cast("ShardedCollection", collection).index_faces(image.rgb, **arguments,
+                                                                    write_id=ctx.invocation_id)
     pack = collection.engine.pack  # the live pack: it knows which points its landmarks are
     # DetectionAttributes DEFAULT and ALL give the same FaceDetail: faceindex estimates no more.
     return {
@@ -87,7 +92,7 @@ def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"DeletedFaces": result.deleted_faces, "UnsuccessfulFaceDeletions": unsuccessful}
 
 
-def _matches(result: FaceSearchResult, collection: AnyCollection) -> list[dict[str, Any]]:
+def _matches(result: FaceSearchResult, collection: FaceCollection) -> list[dict[str, Any]]:
     pack = collection.pack
     return [{"Similarity": shapes.similarity(pack, m.similarity), "Face": shapes.stored_face(m.face, pack)}
             for m in result.face_matches]

@@ -13,7 +13,7 @@ from faceindex.service import accountability
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import invalid_parameter
 from faceindex.service.image_input import decode
-from faceindex.service.operations import operation
+from faceindex.service.operations.registry import operation
 from faceindex.service.searched_face import searched_face
 
 MAX_TARGET_FACES = 100  # CompareFaces compares the source face with the 100 largest in the target, as AWS

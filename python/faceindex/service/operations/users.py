@@ -13,7 +13,7 @@ from faceindex.service import accountability, idempotency
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter
 from faceindex.service.image_input import decode
-from faceindex.service.operations import operation
+from faceindex.service.operations.registry import operation
 from faceindex.service.operations.faces import invalid_pagination_token
 from faceindex.service.searched_face import searched_face
 from faceindex.types import PackInfo

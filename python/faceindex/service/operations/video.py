@@ -20,7 +20,7 @@ from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter, not_found
 from faceindex.service.image_input import local_s3_path
 from faceindex.service.jobs import FACE_DETECTION, FACE_SEARCH, IN_PROGRESS, SUCCEEDED, Job
-from faceindex.service.operations import operation
+from faceindex.service.operations.registry import operation
 from faceindex.service.video_jobs import VideoJobs
 
 # Rekognition's limits for stored video: at most 10 GB; Get pages hold at most 1000 entries.

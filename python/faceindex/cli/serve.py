@@ -5,27 +5,16 @@ See service/ and the README's "Use your existing Rekognition code"."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from faceindex.cli import Output
-
+from faceindex.cli import numbers
+from faceindex.cli.common import CliError, OptionGroups, Output, add_command
 
 
-
-
-
-
-
-def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
-    """Register `serve` among the subcommands; common_parents: the shared options (--home)."""
-    from faceindex import cli_numbers as numbers
-
-    help = "serve the Rekognition API (AWS JSON 1.1, SigV4) over HTTP, for boto3 and the AWS CLI"
-    p = commands.add_parser("serve", parents=list(common_parents), help=help, description=help)
-    p.set_defaults(handler=cmd_serve)
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
+    p = add_command(commands, "serve", cmd_serve,
+                    "serve the Rekognition API (AWS JSON 1.1, SigV4) over HTTP, for boto3 and the AWS CLI",
+                    [groups.common])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=numbers.port, default=8080, help="port (default 8080; 0: any free port)")
     p.add_argument("--workers", type=numbers.positive, default=2,
@@ -53,7 +42,6 @@ def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentP
 
 
 def cmd_serve(args: argparse.Namespace, out: Output) -> int:
-    from faceindex.cli import CliError
     from faceindex.collection import default_home
     from faceindex.errors import EXIT_USAGE
     try:

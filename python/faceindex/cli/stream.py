@@ -12,31 +12,23 @@ import argparse
 import json
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from faceindex.cli import numbers
+from faceindex.cli.common import OptionGroups, Output, add_command, open_collection, to_json
 from faceindex.errors import EXIT_OK
 
-if TYPE_CHECKING:
-    from faceindex.cli import Output
 
-
-
-
-
-
-def add_stream_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
-    """Register `stream` among the subcommands; common_parents: the shared options (--home, the
-    search decision options)."""
-    from faceindex import cli_numbers as numbers
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
     from faceindex.video_sampling import DEFAULT_SAMPLE_FPS
     from faceindex.video_source import DEFAULT_TIMEOUT
 
-    help = "search a live stream (URL or camera) continuously: one JSON line per event"
-    p = commands.add_parser("stream", parents=list(common_parents), help=help, description=help)
-    p.set_defaults(handler=cmd_stream)
+    p = add_command(commands, "stream", cmd_stream,
+                    "search a live stream (URL or camera) continuously: one JSON line per event",
+                    [groups.common, groups.searching])
     p.add_argument("collection")
     p.add_argument("source", help="a URL FFmpeg opens (rtsp://, http(s)://, tcp://, udp://...) or a camera "
                    "(/dev/video0)")
@@ -70,14 +62,13 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
 
 
 def cmd_stream(args: argparse.Namespace, out: Output) -> int:
-    from faceindex.cli import _collection, to_json
     from faceindex.video.face_tracking import SearchSettings
     from faceindex.video.reconnect import ReconnectPolicy
     from faceindex.video.stream import StreamSearch
 
     settings = SearchSettings(max_faces=args.max_faces, threshold=args.threshold, max_fmr=args.max_fmr,
                               max_fpir=args.max_fpir, purpose=args.purpose, reference=args.reference)
-    with _collection(args) as collection:
+    with open_collection(args) as collection:
         stream = StreamSearch(args.source, collection=collection, sample_fps=args.sample_fps, search=settings,
                               timeout=args.timeout, duration=args.duration,
                               reconnect=ReconnectPolicy(reconnect_for=args.reconnect_for))

@@ -1,0 +1,80 @@
+"""`faceindex calibrate` and `faceindex eval`: a pack's error rates measured on labelled photos."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from faceindex.cli import numbers
+from faceindex.cli.common import OptionGroups, Output, add_command, make_engine
+from faceindex.errors import EXIT_OK
+
+
+def add_calibrate(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
+    p = add_command(commands, "calibrate", cmd_calibrate, "measure a pack's false-match and false-non-match rates on "
+                    "a folder of labelled photos (one sub-folder per person)", [groups.common, groups.engine])
+    p.add_argument("--images", required=True, help="folder with one sub-folder of photos per person")
+    p.add_argument("--out", help="where to write the table (default: the user's calibration folder, where "
+                   "faceindex finds it)")
+    p.add_argument("--dataset", help="how to name the photos in the table's provenance")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
+    p = add_command(commands, "eval", cmd_eval, "evaluate a pack on labelled faces: an HTML and JSON report",
+                    [groups.common, groups.engine])
+    p.add_argument("source", help="a folder with one sub-folder of images per identity, or a pairs file")
+    p.add_argument("--pairs", action="store_true", help="SOURCE is a pairs file (the default when it is a file)")
+    p.add_argument("--groups", help="CSV of identity,group rows: rates per group at one threshold")
+    p.add_argument("--out", default="eval-report", help="folder for report.html and report.json")
+    p.add_argument("--threshold", type=numbers.threshold, help="the groups' threshold (default: where FMR = 1e-3)")
+    p.add_argument("--gallery-split", type=float, default=0.1, metavar="SHARE",
+                   help="1:N: share of multi-image identities held out of the gallery as non-mated (default 0.1)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+
+
+def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
+    from faceindex import thresholds
+    from faceindex.evaluation.calibrate import calibrate, labelled_photos
+    from faceindex.progress import ProgressBar
+
+    engine = make_engine(args)
+    bar = ProgressBar(len(labelled_photos(Path(args.images))), "embedding", enabled=args.progress)
+    try:
+        table = calibrate(engine, Path(args.images), args.dataset or str(args.images),
+                          on_photo=lambda p: bar.advance(p.name))
+    finally:
+        bar.close()
+    path = Path(args.out) if args.out else thresholds.user_dir() / thresholds.table_file_name(engine.pack.ref)
+    table.save(path)
+    thresholds.forget_loaded_tables()
+    rows = []
+    for fmr in (1e-3, 1e-4, 1e-5, 1e-6):
+        try:
+            t, beyond = table.threshold_for_fmr(fmr)
+        except ValueError:
+            continue
+        rows.append({"fmr": fmr, "threshold": t, "fnmr": table.fnmr_at(t), "beyond_table": beyond})
+    out.emit({"table": str(path), "pack": engine.pack.ref, "impostor_pairs": table.impostor_pairs,
+              "genuine_pairs": table.genuine_pairs, "resolved_fmr": table.resolved_fmr, "operating_points": rows},
+             lambda: [f"wrote {path}: {table.source}", f"rates resolved down to FMR {table.resolved_fmr:.2g}"] + [
+                 f"  FMR {r['fmr']:g}: threshold {r['threshold']:.4f}, FNMR {r['fnmr']}"
+                 + (" (fitted tail)" if r["beyond_table"] else "") for r in rows])
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace, out: Output) -> int:
+    from faceindex.evaluation.run import run_eval
+
+    report, html_path, json_path = run_eval(make_engine(args), Path(args.source), args.pairs, args.groups, args.out,
+                                            args.threshold, args.gallery_split, args.progress)
+    points = [p for p in report.verification.points if p.resolved]
+    out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification},
+             lambda: [
+                 f"{report.images} images, {report.identities} identities, {report.images_without_face} without a face",
+                 *[f"FNMR at FMR {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})" for p in points],
+                 *([f"rank-1: {report.identification.rank1}"] if report.identification else []),
+                 f"report: {html_path}", f"json:   {json_path}"])
+    return EXIT_OK

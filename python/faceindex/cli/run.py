@@ -1,0 +1,105 @@
+"""The `faceindex` command: the parser assembled from the command groups, and main().
+
+Every command takes --json (one JSON document on stdout). Exit codes:
+0 done; 1 done, but some inputs failed (index); 2 bad usage; 3 not found
+(collection, face, user, file); 4 bad input (an image that cannot be read or
+holds no face, a damaged or foreign collection file, a bad value);
+5 conflict (the id exists, another model pack); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from faceindex.cli import (
+    audit,
+    collection,
+    evaluation,
+    faces,
+    images,
+    indexing,
+    ray_options,
+    search,
+    serve,
+    stream,
+    users,
+    video,
+)
+from faceindex.cli.common import Output, option_groups
+from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_PARTIAL, FaceIndexError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    groups = option_groups()
+    parser = argparse.ArgumentParser(prog="faceindex", parents=[groups.common],
+                                     description="Self-hosted face recognition: collections of faces on your own disk.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parsers = collection.add_commands(commands, groups)
+    index = indexing.add_commands(commands, groups)
+    ray_options.add_ray_options(parsers["create"], index, parsers["list"], parsers["describe"], parsers["delete"])
+    search.add_commands(commands, groups)
+    images.add_compare(commands, groups)
+    images.add_detect(commands, groups)
+    stream.add_commands(commands, groups)
+    faces.add_commands(commands, groups)
+    users.add_commands(commands, groups)
+    audit.add_commands(commands, groups)
+    evaluation.add_calibrate(commands, groups)
+    evaluation.add_eval(commands, groups)
+    video.add_commands(commands, groups)
+    serve.add_commands(commands, groups)
+    return parser
+
+
+def _exit_code(error: BaseException) -> int | None:
+    """The exit code for an error the user can act on; None for a bug (it keeps its traceback)."""
+    from faceindex.collection import dbapi
+
+    if isinstance(error, FaceIndexError):
+        return error.exit_code
+    if isinstance(error, FileNotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(error, ValueError):
+        return EXIT_BAD_INPUT
+    if isinstance(error, (OSError, *dbapi.errors(), ImportError)):
+        return EXIT_PARTIAL
+    return None
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage error
+        return int(e.code or 0)
+    args.json = getattr(args, "json", False)
+    args.home = getattr(args, "home", None)
+    args.key_file = getattr(args, "key_file", None)
+    args.stderr = stderr
+    out = Output(args.json, stdout)
+    try:
+        return int(args.handler(args, out))
+    except KeyboardInterrupt:
+        stderr.write("faceindex: interrupted\n")
+        return 130
+    except BrokenPipeError:  # `faceindex ... | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PARTIAL
+    except Exception as error:
+        code = _exit_code(error)
+        if code is None:
+            raise
+        message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+        stderr.write(f"faceindex: error: {message}\n")
+        if args.json:
+            json.dump({"error": {"type": type(error).__name__, "message": message, "exit_code": code}}, stdout)
+            stdout.write("\n")
+        return code
