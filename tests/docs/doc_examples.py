@@ -190,6 +190,15 @@ class ExampleFailed(AssertionError):
     pass
 
 
+def as_a_new_interpreter() -> None:
+    """The warning filters of a fresh `python` (pytest's make every warning an error): a warning the
+    command gives is printed on stderr, as the reader would see it, and the page must show it."""
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.simplefilter("ignore", category)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -310,7 +319,7 @@ class PageRun:
             printed = io.StringIO()
             with self.inside(), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), \
                     warnings.catch_warnings():
-                warnings.resetwarnings()  # as a new interpreter: printed on stderr, not raised
+                as_a_new_interpreter()
                 code = main(shlex.split(command)[1:], stdout=printed, stderr=printed)
             return code, printed.getvalue()
         return self.run_shell(command)
