@@ -14,7 +14,28 @@ import pytest
 
 from doc_examples import EXAMPLE_FILES, REPO, Block, PageRun, pages, parse
 
-BLOCKS: list[tuple[Block, int]] = [(block, i) for page in pages() for i, block in enumerate(parse(page))]
+
+
+def parsed(page: Path) -> list[Block] | str:
+    """The page's runnable blocks, or why the page cannot be read (a test of its own fails with it,
+    so one page's mistake does not stop the examples of the others)."""
+    try:
+        return parse(page)
+    except ValueError as error:
+        return str(error)
+
+
+PAGES = {page: parsed(page) for page in pages()}
+BLOCKS: list[tuple[Block, int]] = [(block, i) for found in PAGES.values() if isinstance(found, list)
+                                   for i, block in enumerate(found)]
+
+
+@pytest.mark.parametrize("page", list(PAGES), ids=[str(page.relative_to(REPO)) for page in PAGES])
+def test_page_is_readable(page: Path) -> None:
+    """Every fence says what it is, every marker is one the harness knows."""
+    found = PAGES[page]
+    if isinstance(found, str):
+        pytest.fail(found, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +65,7 @@ def test_example(block: Block, index: int, page_runs: dict[Path, PageRun], data_
 def test_every_page_is_read() -> None:
     """The harness reads README.md and every page under docs/ (new ones included), and finds the
     README's quick starts among the examples it runs."""
-    assert set(pages()) == {REPO / "README.md", *(REPO / "docs").rglob("*.md")}
+    assert set(PAGES) == {REPO / "README.md", *(REPO / "docs").rglob("*.md")}
     readme = [block for block, _ in BLOCKS if block.page == REPO / "README.md" and not block.skip]
     assert {block.lang for block in readme} >= {"python", "console"}, readme
 
