@@ -128,6 +128,11 @@ def parse(page: Path) -> list[Block]:
                 raise ValueError(f"{where}: an output block must show some of the output, not only `...`")
             blocks[-1].output = code
         elif lang in RUN_LANGUAGES:
+            if lang == "console":
+                try:
+                    console_commands(code)
+                except ValueError as error:
+                    raise ValueError(f"{where}: {error}") from None
             block = Block(page, start + 1, lang, code)
             if marker:
                 what, value = marker
