@@ -53,7 +53,7 @@ def test_a_threshold_chosen_on_half_the_pairs_gives_the_requested_fmr_on_the_res
 
 def test_identity_disjoint_halves_differ_more_than_the_binomial_interval_says(halves: tuple) -> None:  # type: ignore[type-arg]
     """Pairs share photos and people, so rates measured on other people vary more than the
-    binomial interval of independent pairs: the README says so. Within a third, here."""
+    binomial interval of independent pairs: docs/thresholds.md says so. Within a third, here."""
     (va, la), (vb, lb) = halves
     table = build_table(*pair_scores(va, la), faceindex.PackRef("dlib", "half A"), {})
     impostor_b, _ = pair_scores(vb, lb)

@@ -1,6 +1,6 @@
 """`faceindex serve`: the Rekognition-compatible HTTP endpoint (AWS JSON 1.1, SigV4), so that
 existing boto3 code runs against faceindex with one changed line (endpoint_url).
-See service/ and the README's "Use your existing Rekognition code"."""
+See service/ and docs/service.md."""
 
 from __future__ import annotations
 

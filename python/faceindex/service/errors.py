@@ -53,7 +53,7 @@ def unknown_operation(message: str) -> ServiceError:
 def unsupported_operation(name: str) -> ServiceError:
     """A real Rekognition operation that faceindex does not serve."""
     return invalid_parameter(f"operation {name} is not supported by faceindex "
-                             "(see the README's table of supported operations)")
+                             "(see the table of supported operations in the documentation, docs/service.md)")
 
 
 def serialization(message: str) -> ServiceError:

@@ -47,5 +47,5 @@ def threshold_for_similarity(pack: PackInfo, similarity: float, gallery_size: in
     return ThresholdChoice(value, "fmr", fmr, estimate, fpir_for_fmr(estimate, n), n, table.source)
 
 
-# Similarity -> the FMR it stands for, as the README's table shows it.
+# Similarity -> the FMR it stands for, as docs/thresholds.md prints it.
 SIMILARITY_TABLE = tuple((float(s), fmr_of_similarity(s)) for s in (0, 20, 40, 50, 60, 70, 80, 90, 95, 99, 100))
