@@ -84,6 +84,8 @@ def from_faceindex_error(error: BaseException) -> ServiceError:
         return already_exists(str(error))
     if isinstance(error, fx.ImageError):
         return invalid_image(str(error))
+    if isinstance(error, fx.NoFaceError):  # a search or compare by image: AWS's own words
+        return invalid_parameter("There are no faces in the image. Should be at least 1.")
     # ValueError: faceindex's checks of caller-supplied values raise it (validation.py), and here the
     # caller's values are the client's.
     if isinstance(error, (fx.InputError, fx.PackMismatchError, ValueError)):

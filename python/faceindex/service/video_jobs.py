@@ -12,9 +12,8 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from faceindex.collection import Collection
 from faceindex.engine import FaceEngine
 from faceindex.errors import FaceIndexError
 from faceindex import thresholds
@@ -100,10 +99,7 @@ class VideoJobs:
             search = SearchSettings(threshold=wanted.threshold, max_fmr=wanted.max_fmr, purpose="StartFaceSearch",
                                     reference=job.job_id)
         engine = collection.engine if collection is not None else self._default_engine()
-        # A ShardedCollection answers the calls the analysis makes of a Collection (pack, len, engine,
-        # search_faces_by_embedding) with the same results.
-        with VideoAnalysis(str(job.video_path), engine, cast("Collection | None", collection),
-                           search=search) as analysis:
+        with VideoAnalysis(str(job.video_path), engine, collection, search=search) as analysis:
             for _ in analysis:
                 if self._stopping.is_set():
                     raise _Interrupted

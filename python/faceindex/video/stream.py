@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 
-from faceindex.collection import Collection
+from faceindex.collection.contract import FaceCollection
 from faceindex.engine import FaceEngine
 from faceindex.errors import VideoError, VideoTimeoutError
 from faceindex.video.face_tracking import EmbedPolicy, FaceTracking, SearchSettings
@@ -50,7 +50,7 @@ class StreamSearch:
     on_event: called with each event, in the thread that iterates `events()` (or calls `run()`).
     """
 
-    def __init__(self, source: str | Path, engine: FaceEngine | None = None, collection: Collection | None = None,
+    def __init__(self, source: str | Path, engine: FaceEngine | None = None, collection: FaceCollection | None = None,
                  *, sample_fps: float | None = DEFAULT_SAMPLE_FPS, search: SearchSettings = SearchSettings(),
                  tracker: TrackerSettings | None = None, embed: EmbedPolicy = EmbedPolicy(),
                  timeout: float = DEFAULT_TIMEOUT, reconnect: ReconnectPolicy = ReconnectPolicy(),
