@@ -78,7 +78,9 @@ def from_faceindex_error(error: BaseException) -> ServiceError:
         return error
     if isinstance(error, ShardUnavailableError):  # before CollectionError's cases: a shard is down, not missing
         return service_unavailable(str(error))
-    if isinstance(error, (fx.CollectionNotFoundError, fx.FaceNotFoundError, fx.UserNotFoundError)):
+    if isinstance(error, fx.CollectionNotFoundError):  # the library's message lists the home's collections
+        return not_found(str(error).split("; ")[0])
+    if isinstance(error, (fx.FaceNotFoundError, fx.UserNotFoundError)):
         return not_found(str(error))
     if isinstance(error, (fx.CollectionExistsError, fx.UserExistsError)):
         return already_exists(str(error))
