@@ -3,7 +3,7 @@
 
     FaceIndexError
       InputError (ValueError)            bad input from the caller: exit 4
-        ImageError, NoFaceError, IndexFileError, CalibrationError, CollectionFileError
+        ImageError, NoFaceError, FaceQualityError, IndexFileError, CalibrationError, CollectionFileError
         VideoError                        a video or stream that cannot be read
           VideoTimeoutError (TimeoutError) a source that does not answer in time
           VideoNotFoundError (FileNotFoundError): exit 3
@@ -47,6 +47,15 @@ class ImageError(InputError):
 
 class NoFaceError(InputError):
     """An image given for comparison or search holds no face."""
+
+
+class FaceQualityError(InputError):
+    """The face a search by image searches with (the largest in the image) fails the quality filter
+    asked for; `reasons` are the checks it fails (LOW_BRIGHTNESS, SMALL_BOUNDING_BOX, ...)."""
+
+    def __init__(self, message: str, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reasons = reasons
 
 
 class IndexFileError(InputError):
@@ -190,7 +199,7 @@ class ErasureIncompleteError(CollectionError, RuntimeError):
 __all__ = [
     "CalibrationError", "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionKeyError",
     "CollectionNotFoundError", "DlibFormatError",
-    "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "ImageError", "IndexFileError", "InputError",
+    "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "FaceQualityError", "ImageError", "IndexFileError", "InputError",
     "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
     "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError", "VideoDecodeWarning",
     "VideoError", "VideoNotFoundError", "VideoTimeoutError",

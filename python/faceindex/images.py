@@ -64,7 +64,9 @@ def _decode(stream: Any, max_pixels: int, what: str) -> RGBImage:
     except Image.DecompressionBombError as e:
         raise ImageError(f"{what} is over the limit of {max_pixels} pixels ({e})") from e
     except UnidentifiedImageError as e:
-        raise ImageError(f"cannot decode {what}: {e}") from e
+        # Pillow names the stream it was given ("cannot identify image file <_io.BytesIO object at 0x...>"):
+        # an address is no use to anyone, and a path is already in `what`.
+        raise ImageError(f"cannot decode {what}: not an image in a format Pillow reads (JPEG, PNG, WebP, ...)") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated and corrupt data with these.
         raise ImageError(f"cannot decode {what}: corrupt or truncated image ({e})") from e

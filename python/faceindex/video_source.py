@@ -134,6 +134,12 @@ class VideoSource:
 
     def _inspect(self, max_pixels: int) -> VideoMetadata:
         container = self._container
+        # FFmpeg opens a photo as a one-frame "video" (its image demuxers: image2, jpeg_pipe, png_pipe ...):
+        # a caller that asked for a video has the wrong file, and is told so.
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            codec = container.streams.video[0].codec_context.name if container.streams.video else ""
+            kind = {"mjpeg": "JPEG", "": "an image format"}.get(codec or "", (codec or "").upper())
+            raise VideoError(f"{self.name} is a still image ({kind}), not a video")
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams})
             raise VideoError(f"{self.name} has no video stream (it holds {', '.join(kinds) or 'no streams'})")

@@ -60,7 +60,7 @@ class Collections:
         return f"Collections(home={str(self.home)!r}{encrypted})"
 
     def path_of(self, collection_id: str) -> Path:
-        return child_path(self.root, validation.collection_id(collection_id), "collection id")
+        return child_path(self.root, validation.collection_folder(collection_id), "collection id")
 
     def create_collection(self, collection_id: str, pack: str | PackInfo | None = None, *,
                           engine: FaceEngine | None = None) -> Collection:
@@ -111,10 +111,9 @@ class Collections:
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            entry.name for entry in os.scandir(self.root)
-            if entry.is_dir() and not entry.name.startswith(".") and os.path.isfile(os.path.join(entry.path, schema.DATABASE_NAME))
-        )
+        found = [(validation.collection_of_folder(entry.name), entry) for entry in os.scandir(self.root)]
+        return sorted(collection_id for collection_id, entry in found if collection_id is not None and entry.is_dir()
+                      and os.path.isfile(os.path.join(entry.path, schema.DATABASE_NAME)))
 
     def describe_collection(self, collection_id: str) -> CollectionDescription:
         directory = self.path_of(collection_id)

@@ -29,7 +29,7 @@ def sharded_root(home: str | os.PathLike[str] | None) -> Path:
 
 def sharded_path(home: str | os.PathLike[str] | None, collection_id: str) -> Path:
     """Where a sharded collection lives: <home>/sharded/<collection_id>."""
-    return child_path(sharded_root(home), validation.collection_id(collection_id), "collection id")
+    return child_path(sharded_root(home), validation.collection_folder(collection_id), "collection id")
 
 
 def shard_directory(directory: Path, shard: int) -> Path:
@@ -46,8 +46,9 @@ def list_sharded(home: str | os.PathLike[str] | None) -> list[str]:
     root = sharded_root(home)
     if not root.is_dir():
         return []
-    return sorted(entry.name for entry in os.scandir(root)
-                  if not entry.name.startswith(".") and os.path.isfile(os.path.join(entry.path, LAYOUT_NAME)))
+    found = [(validation.collection_of_folder(entry.name), entry) for entry in os.scandir(root)]
+    return sorted(collection_id for collection_id, entry in found
+                  if collection_id is not None and os.path.isfile(os.path.join(entry.path, LAYOUT_NAME)))
 
 
 def shard_count(home: str | os.PathLike[str] | None, collection_id: str) -> int:

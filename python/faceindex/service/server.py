@@ -89,6 +89,7 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     set_num_threads(threads)
     service = Service(config)
     service.resources.start_video_jobs()
+    processors = service.resources.start_stream_processors()
     app = ServiceApp(service, config.workers, config.queue_size)
     sock = bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
@@ -96,6 +97,12 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     if config.no_auth:
         out.write("faceindex serve: WARNING: authentication is OFF (--no-auth): any local process may call this "
                   "endpoint\n")
+    else:  # who may do what (names, key ids and limits; never a secret)
+        count = len(service.keys)
+        out.write(f"faceindex serve: {count} access key{'' if count == 1 else 's'}:\n")
+        for key in service.keys.values():
+            token = ", with a session token" if key.session_token is not None else ""
+            out.write(f"faceindex serve:   {key.policy.describe()}{token}\n")
     out.write(f"faceindex serve: {config.workers} worker threads of {threads} core thread(s) each, up to {config.queue_size} requests waiting; "
               f"collections in {service.resources.collections.root}\n")
     if service.resources.sharding is not None:
@@ -107,6 +114,11 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
         if unserved:
             out.write(f"faceindex serve: WARNING: collection(s) {', '.join(unserved)} are sharded over Ray and will "
                       "not be served: start with --ray ADDRESS to serve them\n")
+    outputs = [f"SNS at {config.sns_endpoint_url}" if config.sns_endpoint_url else "no SNS (NotificationChannel "
+               "refused)", f"Kinesis at {config.kinesis_endpoint_url}" if config.kinesis_endpoint_url else
+               "no Kinesis (stream processors refused)"]
+    out.write(f"faceindex serve: {'; '.join(outputs)}; {len(processors.sources)} stream source(s), "
+              f"{len(processors.store.all())} stream processor(s)\n")
     out.write(f"faceindex serve: listening on http://{shown}:{port}\n")
     out.flush()
     uv_config = uvicorn.Config(
