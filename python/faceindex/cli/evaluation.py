@@ -16,7 +16,7 @@ def add_calibrate(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--images", required=True, help="folder with one sub-folder of photos per person")
     p.add_argument("--out", help="where to write the table (default: the user's calibration folder, where "
                    "faceindex finds it)")
-    p.add_argument("--dataset", help="how to name the photos in the table's provenance")
+    p.add_argument("--dataset", help="how to name the photos in the table's provenance (default: the folder's name)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
 
@@ -43,7 +43,7 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
     engine = make_engine(args)
     bar = ProgressBar(len(labelled_photos(Path(args.images))), "embedding", enabled=args.progress)
     try:
-        table = calibrate(engine, Path(args.images), args.dataset or str(args.images),
+        table = calibrate(engine, Path(args.images), args.dataset or Path(args.images).resolve().name,
                           on_photo=lambda p: bar.advance(p.name))
     finally:
         bar.close()

@@ -52,13 +52,15 @@ def _faces_in(state: CollectionState, image: Any, all_faces: bool) -> tuple[list
 
 
 def _face_search(state: CollectionState, operation: str, criteria: Criteria, queries: FloatArray | None,
-                 max_faces: int, exclude_face_id: str | None = None) -> tuple[list[list[FaceMatch]], ThresholdChoice]:
-    """Face matches for each query (or for the stored face exclude_face_id), their threshold, logged."""
+                 max_faces: int, exclude_face_id: str | None = None
+                 ) -> tuple[list[tuple[list[FaceMatch], FaceMatch | None]], ThresholdChoice]:
+    """Face matches and the nearest face for each query (or for the stored face exclude_face_id),
+    their threshold, logged (the matches: a nearest face below the threshold is not a candidate)."""
     max_faces = validation.count(max_faces, "max_faces")
     criteria.check(state)
     chosen: list[ThresholdChoice] = []
 
-    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[list[FaceMatch]]:
+    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[tuple[list[FaceMatch], FaceMatch | None]]:
         choice = criteria.choose(state, len(index))
         chosen.append(choice)
         if exclude_face_id is not None:
@@ -69,7 +71,7 @@ def _face_search(state: CollectionState, operation: str, criteria: Criteria, que
         return matching.face_matches(index, conn, queries, max_faces, choice.value, [None] * len(queries))
 
     matches = state.cache.read(state.conn(), search)
-    audit.record(state, operation, chosen[0], [m.face.face_id for per_query in matches for m in per_query],
+    audit.record(state, operation, chosen[0], [m.face.face_id for per_query, _ in matches for m in per_query],
                  criteria.purpose, criteria.reference)
     return matches, chosen[0]
 
@@ -80,15 +82,16 @@ def faces_by_image(state: CollectionState, image: Any, max_faces: int, criteria:
     criteria.check(state)
     faces, queries = _faces_in(state, image, all_faces)
     matches, choice = _face_search(state, "search_faces_by_image", criteria, queries, max_faces)
-    return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face)
-            for face, m in zip(faces, matches)]
+    return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face, nearest=near)
+            for face, (m, near) in zip(faces, matches)]
 
 
 def faces_by_face_id(state: CollectionState, face_id: str, max_faces: int, criteria: Criteria) -> FaceSearchResult:
     if not isinstance(face_id, str) or not face_id:
         raise TypeError(f"face_id must be a non-empty string, got {face_id!r}")
     matches, choice = _face_search(state, "search_faces", criteria, None, max_faces, exclude_face_id=face_id)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice, searched_face_id=face_id)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, searched_face_id=face_id, nearest=near)
 
 
 def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_faces: int,
@@ -98,7 +101,8 @@ def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: P
     if len(query) != 1:
         raise ValueError(f"give one embedding, got {len(query)}")
     matches, choice = _face_search(state, "search_faces_by_embedding", criteria, query, max_faces)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, nearest=near)
 
 
 def _user_search(state: CollectionState, operation: str, criteria: Criteria, max_users: int,
