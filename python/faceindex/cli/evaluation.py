@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from faceindex.cli import numbers
-from faceindex.cli.common import OptionGroups, Output, add_command, make_engine
+from faceindex.cli.common import OptionGroups, Output, add_command, make_engine, plural
 from faceindex.errors import EXIT_OK
 
 
@@ -26,7 +27,8 @@ def add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser], grou
                     [groups.common, groups.engine])
     p.add_argument("source", help="a folder with one sub-folder of images per identity, or a pairs file")
     p.add_argument("--pairs", action="store_true", help="SOURCE is a pairs file (the default when it is a file)")
-    p.add_argument("--groups", help="CSV of identity,group rows: rates per group at one threshold")
+    p.add_argument("--groups", help="CSV of identity,group rows: rates per group at one threshold (--threshold, "
+                   "or where FMR = 1e-3, which needs at least 3,000 impostor pairs)")
     p.add_argument("--out", default="eval-report", help="folder for report.html and report.json")
     p.add_argument("--threshold", type=numbers.threshold, help="the groups' threshold (default: where FMR = 1e-3)")
     p.add_argument("--gallery-split", type=float, default=0.1, metavar="SHARE",
@@ -70,11 +72,31 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
 
     report, html_path, json_path = run_eval(make_engine(args), Path(args.source), args.pairs, args.groups, args.out,
                                             args.threshold, args.gallery_split, args.progress)
-    points = [p for p in report.verification.points if p.resolved]
+    ver = report.verification
+    points = [p for p in ver.points if p.resolved]
+
+    def point_line(p: Any, fp: str, fn: str, trials: int, kind: str) -> str:
+        if not p.resolved:
+            return (f"{fn} at {fp} {p.target:g}: not resolved ({plural(trials, kind)} resolve {fp} down to "
+                    f"{3 / max(trials, 1):.2g})")
+        return f"{fn} at {fp} {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})"
+
+    def human() -> list[str]:
+        lines = [f"{plural(report.images, 'image')}, {plural(report.identities, 'identity', 'identities')}, "
+                 f"{report.images_without_face:,} without a face",
+                 f"verification: {plural(ver.genuine_pairs, 'genuine pair')}, "
+                 f"{plural(ver.impostor_pairs, 'impostor pair')}"]
+        lines += [point_line(p, "FMR", "FNMR", ver.impostor_pairs, "impostor pair") for p in ver.points]
+        ident = report.identification
+        if ident is not None:
+            lines.append(f"identification: gallery {ident.gallery:,}, rank-1 {ident.rank1}")
+            lines += [point_line(p, "FPIR", "FNIR", ident.nonmated_probes, "non-mated probe") for p in ident.points]
+        if report.groups is not None:
+            g = report.groups
+            lines.append(f"groups at threshold {g.threshold:.4f} ({g.threshold_source}): "
+                         + ", ".join(f"{r.group} FMR {r.fmr.value:.2g} FNMR {r.fnmr.value:.2g}" for r in g.rows))
+        return lines + [f"report: {html_path}", f"json:   {json_path}"]
+
     out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification},
-             lambda: [
-                 f"{report.images} images, {report.identities} identities, {report.images_without_face} without a face",
-                 *[f"FNMR at FMR {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})" for p in points],
-                 *([f"rank-1: {report.identification.rank1}"] if report.identification else []),
-                 f"report: {html_path}", f"json:   {json_path}"])
+             human)
     return EXIT_OK

@@ -58,24 +58,30 @@ def label_of(track_index: int, track: Track | None) -> tuple[str, bool]:
     return f"#{track_index}", False
 
 
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def draw_faces(image: Image.Image, faces: FrameFaces, tracks: dict[int, Track]) -> None:
-    """Boxes and labels of one frame's tracked faces, drawn on `image`."""
+    """Boxes and labels of one frame's tracked faces, drawn on `image`. A label sits above its
+    box, or below it, or inside its top, whichever first overlaps no label drawn before it."""
     draw = ImageDraw.Draw(image)
     size = label_size(image.height)
     font = label_font(size)
     line = max(2, round(image.height / 240))
     pad = max(2, size // 6)
-    for tracked in faces.faces:
-        track = tracks.get(tracked.track)
-        text, matched = label_of(tracked.track, track)
+    labels = [(tracked.face.bbox, *label_of(tracked.track, tracks.get(tracked.track))) for tracked in faces.faces]
+    for (x1, y1, x2, y2), _, matched in labels:  # every box first: no box is drawn over a label
+        draw.rectangle([x1, y1, x2, y2], outline=_MATCHED if matched else _UNMATCHED, width=line)
+    placed: list[tuple[float, float, float, float]] = []
+    for (x1, y1, x2, y2), text, matched in labels:
         color = _MATCHED if matched else _UNMATCHED
-        x1, y1, x2, y2 = tracked.face.bbox
-        draw.rectangle([x1, y1, x2, y2], outline=color, width=line)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         width, height = right - left + 2 * pad, bottom - top + 2 * pad
-        # Above the box where there is room, else inside its top; never off the frame's sides.
-        x = min(max(0.0, x1), max(0.0, image.width - width))
-        y = y1 - height if y1 - height >= 0 else max(0.0, y1)
+        x = min(max(0.0, x1), max(0.0, image.width - width))  # never off the frame's sides
+        spots = [y for y in (y1 - height, y2, y1) if 0 <= y <= image.height - height] or [max(0.0, y1)]
+        y = next((y for y in spots if not any(_overlaps((x, y, x + width, y + height), r) for r in placed)), spots[0])
+        placed.append((x, y, x + width, y + height))
         draw.rectangle([x, y, x + width, y + height], fill=color)
         draw.text((x + pad - left, y + pad - top), text, font=font, fill=_INK)
 
