@@ -329,3 +329,24 @@ def test_collection_delete_in_words(tmp_path: Path) -> None:
     assert run("collection", "create", "gone", "--home", home)[0] == 0
     assert run("collection", "delete", "gone", "--home", home)[1] == "deleted collection gone\n"
     assert run("collection", "list", "--home", home)[1] == "(no collections)\n"
+
+
+def test_serve_start_lines(tmp_path: Path) -> None:
+    """What `faceindex serve` says when it starts: its workers, where the collections are, the
+    warning without authentication, the address it listens on."""
+    pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+    from service_helpers import start_server
+
+    server = start_server(tmp_path / "home", workers=1, queue_size=4, extra_args=["--no-auth"])
+    try:
+        lines = [line for line in server.log().splitlines() if line.startswith("faceindex serve: ")]
+    finally:
+        assert server.stop() == 0
+    warning, workers, listening = lines
+    assert warning == ("faceindex serve: WARNING: authentication is OFF (--no-auth): any local process may call "
+                       "this endpoint")
+    found = re.fullmatch(r"faceindex serve: 1 worker thread of (\d+) core threads? each, up to 4 requests waiting; "
+                         r"collections in (.+)", workers)
+    assert found and found.group(2) == str(tmp_path / "home" / "collections"), workers
+    assert workers.count("core threads") == (found.group(1) != "1")
+    assert listening == f"faceindex serve: listening on {server.endpoint_url}"

@@ -52,18 +52,21 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
     path = Path(args.out) if args.out else thresholds.user_dir() / thresholds.table_file_name(engine.pack.ref)
     table.save(path)
     thresholds.forget_loaded_tables()
-    rows = []
+    rows, unresolved = [], []
     for fmr in (1e-3, 1e-4, 1e-5, 1e-6):
         try:
             t, beyond = table.threshold_for_fmr(fmr)
         except ValueError:
+            unresolved.append(fmr)
             continue
         rows.append({"fmr": fmr, "threshold": t, "fnmr": table.fnmr_at(t), "beyond_table": beyond})
     out.emit({"table": str(path), "pack": engine.pack.ref, "impostor_pairs": table.impostor_pairs,
               "genuine_pairs": table.genuine_pairs, "resolved_fmr": table.resolved_fmr, "operating_points": rows},
              lambda: [f"wrote {path}: {table.source}", f"rates resolved down to FMR {table.resolved_fmr:.2g}"] + [
                  f"  FMR {r['fmr']:g}: threshold {r['threshold']:.4f}, FNMR {r['fnmr']}"
-                 + (" (fitted tail)" if r["beyond_table"] else "") for r in rows])
+                 + (" (fitted tail)" if r["beyond_table"] else "") for r in rows] + [
+                 f"  FMR {fmr:g}: not resolved by {plural(table.impostor_pairs, 'impostor pair')}, and the fitted "
+                 "tail is not trusted that far" for fmr in unresolved])
     return EXIT_OK
 
 

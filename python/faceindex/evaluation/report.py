@@ -13,6 +13,7 @@ impostor pair a correct rejection, a mated probe a miss, a non-mated probe a cor
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -442,9 +443,8 @@ def evaluate(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, identities: Seq
 
 def impostor_pair_count(identities: Sequence[str]) -> int:
     """The impostor pairs of a labelled set: every pair of images of two different identities."""
-    counts = np.unique(np.asarray(list(identities), dtype=object), return_counts=True)[1] if len(identities) else []
     n = len(identities)
-    return n * (n - 1) // 2 - int(sum(int(c) * (int(c) - 1) // 2 for c in counts))
+    return n * (n - 1) // 2 - sum(c * (c - 1) // 2 for c in Counter(identities).values())
 
 
 def check_groups(impostor_pairs: int, threshold: float | None) -> None:

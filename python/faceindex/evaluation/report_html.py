@@ -80,9 +80,14 @@ def _unresolved_fmr(ax: Any, impostor_pairs: int, low: float) -> None:
 
 
 def figures(report: EvalReport) -> dict[str, str]:
-    """ROC, DET and the score histograms, each fitted to the data. Where the pairs do not
-    resolve a rate (below 3/n of them), the region is shaded and named, and an FNMR of 0 (no
-    genuine pair missed there) is not drawn on the DET's log axis as if it were a value."""
+    """The report's figures as PNG data URLs."""
+    return {name: _png(fig) for name, fig in plots(report).items()}
+
+
+def plots(report: EvalReport) -> dict[str, Any]:
+    """ROC, DET and the score histograms (matplotlib Figures), each fitted to the data. Where
+    the pairs do not resolve a rate (below 3/n of them), the region is shaded and named, and an
+    FNMR of 0 (no genuine pair missed there) is not drawn on the DET's log axis as if it were a value."""
     plt = _pyplot()
     ver = report.verification
     n_imp, n_gen = max(ver.impostor_pairs, 1), max(ver.genuine_pairs, 1)
@@ -90,7 +95,7 @@ def figures(report: EvalReport) -> dict[str, str]:
     pts = [(f, n) for f, n in zip(ver.curve.fmr, ver.curve.fnmr) if f > 0]
     fmr = [p[0] for p in pts] or [floor]
     fnmr = [p[1] for p in pts] or [1.0]
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.plot(fmr, [1 - v for v in fnmr], drawstyle="steps-post", label="measured")
@@ -104,7 +109,7 @@ def figures(report: EvalReport) -> dict[str, str]:
     ax.set_title("ROC")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
-    out["roc"] = _png(fig)
+    out["roc"] = fig
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     # An FNMR of 0 has no place on a log axis: those points are left out (the line stops) and the
@@ -128,7 +133,7 @@ def figures(report: EvalReport) -> dict[str, str]:
     ax.set_title("DET")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper right", fontsize="small")
-    out["det"] = _png(fig)
+    out["det"] = fig
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     edges = ver.histogram.edges
@@ -143,7 +148,7 @@ def figures(report: EvalReport) -> dict[str, str]:
     ax.set_ylabel("share of pairs")
     ax.set_title("score distributions (pairs with a face in both images)")
     ax.legend(loc="upper left", fontsize="small")
-    out["histogram"] = _png(fig)
+    out["histogram"] = fig
     return out
 
 

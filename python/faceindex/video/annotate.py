@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from fractions import Fraction
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,12 @@ _MIN_LABEL_PX = 14
 def label_font(size: int) -> ImageFont.FreeTypeFont:
     """The labels' font at `size` pixels: Source Sans Pro Semibold, shipped by font-source-sans-pro."""
     try:
-        import font_source_sans_pro
-    except ImportError:
+        font = resources.files("font_source_sans_pro") / "files" / _FONT_FILE
+        with resources.as_file(font) as path:
+            return ImageFont.truetype(str(path), size)
+    except (ModuleNotFoundError, FileNotFoundError):
         raise VideoError("--annotate draws its labels with the font of the video extra: "
                          "pip install 'faceindex[video]'") from None
-    return ImageFont.truetype(str(Path(font_source_sans_pro.font_directory) / _FONT_FILE), size)
 
 
 def label_size(frame_height: int) -> int:
@@ -74,7 +76,7 @@ def draw_faces(image: Image.Image, faces: FrameFaces, tracks: dict[int, Track]) 
     for (x1, y1, x2, y2), _, matched in labels:  # every box first: no box is drawn over a label
         draw.rectangle([x1, y1, x2, y2], outline=_MATCHED if matched else _UNMATCHED, width=line)
     placed: list[tuple[float, float, float, float]] = []
-    for (x1, y1, x2, y2), text, matched in labels:
+    for (x1, y1, _, y2), text, matched in labels:
         color = _MATCHED if matched else _UNMATCHED
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         width, height = right - left + 2 * pad, bottom - top + 2 * pad
