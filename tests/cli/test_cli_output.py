@@ -161,6 +161,16 @@ def test_detect_counts_faces_in_words(data_file: Callable[[str], Path]) -> None:
                             r"\d\.\d\d", line) for line in lines[1:]), lines
 
 
+def test_upsample_finds_faces_on_the_dlib_pack_only(data_file: Callable[[str], Path]) -> None:
+    code, out, _ = run("detect", str(data_file(OBAMA_240)), "--upsample", "1")
+    assert code == 0 and out.splitlines()[0] == "1 face"
+    box = [int(v) for v in re.findall(r"\d+", out.splitlines()[1].split(" score")[0])]
+    assert box[2] <= 427 and box[3] <= 240  # in the photo's own pixels, not the doubled image's
+    code, out, err = run("detect", str(data_file(OBAMA_240)), "--upsample", "1", "--detector", str(data_file(SCRFD)),
+                         "--recognizer", str(data_file(MOBILEFACENET)))
+    assert (code, out) == (2, "") and err.startswith("faceindex: error: --upsample is for the dlib pack")
+
+
 def test_an_unreadable_image_is_named_without_python_reprs(tmp_path: Path) -> None:
     fake = tmp_path / "holiday.jpg"
     fake.write_bytes(b"this is text, not a JPEG" * 10)

@@ -159,7 +159,11 @@ def open_collection(args: argparse.Namespace) -> Collection:
 
 def make_engine(args: argparse.Namespace) -> FaceEngine:
     from faceindex.engine import FaceEngine
+    from faceindex.errors import EXIT_USAGE
 
+    if args.upsample is not None and (args.detector is not None or args.recognizer is not None or args.pack != "dlib"):
+        raise CliError("--upsample is for the dlib pack; an ONNX pack finds small faces at its own detector size",
+                       EXIT_USAGE)
     return FaceEngine(pack=args.pack, backend=args.backend, upsample=args.upsample, detector=args.detector,
                       recognizer=args.recognizer, models_dir=args.models_dir, precision=args.precision)
 
