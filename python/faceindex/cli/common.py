@@ -119,7 +119,8 @@ def option_groups() -> OptionGroups:
                           "at most this (from the pack's calibration table)")
     searching = argparse.ArgumentParser(add_help=False, parents=[decision])
     searching.add_argument("--max-fpir", type=numbers.rate, help="the threshold at which a search of someone not in the "
-                           "collection returns a false candidate with at most this chance (default 0.01)")
+                           "collection returns a false candidate with at most this chance (default 0.01, and no "
+                           "looser than FMR 1e-4 per comparison: on a small collection that floor decides)")
     searching.add_argument("--purpose", help="why this search is made (written to the audit log)")
     searching.add_argument("--reference", help="a case or request id (written to the audit log)")
     return OptionGroups(common, engine, decision, searching)
