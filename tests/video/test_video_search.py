@@ -171,6 +171,28 @@ def test_annotation_labels_are_legible_at_any_frame_height(dlib_run: tuple[Video
     assert 2.5 * heights[1] <= heights[3] <= 3.5 * heights[1], heights
 
 
+def test_sound_a_container_cannot_hold_is_left_out_and_said(video_file: Callable[..., Path], tmp_path: Path) -> None:
+    """Sound is copied, never re-encoded: MP2 goes into an .mp4 as it is; PCM cannot, and the
+    annotated .mp4 comes without it and a warning that says to write .mkv (which keeps it)."""
+    import av
+
+    engine = fi.FaceEngine()
+    for codec, suffix, kept in (("mp2", ".mp4", True), ("pcm_s16le", ".mp4", False), ("pcm_s16le", ".mkv", True)):
+        source = video_file(f"{codec}.mkv", audio=codec, frames=10)
+        out = tmp_path / f"{codec}{suffix}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            VideoAnalysis(source, engine, annotate=out).run()
+        def packets(path: Path) -> list[bytes]:
+            with av.open(str(path)) as container:
+                return [bytes(p) for s in container.streams.audio[:1] for p in container.demux(s) if p.size]
+
+        assert packets(out) == (packets(source) if kept else []), (codec, suffix)  # copied, or left out
+        said = [str(w.message) for w in caught]
+        assert said == ([] if kept else [f"{out.name}: the sound of {source} is not copied (a .mp4 file cannot hold "
+                                          "pcm_s16le sound; write .mkv to keep it)"]), said
+
+
 @pytest.mark.slow
 def test_scrfd_and_mobilefacenet_on_every_frame(home: Path, data_file: Callable[[str], Path],
                                                hamilton_clip: Path) -> None:

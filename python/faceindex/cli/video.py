@@ -79,7 +79,7 @@ def _name(match: Any) -> str:
     return str(match.face.external_image_id or match.face.face_id)
 
 
-def _track_lines(analysis: Any, settings: Any = None) -> list[str]:
+def _track_lines(analysis: Any, settings: Any = None, default: Any = None) -> list[str]:
     """A summary per track: its span, and with a collection its match, or its best candidate
     below the threshold (a near miss a person can judge), then the threshold and how it was chosen."""
     m = analysis.metadata
@@ -100,7 +100,7 @@ def _track_lines(analysis: Any, settings: Any = None) -> list[str]:
     if searched is not None:
         asked = settings is not None and any(v is not None for v in (settings.threshold, settings.max_fmr,
                                                                       settings.max_fpir))
-        lines.append(threshold_line(searched, asked))
+        lines.append(threshold_line(searched, asked, default))
     return lines
 
 
@@ -116,6 +116,7 @@ def cmd_video_detect(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_video_search(args: argparse.Namespace, out: Output) -> int:
+    from faceindex import thresholds
     from faceindex.video.analysis import VideoAnalysis
     from faceindex.video.face_tracking import SearchSettings
 
@@ -125,5 +126,7 @@ def cmd_video_search(args: argparse.Namespace, out: Output) -> int:
             VideoAnalysis(args.video, collection=collection, sample_fps=args.sample_fps, search=settings,
                           annotate=args.annotate, timeout=args.timeout) as analysis:
         problems = _run(analysis, args, stderr_of(args))
-        out.emit(analysis.face_search_document(), lambda: _track_lines(analysis, settings))
+        asked = any(v is not None for v in (args.threshold, args.max_fmr, args.max_fpir))
+        default = thresholds.for_search(collection.pack, len(collection)) if asked else None
+        out.emit(analysis.face_search_document(), lambda: _track_lines(analysis, settings, default))
     return EXIT_PARTIAL if problems else EXIT_OK

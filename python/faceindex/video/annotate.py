@@ -88,14 +88,27 @@ def draw_faces(image: Image.Image, faces: FrameFaces, tracks: dict[int, Track]) 
         draw.text((x + pad - left, y + pad - top), text, font=font, fill=_INK)
 
 
+# The sound codecs each container takes as they are (MP4's registered ones; QuickTime adds PCM;
+# Matroska takes any): copying needs no re-encoding, so one it cannot hold is left out, said.
+# By the names of FFmpeg's decoders, which vary (mp3float, aac_fixed, libopus).
+_MP4_SOUND = ("aac", "mp2", "mp3", "ac3", "eac3", "opus", "libopus", "flac", "alac")
+
+
+def _holds(suffix: str, codec: str) -> bool:
+    return suffix == ".mkv" or codec.startswith(_MP4_SOUND) or (suffix == ".mov" and codec.startswith("pcm_"))
+
+
 class _AudioCopy:
     """The source file's first audio stream, copied packet by packet (not re-encoded) into the
     annotated file, in step with the frames so that the two stay interleaved."""
 
-    def __init__(self, av: Any, path: Path, output: Any, start: float) -> None:
+    def __init__(self, av: Any, path: Path, output: Any, start: float, suffix: str) -> None:
         self._input = av.open(str(path), metadata_errors="replace")
         try:
             stream = self._input.streams.audio[0]
+            codec = stream.codec_context.name
+            if not _holds(suffix, codec):
+                raise ValueError(f"a {suffix} file cannot hold {codec} sound; write .mkv to keep it")
             self._stream = output.add_stream_from_template(stream)
             self._shift = int(round(start / stream.time_base))  # the video's times count from the container's start
             self._packets = self._input.demux(stream)
@@ -113,15 +126,11 @@ class _AudioCopy:
                 return
             if packet.pts is None or packet.dts is None:  # the demuxer's closing empty packet
                 continue
-            packet.pts -= self._shift
-            packet.dts -= self._shift
-            if packet.pts < 0:
-                continue  # sound before the first frame's time
-            if seconds is not None and float(packet.pts * packet.time_base) >= seconds:
-                packet.pts += self._shift
-                packet.dts += self._shift
+            if seconds is not None and float((packet.pts - self._shift) * packet.time_base) >= seconds:
                 self._waiting = packet
                 return
+            packet.pts -= self._shift
+            packet.dts -= self._shift
             packet.stream = self._stream
             output.mux(packet)
 
@@ -161,7 +170,7 @@ class Annotator:
         if source.path is None or not source.has_audio:
             return None
         try:
-            return _AudioCopy(av, source.path, self._container, source.start)
+            return _AudioCopy(av, source.path, self._container, source.start, self.path.suffix.lower())
         except (av.error.FFmpegError, ValueError, OSError) as e:
             warnings.warn(f"{self.path.name}: the sound of {source.name} is not copied ({e})", VideoDecodeWarning,
                           stacklevel=4)
