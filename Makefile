@@ -126,7 +126,7 @@ check-sanitizers: install
 # The calibration tables shipped in models/calibration/: every pair of the LFW photos of
 # folds 0-6 (../shared/data/lfw), through each pack that faceindex measures.
 LFW_IMAGES = $(DATA)/lfw/images
-LFW_NAME = LFW View 2 folds 0-6 as in ../shared/data/lfw (grayscale 350x350 crops)
+LFW_NAME = LFW View 2 folds 0-6 (grayscale 350x350 crops)
 calibrate: install
 	$(PY) -m faceindex.cli calibrate --pack dlib --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
 	  --out models/calibration/$$($(PY) -c "import faceindex as f; from faceindex.thresholds import table_file_name as n; print(n(f.FaceEngine().pack.ref))")

@@ -4,6 +4,7 @@
     FaceIndexError
       InputError (ValueError)            bad input from the caller: exit 4
         ImageError, NoFaceError, FaceQualityError, IndexFileError, CalibrationError, CollectionFileError
+        UsageError                        a call that needs another argument to be answered: exit 2
         VideoError                        a video or stream that cannot be read
           VideoTimeoutError (TimeoutError) a source that does not answer in time
           VideoNotFoundError (FileNotFoundError): exit 3
@@ -39,6 +40,13 @@ class InputError(FaceIndexError, ValueError):
     """Something the caller handed in is not usable as it is."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class UsageError(InputError):
+    """A call that cannot be answered as it was made: it needs an argument it was not given
+    (the message says which), or two that do not go together."""
+
+    exit_code = EXIT_USAGE
 
 
 class ImageError(InputError):
@@ -201,6 +209,7 @@ __all__ = [
     "CollectionNotFoundError", "DlibFormatError",
     "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "FaceQualityError", "ImageError", "IndexFileError", "InputError",
     "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
-    "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError", "VideoDecodeWarning",
+    "UnknownModelError", "UnverifiedModelWarning", "UsageError", "UserExistsError", "UserNotFoundError",
+    "VideoDecodeWarning",
     "VideoError", "VideoNotFoundError", "VideoTimeoutError",
 ]

@@ -92,6 +92,7 @@ class VideoSource:
         lib = _require_av()
         self.name = describe(source)
         self.live = False
+        self.path: Path | None = None  # the local file, when the source is one (it can be opened again)
         kwargs: dict[str, Any] = {}
         target: Any = source
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -110,7 +111,7 @@ class VideoSource:
                     raise VideoNotFoundError(f"{text}: no such file")
                 if path.is_dir():
                     raise VideoError(f"{text} is a folder, not a video")
-                target = text
+                target, self.path = text, path
         elif not hasattr(source, "read"):
             raise VideoError(f"cannot read a video from {type(source).__name__}: "
                              "give a path, a URL, a camera device, bytes or a binary file object")
@@ -165,6 +166,15 @@ class VideoSource:
         return VideoMetadata(codec=context.name, format=container.format.long_name or container.format.name,
                              frame_rate=round(float(rate), 3), frame_width=width, frame_height=height,
                              duration_millis=duration, rotation=0, live=self.live)
+
+    @property
+    def start(self) -> float:
+        """Seconds of the container's start time: frame timestamps count from it."""
+        return self._start
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self._container.streams.audio)
 
     def _note_rotation(self, frame: Any) -> None:
         turns = _quarter_turns(float(frame.rotation or 0))

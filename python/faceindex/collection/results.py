@@ -84,6 +84,9 @@ class FaceSearchResult:
     searched_face_id: str | None = None  # search_faces: the stored face searched with
     # search by image: the image's faces not searched with, largest first
     unsearched_faces: list[UnsearchedFace] = field(default_factory=list, compare=False)
+    # The most similar stored face whatever the threshold: the best match, or, when none reached
+    # the threshold, a near miss for people to judge (not a match, not an audited candidate).
+    nearest: FaceMatch | None = field(default=None, compare=False)
 
     @property
     def best(self) -> FaceMatch | None:
@@ -186,10 +189,12 @@ class UserSearchResult:
 
 @dataclass(frozen=True)
 class CollectionDescription:
+    """A collection's size, pack and files, and the thresholds its decisions use by default."""
+
     collection_id: str
     pack: PackRef
     embedding_size: int
-    default_threshold: float
+    default_threshold: float  # the pack's own placeholder: decisions use compare_threshold / search_threshold
     face_count: int
     user_count: int
     created_at: datetime
@@ -197,3 +202,7 @@ class CollectionDescription:
     database_bytes: int  # database, WAL and shared-memory files
     cache_bytes: int  # the FlatIndex cache file(s)
     encrypted: bool = False  # database and cache encrypted at rest (Collections(key=...))
+    # The thresholds in force by default, chosen by error rate (faceindex.thresholds): a 1:1
+    # decision (associating a face with a user) and a search of this collection's faces.
+    compare_threshold: ThresholdChoice | None = None
+    search_threshold: ThresholdChoice | None = None

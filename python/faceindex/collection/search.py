@@ -97,13 +97,15 @@ def _filter_name(spec: QualityFilterSpec) -> str:
 
 
 def _face_search(state: CollectionState, operation: str, criteria: Criteria, queries: FloatArray | None,
-                 max_faces: int, exclude_face_id: str | None = None) -> tuple[list[list[FaceMatch]], ThresholdChoice]:
-    """Face matches for each query (or for the stored face exclude_face_id), their threshold, logged."""
+                 max_faces: int, exclude_face_id: str | None = None
+                 ) -> tuple[list[tuple[list[FaceMatch], FaceMatch | None]], ThresholdChoice]:
+    """Face matches and the nearest face for each query (or for the stored face exclude_face_id),
+    their threshold, logged (the matches: a nearest face below the threshold is not a candidate)."""
     max_faces = validation.count(max_faces, "max_faces")
     criteria.check(state)
     chosen: list[ThresholdChoice] = []
 
-    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[list[FaceMatch]]:
+    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[tuple[list[FaceMatch], FaceMatch | None]]:
         choice = criteria.choose(state, len(index))
         chosen.append(choice)
         if exclude_face_id is not None:
@@ -115,7 +117,7 @@ def _face_search(state: CollectionState, operation: str, criteria: Criteria, que
 
     matches = state.cache.read(state.conn(), search)
     if criteria.record:
-        audit.record(state, operation, chosen[0], [m.face.face_id for per_query in matches for m in per_query],
+        audit.record(state, operation, chosen[0], [m.face.face_id for per_query, _ in matches for m in per_query],
                      criteria.purpose, criteria.reference)
     return matches, chosen[0]
 
@@ -128,15 +130,16 @@ def faces_by_image(state: CollectionState, image: Any, max_faces: int, criteria:
     queries = state.unit_vectors(found.embeddings, "engine embeddings")
     matches, choice = _face_search(state, "search_faces_by_image", criteria, queries, max_faces)
     return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face,
-                             unsearched_faces=found.unsearched)
-            for face, m in zip(found.faces, matches)]
+                             unsearched_faces=found.unsearched, nearest=near)
+            for face, (m, near) in zip(found.faces, matches)]
 
 
 def faces_by_face_id(state: CollectionState, face_id: str, max_faces: int, criteria: Criteria) -> FaceSearchResult:
     if not isinstance(face_id, str) or not face_id:
         raise TypeError(f"face_id must be a non-empty string, got {face_id!r}")
     matches, choice = _face_search(state, "search_faces", criteria, None, max_faces, exclude_face_id=face_id)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice, searched_face_id=face_id)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, searched_face_id=face_id, nearest=near)
 
 
 def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_faces: int,
@@ -146,7 +149,8 @@ def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: P
     if len(query) != 1:
         raise ValueError(f"give one embedding, got {len(query)}")
     matches, choice = _face_search(state, "search_faces_by_embedding", criteria, query, max_faces)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, nearest=near)
 
 
 def _user_search(state: CollectionState, operation: str, criteria: Criteria, max_users: int,

@@ -14,6 +14,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from faceindex import thresholds
 from faceindex.collection import CollectionDescription, Collections, validation
 from faceindex.collection.home import default_home
 from faceindex.errors import CollectionNotFoundError
@@ -66,12 +67,15 @@ def describe_sharded(home: str | os.PathLike[str] | None, collection_id: str) ->
     parts = [Collections(shard_directory(directory, i)).describe_collection(collection_id)
              for i in range(shard_count(home, collection_id))]
     first = parts[0]
+    faces = sum(p.face_count for p in parts)
+    pack = Collections(shard_directory(directory, 0)).pack_of(collection_id)
     return CollectionDescription(
         collection_id=collection_id, pack=first.pack, embedding_size=first.embedding_size,
-        default_threshold=first.default_threshold, face_count=sum(p.face_count for p in parts),
+        default_threshold=first.default_threshold, face_count=faces,
         user_count=sum(p.user_count for p in parts), created_at=first.created_at, path=str(directory),
         database_bytes=sum(p.database_bytes for p in parts), cache_bytes=sum(p.cache_bytes for p in parts),
-        encrypted=first.encrypted)
+        encrypted=first.encrypted, compare_threshold=first.compare_threshold,
+        search_threshold=thresholds.for_search(pack, faces))  # a search covers every shard's faces
 
 
 def delete_sharded(home: str | os.PathLike[str] | None, collection_id: str) -> None:

@@ -75,6 +75,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     """Run until SIGTERM / SIGINT; the exit code."""
     out = out or sys.stderr
@@ -98,13 +102,13 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
         out.write("faceindex serve: WARNING: authentication is OFF (--no-auth): any local process may call this "
                   "endpoint\n")
     else:  # who may do what (names, key ids and limits; never a secret)
-        count = len(service.keys)
-        out.write(f"faceindex serve: {count} access key{'' if count == 1 else 's'}:\n")
+        out.write(f"faceindex serve: {_count(len(service.keys), 'access key')}:\n")
         for key in service.keys.values():
             token = ", with a session token" if key.session_token is not None else ""
             out.write(f"faceindex serve:   {key.policy.describe()}{token}\n")
-    out.write(f"faceindex serve: {config.workers} worker threads of {threads} core thread(s) each, up to {config.queue_size} requests waiting; "
-              f"collections in {service.resources.collections.root}\n")
+    out.write(f"faceindex serve: {_count(config.workers, 'worker thread')} of {_count(threads, 'core thread')} "
+              f"each, up to {_count(config.queue_size, 'request')} waiting; collections in "
+              f"{service.resources.collections.root}\n")
     if service.resources.sharding is not None:
         made = f"{config.shards} shards" if config.shards is not None else "plain ones"
         out.write(f"faceindex serve: sharded collections served through the Ray cluster at "
