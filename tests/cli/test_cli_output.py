@@ -352,11 +352,13 @@ def test_serve_start_lines(tmp_path: Path) -> None:
         lines = [line for line in server.log().splitlines() if line.startswith("faceindex serve: ")]
     finally:
         assert server.stop() == 0
-    warning, workers, listening = lines
+    warning, workers, outputs, listening = lines
     assert warning == ("faceindex serve: WARNING: authentication is OFF (--no-auth): any local process may call "
                        "this endpoint")
     found = re.fullmatch(r"faceindex serve: 1 worker thread of (\d+) core threads? each, up to 4 requests waiting; "
                          r"collections in (.+)", workers)
     assert found and found.group(2) == str(tmp_path / "home" / "collections"), workers
     assert workers.count("core threads") == (found.group(1) != "1")
+    assert outputs == ("faceindex serve: no SNS (NotificationChannel refused); no Kinesis (stream processors "
+                       "refused); 0 stream sources, 0 stream processors")
     assert listening == f"faceindex serve: listening on {server.endpoint_url}"

@@ -80,8 +80,10 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
 
     def point_line(p: Any, fp: str, fn: str, trials: int, kind: str) -> str:
         if not p.resolved:
-            return (f"{fn} at {fp} {p.target:g}: not resolved ({plural(trials, kind)} resolve {fp} down to "
-                    f"{3 / max(trials, 1):.2g})")
+            verb = "resolves" if trials == 1 else "resolve"
+            floor = 3 / max(trials, 1)  # the rule of three: k = 0 of n resolves rates down to about 3/n
+            reach = f"{verb} {fp} down to {floor:.2g}" if floor < 1 else f"{'does' if trials == 1 else 'do'} not resolve any {fp}"
+            return f"{fn} at {fp} {p.target:g}: not resolved ({plural(trials, kind)} {reach})"
         return f"{fn} at {fp} {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})"
 
     def human() -> list[str]:

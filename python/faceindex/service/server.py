@@ -116,13 +116,14 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     else:
         unserved = layout.list_sharded(config.home)
         if unserved:
-            out.write(f"faceindex serve: WARNING: collection(s) {', '.join(unserved)} are sharded over Ray and will "
-                      "not be served: start with --ray ADDRESS to serve them\n")
+            out.write(f"faceindex serve: WARNING: {_count(len(unserved), 'collection')} ({', '.join(unserved)}) "
+                      f"{'is' if len(unserved) == 1 else 'are'} sharded over Ray and will not be served: start with "
+                      "--ray ADDRESS to serve them\n")
     outputs = [f"SNS at {config.sns_endpoint_url}" if config.sns_endpoint_url else "no SNS (NotificationChannel "
                "refused)", f"Kinesis at {config.kinesis_endpoint_url}" if config.kinesis_endpoint_url else
                "no Kinesis (stream processors refused)"]
-    out.write(f"faceindex serve: {'; '.join(outputs)}; {len(processors.sources)} stream source(s), "
-              f"{len(processors.store.all())} stream processor(s)\n")
+    out.write(f"faceindex serve: {'; '.join(outputs)}; {_count(len(processors.sources), 'stream source')}, "
+              f"{_count(len(processors.store.all()), 'stream processor')}\n")
     out.write(f"faceindex serve: listening on http://{shown}:{port}\n")
     out.flush()
     uv_config = uvicorn.Config(
