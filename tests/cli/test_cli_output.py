@@ -110,6 +110,19 @@ def test_compare_threshold_line_for_each_option(option: list[str], how: str, dat
     assert "looser than the default" not in threshold  # these rates are no stricter than the default's
 
 
+@pytest.mark.parametrize("argv, named", [
+    (["compare", "a.jpg", "b.jpg", "--threshold", "0.9", "--max-fmr", "1e-4"], "--threshold and --max-fmr"),
+    (["search", "staff", "a.jpg", "--max-fmr", "1e-4", "--max-fpir", "0.01"], "--max-fmr and --max-fpir"),
+    (["search", "staff", "a.jpg", "--threshold", "0.9", "--max-fmr", "1e-4", "--max-fpir", "0.01"],
+     "--threshold, --max-fmr and --max-fpir"),
+])
+def test_two_ways_of_choosing_one_threshold_are_a_usage_error(argv: list[str], named: str) -> None:
+    code, out, err = run(*argv)  # the photos need not exist: the options are refused before anything is read
+    assert code == 2 and out == ""
+    assert err.startswith(f"usage: faceindex {argv[0]} ")
+    assert err.endswith(f"faceindex: error: give at most one of {named}\n"), err
+
+
 def test_an_uncalibrated_pack_says_so_and_refuses_a_rate_in_cli_terms(data_file: Callable[[str], Path]) -> None:
     """YuNet's 2026 file is no file faceindex lists: its pack is uncalibrated, and loading it
     warns, in one line on stderr (no source code), once."""

@@ -33,7 +33,7 @@ from faceindex.cli import (
     video,
 )
 from faceindex.cli.common import Output, option_groups
-from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_PARTIAL, FaceIndexError
+from faceindex.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_PARTIAL, EXIT_USAGE, FaceIndexError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_commands(commands, groups)
     serve.add_commands(commands, groups)
     return parser
+
+
+# The options that each choose the threshold of a decision: at most one may be given.
+_THRESHOLD_OPTIONS = (("--threshold", "threshold"), ("--max-fmr", "max_fmr"), ("--max-fpir", "max_fpir"))
 
 
 def _exit_code(error: BaseException) -> int | None:
@@ -126,6 +130,12 @@ def _main(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the usage error
         return int(e.code or 0)
+    chosen = [option for option, dest in _THRESHOLD_OPTIONS if getattr(args, dest, None) is not None]
+    if len(chosen) > 1:  # one threshold per decision: a usage error, before any model loads
+        command = getattr(args, "command_parser", parser)
+        command.print_usage(stderr)
+        stderr.write(f"faceindex: error: give at most one of {', '.join(chosen[:-1])} and {chosen[-1]}\n")
+        return EXIT_USAGE
     args.json = getattr(args, "json", False)
     args.home = getattr(args, "home", None)
     args.key_file = getattr(args, "key_file", None)
