@@ -164,6 +164,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             collection = self.registered_collections[node]
             node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
 
+        def remove_node(self, node: Any) -> str | None:
+            """A worker that crashed (a test past its timeout ends its worker): xdist fails the test it was
+            running, and its unit's other tests go to the worker that replaces it. The failed test must
+            not go with them: it would hang, and end a worker, again and again."""
+            crashed: str | None = super().remove_node(node)
+            if crashed is not None:
+                for scope, unit in list(self.workqueue.items()):
+                    if crashed in unit:
+                        unit[crashed] = True
+                    if all(unit.values()):
+                        del self.workqueue[scope]
+            return crashed
+
     return ModuleOrGroupScheduling(config, log)
 
 
