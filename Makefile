@@ -40,8 +40,11 @@ install: $(VENV)/.deps-build $(VENV)/.deps-test
 demo: install $(VENV)/.deps-demo
 	$(PY) -m faceindex.demo $(ARGS)
 
+# The suite runs on every core (pytest-xdist; TEST_WORKERS=0: in this process alone, e.g. for
+# pdb), each test module on one worker (tests/conftest.py). One file: make test PYTEST_ARGS=tests/x.py
+TEST_WORKERS ?= auto
 test: install
-	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(PYTEST_ARGS)
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The documentation site (mkdocs.yml, pages in docs/) into build/site, strict: a broken link,
 # anchor, cross-reference or docstring fails it. `make test` builds it too (tests/docs), and runs

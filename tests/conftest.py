@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -46,8 +47,15 @@ def missing_data(what: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Converted models and rewritten networks go to a cache of this run, not the user's."""
-    path = tmp_path_factory.mktemp("faceindex-cache")
+    """Converted models and rewritten networks go to a cache of this run, not the user's. Under
+    pytest-xdist the workers of a run share one (beside their own temporary folders): what one worker
+    converts the others reuse. faceindex names each cached file by its source's content and writes it
+    atomically, so two workers converting at once only repeat work, and none reads half a file."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        path = tmp_path_factory.getbasetemp().parent / "faceindex-cache"
+        path.mkdir(exist_ok=True)
+    else:
+        path = tmp_path_factory.mktemp("faceindex-cache")
     before = os.environ.get("FACEINDEX_CACHE")
     os.environ["FACEINDEX_CACHE"] = str(path)
     yield path
@@ -88,3 +96,101 @@ def sanitizer_build() -> None:
     assert "asan-site" in faceindex._core.__file__, f"not the sanitizer build: {faceindex._core.__file__}"
     maps = Path("/proc/self/maps").read_text()
     assert "libasan" in maps and "libubsan" in maps, "the ASan/UBSan runtimes are not loaded"
+
+
+# -- pytest-xdist (`make test` runs the suite on every core: -n auto --dist loadgroup) --------------
+
+
+# Folders whose tests run on one worker, one after another, as xdist groups.
+SERIAL_FOLDERS = {
+    # Each module starts Ray (a local instance, a simulated cluster, a server's own): several at once
+    # on two cores would starve each other's start-up and heartbeats; one at a time, as without xdist.
+    "distributed": "ray",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = REPO_ROOT / "tests"
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        if folder in SERIAL_FOLDERS:
+            item.add_marker(pytest.mark.xdist_group(SERIAL_FOLDERS[folder]))
+
+
+# The longest units of work (seconds, roughly, on 2 cores), handed out first so that none of them
+# starts last and leaves one worker running alone at the end. A unit not listed is estimated by its
+# number of tests; an estimate only orders the work, so a rough one is enough.
+LONGEST_UNITS = {
+    "group ray": 500,
+    "tests/packs/test_dlib_lfw_sample.py": 350,
+    "tests/evaluation/test_calibration_lfw.py": 200,
+    "tests/collection/test_collection_packs.py": 130,
+    "tests/packs/test_dlib_parity.py": 100,
+    "tests/collection/test_collection_soak.py": 90,
+    "tests/video/test_video_search.py": 70,
+    "tests/service/test_service_load_faults.py": 70,
+    "tests/video/test_video_faces.py": 60,
+    "tests/cli/test_demo.py": 50,
+    "tests/service/test_client_programs.py": 45,
+    "tests/packs/test_onnx_lfw_sample.py": 45,
+    "tests/service/test_video_jobs.py": 40,
+    "group doc docs/video.md": 35,
+    "tests/video/test_live_stream.py": 35,
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup, with a test module as the unit of work rather than a single test: a module's
+    tests run on one worker, in order, so that a module-scoped fixture (a server, an engine, a Ray
+    instance) starts once, not once per worker. Tests marked xdist_group("name") form one unit across
+    modules (tests/distributed: one Ray instance at a time; a documentation page: its examples in order).
+    A free worker takes the longest unit left (LONGEST_UNITS), so the run ends with short ones."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleOrGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.rfind("@") > nodeid.rfind("]"):
+                return "group " + nodeid.rsplit("@", 1)[1]
+            return nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node: Any) -> None:
+            scope = max(self.workqueue, key=lambda unit: LONGEST_UNITS.get(unit, len(self.workqueue[unit]) / 4))
+            work_unit = self.workqueue.pop(scope)
+            self.assigned_work.setdefault(node, {})[scope] = work_unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
+
+        def remove_node(self, node: Any) -> str | None:
+            """A worker that crashed (a test past its timeout ends its worker): xdist fails the test it was
+            running, and its unit's other tests go to the worker that replaces it. The failed test must
+            not go with them: it would hang, and end a worker, again and again."""
+            crashed: str | None = super().remove_node(node)
+            if crashed is not None:
+                for scope, unit in list(self.workqueue.items()):
+                    if crashed in unit:
+                        unit[crashed] = True
+                    if all(unit.values()):
+                        del self.workqueue[scope]
+            return crashed
+
+    return ModuleOrGroupScheduling(config, log)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The documentation's examples (tests/docs): a closing line that counts them (run, failed, skipped
+    and why). Here rather than in tests/docs/conftest.py: under pytest-xdist the process that prints the
+    summary collects no tests, so it loads only this conftest."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for outcome in counts:
+        for report in terminalreporter.stats.get(outcome, []):
+            if "test_doc_examples.py::test_example[" in getattr(report, "nodeid", "") and report.when in (
+                    "call", "setup"):
+                counts[outcome] += 1
+    if any(counts.values()):
+        terminalreporter.write_line(
+            f"documentation examples: {counts['passed'] + counts['failed']} run ({counts['passed']} as shown, "
+            f"{counts['failed']} not), {counts['skipped']} skipped (their reasons: pytest -ra)")

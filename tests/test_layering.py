@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import faceindex
 
 PACKAGE = Path(faceindex.__file__).parent
@@ -84,7 +86,10 @@ def _imports(module: str, path: Path) -> set[str]:
     return {t for t in targets if t is not None and t != module and t != "faceindex"}
 
 
-GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    """Module -> the faceindex modules it imports (read when a test asks: not at every collection)."""
+    return {module: _imports(module, path) for module, path in MODULES.items()}
 
 
 def room_of(module: str) -> int:
@@ -102,14 +107,14 @@ def test_every_module_belongs_to_a_room() -> None:
     assert [m for m in MODULES if room_of(m) < 0] == []
 
 
-def test_only_the_wrappers_of_the_compiled_core_import_it() -> None:
-    assert sorted(m for m, targets in GRAPH.items() if "faceindex._core" in targets) == sorted(CORE_WRAPPERS)
+def test_only_the_wrappers_of_the_compiled_core_import_it(graph: dict[str, set[str]]) -> None:
+    assert sorted(m for m, targets in graph.items() if "faceindex._core" in targets) == sorted(CORE_WRAPPERS)
 
 
-def test_imports_point_down_the_rooms() -> None:
+def test_imports_point_down_the_rooms(graph: dict[str, set[str]]) -> None:
     upward = sorted(
         f"{module} ({ROOMS[room_of(module)][0]}) imports {target} ({ROOMS[room_of(target)][0]})"
-        for module, targets in GRAPH.items() for target in targets
+        for module, targets in graph.items() for target in targets
         if room_of(target) > room_of(module) and (module, target) not in EXCEPTIONS)
     assert upward == []
 
@@ -164,5 +169,5 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-def test_no_modules_import_each_other_in_a_cycle() -> None:
-    assert cycles(GRAPH) == []
+def test_no_modules_import_each_other_in_a_cycle(graph: dict[str, set[str]]) -> None:
+    assert cycles(graph) == []

@@ -56,21 +56,36 @@ def test_threads_searching_while_two_threads_index_see_whole_calls(tmp_path: Pat
     writers, batches, size = 2, 30, 6
     done = threading.Event()
     stats = {"searches": 0}
+    searched = threading.Condition()
+    a_reader_stopped = threading.Event()  # by a failed check: the writers wait for it no more
 
     def writer(w: int) -> None:
         for b in range(batches):
+            # Each call first waits for one more search to finish, so that searches interleave with the
+            # calls however busy the machine is (readers starved of CPU must not leave the calls unwatched).
+            with searched:
+                before = stats["searches"]
+                searched.wait_for(lambda before=before: stats["searches"] > before or a_reader_stopped.is_set(),
+                                  timeout=30)
             shared.index_embeddings(batch_vectors(w, b, size), pack=SYNTHETIC, external_image_id=batch_name(w, b))
 
     def reader(collection: Collection, seed: int) -> None:
         rng, seen = random.Random(seed), set()
-        while not done.is_set():
-            w, b = rng.randrange(writers), rng.randrange(batches)
-            count = batch_count(collection, w, b, size)
-            assert count in (0, size), f"a search saw {count} of the {size} faces of one call"
-            assert count or (w, b) not in seen, "a batch seen before disappeared"
-            if count:
-                seen.add((w, b))
-            stats["searches"] += 1
+        try:
+            while not done.is_set():
+                w, b = rng.randrange(writers), rng.randrange(batches)
+                count = batch_count(collection, w, b, size)
+                assert count in (0, size), f"a search saw {count} of the {size} faces of one call"
+                assert count or (w, b) not in seen, "a batch seen before disappeared"
+                if count:
+                    seen.add((w, b))
+                with searched:
+                    stats["searches"] += 1
+                    searched.notify_all()
+        finally:
+            with searched:
+                a_reader_stopped.set()
+                searched.notify_all()
 
     readers = [lambda s=s: reader(shared, s) for s in range(3)] + [lambda: reader(other, 99)]
     reader_threads = threading.Thread(target=lambda: run_threads(readers))

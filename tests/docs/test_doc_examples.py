@@ -48,7 +48,10 @@ def page_runs(data_file: Callable[[str], Path]) -> Iterator[dict[Path, PageRun]]
         run.close()
 
 
-@pytest.mark.parametrize(("block", "index"), BLOCKS, ids=[block.where for block, _ in BLOCKS])
+# Under pytest-xdist a page's examples form one group: one worker runs them in order, in one folder.
+@pytest.mark.parametrize(("block", "index"), [
+    pytest.param(block, index, id=block.where, marks=pytest.mark.xdist_group(f"doc {block.page.relative_to(REPO)}"))
+    for block, index in BLOCKS])
 def test_example(block: Block, index: int, page_runs: dict[Path, PageRun], data_dir: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> None:
     if block.skip:
