@@ -1,8 +1,9 @@
 """FaceEngine: detect, embed, analyze and compare faces with one model pack.
 
 Every image takes one path (`find`): decode, the pack's detector, quality measured
-on the arrays, faces put in faceindex's one order (largest box first, ties by higher
-score), and the recognizer on the faces asked for. `detect`, `analyze`, `compare`,
+on the arrays, Rekognition's five keypoints and the pose estimated from the landmarks
+where the pack gives neither, faces put in faceindex's one order (largest box first,
+ties by higher score), and the recognizer on the faces asked for. `detect`, `analyze`, `compare`,
 collections, video, the service, the Ray layer and evaluation all go through it, as
 arrays (`FoundFaces`: the pixels and their `Detections`); `Face` objects are made only
 where a result leaves the API.
@@ -22,7 +23,9 @@ from faceindex.errors import NoFaceError
 from faceindex import thresholds
 from faceindex.thresholds import table_for
 from faceindex.images import DEFAULT_MAX_PIXELS, RGBImage, load_image
+from faceindex.keypoints import keypoints_of
 from faceindex.packs import DEFAULT_PACK, ModelPack, load_pack
+from faceindex.pose import estimate_poses
 from faceindex.quality import measure_quality
 from faceindex.types import Comparison, Face, FloatArray, PackInfo
 
@@ -41,8 +44,10 @@ class FoundFaces:
 class FaceEngine:
     """Finds faces in images and turns them into embeddings, with one model pack.
 
-    pack: which models to run. "dlib" (the default) is dlib's CC0 detector, 5-point
-        landmarks and ResNet recognizer, shipped on PyPI: nothing is downloaded. Another
+    pack: which models to run. "dlib" (the default) is dlib's CC0 5-point landmarks and
+        ResNet recognizer (shipped on PyPI) behind faceindex's detector, in which YuNet
+        (MIT, shipped inside faceindex) proposes faces from 40 pixels and dlib's CNN
+        detector confirms them: nothing is downloaded. Another
         name is a folder of ONNX files under the models directory ("buffalo_l" finds
         ~/.cache/faceindex/models/buffalo_l/, or $FACEINDEX_MODELS/buffalo_l/). A
         ModelPack object is used as it is.
@@ -59,11 +64,13 @@ class FaceEngine:
         carry the pack version "<version>+<precision>-unverified". "auto": the fastest
         precision this CPU runs natively whose verification record passed, else f32;
         `pack.precision_reason` says why.
-    upsample: dlib pack only. How many times to double the image before looking for
-        faces: higher numbers find smaller faces, and each costs about 4x the time.
-        None (default): the image is searched at its own size (faces from about 80
-        pixels up) and, only when nothing is found there, again at twice the size
-        (faces down to about 40 pixels). Use 1 for group photos with small faces.
+    min_face: dlib pack only. The smallest face, in pixels, to find reliably: the image is
+        scaled by 40 / min_face before faces are looked for, so 20 finds smaller faces at
+        about 4x the detection time and 80 runs about 4x faster on large images. Default 40
+        (the image at its own size, at most 4096 pixels on its longer side).
+    upsample: dlib pack only, the older knob: how many times to double the image before
+        looking for faces (min_face = 40 / 2**upsample; with DlibPack(detector="mmod"),
+        dlib's upsample_num_times).
     detector, recognizer: paths of ONNX files to run instead of a named pack (give both).
     det_size: ONNX packs only. The (width, height) every image is scaled to fit before
         the detector sees it, as insightface does; when nothing is found, the engine looks
@@ -85,6 +92,7 @@ class FaceEngine:
         backend: str = "auto",
         upsample: int | None = None,
         *,
+        min_face: float | None = None,
         detector: str | Path | None = None,
         recognizer: str | Path | None = None,
         det_size: tuple[int, int] | None = None,
@@ -99,6 +107,11 @@ class FaceEngine:
             options: dict[str, Any] = {}
             if upsample is not None:
                 options["upsample"] = upsample
+            if min_face is not None:
+                if detector is not None or (pack is not None and pack != "dlib"):
+                    raise ValueError("min_face applies to the dlib pack; ONNX packs take det_size (the input "
+                                     "every image is scaled to fit)")
+                options["min_face"] = min_face
             if det_size is not None:
                 options["det_size"] = det_size
             if det_threshold is not None:
@@ -175,6 +188,14 @@ class FaceEngine:
         detections = self._pack.detect(rgb)
         if detections.quality is None:
             detections = measure_quality(rgb, detections)
+        if detections.poses is None:  # from the landmarks and the pack's own keypoints, not estimated ones
+            poses = estimate_poses(detections.landmarks, self.pack.landmarks, detections.keypoints)
+            if poses is not None:
+                detections = detections.with_poses(poses)
+        if detections.keypoints is None:
+            keypoints = keypoints_of(detections.landmarks, self.pack.landmarks)
+            if keypoints is not None:
+                detections = detections.with_keypoints(keypoints)
         detections = detections.largest_first()
         if embed == "largest":
             detections = detections.take(slice(0, 1))

@@ -7,8 +7,9 @@ pixel edges of the image they came from.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,22 @@ ARCFACE_LANDMARKS = ("left eye", "right eye", "nose tip", "left mouth corner", "
 # dlib's 5-point shape predictor: the corners of both eyes and the base of the nose.
 DLIB_LANDMARKS = ("right eye outer corner", "right eye inner corner", "left eye outer corner",
                   "left eye inner corner", "nose base")
+# The five landmarks Rekognition names first (Face.keypoints, Detections.keypoints), in this order:
+# the centres of the eyes, the tip of the nose, the corners of the mouth; left and right as seen in
+# the image. For ArcFace-style packs they are the pack's own landmarks.
+KEYPOINT_NAMES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
+
+
+class Pose(NamedTuple):
+    """A face's rotation in degrees, estimated from its landmarks (faceindex.pose says how).
+
+    yaw: positive when the face turns towards the image's right (the nose moves right);
+    pitch: positive when it tilts up (the nose moves towards the eyes); roll: positive when
+    it leans clockwise as seen in the image (the image-right eye lower than the left)."""
+
+    yaw: float
+    pitch: float
+    roll: float
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,9 @@ class PackInfo:
     license: str
     # What each of a Face's 5 landmarks is, in order; left and right as seen in the image.
     landmarks: tuple[str, ...] = ARCFACE_LANDMARKS
+    # What Face.score means: "measured" (the share of detections at that detector score that were
+    # faces, on hand-labelled photos: faceindex.packs.confidence) or why it is the raw score.
+    confidence_source: str = "the detector's own score (not measured by faceindex)"
     # Where the networks ran and at what precision, and why (faceindex.backends.precision).
     # Not part of `ref`: verified precisions give embeddings comparable to f32 ones, and an
     # unverified one carries its own version instead.
@@ -113,16 +133,28 @@ def array_summary(value: Any) -> str:
 
 @dataclass
 class Face:
-    """One detected face, in the pixel coordinates of the image it came from."""
+    """One detected face, in the pixel coordinates of the image it came from.
+
+    Rekognition's members under Rekognition's names: `confidence` (0-100), `keypoints` (its five
+    named landmarks) and `pose` (yaw, pitch, roll)."""
 
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2
-    score: float  # detector confidence
+    score: float  # detector confidence 0..1 (PackInfo.confidence_source says how it was measured)
     landmarks: FloatArray  # 5x2 pixels; which points they are: the pack's PackInfo.landmarks
     embedding: FloatArray | None = None  # unit vector from the pack's recognizer
     face_size: float = 0.0  # shorter side of the box, pixels
     sharpness: float = 0.0  # variance of the Laplacian of the face at a fixed scale
     brightness: float = 0.0  # mean luma of the face, 0..1
-    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees where the pack gives it
+    pose: Pose | None = None  # degrees, estimated from the landmarks (None where they do not allow it)
+    # Rekognition's five named landmarks (KEYPOINT_NAMES), pixels; empty where the pack gives none.
+    keypoints: dict[str, tuple[float, float]] = field(default_factory=dict)
+    confidence: float = field(init=False)  # Rekognition's Confidence: 100 x score, within 0..100
+
+    def __post_init__(self) -> None:
+        if self.pose is not None and not isinstance(self.pose, Pose):
+            self.pose = Pose(*(float(v) for v in self.pose))
+        score = float(self.score)
+        self.confidence = min(100.0, max(0.0, 100.0 * score)) if math.isfinite(score) else 0.0
 
     def __repr__(self) -> str:
         shown = (f"{f.name}={array_summary(self.embedding) if f.name == 'embedding' else repr(getattr(self, f.name))}"

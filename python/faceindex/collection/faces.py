@@ -27,7 +27,7 @@ from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
 from faceindex.errors import ErasureIncompleteError, FaceIdTakenError
-from faceindex.types import Face, FloatArray
+from faceindex.types import Face, FloatArray, Pose
 
 
 def index_faces(state: CollectionState, image: Any, external_image_id: str | None, max_faces: int | None,
@@ -151,7 +151,8 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
 def _record_of(row: store.NewFace, created_at: float, image_size: tuple[int, int] | None) -> FaceRecord:
     face = Face(bbox=row.bbox, score=row.confidence,
                 landmarks=np.frombuffer(row.landmarks, dtype=np.float32).reshape(5, 2).copy(),
-                face_size=row.face_size, sharpness=row.sharpness, brightness=row.brightness, pose=row.pose)
+                face_size=row.face_size, sharpness=row.sharpness, brightness=row.brightness,
+                pose=None if row.pose is None else Pose(*row.pose))
     return FaceRecord(face_id=row.face_id, external_image_id=row.external_image_id, image_id=row.image_id,
                       face=face, user_id=None, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc),
                       image_width=None if image_size is None else image_size[0],

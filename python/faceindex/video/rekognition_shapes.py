@@ -21,7 +21,7 @@ def face_detail(row: np.void, pack: PackInfo, width: int, height: int) -> dict[s
     """Rekognition's FaceDetail of one timeline row (Confidence and Quality on 0-100)."""
     _size, sharpness, brightness = (float(v) for v in row["quality"])
     return shapes.face_detail(row["box"], float(row["score"]), row["landmarks"], sharpness, brightness, row["pose"],
-                              pack, width, height)
+                              pack, width, height, keypoints=row["keypoints"])
 
 
 def threshold_choice_document(choice: ThresholdChoice) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         result = cast("ShardedCollection", collection).index_faces(image.rgb, **arguments,
                                                                     write_id=ctx.invocation_id)
     pack = collection.engine.pack  # the live pack: it knows which points its landmarks are
-    # DetectionAttributes DEFAULT and ALL give the same FaceDetail: faceindex estimates no more.
+    # DetectionAttributes DEFAULT and ALL give the same FaceDetail: every attribute faceindex estimates.
     return {
         "FaceRecords": [{"Face": shapes.stored_face(record, pack),
                          "FaceDetail": shapes.face_detail_of(record.face, pack, image.width, image.height)}
