@@ -20,7 +20,7 @@ def add_compare(commands: argparse._SubParsersAction[argparse.ArgumentParser], g
 
 def add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
     add_command(commands, "detect", cmd_detect, "detect the faces in an image",
-                [groups.common, groups.engine]).add_argument("image")
+                [groups.common, groups.engine, groups.small_faces]).add_argument("image")
 
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
