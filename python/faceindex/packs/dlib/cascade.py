@@ -12,8 +12,10 @@ dlib's shape predictor was trained on. So:
    PROPOSAL_THRESHOLD; when it proposes nothing, once more at half that scale (a face that
    fills the frame).
 2. Each proposal is cut out (a similarity warp, in C++) as a TILE x TILE tile in which the
-   proposed face is CONFIRM_FACE pixels wide, the tiles are laid side by side in one
-   mosaic, and dlib's CNN runs once on the mosaic, at its own size. A face it finds near a
+   proposed face is CONFIRM_FACE pixels wide (from the image reduced by a power of two first
+   when the face is large; what lies beyond the image's edges in dlib's mean colour, as its
+   own pyramid pads), the tiles are laid side by side in one mosaic, and dlib's CNN runs once
+   on the mosaic, at its own size. A face it finds near a
    tile's centre confirms the proposal, and its box, mapped back to the image, is the
    face's box: the box convention of dlib's labelled faces, which its 5-point shape
    predictor was trained on, so that landmarks, chips and embeddings are dlib's own.
@@ -25,6 +27,7 @@ bench/results/bench_detection.json and docs/default-pack.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -86,7 +89,8 @@ class Confirmed:
 class ProposeAndConfirm:
     """YuNet's proposals confirmed by dlib's CNN (`mmod`, with its network `run_network`)."""
 
-    def __init__(self, mmod: MmodDetector, run_network: object, min_face: float = DEFAULT_MIN_FACE) -> None:
+    def __init__(self, mmod: MmodDetector, run_network: Callable[[npt.NDArray[np.float32]], Sequence[np.ndarray]],
+                 min_face: float = DEFAULT_MIN_FACE) -> None:
         if isinstance(min_face, bool) or not isinstance(min_face, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(float(min_face)) or not 8 <= float(min_face) <= 1000:
             raise ValueError(f"min_face must be a number of pixels in [8, 1000], got {min_face!r}")
@@ -134,7 +138,7 @@ class ProposeAndConfirm:
         mosaic = np.ascontiguousarray(grid.reshape(rows, columns, TILE, TILE, 3).transpose(0, 2, 1, 3, 4)
                                       .reshape(rows * TILE, columns * TILE, 3))
         canvas, layout = self._mmod.prepare(mosaic, 0)
-        (score_map,) = self._run_network(canvas)  # type: ignore[operator]
+        (score_map,) = self._run_network(canvas)
         found, found_scores = self._mmod.decode(score_map, layout, threshold)
         best = np.full(n, -1, np.int64)
         best_score = np.full(n, -np.inf)
