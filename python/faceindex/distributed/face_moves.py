@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceindex.collection import Collection, store
+from faceindex.collection import Collection, score_norm, store
 from faceindex.collection.results import FaceRecord
 from faceindex.types import FloatArray
 
@@ -61,6 +61,9 @@ def import_faces(collection: Collection, faces: Sequence[MovedFace]) -> list[str
             row_ids.append(store.insert_faces(conn, [row], r.created_at.timestamp()))
             if r.image_width is not None and r.image_height is not None and not store.has_image_size(conn, r.image_id):
                 store.insert_image(conn, r.image_id, r.image_width, r.image_height)
+        # issue 29: their AS-norm lines against this shard's cohort (the whole collection's, as on the source)
+        score_norm.on_insert(state.score_norm, conn, np.concatenate(row_ids),
+                             np.stack([np.asarray(f.embedding, dtype=np.float32) for f in new]))
         after = store.bump_generation(conn)
     state.cache.apply_added(before, after, np.concatenate(row_ids),
                             np.stack([np.asarray(f.embedding, dtype=np.float32) for f in new]))

@@ -1,0 +1,387 @@
+"""AS-norm in a collection (issue 29): its cohort, each stored face's line, and exact searches
+ranked and judged by normalised scores.
+
+The cohort. A collection with a cohort policy of "own" (every collection made by Collections)
+normalises against a random sample of COHORT_SIZE (1,000) of its own faces once it holds that
+many; before that, against the cohort the user built for its pack (`faceindex cohort build`),
+if there is one; with neither, its scores are cosines and every result says so. A shard of a
+sharded collection has the policy "given": its cohort is set from outside, the same on every
+shard (the whole collection's; distributed/sharded_collection.py).
+
+Costs. Each stored face keeps one line (the mean and spread of its top K = 200 cosines against
+the cohort as it was when the face was stored), computed in the transaction that stores it: one
+[faces, 1,000] matrix product and a partial sort per call, about 1/8 of a 1M-face search per
+face. A probe's line comes from the same product at search time (1,000 cosines). The lines are
+not recomputed as the gallery grows: the cohort is a fixed random sample of the collection, so a
+later face's line is against the same 1,000 faces. Forming the own cohort (once, at 1,000 faces)
+computes every line then. A cohort face erased from the collection is erased from the cohort in
+the same transaction; the next store tops the cohort up with a random face, and lines already
+stored are kept (each is against a random sample of the collection, which is what the
+calibration table measured).
+
+Exactness. For a probe q and a stored face b with cosine s, z = (p_q + p_b) s - (o_q + o_b), with
+p > 0 (score_norm.Lines): for each stored face, an affine map of the cosine with a positive slope,
+so z is non-decreasing in s for every face. A search asks the FlatIndex for the k best cosines
+and rescores them; every face not among them has a cosine s <= r, the k-th cosine, so its z is
+at most (p_q r - o_q) + max_b (p_b r - o_b) = (p_q r - o_q) + E(r). E is a maximum of lines, so it
+is convex, and on [r_i, r_i+1] it lies below the chord between E(r_i) and E(r_i+1): the view keeps
+E at ENVELOPE_POINTS fixed cosines (updated when faces are added, as the maximum with their lines;
+a deletion leaves it an upper bound until the next reload) and the chord gives an upper bound on
+every unseen face's z. A face whose z is strictly above that bound is above every unseen face; a
+threshold above the bound is reached by no unseen face. When the candidates do not settle the
+top k that way, k grows fourfold and the search is asked again (at k = every face, nothing is
+unseen). The bound adds BOUND_SLACK for rounding: z and the bound are computed in float64 from
+the same float32 cosines, terms of at most ~1e3, so their rounding differs by far less.
+
+Composition with a scan that bounds cosines (a compressed scan, f32 rescoring): per stored face
+z is increasing in s, so an interval [lo, hi] on a face's cosine maps to [z(lo), z(hi)] on its z;
+the same envelope bounds the faces the scan never reported.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from faceindex.collection import score_norm_store as norm_store
+from faceindex.collection import store
+from faceindex.collection.results import FaceMatch, UserMatch
+from faceindex.errors import CollectionFileError
+from faceindex.flat_index import FlatIndex
+from faceindex.thresholds import cohorts as user_cohorts
+from faceindex.thresholds.choice import can_normalise
+from faceindex.thresholds.score_norm import COHORT_SIZE, MIN_COHORT_SIZE, Cohort, Lines, cohort_statistics, normalise
+from faceindex.types import Float64Array, FloatArray, PackInfo, ScoreNormalisation
+
+ENVELOPE_POINTS = 257
+_GRID = np.linspace(-1.01, 1.01, ENVELOPE_POINTS)  # float32 cosines of unit vectors stay inside
+BOUND_SLACK = 1e-9
+FIRST_K = 64  # candidates asked for at first (at least max_faces + 1)
+_LINE_BATCH = 16384
+
+
+def own_cohort_source(size: int) -> str:
+    return f"a random sample of {size:,} of this collection's faces"
+
+
+# -- why a search is not normalised, in words --------------------------------------------------
+
+NO_COHORT = (f"no cohort yet: a collection normalises against its own faces from {COHORT_SIZE:,} on, and before "
+             "that against the cohort `faceindex cohort build` makes for its pack")
+FIXED_THRESHOLD = "a threshold= was given: it is a cosine similarity, so the scores are cosines"
+
+
+def no_table(pack: PackInfo) -> str:
+    return f"pack {pack.name} {pack.version} has no calibration table of AS-norm scores"
+
+
+def not_normalised(why: str) -> ScoreNormalisation:
+    return ScoreNormalisation("none", why, None)
+
+
+@dataclass(frozen=True)
+class NormView:
+    """What a normalised search needs, at one database generation."""
+
+    cohort: Cohort
+    slope: Float64Array  # by face row id; NaN where no face
+    offset: Float64Array
+    envelope: Float64Array  # at _GRID: at least the highest p_b r - o_b of any stored face b
+
+    @property
+    def normalisation(self) -> ScoreNormalisation:
+        return self.cohort.describe()
+
+    def lines_of(self, rows: npt.NDArray[np.int64]) -> Lines:
+        return Lines(self.slope[rows], self.offset[rows])
+
+    def unseen_bound(self, probe: Lines, cosine: npt.ArrayLike) -> Float64Array:
+        """For each probe i, a bound on the z of every stored face whose cosine is <= cosine[i]."""
+        r = np.clip(np.asarray(cosine, dtype=np.float64), _GRID[0], _GRID[-1])
+        j = np.clip(np.searchsorted(_GRID, r, side="right") - 1, 0, ENVELOPE_POINTS - 2)
+        w = (r - _GRID[j]) / (_GRID[j + 1] - _GRID[j])
+        chord = self.envelope[j] + w * (self.envelope[j + 1] - self.envelope[j])
+        return probe.slope * r - probe.offset + chord + BOUND_SLACK  # type: ignore[no-any-return]
+
+
+def _envelope(slope: Float64Array, offset: Float64Array) -> Float64Array:
+    """max over the lines of p r - o at each grid point."""
+    out = np.full(ENVELOPE_POINTS, -np.inf)
+    for start in range(0, len(slope), _LINE_BATCH):
+        p, o = slope[start:start + _LINE_BATCH], offset[start:start + _LINE_BATCH]
+        out = np.maximum(out, (p[:, None] * _GRID[None, :] - o[:, None]).max(axis=0))
+    return out
+
+
+class ScoreNormState:
+    """An open collection's NormView, brought to each search's database generation (as IndexCache
+    brings the FlatIndex): new faces' lines are added to it; a deletion or a cohort change reloads it."""
+
+    def __init__(self, pack: PackInfo) -> None:
+        self.pack = pack
+        self._lock = threading.Lock()
+        self._view: NormView | None = None
+        self._key: tuple[int, int, int] = (-1, -1, -1)  # generation, erase_generation, score_norm_version
+        self._max_id = 0
+        self._slope = np.zeros(0)
+        self._offset = np.zeros(0)
+        self._cohort_cache: tuple[int, Cohort | None] | None = None  # (score_norm_version, cohort): writers'
+
+    def view(self, conn: sqlite3.Connection) -> NormView | None:
+        """The view at the snapshot of conn's read transaction; None without a cohort."""
+        gens = store.generations(conn)
+        key = (gens.generation, gens.erase_generation, norm_store.version(conn))
+        with self._lock:
+            if key != self._key:
+                if key[1:] != self._key[1:] or key[0] < self._key[0] or self._view is None:
+                    self._reload(conn)
+                else:
+                    self._add_lines(conn, self._view.cohort, self._view.envelope)
+                self._key = key
+            return self._view
+
+    def _reload(self, conn: sqlite3.Connection) -> None:
+        self._max_id, self._slope, self._offset, self._view = 0, np.zeros(0), np.zeros(0), None
+        cohort = read_cohort(conn, self.pack)
+        if cohort is not None:
+            self._add_lines(conn, cohort, np.full(ENVELOPE_POINTS, -np.inf))
+
+    def _add_lines(self, conn: sqlite3.Connection, cohort: Cohort, envelope: Float64Array) -> None:
+        envelope = envelope.copy()
+        for ids, mean, spread in norm_store.lines_after(conn, self._max_id):
+            lines = Lines.of(mean, spread)
+            top = int(ids[-1]) + 1
+            if top > len(self._slope):  # grow by doubling; earlier views keep the arrays they hold
+                size = max(top, 2 * len(self._slope), 1024)
+                slope, offset = np.full(size, np.nan), np.full(size, np.nan)
+                slope[:len(self._slope)], offset[:len(self._offset)] = self._slope, self._offset
+                self._slope, self._offset = slope, offset
+            self._slope[ids], self._offset[ids] = lines.slope, lines.offset
+            envelope = np.maximum(envelope, _envelope(lines.slope, lines.offset))
+            self._max_id = int(ids[-1])
+        self._view = NormView(cohort, self._slope, self._offset, envelope)
+
+    def cohort_in(self, conn: sqlite3.Connection) -> Cohort | None:
+        """The cohort inside a write transaction (read again only when score_norm_version moved)."""
+        version = norm_store.version(conn)
+        if self._cohort_cache is None or self._cohort_cache[0] != version:
+            self._cohort_cache = (version, read_cohort(conn, self.pack))
+        return self._cohort_cache[1]
+
+
+def read_cohort(conn: sqlite3.Connection, pack: PackInfo) -> Cohort | None:
+    face_ids, vectors = norm_store.cohort(conn, pack.embedding_size)
+    if len(vectors) < MIN_COHORT_SIZE:
+        return None
+    source = norm_store.source(conn) or own_cohort_source(len(vectors))
+    return Cohort(np.ascontiguousarray(vectors), pack.ref, source)
+
+
+def search_view(norm: ScoreNormState, conn: sqlite3.Connection, fixed_threshold: bool
+                ) -> tuple[NormView | None, ScoreNormalisation]:
+    """The view a search normalises with, or None and why not."""
+    if fixed_threshold:
+        return None, not_normalised(FIXED_THRESHOLD)
+    if not can_normalise(norm.pack):
+        return None, not_normalised(no_table(norm.pack))
+    view = norm.view(conn)
+    if view is None:
+        return None, not_normalised(NO_COHORT)
+    return view, view.normalisation
+
+
+# -- keeping the cohort and the lines (inside the caller's write transaction) -------------------
+
+
+def on_insert(norm: ScoreNormState, conn: sqlite3.Connection, row_ids: npt.ArrayLike,
+              vectors: FloatArray) -> None:
+    """The new faces' lines, after forming the cohort (the collection's own at COHORT_SIZE faces, else
+    the user's for the pack) or topping it up (members erased since)."""
+    cohort = norm.cohort_in(conn)
+    if norm_store.policy(conn) == "own":
+        own = cohort is not None and norm_store.source(conn) == ""
+        if not own and store.face_count(conn) >= COHORT_SIZE:
+            form_own_cohort(norm, conn)
+            return
+        if cohort is None:
+            users = user_cohorts.cohort_for(norm.pack)
+            if users is not None:
+                use_cohort(norm, conn, [None] * users.size, users.embeddings, users.source)
+            return
+        if own and cohort.size < COHORT_SIZE:
+            cohort = _top_up(norm, conn, cohort)
+    if cohort is None:
+        return
+    mean, spread = cohort_statistics(vectors, cohort.embeddings, cohort.top_k)
+    norm_store.insert_lines(conn, np.asarray(row_ids, dtype=np.int64), mean, spread)
+
+
+def form_own_cohort(norm: ScoreNormState, conn: sqlite3.Connection, seed: int | None = None) -> None:
+    """COHORT_SIZE of the collection's faces at random become its cohort; every line is computed again."""
+    rows = store.all_face_ids(conn)
+    chosen = np.sort(np.random.default_rng(seed).choice(rows, min(COHORT_SIZE, len(rows)), replace=False))
+    records = store.faces_by_row_ids(conn, chosen.tolist())
+    vectors = store.embeddings_of(conn, chosen.tolist(), norm.pack.embedding_size)
+    use_cohort(norm, conn, [records[int(r)].face_id for r in chosen], vectors, "", member_rows=chosen)
+
+
+def use_cohort(norm: ScoreNormState, conn: sqlite3.Connection, face_ids: Sequence[str | None],
+               vectors: FloatArray, source: str, member_rows: npt.NDArray[np.int64] | None = None) -> None:
+    """Make these faces the cohort (face_ids: the collection's faces they are, or None) and compute
+    every stored face's line against it; source "" means the collection's own faces."""
+    norm_store.set_cohort(conn, face_ids, vectors)
+    norm_store.set_source(conn, source)
+    norm_store.bump_version(conn)
+    cohort = norm.cohort_in(conn)
+    norm_store.clear_lines(conn)
+    if cohort is None:
+        return
+    if member_rows is None:  # faces of this collection among the cohort (a given cohort) by their ids
+        found = store.faces_by_face_ids(conn, [f for f in face_ids if f is not None])
+        member_rows = np.array([found[f][0] if f in found else -1 for f in face_ids], dtype=np.int64)
+    slot_of = {int(r): i for i, r in enumerate(member_rows) if r >= 0}
+    for ids, batch in store.embeddings_after(conn, 0, norm.pack.embedding_size):
+        own = np.array([slot_of.get(int(i), -1) for i in ids], dtype=np.int64)
+        mean, spread = cohort_statistics(batch, cohort.embeddings, cohort.top_k, own)
+        norm_store.insert_lines(conn, ids.astype(np.int64), mean, spread)
+
+
+def _top_up(norm: ScoreNormState, conn: sqlite3.Connection, cohort: Cohort) -> Cohort:
+    """Random faces of the collection replace the cohort faces erased since (stored lines are kept)."""
+    members = store.faces_by_face_ids(conn, sorted(norm_store.cohort_face_ids(conn)))
+    taken = np.array(sorted(row for row, _ in members.values()), dtype=np.int64)
+    free = np.setdiff1d(store.all_face_ids(conn), taken, assume_unique=True)
+    need = min(COHORT_SIZE - cohort.size, len(free))
+    if need <= 0:
+        return cohort
+    chosen = np.sort(np.random.default_rng().choice(free, need, replace=False))
+    records = store.faces_by_row_ids(conn, chosen.tolist())
+    norm_store.add_to_cohort(conn, [records[int(r)].face_id for r in chosen],
+                             store.embeddings_of(conn, chosen.tolist(), norm.pack.embedding_size))
+    norm_store.bump_version(conn)
+    found = norm.cohort_in(conn)
+    assert found is not None
+    return found
+
+
+def forget_faces(conn: sqlite3.Connection, face_ids: Sequence[str]) -> int:
+    """Erased faces leave the cohort in the erasing transaction (their lines go by ON DELETE CASCADE);
+    how many were in it."""
+    gone = norm_store.forget_cohort_faces(conn, face_ids)
+    if gone:
+        norm_store.bump_version(conn)
+    return gone
+
+
+def association_view(norm: ScoreNormState, conn: sqlite3.Connection) -> tuple[Cohort | None, ScoreNormalisation]:
+    """The cohort a 1:1 decision inside a write transaction normalises against, or None and why not."""
+    if not can_normalise(norm.pack):
+        return None, not_normalised(no_table(norm.pack))
+    cohort = norm.cohort_in(conn)
+    if cohort is None:
+        return None, not_normalised(NO_COHORT)
+    return cohort, cohort.describe()
+
+
+def pair_scores(norm: ScoreNormState, conn: sqlite3.Connection, row: int, others: Sequence[int],
+                cosines: npt.ArrayLike) -> Float64Array:
+    """z of stored face `row` against each of the stored faces `others`, from their cosines."""
+    found = norm_store.lines_of(conn, [row, *others])
+    if len(found) != len({int(row), *(int(r) for r in others)}):
+        raise CollectionFileError("damaged collection database: a stored face has no AS-norm line")
+    mine = Lines.of([found[int(row)][0]], [found[int(row)][1]])
+    theirs = Lines.of([found[int(r)][0] for r in others], [found[int(r)][1] for r in others])
+    return normalise(cosines, mine, theirs)
+
+
+# -- exact searches on normalised scores ------------------------------------------------------------
+
+
+def _candidates(index: FlatIndex, queries: FloatArray, probe: Lines, view: NormView, k: int
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Float64Array, Float64Array]:
+    """The k best cosines of each query, their z (-inf where no face), and a bound on the z of every
+    face not among them (-inf when none is left out)."""
+    ids, cosine = index.search(queries, k)
+    valid = ids >= 0
+    rows = np.where(valid, ids, 0)
+    z = normalise(cosine, Lines(probe.slope[:, None], probe.offset[:, None]), view.lines_of(rows))
+    if np.isnan(z[valid]).any():
+        raise CollectionFileError("damaged collection database: a stored face has no AS-norm line")
+    z = np.where(valid, z, -np.inf)
+    if k < len(index):
+        bound = view.unseen_bound(probe, cosine[:, -1])
+    else:
+        bound = np.full(len(queries), -np.inf)
+    return ids, cosine, z, bound
+
+
+def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, queries: FloatArray, max_faces: int,
+                 threshold: float, exclude: Sequence[int | None]) -> list[list[FaceMatch]]:
+    """matching.face_matches on z: each query's best faces with z >= threshold, best first (ties: lower
+    row id), exact (the module's docstring proves it)."""
+    from faceindex.collection.matching import similarity
+
+    n = len(index)
+    if n == 0:
+        return [[] for _ in queries]
+    probe = view.cohort.lines(queries)
+    k = min(n, max(FIRST_K, max_faces + 1))
+    while True:
+        ids, cosine, z, bound = _candidates(index, queries, probe, view, k)
+        chosen, settled = [], True
+        for i in range(len(queries)):
+            ok = (ids[i] >= 0) & (z[i] >= threshold)
+            if exclude[i] is not None:
+                ok &= ids[i] != exclude[i]
+            at = np.flatnonzero(ok)
+            order = at[np.lexsort((ids[i][at], -z[i][at]))][:max_faces]
+            if bound[i] >= threshold and (len(order) < max_faces or z[i][order[-1]] <= bound[i]):
+                settled = False  # a face not among the candidates could still belong here
+            chosen.append(order)
+        if settled or k >= n:
+            break
+        k = min(n, 4 * k)
+    records = store.faces_by_row_ids(conn, [int(ids[i][j]) for i, order in enumerate(chosen) for j in order])
+    return [[FaceMatch(similarity(cosine[i][j]), records[int(ids[i][j])], score=float(z[i][j])) for j in order]
+            for i, order in enumerate(chosen)]
+
+
+def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, queries: FloatArray, max_users: int,
+                 threshold: float, exclude_user: str | None = None, exclude_row: int | None = None) -> list[UserMatch]:
+    """matching.user_matches on z: users ranked by their best face's z against any query face, exact
+    (deepened until every ranked user's z is above the bound on the faces not searched)."""
+    from faceindex.collection.matching import similarity
+
+    n = len(index)
+    if n == 0:
+        return []
+    probe = view.cohort.lines(queries)
+    k = min(n, max(FIRST_K, 8 * max_users))
+    while True:
+        ids, cosine, z, bound = _candidates(index, queries, probe, view, k)
+        valid = (ids >= 0) & (z >= threshold)
+        if exclude_row is not None:
+            valid &= ids != exclude_row
+        owners = store.user_of_rows(conn, np.unique(ids[valid]).tolist())
+        best: dict[str, tuple[float, int, float]] = {}  # user -> (z, row, cosine)
+        for row, score, cos in zip(ids[valid].tolist(), z[valid].tolist(), cosine[valid].tolist()):
+            user = owners.get(row)
+            if user is None or user == exclude_user:
+                continue
+            if user not in best or (score, -row) > (best[user][0], -best[user][1]):
+                best[user] = (score, row, cos)
+        unseen = float(np.max(bound))
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[1][1]))
+        confirmed = [item for item in ranked if item[1][0] > unseen]
+        if len(confirmed) >= max_users or k >= n or unseen < threshold:
+            top = confirmed[:max_users]
+            break
+        k = min(n, 4 * k)
+    users = store.users_by_id(conn, [user for user, _ in top])
+    records = store.faces_by_row_ids(conn, [row for _, (_, row, _) in top])
+    return [UserMatch(similarity(cos), users[user], records[row], score=score) for user, (score, row, cos) in top]
