@@ -196,7 +196,7 @@ def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_use
                 audit.forget_faces(conn, [f for f in ids if f in found])
             after = store.bump_generation(conn, erased=True)
         # issue 29: erased faces leave the cohort (on a shard, the copy of another shard's face too)
-        copies = score_norm.forget_faces(conn, [f for f in ids if f not in kept]) if forget_in_audit else 0
+        copies = score_norm.forget_faces(state.score_norm, conn, [f for f in ids if f not in kept]) if forget_in_audit else 0
     if rows:
         finish_erasure(state, before, after, rows)
     elif copies:

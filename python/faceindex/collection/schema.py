@@ -156,8 +156,10 @@ def _encrypted_hint(path: Path, key: CollectionKey | None) -> str:
             "was lost, restore that file)")
 
 
-def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | None = None) -> None:
-    """Write a new, empty collection database at path (which must not exist); encrypted with key."""
+def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | None = None,
+           cohort_policy: str = "own") -> None:
+    """Write a new, empty collection database at path (which must not exist); encrypted with key.
+    cohort_policy: AS-norm's (score_norm_store.py): "own", "given" or "off"."""
     # Made 0600 before SQLite opens it: SQLite gives the -wal, -shm and journal files the same mode.
     permissions.create_private_file(path)
     conn = connect(path, key=key)
@@ -185,6 +187,7 @@ def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | 
             "erase_generation": 0,
             "id_digest": "0" * 16,
             **score_norm_store.META,
+            "score_cohort_policy": cohort_policy,
         }
         conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", values.items())
         conn.execute("COMMIT")
@@ -275,7 +278,7 @@ _META_CHECKS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
     ("generation", _count(2**62), "a non-negative integer"),
     ("erase_generation", _count(2**62), "a non-negative integer"),
     ("id_digest", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None, "16 hex digits"),
-    ("score_cohort_policy", lambda v: v in ("own", "given"), "own or given"),
+    ("score_cohort_policy", lambda v: v in ("own", "given", "off"), "own, given or off"),
     ("score_cohort_source", lambda v: isinstance(v, str), "text"),
     ("score_norm_version", _count(2**62), "a non-negative integer"),
 )

@@ -44,6 +44,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,9 @@ from faceindex.thresholds import cohorts as user_cohorts
 from faceindex.thresholds.choice import can_normalise
 from faceindex.thresholds.score_norm import COHORT_SIZE, MIN_COHORT_SIZE, Cohort, Lines, cohort_statistics, normalise
 from faceindex.types import Float64Array, FloatArray, PackInfo, ScoreNormalisation
+
+if TYPE_CHECKING:
+    from faceindex.collection.state import CollectionState
 
 ENVELOPE_POINTS = 257
 _GRID = np.linspace(-1.01, 1.01, ENVELOPE_POINTS)  # float32 cosines of unit vectors stay inside
@@ -74,6 +78,7 @@ def own_cohort_source(size: int) -> str:
 NO_COHORT = (f"no cohort yet: a collection normalises against its own faces from {COHORT_SIZE:,} on, and before "
              "that against the cohort `faceindex cohort build` makes for its pack")
 FIXED_THRESHOLD = "a threshold= was given: it is a cosine similarity, so the scores are cosines"
+SWITCHED_OFF = "this collection was created with score_normalisation=False"
 
 
 def no_table(pack: PackInfo) -> str:
@@ -187,6 +192,8 @@ def search_view(norm: ScoreNormState, conn: sqlite3.Connection, fixed_threshold:
     """The view a search normalises with, or None and why not."""
     if fixed_threshold:
         return None, not_normalised(FIXED_THRESHOLD)
+    if norm_store.policy(conn) == "off":
+        return None, not_normalised(SWITCHED_OFF)
     if not can_normalise(norm.pack):
         return None, not_normalised(no_table(norm.pack))
     view = norm.view(conn)
@@ -202,19 +209,25 @@ def on_insert(norm: ScoreNormState, conn: sqlite3.Connection, row_ids: npt.Array
               vectors: FloatArray) -> None:
     """The new faces' lines, after forming the cohort (the collection's own at COHORT_SIZE faces, else
     the user's for the pack) or topping it up (members erased since)."""
+    policy = norm_store.policy(conn)
+    if policy == "off":
+        return
     cohort = norm.cohort_in(conn)
-    if norm_store.policy(conn) == "own":
-        own = cohort is not None and norm_store.source(conn) == ""
-        if not own and store.face_count(conn) >= COHORT_SIZE:
+    if policy == "own":
+        own = norm_store.source(conn) == "" and norm_store.cohort_size(conn) > 0
+        if own and cohort is None:  # erased faces left it short, and there were none to replace them
+            cohort = _top_up(norm, conn, norm_store.cohort_size(conn))
+        if cohort is None and store.face_count(conn) >= COHORT_SIZE:
             form_own_cohort(norm, conn)
+            return
+        if cohort is not None and not own and store.face_count(conn) >= COHORT_SIZE:
+            form_own_cohort(norm, conn)  # the user's cohort gives way to the collection's own faces
             return
         if cohort is None:
             users = user_cohorts.cohort_for(norm.pack)
             if users is not None:
                 use_cohort(norm, conn, [None] * users.size, users.embeddings, users.source)
             return
-        if own and cohort.size < COHORT_SIZE:
-            cohort = _top_up(norm, conn, cohort)
     if cohort is None:
         return
     mean, spread = cohort_statistics(vectors, cohort.embeddings, cohort.top_k)
@@ -251,35 +264,37 @@ def use_cohort(norm: ScoreNormState, conn: sqlite3.Connection, face_ids: Sequenc
         norm_store.insert_lines(conn, ids.astype(np.int64), mean, spread)
 
 
-def _top_up(norm: ScoreNormState, conn: sqlite3.Connection, cohort: Cohort) -> Cohort:
-    """Random faces of the collection replace the cohort faces erased since (stored lines are kept)."""
+def _top_up(norm: ScoreNormState, conn: sqlite3.Connection, size: int) -> Cohort | None:
+    """Random faces of the collection replace the cohort faces erased since (stored lines are kept:
+    each is against a random sample of the collection, which is what the calibration measured)."""
     members = store.faces_by_face_ids(conn, sorted(norm_store.cohort_face_ids(conn)))
     taken = np.array(sorted(row for row, _ in members.values()), dtype=np.int64)
     free = np.setdiff1d(store.all_face_ids(conn), taken, assume_unique=True)
-    need = min(COHORT_SIZE - cohort.size, len(free))
-    if need <= 0:
-        return cohort
-    chosen = np.sort(np.random.default_rng().choice(free, need, replace=False))
-    records = store.faces_by_row_ids(conn, chosen.tolist())
-    norm_store.add_to_cohort(conn, [records[int(r)].face_id for r in chosen],
-                             store.embeddings_of(conn, chosen.tolist(), norm.pack.embedding_size))
-    norm_store.bump_version(conn)
-    found = norm.cohort_in(conn)
-    assert found is not None
-    return found
+    need = min(COHORT_SIZE - size, len(free))
+    if need > 0:
+        chosen = np.sort(np.random.default_rng().choice(free, need, replace=False))
+        records = store.faces_by_row_ids(conn, chosen.tolist())
+        norm_store.add_to_cohort(conn, [records[int(r)].face_id for r in chosen],
+                                 store.embeddings_of(conn, chosen.tolist(), norm.pack.embedding_size))
+        norm_store.bump_version(conn)
+    return norm.cohort_in(conn)
 
 
-def forget_faces(conn: sqlite3.Connection, face_ids: Sequence[str]) -> int:
-    """Erased faces leave the cohort in the erasing transaction (their lines go by ON DELETE CASCADE);
-    how many were in it."""
+def forget_faces(norm: ScoreNormState, conn: sqlite3.Connection, face_ids: Sequence[str]) -> int:
+    """Erased faces leave the cohort in the erasing transaction (their lines go by ON DELETE CASCADE),
+    and random faces of the collection take their places (own cohort); how many were in it."""
     gone = norm_store.forget_cohort_faces(conn, face_ids)
     if gone:
         norm_store.bump_version(conn)
+        if norm_store.policy(conn) == "own" and norm_store.source(conn) == "":
+            _top_up(norm, conn, norm_store.cohort_size(conn))
     return gone
 
 
 def association_view(norm: ScoreNormState, conn: sqlite3.Connection) -> tuple[Cohort | None, ScoreNormalisation]:
     """The cohort a 1:1 decision inside a write transaction normalises against, or None and why not."""
+    if norm_store.policy(conn) == "off":
+        return None, not_normalised(SWITCHED_OFF)
     if not can_normalise(norm.pack):
         return None, not_normalised(no_table(norm.pack))
     cohort = norm.cohort_in(conn)
@@ -385,3 +400,64 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
     users = store.users_by_id(conn, [user for user, _ in top])
     records = store.faces_by_row_ids(conn, [row for _, (_, row, _) in top])
     return [UserMatch(similarity(cos), users[user], records[row], score=score) for user, (score, row, cos) in top]
+
+
+# -- a cohort set from outside: the shards of a sharded collection -----------------------------------
+
+
+def make_given(state: CollectionState) -> None:
+    """The collection's cohort will be set from outside (a shard of a sharded collection): a cohort it
+    formed of its own faces, if any, is dropped with its lines."""
+    conn = state.conn()
+    with store.write_transaction(conn):
+        if norm_store.policy(conn) == "own":
+            norm_store.set_policy(conn, "given")
+            norm_store.set_cohort(conn, [], np.zeros((0, state.pack.embedding_size), np.float32))
+            norm_store.set_source(conn, "")
+            norm_store.clear_lines(conn)
+            norm_store.bump_version(conn)
+
+
+def set_given_cohort(state: CollectionState, face_ids: Sequence[str | None], vectors: FloatArray,
+                     source: str) -> str | None:
+    """Make these faces the collection's cohort (policy "given") and compute every line against it;
+    the cohort's digest."""
+    conn = state.conn()
+    with store.write_transaction(conn):
+        norm_store.set_policy(conn, "given")
+        use_cohort(state.score_norm, conn, face_ids, np.ascontiguousarray(vectors, dtype=np.float32), source)
+        cohort = state.score_norm.cohort_in(conn)
+    return cohort.digest if cohort is not None else None
+
+
+def add_given_faces(state: CollectionState, face_ids: Sequence[str], vectors: FloatArray) -> str | None:
+    """More faces join a given cohort (replacing erased ones); stored lines are kept."""
+    conn = state.conn()
+    with store.write_transaction(conn):
+        norm_store.add_to_cohort(conn, face_ids, np.ascontiguousarray(vectors, dtype=np.float32))
+        norm_store.bump_version(conn)
+        cohort = state.score_norm.cohort_in(conn)
+    return cohort.digest if cohort is not None else None
+
+
+def cohort_status(state: CollectionState) -> tuple[int, str | None, int, list[str]]:
+    """Faces stored, the cohort's digest (None: no cohort) and size, and the collection's faces in it."""
+    conn = state.conn()
+    with store.read_transaction(conn):
+        cohort = read_cohort(conn, state.pack)
+        return (store.face_count(conn), cohort.digest if cohort is not None else None, norm_store.cohort_size(conn),
+                sorted(norm_store.cohort_face_ids(conn)))
+
+
+def sample_faces(state: CollectionState, k: int, leave_out: Sequence[str], seed: int | None = None
+                 ) -> tuple[list[str], FloatArray]:
+    """k of the stored faces at random (fewer if there are not so many), none of leave_out: ids, embeddings."""
+    conn = state.conn()
+    with store.read_transaction(conn):
+        rows = store.all_face_ids(conn)
+        taken = store.faces_by_face_ids(conn, list(leave_out))
+        rows = np.setdiff1d(rows, np.array([r for r, _ in taken.values()], dtype=np.int64), assume_unique=True)
+        chosen = np.sort(np.random.default_rng(seed).choice(rows, min(k, len(rows)), replace=False))
+        records = store.faces_by_row_ids(conn, chosen.tolist())
+        vectors = store.embeddings_of(conn, chosen.tolist(), state.pack.embedding_size)
+    return [records[int(r)].face_id for r in chosen], np.array(vectors)

@@ -8,7 +8,8 @@ against the cohort when it was stored), the line its scores are normalised by.
 meta score_cohort_source: what a cohort not of the collection's own faces is, in words;
 meta score_cohort_policy: "own" (the collection keeps its cohort: its own faces once it has
 enough, else the user's cohort for its pack) or "given" (set from outside: a shard of a sharded
-collection, whose cohort is the whole collection's); meta score_norm_version: bumped whenever
+collection, whose cohort is the whole collection's) or "off" (no cohort: searches stay on cosines);
+meta score_norm_version: bumped whenever
 the cohort or the lines change other than by new faces getting theirs, so readers reload.
 Like store.py, every function runs inside the caller's transaction.
 """

@@ -17,7 +17,7 @@ from faceindex.collection import audit, matching, score_norm, store, validation
 from faceindex.collection.results import FaceMatch, FaceSearchResult, UserMatch, UserSearchResult
 from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.collection.users import require_user
-from faceindex.errors import FaceNotFoundError, NoFaceError
+from faceindex.errors import CollectionError, FaceNotFoundError, NoFaceError
 from faceindex import thresholds
 from faceindex.flat_index import FlatIndex
 from faceindex.types import Face, FloatArray, ScoreKind, ScoreNormalisation, ThresholdChoice
@@ -33,9 +33,22 @@ class Criteria:
     max_fpir: float | None = None
     purpose: str | None = None
     reference: str | None = None
+    # A shard of a sharded collection: the threshold on AS-norm scores the collection chose for its
+    # whole size (its shards share one cohort), and the choice it made.
+    as_norm_choice: ThresholdChoice | None = None
 
     def choose(self, state: CollectionState, gallery_size: int, score: ScoreKind = "cosine") -> ThresholdChoice:
+        if self.as_norm_choice is not None:
+            return self.as_norm_choice
         return thresholds.for_search(state.pack, gallery_size, self.threshold, self.max_fmr, self.max_fpir, score)
+
+    def view(self, state: CollectionState, conn: sqlite3.Connection
+             ) -> tuple[score_norm.NormView | None, ScoreNormalisation]:
+        view, normalisation = score_norm.search_view(state.score_norm, conn, self.threshold is not None)
+        if self.as_norm_choice is not None and view is None:
+            raise CollectionError(f"collection {state.collection_id!r} cannot judge on AS-norm scores: "
+                                  f"{normalisation.cohort}")
+        return view, normalisation
 
     def check(self, state: CollectionState) -> None:
         """Bad values fail before any work (the threshold itself is chosen in the snapshot)."""
@@ -63,7 +76,7 @@ def _face_search(state: CollectionState, operation: str, criteria: Criteria, que
     chosen: list[tuple[ThresholdChoice, ScoreNormalisation]] = []
 
     def search(index: FlatIndex, conn: sqlite3.Connection) -> list[list[FaceMatch]]:
-        view, normalisation = score_norm.search_view(state.score_norm, conn, criteria.threshold is not None)
+        view, normalisation = criteria.view(state, conn)
         choice = criteria.choose(state, len(index), normalisation.score)
         chosen.append((choice, normalisation))
         exclude: list[int | None] = [None] * (1 if queries is None else len(queries))
@@ -121,7 +134,7 @@ def _user_search(state: CollectionState, operation: str, criteria: Criteria, max
     chosen: list[tuple[ThresholdChoice, ScoreNormalisation]] = []
 
     def search(index: FlatIndex, conn: sqlite3.Connection) -> list[UserMatch]:
-        view, normalisation = score_norm.search_view(state.score_norm, conn, criteria.threshold is not None)
+        view, normalisation = criteria.view(state, conn)
         choice = criteria.choose(state, len(index), normalisation.score)
         chosen.append((choice, normalisation))
         queries, exclude_user, exclude_row = queries_of(conn)

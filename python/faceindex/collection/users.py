@@ -42,7 +42,7 @@ def delete_user(state: CollectionState, user_id: str, delete_faces: bool) -> Del
         if delete_faces and rows:
             store.delete_rows(conn, rows)
             audit.forget_faces(conn, [face_id for _, face_id in owned])
-            score_norm.forget_faces(conn, [face_id for _, face_id in owned])  # issue 29: out of the cohort too
+            score_norm.forget_faces(state.score_norm, conn, [face_id for _, face_id in owned])  # issue 29: out of the cohort too
             after = store.bump_generation(conn, erased=True)
         else:
             store.set_user_of_rows(conn, rows, None)

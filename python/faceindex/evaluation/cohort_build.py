@@ -46,7 +46,7 @@ def build_cohort(engine: FaceEngine, folder: Path, seed: int = 0,
         if on_photo is not None:
             on_photo(path)
     if len(vectors) < MIN_COHORT_SIZE:
-        raise CalibrationError(f"a cohort needs faces from at least {MIN_COHORT_SIZE} photos; {folder.name} gave "
+        raise CalibrationError(f"a cohort needs faces from at least {MIN_COHORT_SIZE:,} photos; {folder.name} gave "
                                f"{len(vectors)} (of {len(photos)} photos)")
     embeddings = np.stack(vectors).astype(np.float32)
     if len(embeddings) > COHORT_SIZE:

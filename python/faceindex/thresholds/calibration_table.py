@@ -146,6 +146,11 @@ class CalibrationTable:
         t = self.tail.start + self.tail.scale * math.log(self.tail.fmr_at_start / max_fmr)
         return max(t, self._empirical_threshold(3)), True
 
+    def tail_estimate(self, threshold: float) -> RateEstimate:
+        """The FMR the fitted tail gives at a threshold beyond the resolved pairs, trusted or not (the
+        tail check compares it with what more pairs counted)."""
+        return self._tail_estimate(threshold)
+
     # -- internals -----------------------------------------------------------------------
 
     def _impostors_at_or_above(self, threshold: float) -> int:

@@ -33,7 +33,10 @@ from faceindex.types import Float64Array, FloatArray, PackRef, ScoreNormalisatio
 
 COHORT_SIZE = 1000  # faces in a cohort (a larger set is sampled down to this many)
 TOP_K_SHARE = 0.2  # K = 20% of the cohort: 200 of 1,000, as issue 29 measured
-MIN_COHORT_SIZE = 200  # fewer faces than this do not make a cohort
+# Fewer faces than this do not make a cohort: on LFW a cohort of 500 kept half of the gain at FMR
+# 1e-4 and one of 300 none (docs/score-normalisation.md), and the AS-norm tables are measured with
+# cohorts of 1,000.
+MIN_COHORT_SIZE = COHORT_SIZE
 MIN_SPREAD = 1e-3  # a spread below this (near-identical cohort faces) is taken as this
 _BLOCK = 4096  # faces whose cohort statistics are computed at once ([block, M] float32 scores)
 
@@ -124,15 +127,19 @@ def cohort_statistics(vectors: npt.ArrayLike, cohort: FloatArray, top_k: int,
     slots = None if own_slot is None else np.asarray(own_slot, dtype=np.int64)
     mean = np.empty(len(v))
     spread = np.empty(len(v))
+    cohort_t = np.ascontiguousarray(cohort.T)
     for start in range(0, len(v), _BLOCK):
         rows = slice(start, min(len(v), start + _BLOCK))
-        scores = v[rows] @ cohort.T
+        scores = v[rows] @ cohort_t
         if slots is not None:
             own = slots[rows]
             mine = np.flatnonzero(own >= 0)
             scores[mine, own[mine]] = -np.inf
-        top = np.partition(scores, m - k, axis=1)[:, m - k:].astype(np.float64)
-        mean[rows] = top.mean(axis=1)
-        spread[rows] = top.std(axis=1)
+        scores.partition(m - k, axis=1)  # in place: each row's k highest in its last k columns
+        top = scores[:, m - k:]
+        mu = top.mean(axis=1, dtype=np.float64)
+        centred = top - mu[:, None]
+        mean[rows] = mu
+        spread[rows] = np.sqrt(np.einsum("ij,ij->i", centred, centred) / k)
     return mean, spread
 
