@@ -62,10 +62,14 @@ from faceindex.types import Float64Array, FloatArray, PackInfo, ScoreNormalisati
 if TYPE_CHECKING:
     from faceindex.collection.state import CollectionState
 
-ENVELOPE_POINTS = 257
+ENVELOPE_POINTS = 129
 _GRID = np.linspace(-1.01, 1.01, ENVELOPE_POINTS)  # float32 cosines of unit vectors stay inside
 BOUND_SLACK = 1e-9
-FIRST_K = 64  # candidates asked for at first (at least max_faces + 1)
+FIRST_K = 64  # candidates asked for at first: at least this, max_faces + 1, and 1/256 of the faces
+FIRST_SHARE = 256
+# The loneliest faces (those whose line rises highest: a low cohort mean, a small spread) would set
+# the bound on every unseen face; about this share of them is scored exactly on every search instead.
+OUTLIER_SHARE = 0.005
 _LINE_BATCH = 16384
 
 
@@ -96,7 +100,10 @@ class NormView:
     cohort: Cohort
     slope: Float64Array  # by face row id; NaN where no face
     offset: Float64Array
-    envelope: Float64Array  # at _GRID: at least the highest p_b r - o_b of any stored face b
+    envelope: Float64Array  # at _GRID: at least the highest p_b r - o_b of any stored face not an outlier
+    outliers: FlatIndex  # the loneliest faces (their lines rise above `cap`), scored exactly on every search
+    cap: Float64Array  # at _GRID: a line above it anywhere makes its face an outlier
+    outlier_vectors: FloatArray  # the outliers' stored embeddings, by outliers.ids() order
 
     @property
     def normalisation(self) -> ScoreNormalisation:
@@ -106,7 +113,8 @@ class NormView:
         return Lines(self.slope[rows], self.offset[rows])
 
     def unseen_bound(self, probe: Lines, cosine: npt.ArrayLike) -> Float64Array:
-        """For each probe i, a bound on the z of every stored face whose cosine is <= cosine[i]."""
+        """For each probe i, a bound on the z of every stored face that is not an outlier and whose
+        cosine is <= cosine[i]."""
         r = np.clip(np.asarray(cosine, dtype=np.float64), _GRID[0], _GRID[-1])
         j = np.clip(np.searchsorted(_GRID, r, side="right") - 1, 0, ENVELOPE_POINTS - 2)
         w = (r - _GRID[j]) / (_GRID[j + 1] - _GRID[j])
@@ -114,13 +122,44 @@ class NormView:
         return probe.slope * r - probe.offset + chord + BOUND_SLACK  # type: ignore[no-any-return]
 
 
-def _envelope(slope: Float64Array, offset: Float64Array) -> Float64Array:
-    """max over the lines of p r - o at each grid point."""
-    out = np.full(ENVELOPE_POINTS, -np.inf)
-    for start in range(0, len(slope), _LINE_BATCH):
-        p, o = slope[start:start + _LINE_BATCH], offset[start:start + _LINE_BATCH]
-        out = np.maximum(out, (p[:, None] * _GRID[None, :] - o[:, None]).max(axis=0))
-    return out
+    def cosine_reaching(self, probe: Lines, target: npt.ArrayLike) -> Float64Array:
+        """For each probe i, the lowest cosine at which unseen_bound reaches target[i] (-inf: at every
+        cosine; +inf: at none): only faces at or above it can still reach target."""
+        t = np.broadcast_to(np.asarray(target, dtype=np.float64), probe.slope.shape)
+        at = probe.slope[:, None] * _GRID[None, :] - probe.offset[:, None] + self.envelope[None, :] + BOUND_SLACK
+        out = np.empty(len(t))
+        for i in range(len(t)):
+            j = int(np.searchsorted(at[i], t[i], side="left"))  # the bound rises with the cosine
+            if j == 0:
+                out[i] = -np.inf
+            elif j == ENVELOPE_POINTS:
+                out[i] = np.inf
+            else:  # linear between the grid points
+                w = (t[i] - at[i, j - 1]) / (at[i, j] - at[i, j - 1])
+                out[i] = _GRID[j - 1] + w * (_GRID[j] - _GRID[j - 1])
+        return out
+
+
+def _at_grid(slope: Float64Array, offset: Float64Array) -> Float64Array:
+    """[faces, ENVELOPE_POINTS]: each line's p r - o at the grid's cosines."""
+    return slope[:, None] * _GRID[None, :] - offset[:, None]  # type: ignore[no-any-return]
+
+
+def _cap(slope: Float64Array, offset: Float64Array) -> Float64Array:
+    """At each grid cosine from the faces' median cohort mean up (where searches meet the bound: a
+    candidate's cosine is above most faces' strangers'), the value that all but OUTLIER_SHARE of the
+    lines stay at or below; below it, no cap."""
+    n = len(slope)
+    above = int(OUTLIER_SHARE * n)
+    cap = np.full(ENVELOPE_POINTS, np.inf)
+    if above < 1:
+        return cap
+    first = int(np.searchsorted(_GRID, float(np.median(offset / slope))))
+    for start in range(first, ENVELOPE_POINTS, 8):  # [faces, 8] at a time
+        cols = slice(start, min(ENVELOPE_POINTS, start + 8))
+        values = slope[:, None] * _GRID[None, cols] - offset[:, None]
+        cap[cols] = np.partition(values, n - 1 - above, axis=0)[n - 1 - above]
+    return cap
 
 
 class ScoreNormState:
@@ -131,7 +170,8 @@ class ScoreNormState:
         self.pack = pack
         self._lock = threading.Lock()
         self._view: NormView | None = None
-        self._key: tuple[int, int, int] = (-1, -1, -1)  # generation, erase_generation, score_norm_version
+        self._key: tuple[int, int, int, str] = (-1, -1, -1, "")  # generations, score_norm_version, policy
+        self.switched_off = False
         self._max_id = 0
         self._slope = np.zeros(0)
         self._offset = np.zeros(0)
@@ -139,27 +179,40 @@ class ScoreNormState:
 
     def view(self, conn: sqlite3.Connection) -> NormView | None:
         """The view at the snapshot of conn's read transaction; None without a cohort."""
-        gens = store.generations(conn)
-        key = (gens.generation, gens.erase_generation, norm_store.version(conn))
+        key = norm_store.view_key(conn)
         with self._lock:
+            self.switched_off = key[3] == "off"
             if key != self._key:
                 if key[1:] != self._key[1:] or key[0] < self._key[0] or self._view is None:
                     self._reload(conn)
                 else:
-                    self._add_lines(conn, self._view.cohort, self._view.envelope)
+                    self._add_lines(conn, self._view)
                 self._key = key
             return self._view
 
     def _reload(self, conn: sqlite3.Connection) -> None:
         self._max_id, self._slope, self._offset, self._view = 0, np.zeros(0), np.zeros(0), None
         cohort = read_cohort(conn, self.pack)
-        if cohort is not None:
-            self._add_lines(conn, cohort, np.full(ENVELOPE_POINTS, -np.inf))
+        if cohort is None:
+            return
+        batches = list(norm_store.lines_after(conn, 0))
+        ids = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, np.int64)
+        lines = Lines.of(np.concatenate([b[1] for b in batches]) if batches else np.zeros(0),
+                         np.concatenate([b[2] for b in batches]) if batches else np.zeros(0))
+        cap = _cap(lines.slope, lines.offset)
+        empty = NormView(cohort, self._slope, self._offset, np.full(ENVELOPE_POINTS, -np.inf),
+                         FlatIndex(self.pack.embedding_size), cap, np.zeros((0, self.pack.embedding_size), np.float32))
+        self._store_lines(conn, ids, lines, empty)
 
-    def _add_lines(self, conn: sqlite3.Connection, cohort: Cohort, envelope: Float64Array) -> None:
-        envelope = envelope.copy()
+    def _add_lines(self, conn: sqlite3.Connection, view: NormView) -> None:
         for ids, mean, spread in norm_store.lines_after(conn, self._max_id):
-            lines = Lines.of(mean, spread)
+            view = self._store_lines(conn, ids, Lines.of(mean, spread), view)
+
+    def _store_lines(self, conn: sqlite3.Connection, ids: npt.NDArray[np.int64], lines: Lines,
+                     view: NormView) -> NormView:
+        """The view with these faces' lines: an outlier's embedding into a new outlier index (earlier
+        views keep theirs), any other's line into the envelope."""
+        if len(ids):
             top = int(ids[-1]) + 1
             if top > len(self._slope):  # grow by doubling; earlier views keep the arrays they hold
                 size = max(top, 2 * len(self._slope), 1024)
@@ -167,9 +220,23 @@ class ScoreNormState:
                 slope[:len(self._slope)], offset[:len(self._offset)] = self._slope, self._offset
                 self._slope, self._offset = slope, offset
             self._slope[ids], self._offset[ids] = lines.slope, lines.offset
-            envelope = np.maximum(envelope, _envelope(lines.slope, lines.offset))
-            self._max_id = int(ids[-1])
-        self._view = NormView(cohort, self._slope, self._offset, envelope)
+            self._max_id = max(self._max_id, int(ids[-1]))
+        envelope, outliers, outlier_vectors = view.envelope.copy(), view.outliers, view.outlier_vectors
+        lonely = np.zeros(len(ids), dtype=bool)
+        for start in range(0, len(ids), _LINE_BATCH):
+            rows = slice(start, start + _LINE_BATCH)
+            values = _at_grid(lines.slope[rows], lines.offset[rows])
+            lonely[rows] = (values > view.cap).any(axis=1)
+            kept = values[~lonely[rows]]
+            if len(kept):
+                envelope = np.maximum(envelope, kept.max(axis=0))
+        if lonely.any():  # a new index (earlier views keep theirs), of the embeddings as stored
+            added = store.embeddings_of(conn, ids[lonely].tolist(), self.pack.embedding_size)
+            outlier_vectors = np.concatenate([outlier_vectors, added])
+            outliers = FlatIndex(self.pack.embedding_size)
+            outliers.add(np.concatenate([view.outliers.ids(), ids[lonely].astype(np.uint64)]), outlier_vectors)
+        self._view = NormView(view.cohort, self._slope, self._offset, envelope, outliers, view.cap, outlier_vectors)
+        return self._view
 
     def cohort_in(self, conn: sqlite3.Connection) -> Cohort | None:
         """The cohort inside a write transaction (read again only when score_norm_version moved)."""
@@ -192,13 +259,11 @@ def search_view(norm: ScoreNormState, conn: sqlite3.Connection, fixed_threshold:
     """The view a search normalises with, or None and why not."""
     if fixed_threshold:
         return None, not_normalised(FIXED_THRESHOLD)
-    if norm_store.policy(conn) == "off":
-        return None, not_normalised(SWITCHED_OFF)
     if not can_normalise(norm.pack):
         return None, not_normalised(no_table(norm.pack))
     view = norm.view(conn)
     if view is None:
-        return None, not_normalised(NO_COHORT)
+        return None, not_normalised(SWITCHED_OFF if norm.switched_off else NO_COHORT)
     return view, view.normalisation
 
 
@@ -319,9 +384,13 @@ def pair_scores(norm: ScoreNormState, conn: sqlite3.Connection, row: int, others
 
 def _candidates(index: FlatIndex, queries: FloatArray, probe: Lines, view: NormView, k: int
                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Float64Array, Float64Array]:
-    """The k best cosines of each query, their z (-inf where no face), and a bound on the z of every
-    face not among them (-inf when none is left out)."""
+    """The k best cosines of each query and every outlier face, their z (-inf where no face), and a
+    bound on the z of every face not among them (-inf when none is left out)."""
     ids, cosine = index.search(queries, k)
+    if k < len(index) and len(view.outliers):
+        more_ids, more = view.outliers.search(queries, len(view.outliers))
+        more_ids = np.where(np.array([np.isin(m, i) for m, i in zip(more_ids, ids)]), -1, more_ids)  # seen twice
+        ids, cosine = np.concatenate([ids, more_ids], axis=1), np.concatenate([cosine, more], axis=1)
     valid = ids >= 0
     rows = np.where(valid, ids, 0)
     z = normalise(cosine, Lines(probe.slope[:, None], probe.offset[:, None]), view.lines_of(rows))
@@ -329,10 +398,35 @@ def _candidates(index: FlatIndex, queries: FloatArray, probe: Lines, view: NormV
         raise CollectionFileError("damaged collection database: a stored face has no AS-norm line")
     z = np.where(valid, z, -np.inf)
     if k < len(index):
-        bound = view.unseen_bound(probe, cosine[:, -1])
+        bound = view.unseen_bound(probe, cosine[:, k - 1])
     else:
         bound = np.full(len(queries), -np.inf)
     return ids, cosine, z, bound
+
+
+def _how_many(view: NormView, probe: Lines, target: npt.ArrayLike, n: int, wanted: int, asked: int) -> int:
+    """Candidates to ask the FlatIndex for next: enough to hold every face whose cosine could still
+    reach target, as many as the pack's cosine table expects above that cosine (twice, for margin),
+    and at least fourfold the last ask. Only speed depends on it: the bound decides exactness."""
+    from faceindex.thresholds import table_for
+
+    lowest = float(np.min(view.cosine_reaching(probe, target)))
+    table = table_for(view.cohort.pack)
+    if lowest == np.inf or table is None:
+        expected = 0.0
+    elif lowest == -np.inf:
+        expected = float(n)
+    else:
+        expected = 2.0 * n * table.fmr_at(lowest).high
+    k = max(FIRST_K, wanted, int(expected) + wanted + FIRST_K, 4 * asked if asked else 0)
+    return min(n, k)
+
+
+def _first_ask(view: NormView, probe: Lines, threshold: float, n: int, wanted: int) -> int:
+    """The first ask: what the threshold needs (one scan settles a search that finds fewer than
+    `wanted` faces), unless that is much of the collection: then a small one, and the next from what it found."""
+    needed = _how_many(view, probe, threshold, n, wanted, 0)
+    return needed if needed <= max(n // 16, 4096) else min(n, max(FIRST_K, wanted, n // FIRST_SHARE))
 
 
 def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, queries: FloatArray, max_faces: int,
@@ -345,10 +439,11 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
     if n == 0:
         return [[] for _ in queries]
     probe = view.cohort.lines(queries)
-    k = min(n, max(FIRST_K, max_faces + 1))
+    wanted = max_faces + 1
+    k = _first_ask(view, probe, threshold, n, wanted)
     while True:
         ids, cosine, z, bound = _candidates(index, queries, probe, view, k)
-        chosen, settled = [], True
+        chosen, settled, target = [], True, np.full(len(queries), float(threshold))
         for i in range(len(queries)):
             ok = (ids[i] >= 0) & (z[i] >= threshold)
             if exclude[i] is not None:
@@ -357,10 +452,12 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
             order = at[np.lexsort((ids[i][at], -z[i][at]))][:max_faces]
             if bound[i] >= threshold and (len(order) < max_faces or z[i][order[-1]] <= bound[i]):
                 settled = False  # a face not among the candidates could still belong here
+            if len(order) == max_faces:
+                target[i] = max(threshold, float(z[i][order[-1]]))
             chosen.append(order)
         if settled or k >= n:
             break
-        k = min(n, 4 * k)
+        k = _how_many(view, probe, target, n, wanted, k)
     records = store.faces_by_row_ids(conn, [int(ids[i][j]) for i, order in enumerate(chosen) for j in order])
     return [[FaceMatch(similarity(cosine[i][j]), records[int(ids[i][j])], score=float(z[i][j])) for j in order]
             for i, order in enumerate(chosen)]
@@ -376,7 +473,8 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
     if n == 0:
         return []
     probe = view.cohort.lines(queries)
-    k = min(n, max(FIRST_K, 8 * max_users))
+    wanted = max(FIRST_K, 8 * max_users)
+    k = _first_ask(view, probe, threshold, n, wanted)
     while True:
         ids, cosine, z, bound = _candidates(index, queries, probe, view, k)
         valid = (ids >= 0) & (z >= threshold)
@@ -396,7 +494,8 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
         if len(confirmed) >= max_users or k >= n or unseen < threshold:
             top = confirmed[:max_users]
             break
-        k = min(n, 4 * k)
+        target = max(threshold, ranked[max_users - 1][1][0]) if len(ranked) >= max_users else threshold
+        k = _how_many(view, probe, target, n, wanted, k)
     users = store.users_by_id(conn, [user for user, _ in top])
     records = store.faces_by_row_ids(conn, [row for _, (_, row, _) in top])
     return [UserMatch(similarity(cos), users[user], records[row], score=score) for user, (score, row, cos) in top]

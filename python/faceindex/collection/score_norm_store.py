@@ -58,6 +58,14 @@ def set_source(conn: sqlite3.Connection, value: str) -> None:
     conn.execute("UPDATE meta SET value = ? WHERE key = 'score_cohort_source'", (value,))
 
 
+def view_key(conn: sqlite3.Connection) -> tuple[int, int, int, str]:
+    """generation, erase_generation, score_norm_version and policy, in one statement (every search reads them)."""
+    rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'erase_generation', "
+                             "'score_norm_version', 'score_cohort_policy')").fetchall())
+    return (int(rows["generation"]), int(rows["erase_generation"]), int(rows["score_norm_version"]),
+            str(rows["score_cohort_policy"]))
+
+
 def version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key = 'score_norm_version'").fetchone()[0])
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -98,7 +99,7 @@ class Cohort:
     def top_k(self) -> int:
         return top_k_for(self.size)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Which cohort this is: a hash of its embeddings and pack (16 hex digits)."""
         h = hashlib.sha256(f"{self.pack.name}\0{self.pack.version}\0{self.top_k}\0".encode())
@@ -111,12 +112,17 @@ class Cohort:
     def lines(self, vectors: npt.ArrayLike, own_slot: npt.ArrayLike | None = None) -> Lines:
         """The normalisation lines of faces ([n, d] unit vectors); own_slot[i] >= 0 is face i's own
         place in the cohort, left out of its statistics (a face is no stranger to itself)."""
-        mean, spread = cohort_statistics(vectors, self.embeddings, self.top_k, own_slot)
+        mean, spread = cohort_statistics(vectors, self.embeddings, self.top_k, own_slot, self._transposed)
         return Lines.of(mean, spread)
+
+    @cached_property
+    def _transposed(self) -> FloatArray:
+        return np.ascontiguousarray(self.embeddings.T)
 
 
 def cohort_statistics(vectors: npt.ArrayLike, cohort: FloatArray, top_k: int,
-                      own_slot: npt.ArrayLike | None = None) -> tuple[Float64Array, Float64Array]:
+                      own_slot: npt.ArrayLike | None = None, cohort_t: FloatArray | None = None
+                      ) -> tuple[Float64Array, Float64Array]:
     """Mean and spread (population standard deviation) of each face's top_k cosines against the
     cohort, in blocks of faces (one float32 matrix product each)."""
     v = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -127,7 +133,7 @@ def cohort_statistics(vectors: npt.ArrayLike, cohort: FloatArray, top_k: int,
     slots = None if own_slot is None else np.asarray(own_slot, dtype=np.int64)
     mean = np.empty(len(v))
     spread = np.empty(len(v))
-    cohort_t = np.ascontiguousarray(cohort.T)
+    cohort_t = np.ascontiguousarray(cohort.T) if cohort_t is None else cohort_t
     for start in range(0, len(v), _BLOCK):
         rows = slice(start, min(len(v), start + _BLOCK))
         scores = v[rows] @ cohort_t
