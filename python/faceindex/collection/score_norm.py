@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 ENVELOPE_POINTS = 129
 _GRID = np.linspace(-1.01, 1.01, ENVELOPE_POINTS)  # float32 cosines of unit vectors stay inside
 BOUND_SLACK = 1e-9
+FLOOR_MARGIN = 1e-6  # cosine
 FIRST_K = 64  # candidates asked for at first: at least this, max_faces + 1, and 1/256 of the faces
 FIRST_SHARE = 256
 # The loneliest faces (those whose line rises highest: a low cohort mean, a small spread) would set
@@ -382,12 +383,27 @@ def pair_scores(norm: ScoreNormState, conn: sqlite3.Connection, row: int, others
 # -- exact searches on normalised scores ------------------------------------------------------------
 
 
-def _candidates(index: FlatIndex, queries: FloatArray, probe: Lines, view: NormView, k: int
-                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Float64Array, Float64Array]:
-    """The k best cosines of each query and every outlier face, their z (-inf where no face), and a
-    bound on the z of every face not among them (-inf when none is left out)."""
+def _best_cosines(index: FlatIndex, queries: FloatArray, k: int, floor: Float64Array
+                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Each query's k best cosines at or above its floor (ids -1 and -inf past the last). The one call
+    into the index: a scan that takes a floor (a compressed scan's min_score) prunes by it; this f32
+    scan asks for k and drops what is below."""
     ids, cosine = index.search(queries, k)
-    if k < len(index) and len(view.outliers):
+    below = ~(cosine.astype(np.float64) >= floor[:, None])
+    ids[below], cosine[below] = -1, -np.inf
+    return ids, cosine
+
+
+def _candidates(index: FlatIndex, queries: FloatArray, probe: Lines, view: NormView, k: int, floor: Float64Array
+                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Float64Array, Float64Array]:
+    """The k best cosines of each query at or above its floor and every outlier face, their z (-inf
+    where no face), and a bound on the z of every face not among them (-inf when none is left out).
+
+    floor[i]: no face below it can reach what query i needs (NormView.cosine_reaching), so a query
+    that gets fewer than k faces has seen every face that can; its bound is the bound at its floor."""
+    ids, cosine = _best_cosines(index, queries, k, floor)
+    full = ids[:, k - 1] >= 0  # k faces at or above the floor: faces beyond the k-th may be unseen
+    if len(view.outliers):
         more_ids, more = view.outliers.search(queries, len(view.outliers))
         more_ids = np.where(np.array([np.isin(m, i) for m, i in zip(more_ids, ids)]), -1, more_ids)  # seen twice
         ids, cosine = np.concatenate([ids, more_ids], axis=1), np.concatenate([cosine, more], axis=1)
@@ -397,10 +413,11 @@ def _candidates(index: FlatIndex, queries: FloatArray, probe: Lines, view: NormV
     if np.isnan(z[valid]).any():
         raise CollectionFileError("damaged collection database: a stored face has no AS-norm line")
     z = np.where(valid, z, -np.inf)
-    if k < len(index):
-        bound = view.unseen_bound(probe, cosine[:, k - 1])
-    else:
+    if k >= len(index):
         bound = np.full(len(queries), -np.inf)
+    else:
+        unseen_below = np.where(full, cosine[:, k - 1].astype(np.float64), floor)
+        bound = np.where(np.isneginf(unseen_below), -np.inf, view.unseen_bound(probe, unseen_below))
     return ids, cosine, z, bound
 
 
@@ -417,9 +434,16 @@ def _how_many(view: NormView, probe: Lines, target: npt.ArrayLike, n: int, wante
     elif lowest == -np.inf:
         expected = float(n)
     else:
-        expected = 2.0 * n * table.fmr_at(lowest).high
+        expected = 1.5 * n * table.fmr_at(lowest).value
     k = max(FIRST_K, wanted, int(expected) + wanted + FIRST_K, 4 * asked if asked else 0)
     return min(n, k)
+
+
+def _floor(view: NormView, probe: Lines, threshold: float) -> Float64Array:
+    """Per query, a cosine below which no face outside the outliers can reach the threshold (a little
+    under the one the bound gives, so that the bound there is below the threshold despite rounding;
+    _candidates computes that bound rather than assume it)."""
+    return view.cosine_reaching(probe, threshold) - FLOOR_MARGIN
 
 
 def _first_ask(view: NormView, probe: Lines, threshold: float, n: int, wanted: int) -> int:
@@ -441,8 +465,9 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
     probe = view.cohort.lines(queries)
     wanted = max_faces + 1
     k = _first_ask(view, probe, threshold, n, wanted)
+    floor = _floor(view, probe, threshold)
     while True:
-        ids, cosine, z, bound = _candidates(index, queries, probe, view, k)
+        ids, cosine, z, bound = _candidates(index, queries, probe, view, k, floor)
         chosen, settled, target = [], True, np.full(len(queries), float(threshold))
         for i in range(len(queries)):
             ok = (ids[i] >= 0) & (z[i] >= threshold)
@@ -475,8 +500,9 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
     probe = view.cohort.lines(queries)
     wanted = max(FIRST_K, 8 * max_users)
     k = _first_ask(view, probe, threshold, n, wanted)
+    floor = _floor(view, probe, threshold)
     while True:
-        ids, cosine, z, bound = _candidates(index, queries, probe, view, k)
+        ids, cosine, z, bound = _candidates(index, queries, probe, view, k, floor)
         valid = (ids >= 0) & (z >= threshold)
         if exclude_row is not None:
             valid &= ids != exclude_row
