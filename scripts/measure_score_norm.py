@@ -136,6 +136,9 @@ def main(npz: Path, pairs_file: Path, out: Path, cohort_sizes: list[int]) -> Non
             print(key, {k: round(v["fnmr"]["value"] * 100, 1) for k, v in rows[key]["cross_validated"].items()
                         if v["resolved"]}, f"{time.time() - t:.0f} s", flush=True)
     sweep = {}
+    from faceindex.evaluation import normalised_scores
+
+    normalised_scores.MIN_COHORT_SIZE = 1  # smaller cohorts than faceindex accepts, to show why it does not
     for size in (300, 500, 1000, 2000):
         r = measure(mirrored, has_face, labels, folds, size)["cross_validated"]
         sweep[f"{size}"] = {t: round(v["fnmr"]["value"], 4) for t, v in r.items()}

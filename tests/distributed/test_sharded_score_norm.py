@@ -63,7 +63,9 @@ def test_one_cohort_for_the_whole_collection_and_the_same_answers_as_one_collect
     homes = {shard_of(placement_key(None, records[f].image_id), SHARDS) for f in cohorts[0][0] if f is not None}
     assert homes == set(range(SHARDS))
     # One Collection holding the same faces, given the same cohort, answers the same.
-    digest = score_norm.set_given_cohort(single._open(), cohorts[0][0], cohorts[0][1], "the sharded one's")
+    state = single._open()
+    digest = score_norm.set_given_cohort(state.score_norm, state.conn(), cohorts[0][0], cohorts[0][1],
+                                         "the sharded one's")
     assert digest == first.normalisation.cohort_id
     for q in (0, 5, 17, 400, 1200):
         for kwargs in ({"max_fmr": 1e-3}, {"max_fpir": 0.01}, {"max_fmr": 0.2}):

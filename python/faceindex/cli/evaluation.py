@@ -59,7 +59,7 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
         written.append((path.with_name(path.name.removesuffix(".json") + ".as-norm.json"), normalised))
         normalised.save(written[-1][0])
     thresholds.forget_loaded_tables()
-    report = [{"table": str(where), "score": t.score, "pack": engine.pack.ref, "impostor_pairs": t.impostor_pairs,
+    report: list[dict[str, Any]] = [{"table": str(where), "score": t.score, "pack": engine.pack.ref, "impostor_pairs": t.impostor_pairs,
                "genuine_pairs": t.genuine_pairs, "resolved_fmr": t.resolved_fmr, "operating_points": _points(t)}
               for where, t in written]
 

@@ -44,7 +44,6 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -58,9 +57,6 @@ from faceindex.thresholds import cohorts as user_cohorts
 from faceindex.thresholds.choice import can_normalise
 from faceindex.thresholds.score_norm import COHORT_SIZE, MIN_COHORT_SIZE, Cohort, Lines, cohort_statistics, normalise
 from faceindex.types import Float64Array, FloatArray, PackInfo, ScoreNormalisation
-
-if TYPE_CHECKING:
-    from faceindex.collection.state import CollectionState
 
 ENVELOPE_POINTS = 129
 _GRID = np.linspace(-1.01, 1.01, ENVELOPE_POINTS)  # float32 cosines of unit vectors stay inside
@@ -120,7 +116,8 @@ class NormView:
         j = np.clip(np.searchsorted(_GRID, r, side="right") - 1, 0, ENVELOPE_POINTS - 2)
         w = (r - _GRID[j]) / (_GRID[j + 1] - _GRID[j])
         chord = self.envelope[j] + w * (self.envelope[j + 1] - self.envelope[j])
-        return probe.slope * r - probe.offset + chord + BOUND_SLACK  # type: ignore[no-any-return]
+        bound: Float64Array = probe.slope * r - probe.offset + chord + BOUND_SLACK
+        return bound
 
 
     def cosine_reaching(self, probe: Lines, target: npt.ArrayLike) -> Float64Array:
@@ -143,7 +140,8 @@ class NormView:
 
 def _at_grid(slope: Float64Array, offset: Float64Array) -> Float64Array:
     """[faces, ENVELOPE_POINTS]: each line's p r - o at the grid's cosines."""
-    return slope[:, None] * _GRID[None, :] - offset[:, None]  # type: ignore[no-any-return]
+    values: Float64Array = slope[:, None] * _GRID[None, :] - offset[:, None]
+    return values
 
 
 def _cap(slope: Float64Array, offset: Float64Array) -> Float64Array:
@@ -530,59 +528,55 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
 # -- a cohort set from outside: the shards of a sharded collection -----------------------------------
 
 
-def make_given(state: CollectionState) -> None:
+def make_given(norm: ScoreNormState, conn: sqlite3.Connection) -> None:
     """The collection's cohort will be set from outside (a shard of a sharded collection): a cohort it
     formed of its own faces, if any, is dropped with its lines."""
-    conn = state.conn()
     with store.write_transaction(conn):
         if norm_store.policy(conn) == "own":
             norm_store.set_policy(conn, "given")
-            norm_store.set_cohort(conn, [], np.zeros((0, state.pack.embedding_size), np.float32))
+            norm_store.set_cohort(conn, [], np.zeros((0, norm.pack.embedding_size), np.float32))
             norm_store.set_source(conn, "")
             norm_store.clear_lines(conn)
             norm_store.bump_version(conn)
 
 
-def set_given_cohort(state: CollectionState, face_ids: Sequence[str | None], vectors: FloatArray,
-                     source: str) -> str | None:
+def set_given_cohort(norm: ScoreNormState, conn: sqlite3.Connection, face_ids: Sequence[str | None],
+                     vectors: FloatArray, source: str) -> str | None:
     """Make these faces the collection's cohort (policy "given") and compute every line against it;
     the cohort's digest."""
-    conn = state.conn()
     with store.write_transaction(conn):
         norm_store.set_policy(conn, "given")
-        use_cohort(state.score_norm, conn, face_ids, np.ascontiguousarray(vectors, dtype=np.float32), source)
-        cohort = state.score_norm.cohort_in(conn)
+        use_cohort(norm, conn, face_ids, np.ascontiguousarray(vectors, dtype=np.float32), source)
+        cohort = norm.cohort_in(conn)
     return cohort.digest if cohort is not None else None
 
 
-def add_given_faces(state: CollectionState, face_ids: Sequence[str], vectors: FloatArray) -> str | None:
+def add_given_faces(norm: ScoreNormState, conn: sqlite3.Connection, face_ids: Sequence[str],
+                    vectors: FloatArray) -> str | None:
     """More faces join a given cohort (replacing erased ones); stored lines are kept."""
-    conn = state.conn()
     with store.write_transaction(conn):
         norm_store.add_to_cohort(conn, face_ids, np.ascontiguousarray(vectors, dtype=np.float32))
         norm_store.bump_version(conn)
-        cohort = state.score_norm.cohort_in(conn)
+        cohort = norm.cohort_in(conn)
     return cohort.digest if cohort is not None else None
 
 
-def cohort_status(state: CollectionState) -> tuple[int, str | None, int, list[str]]:
+def cohort_status(norm: ScoreNormState, conn: sqlite3.Connection) -> tuple[int, str | None, int, list[str]]:
     """Faces stored, the cohort's digest (None: no cohort) and size, and the collection's faces in it."""
-    conn = state.conn()
     with store.read_transaction(conn):
-        cohort = read_cohort(conn, state.pack)
+        cohort = read_cohort(conn, norm.pack)
         return (store.face_count(conn), cohort.digest if cohort is not None else None, norm_store.cohort_size(conn),
                 sorted(norm_store.cohort_face_ids(conn)))
 
 
-def sample_faces(state: CollectionState, k: int, leave_out: Sequence[str], seed: int | None = None
-                 ) -> tuple[list[str], FloatArray]:
+def sample_faces(norm: ScoreNormState, conn: sqlite3.Connection, k: int, leave_out: Sequence[str],
+                 seed: int | None = None) -> tuple[list[str], FloatArray]:
     """k of the stored faces at random (fewer if there are not so many), none of leave_out: ids, embeddings."""
-    conn = state.conn()
     with store.read_transaction(conn):
         rows = store.all_face_ids(conn)
         taken = store.faces_by_face_ids(conn, list(leave_out))
         rows = np.setdiff1d(rows, np.array([r for r, _ in taken.values()], dtype=np.int64), assume_unique=True)
         chosen = np.sort(np.random.default_rng(seed).choice(rows, min(k, len(rows)), replace=False))
         records = store.faces_by_row_ids(conn, chosen.tolist())
-        vectors = store.embeddings_of(conn, chosen.tolist(), state.pack.embedding_size)
+        vectors = store.embeddings_of(conn, chosen.tolist(), norm.pack.embedding_size)
     return [records[int(r)].face_id for r in chosen], np.array(vectors)

@@ -88,7 +88,8 @@ class Shard:
         self.collection: Collection = Collections(self.directory).collection(collection_id)
         self.pack = self.collection.pack
         # issue 29: the cohort is the whole collection's, set by ShardedCollection on every shard alike
-        score_norm.make_given(self.collection._open())
+        state = self.collection._open()
+        score_norm.make_given(state.score_norm, state.conn())
         self._write_lock = threading.Lock()  # held while a write checks for its earlier self and stores
         self._local = threading.local()
         self._answers: OrderedDict[str, IndexFacesResult] = OrderedDict()
@@ -317,16 +318,20 @@ class Shard:
 
     def cohort_status(self) -> tuple[int, str | None, int, list[str]]:
         """Faces here, the cohort's digest (None: none) and size, and this shard's faces in it."""
-        return score_norm.cohort_status(self.collection._open())
+        state = self.collection._open()
+        return score_norm.cohort_status(state.score_norm, state.conn())
 
     def sample_faces(self, k: int, leave_out: Sequence[str], seed: int | None = None) -> tuple[list[str], FloatArray]:
-        return score_norm.sample_faces(self.collection._open(), k, leave_out, seed)
+        state = self.collection._open()
+        return score_norm.sample_faces(state.score_norm, state.conn(), k, leave_out, seed)
 
     def set_cohort(self, face_ids: Sequence[str], embeddings: FloatArray, source: str) -> str | None:
-        return score_norm.set_given_cohort(self.collection._open(), list(face_ids), embeddings, source)
+        state = self.collection._open()
+        return score_norm.set_given_cohort(state.score_norm, state.conn(), list(face_ids), embeddings, source)
 
     def add_cohort_faces(self, face_ids: Sequence[str], embeddings: FloatArray) -> str | None:
-        return score_norm.add_given_faces(self.collection._open(), list(face_ids), embeddings)
+        state = self.collection._open()
+        return score_norm.add_given_faces(state.score_norm, state.conn(), list(face_ids), embeddings)
 
     def forget_cohort_faces(self, face_ids: Sequence[str]) -> None:
         """Erase this shard's copies of faces erased on another shard (a deleted user's)."""

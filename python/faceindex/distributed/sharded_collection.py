@@ -82,7 +82,7 @@ from faceindex.errors import (
 )
 from faceindex import thresholds
 from faceindex.thresholds.score_norm import COHORT_SIZE, MIN_COHORT_SIZE
-from faceindex.types import Face, FloatArray, PackInfo, ScoreNormalisation, ThresholdChoice
+from faceindex.types import Face, FloatArray, PackInfo, ScoreKind, ScoreNormalisation, ThresholdChoice
 
 __all__ = ["LAYOUT_NAME", "SHARDED_FOLDER", "ShardedCollection", "sharded_path"]
 
@@ -320,8 +320,8 @@ class ShardedCollection:
             status = self._keep_cohort(status, timeout_s)
         size = sum(s[0] for s in status.values())
         digests = {s[1] for s in status.values()}
-        score = "as-norm" if (threshold is None and len(digests) == 1 and None not in digests
-                              and thresholds.can_normalise(self.pack)) else "cosine"
+        score: ScoreKind = "as-norm" if (threshold is None and len(digests) == 1 and None not in digests
+                                         and thresholds.can_normalise(self.pack)) else "cosine"
         return (thresholds.for_search(self.pack, size, threshold, max_fmr, max_fpir, score), sorted(status), missing,
                 size)
 

@@ -64,7 +64,7 @@ class Lines:
         m = np.asarray(mean, dtype=np.float64)
         return cls(0.5 / d, 0.5 * m / d)
 
-    def take(self, rows: npt.ArrayLike) -> Lines:
+    def take(self, rows: npt.NDArray[np.int64] | list[int] | slice) -> Lines:
         return Lines(self.slope[rows], self.offset[rows])
 
 
@@ -72,7 +72,8 @@ def normalise(cosine: npt.ArrayLike, a: Lines, b: Lines) -> Float64Array:
     """z of pairs (a[i], b[i]) (or broadcast: a [q, 1] against b [1, n]) from their cosines.
     One formula everywhere: bounds and scores computed with it agree to the last bit."""
     s = np.asarray(cosine, dtype=np.float64)
-    return (a.slope + b.slope) * s - (a.offset + b.offset)  # type: ignore[no-any-return]
+    z: Float64Array = (a.slope + b.slope) * s - (a.offset + b.offset)
+    return z
 
 
 @dataclass(frozen=True)
