@@ -122,7 +122,7 @@ def _rate(r: Any) -> Any:
 
 
 def main(npz: Path, pairs_file: Path, out: Path, cohort_sizes: list[int]) -> None:
-    data = np.load(npz)
+    data = np.load(npz, allow_pickle=False)
     labels, has_face = data["labels"], data["has_face"]
     folds = lfw_folds(pairs_file, labels)
     plain = unit(data["plain"])

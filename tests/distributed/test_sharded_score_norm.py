@@ -62,37 +62,45 @@ def test_one_cohort_for_the_whole_collection_and_the_same_answers_as_one_collect
 
     homes = {shard_of(placement_key(None, records[f].image_id), SHARDS) for f in cohorts[0][0] if f is not None}
     assert homes == set(range(SHARDS))
-    # One Collection holding the same faces, given the same cohort, answers the same.
+    # One Collection holding the same faces (the same images, its own face ids), given the same cohort,
+    # answers the same.
+    single_id = {f.external_image_id: f.face_id for f in single.iter_faces()}
+    same_faces = [single_id[records[f].external_image_id] for f in cohorts[0][0] if f is not None]
     state = single._open()
-    digest = score_norm.set_given_cohort(state.score_norm, state.conn(), cohorts[0][0], cohorts[0][1],
+    digest = score_norm.set_given_cohort(state.score_norm, state.conn(), same_faces, cohorts[0][1],
                                          "the sharded one's")
     assert digest == first.normalisation.cohort_id
+    # Scores agree to 1e-6, not to the bit: a face's line comes from a matrix product whose rounding
+    # depends on the batch it was computed in (a shard's faces, or all of them), a few 1e-9 in z.
     for q in (0, 5, 17, 400, 1200):
         for kwargs in ({"max_fmr": 1e-3}, {"max_fpir": 0.01}, {"max_fmr": 0.2}):
             mine = sharded.search_faces_by_embedding(faces[q], pack=pack, max_faces=15, **kwargs)
             theirs = single.search_faces_by_embedding(faces[q], pack=pack, max_faces=15, **kwargs)
             assert mine.threshold == theirs.threshold and mine.threshold_choice.score == "as-norm"
-            assert [(m.face.face_id, m.score) for m in mine.face_matches] == \
-                [(m.face.face_id, pytest.approx(m.score, abs=1e-9)) for m in theirs.face_matches]
+            assert [(m.face.external_image_id, m.score) for m in mine.face_matches] == \
+                [(m.face.external_image_id, pytest.approx(m.score, abs=1e-6)) for m in theirs.face_matches]
     # Users: each person's faces (placed on the user's shard when associated there).
+    by_image = {"sharded": {r.external_image_id: r.face_id for r in records.values()}, "single": single_id}
     for person in range(20):
         user = f"person{person}"
         for c in (sharded, single):
             c.create_user(user)
-        mine_ids = [f.face_id for f in single.iter_faces() if int(f.external_image_id[3:]) in
-                    np.flatnonzero(who == person).tolist()]
-        for c in (sharded, single):
-            c.associate_faces(user, mine_ids[:1])
-        a = sharded.associate_faces(user, mine_ids[1:]) if len(mine_ids) > 1 else None
-        b = single.associate_faces(user, mine_ids[1:]) if len(mine_ids) > 1 else None
-        if a is not None and b is not None:
-            assert a.normalisation.applied and sorted(a.associated_faces) == sorted(b.associated_faces)
+        images = [f"img{i:04d}" for i in np.flatnonzero(who == person)]
+        ids = {c: [by_image[c][image] for image in images] for c in ("sharded", "single")}
+        sharded.associate_faces(user, ids["sharded"][:1])
+        single.associate_faces(user, ids["single"][:1])
+        if len(images) > 1:
+            a = sharded.associate_faces(user, ids["sharded"][1:])
+            b = single.associate_faces(user, ids["single"][1:])
+            assert a.normalisation.applied and b.normalisation.applied
+            assert sorted(images[ids["sharded"].index(f)] for f in a.associated_faces) == \
+                sorted(images[ids["single"].index(f)] for f in b.associated_faces)
     for q in (0, 3, 9):
         mine = sharded.search_users_by_embedding(faces[q], pack=pack, max_users=5, max_fmr=1e-2)
         theirs = single.search_users_by_embedding(faces[q], pack=pack, max_users=5, max_fmr=1e-2)
         assert mine.normalisation.applied
         assert [(m.user.user_id, m.score) for m in mine.user_matches] == \
-            [(m.user.user_id, pytest.approx(m.score, abs=1e-9)) for m in theirs.user_matches]
+            [(m.user.user_id, pytest.approx(m.score, abs=1e-6)) for m in theirs.user_matches]
 
 
 def test_an_erased_cohort_face_leaves_every_shards_cohort_and_is_replaced(both: tuple) -> None:  # type: ignore[type-arg]
