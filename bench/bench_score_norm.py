@@ -3,7 +3,9 @@ one judging on cosines (score_normalisation=False: today's search and store) and
 scores (its own cohort of 1,000 faces, a line per face).
 
 Targets (issue 29): search latency at 1M faces within 1.2x of the cosine collection's; faces stored
-per second (embeddings given) within 1.3x.
+per second (embeddings given) within 1.3x. Both are measured interleaved (each search on both
+collections in turn; batches stored into both in turn), so that the machine's load weighs on both
+alike: the ratios are the figures (records "search latency, interleaved" and "store rate").
 
 The faces are synthetic but shaped like the dlib pack's (DlibLikeFaces below): cosines of
 different people around 0.85 (1% above 0.92), the mean and spread of a face's top 200 cosines
@@ -25,9 +27,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Ratio
 from faceindex import Collections, PackInfo, thresholds
-from faceindex.collection import Collection, score_norm
+from faceindex.collection import score_norm
 from faceindex.evaluation.calibrate import tables_of
 from faceindex.thresholds import CalibrationTable
 from faceindex.types import Face
@@ -37,12 +38,6 @@ BATCH = 10_000
 DIM = 128
 PACK = PackInfo("bench-dlib-like", "1", DIM, 0.93, "benchmark", "none", "none", "none")
 
-RATIOS = [
-    Ratio(f"AS-norm / cosine search, default decision (FPIR 1%), {FACES:,} faces", "search_as_norm_default",
-          "search_cosine_default", "<= 1.2"),
-    Ratio(f"AS-norm / cosine search, the 10 best whatever they score, {FACES:,} faces", "search_as_norm_top10",
-          "search_cosine_top10", "<= 1.2"),
-]
 
 
 class DlibLikeFaces:
@@ -126,35 +121,6 @@ def test_store_rate(built: dict[str, Any], record: Any) -> None:
            load_average=os.getloadavg()[0],
            note="index_embeddings of the same faces into both, batches interleaved; the AS-norm collection "
                 "forms its cohort at 1,000 faces and computes each face's line in the storing transaction")
-
-
-def _search(benchmark: Any, built: dict[str, Any], name: str, key: str, **criteria: Any) -> None:
-    benchmark.extra_info["key"] = key
-    collection: Collection = built["collections"][name]
-    qs, i = built["queries"], [0]
-
-    def search() -> Any:
-        i[0] += 1
-        return collection.search_faces_by_embedding(qs[i[0] % len(qs)], pack=PACK, max_faces=10, **criteria)
-
-    result = benchmark(search)
-    assert result.normalisation.applied == key.startswith("search_as_norm")
-
-
-def test_search_cosine_default(built: dict[str, Any], benchmark: Any) -> None:
-    _search(benchmark, built, "cosine", "search_cosine_default")
-
-
-def test_search_as_norm_default(built: dict[str, Any], benchmark: Any) -> None:
-    _search(benchmark, built, "as-norm", "search_as_norm_default")
-
-
-def test_search_cosine_top10(built: dict[str, Any], benchmark: Any) -> None:
-    _search(benchmark, built, "cosine", "search_cosine_top10", threshold=-1.0)
-
-
-def test_search_as_norm_top10(built: dict[str, Any], benchmark: Any) -> None:
-    _search(benchmark, built, "as-norm", "search_as_norm_top10", max_fmr=1.0)
 
 
 def test_how_deep_normalised_searches_go(built: dict[str, Any], record: Any, monkeypatch: pytest.MonkeyPatch) -> None:

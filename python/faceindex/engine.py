@@ -177,7 +177,6 @@ class FaceEngine:
             threshold_choice=choice,
             fmr_at_similarity=table.fmr_at(similarity) if table else None,
             faces=(face_a, face_b),
-            score=similarity,
             normalisation=normalisation,
         )
 
@@ -188,8 +187,8 @@ class FaceEngine:
         if cohort == "auto":
             cohort = cohorts.cohort_for(self.pack)
             if cohort is None:
-                return None, ScoreNormalisation("none", "no cohort: `faceindex cohort build` makes one from your own "
-                                                        f"photos for pack {self.pack.name} {self.pack.version}", None)
+                return None, ScoreNormalisation("none", "no cohort (`faceindex cohort build` makes one for pack "
+                                                        f"{self.pack.name} {self.pack.version})", None)
         if cohort is None:
             return None, ScoreNormalisation("none", "no cohort was given", None)
         if not isinstance(cohort, Cohort):

@@ -77,6 +77,12 @@ class ScoreNormalisation:
     def score(self) -> ScoreKind:
         return "cosine" if self.method == "none" else "as-norm"
 
+    def __repr__(self) -> str:  # short when not applied: it rides in every result's repr
+        if not self.applied:
+            return f"ScoreNormalisation('none', {self.cohort!r})"
+        return (f"ScoreNormalisation('as-norm', {self.cohort!r}, cohort_id={self.cohort_id!r}, "
+                f"cohort_size={self.cohort_size}, top_k={self.top_k})")
+
     def __str__(self) -> str:
         if not self.applied:
             return f"not normalised ({self.cohort})"
@@ -181,7 +187,7 @@ class Face:
 class Comparison:
     """The outcome of comparing two faces, with everything it was judged by.
 
-    `score` is what was judged: the cosine similarity itself, or (with a cohort) its AS-norm z;
+    What was judged: the cosine similarity, or (with a cohort) its AS-norm z in `score`;
     `normalisation` says which, and against which cohort."""
 
     similarity: float  # cosine similarity of the two embeddings
@@ -191,5 +197,5 @@ class Comparison:
     threshold_choice: ThresholdChoice  # how the threshold was chosen, and its estimated false-match rate
     fmr_at_similarity: RateEstimate | None  # the FMR at this pair's own score (None: uncalibrated pack)
     faces: tuple[Face | None, Face | None] = field(default=(None, None), compare=False)
-    score: float | None = None  # the score judged: the AS-norm z, or the similarity when not normalised
+    score: float | None = None  # the AS-norm z that was judged; None: the similarity was
     normalisation: ScoreNormalisation = NOT_NORMALISED

@@ -104,7 +104,7 @@ def test_compare_normalises_against_the_users_cohort_and_says_when_it_cannot(
     a, b = data_file("images/face_recognition/obama-480p.jpg"), data_file("images/face_recognition/obama-720p.jpg")
     plain = engine.compare(a, b)
     assert not plain.normalisation.applied and "faceindex cohort build" in plain.normalisation.cohort
-    assert plain.score == plain.similarity and plain.threshold_choice.score == "cosine"
+    assert plain.score is None and plain.threshold_choice.score == "cosine"
     normalised = engine.compare(a, b, cohort=cohort)
     n = normalised.normalisation
     assert n.applied and n.cohort_size == COHORT_SIZE and n.top_k == 200 and n.cohort_id == cohort.digest
