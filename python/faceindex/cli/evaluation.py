@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from faceindex.cli import numbers
 from faceindex.cli.common import OptionGroups, Output, add_command, make_engine
@@ -17,6 +18,9 @@ def add_calibrate(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--out", help="where to write the table (default: the user's calibration folder, where "
                    "faceindex finds it)")
     p.add_argument("--dataset", help="how to name the photos in the table's provenance")
+    p.add_argument("--as-norm", action=argparse.BooleanOptionalAction, default=True,
+                   help="also the table of AS-norm scores, beside the cosine one (default: yes; it needs photos of "
+                        "at least a few hundred people)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
 
@@ -38,18 +42,42 @@ def add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser], grou
 def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
     from faceindex import thresholds
     from faceindex.evaluation.calibrate import calibrate, labelled_photos
+    from faceindex.thresholds import CalibrationTable
     from faceindex.progress import ProgressBar
 
     engine = make_engine(args)
     bar = ProgressBar(len(labelled_photos(Path(args.images))), "embedding", enabled=args.progress)
     try:
-        table = calibrate(engine, Path(args.images), args.dataset or str(args.images),
-                          on_photo=lambda p: bar.advance(p.name))
+        table, normalised = calibrate(engine, Path(args.images), args.dataset or str(args.images),
+                                      on_photo=lambda p: bar.advance(p.name), as_norm=args.as_norm)
     finally:
         bar.close()
     path = Path(args.out) if args.out else thresholds.user_dir() / thresholds.table_file_name(engine.pack.ref)
     table.save(path)
+    written = [(path, table)]
+    if isinstance(normalised, CalibrationTable):  # beside the cosine table, named for it (thresholds/tables.py)
+        written.append((path.with_name(path.name.removesuffix(".json") + ".as-norm.json"), normalised))
+        normalised.save(written[-1][0])
     thresholds.forget_loaded_tables()
+    report: list[dict[str, Any]] = [{"table": str(where), "score": t.score, "pack": engine.pack.ref, "impostor_pairs": t.impostor_pairs,
+               "genuine_pairs": t.genuine_pairs, "resolved_fmr": t.resolved_fmr, "operating_points": _points(t)}
+              for where, t in written]
+
+    def lines() -> list[str]:
+        out_lines = []
+        for r, (where, t) in zip(report, written):
+            out_lines += [f"wrote {where}: {t.source}", f"rates resolved down to FMR {t.resolved_fmr:.2g}"]
+            out_lines += [f"  FMR {p['fmr']:g}: threshold {p['threshold']:.4f}, FNMR {p['fnmr']}"
+                          + (" (fitted tail)" if p["beyond_table"] else "") for p in r["operating_points"]]
+        if isinstance(normalised, str):
+            out_lines.append(normalised)
+        return out_lines
+
+    out.emit(report[0] | {"as_norm": report[1] if len(report) > 1 else normalised}, lines)
+    return EXIT_OK
+
+
+def _points(table: Any) -> list[dict[str, Any]]:
     rows = []
     for fmr in (1e-3, 1e-4, 1e-5, 1e-6):
         try:
@@ -57,12 +85,7 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
         except ValueError:
             continue
         rows.append({"fmr": fmr, "threshold": t, "fnmr": table.fnmr_at(t), "beyond_table": beyond})
-    out.emit({"table": str(path), "pack": engine.pack.ref, "impostor_pairs": table.impostor_pairs,
-              "genuine_pairs": table.genuine_pairs, "resolved_fmr": table.resolved_fmr, "operating_points": rows},
-             lambda: [f"wrote {path}: {table.source}", f"rates resolved down to FMR {table.resolved_fmr:.2g}"] + [
-                 f"  FMR {r['fmr']:g}: threshold {r['threshold']:.4f}, FNMR {r['fnmr']}"
-                 + (" (fitted tail)" if r["beyond_table"] else "") for r in rows])
-    return EXIT_OK
+    return rows
 
 
 def cmd_eval(args: argparse.Namespace, out: Output) -> int:
@@ -71,10 +94,27 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
     report, html_path, json_path = run_eval(make_engine(args), Path(args.source), args.pairs, args.groups, args.out,
                                             args.threshold, args.gallery_split, args.progress)
     points = [p for p in report.verification.points if p.resolved]
-    out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification},
+    pipes = report.pipelines
+    crossed = pipes.cross_validated if pipes is not None else {}
+
+    def side_by_side() -> list[str]:
+        if not crossed:
+            return []
+        lines = ["cross-validated FNMR (thresholds chosen on other people): cosine | AS-norm"]
+        for k, point in enumerate(crossed.get("cosine", [])):
+            other = crossed["as-norm"][k] if "as-norm" in crossed else None
+            cells = [str(p.fnmr) if p is not None and p.resolved else "not resolved" for p in (point, other)]
+            lines.append(f"  FMR {point.target:g}: {cells[0]} | {cells[1] if other is not None else '-'}")
+        if pipes is not None and "as-norm" not in crossed:
+            lines.append(f"  AS-norm {pipes.normalisation}")
+        return lines
+
+    out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification,
+              "pipelines": pipes},
              lambda: [
                  f"{report.images} images, {report.identities} identities, {report.images_without_face} without a face",
                  *[f"FNMR at FMR {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})" for p in points],
+                 *side_by_side(),
                  *([f"rank-1: {report.identification.rank1}"] if report.identification else []),
                  f"report: {html_path}", f"json:   {json_path}"])
     return EXIT_OK

@@ -6,7 +6,7 @@ import argparse
 
 from faceindex.cli import numbers
 from faceindex.cli.common import OptionGroups, Output, add_command, box, inference, make_engine
-from faceindex.cli.results import threshold_line
+from faceindex.cli.results import normalisation_line, threshold_line
 from faceindex.errors import EXIT_OK
 
 
@@ -25,8 +25,9 @@ def add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser], gr
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     c = make_engine(args).compare(args.a, args.b, threshold=args.threshold, max_fmr=args.max_fmr)
-    out.emit(c, lambda: [f"similarity {c.similarity:.4f}: {'same person' if c.same_person else 'different people'}",
-                         threshold_line(c)])
+    score = f" (AS-norm score {c.score:.4f})" if c.normalisation.applied and c.score is not None else ""
+    out.emit(c, lambda: [f"similarity {c.similarity:.4f}{score}: {'same person' if c.same_person else 'different people'}",
+                         threshold_line(c), normalisation_line(c)])
     return EXIT_OK
 
 

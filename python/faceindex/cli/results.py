@@ -17,17 +17,27 @@ def threshold_line(result: Any) -> str:
     rates = [f"FMR {c.fmr}"] if c.fmr is not None else ["error rates not measured for this pack"]
     if c.fpir is not None:
         rates.append(f"FPIR {c.fpir}")
-    return f"threshold {result.threshold:.4f} ({how}; {', '.join(rates)}; pack {result.pack})"
+    scale = "AS-norm score " if c.score == "as-norm" else ""
+    return f"threshold {scale}{result.threshold:.4f} ({how}; {', '.join(rates)}; pack {result.pack})"
+
+
+def normalisation_line(result: Any) -> str:
+    """Whether the scores were normalised (AS-norm), against which cohort, or why not."""
+    n = result.normalisation
+    if not n.applied:
+        return f"scores: cosine similarities ({n.cohort})"
+    return (f"scores: AS-norm, top {n.top_k} of {n.cohort_size:,} cohort faces ({n.cohort}; cohort {n.cohort_id})")
 
 
 def match_lines(result: Any) -> list[str]:
-    lines = [threshold_line(result)]
+    lines = [threshold_line(result), normalisation_line(result)]
     if result.searched_face is not None:
         lines[0] = f"searched face {box(result.searched_face.bbox)}, " + lines[0]
     if not result.face_matches:
         lines.append("  no match")
     for m in result.face_matches:
-        lines.append(f"  {m.similarity:.3f}  {m.face.face_id}  {m.face.external_image_id or '-'}"
+        score = f"  z {m.score:.2f}" if m.score is not None else ""
+        lines.append(f"  {m.similarity:.3f}{score}  {m.face.face_id}  {m.face.external_image_id or '-'}"
                      + (f"  user {m.face.user_id}" if m.face.user_id else ""))
     return lines
 

@@ -7,7 +7,7 @@ import math
 
 from faceindex.thresholds.calibration_table import MIN_TAIL_FMR
 from faceindex.thresholds.choice import fpir_for_fmr, require_table
-from faceindex.types import PackInfo, ThresholdChoice
+from faceindex.types import PackInfo, ScoreKind, ThresholdChoice
 
 # Similarity is defined through the calibrated FMR, so it means the same for every pack:
 # d = -log10(FMR); Similarity = 80 d / 6 up to FMR 1e-6 (d = 6 -> 80), then 80 + 10 (d - 6)
@@ -29,22 +29,24 @@ def fmr_of_similarity(similarity: float) -> float:
     return float(10.0 ** -d)
 
 
-def rekognition_similarity(pack: PackInfo, cosine: float) -> float:
-    """Similarity (0-100) of a cosine similarity from this pack."""
-    return similarity_of_fmr(require_table(pack, "Similarity").fmr_at(cosine).value)
+def rekognition_similarity(pack: PackInfo, value: float, score: ScoreKind = "cosine") -> float:
+    """Similarity (0-100) of a score from this pack: a cosine similarity, or an AS-norm z
+    (score="as-norm"): the same FMR gives the same Similarity on either scale."""
+    return similarity_of_fmr(require_table(pack, "Similarity", score).fmr_at(value).value)
 
 
-def threshold_for_similarity(pack: PackInfo, similarity: float, gallery_size: int | None = None) -> ThresholdChoice:
+def threshold_for_similarity(pack: PackInfo, similarity: float, gallery_size: int | None = None,
+                             score: ScoreKind = "cosine") -> ThresholdChoice:
     """The threshold a FaceMatchThreshold (0-100) means for this pack: the FMR it stands for, or
     where the table cannot resolve that rate, the table's limit (flagged beyond_table)."""
-    table = require_table(pack, "Similarity")
+    table = require_table(pack, "Similarity", score)
     fmr = fmr_of_similarity(similarity)
     value, _ = table.threshold_for_fmr(max(fmr, MIN_TAIL_FMR), at_limit=True)
     estimate = table.fmr_at(value)
     if gallery_size is None:
-        return ThresholdChoice(value, "fmr", fmr, estimate, calibration=table.source)
+        return ThresholdChoice(value, "fmr", fmr, estimate, calibration=table.source, score=score)
     n = max(0, int(gallery_size))
-    return ThresholdChoice(value, "fmr", fmr, estimate, fpir_for_fmr(estimate, n), n, table.source)
+    return ThresholdChoice(value, "fmr", fmr, estimate, fpir_for_fmr(estimate, n), n, table.source, score)
 
 
 # Similarity -> the FMR it stands for, as the README's table shows it.
