@@ -3,7 +3,9 @@ requested false-match rate on the other half, and the shipped tables load with t
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +55,7 @@ def test_a_threshold_chosen_on_half_the_pairs_gives_the_requested_fmr_on_the_res
 
 def test_identity_disjoint_halves_differ_more_than_the_binomial_interval_says(halves: tuple) -> None:  # type: ignore[type-arg]
     """Pairs share photos and people, so rates measured on other people vary more than the
-    binomial interval of independent pairs: the README says so. Within a third, here."""
+    binomial interval of independent pairs: docs/thresholds.md says so. Within a third, here."""
     (va, la), (vb, lb) = halves
     table = build_table(*pair_scores(va, la), faceindex.PackRef("dlib", "half A"), {})
     impostor_b, _ = pair_scores(vb, lb)
@@ -110,11 +112,21 @@ def test_faceindex_calibrate_builds_a_table_from_a_users_folder(data_file: Calla
     monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path / "tables"))
     thresholds.forget_loaded_tables()
     try:
+        out = io.StringIO()
         assert main(["calibrate", "--pack", "dlib", "--images", str(people), "--dataset", "my people",
-                     "--no-progress"]) == 0
-        assert "rates resolved down to FMR" in capsys.readouterr().out
+                     "--no-progress"], stdout=out) == 0
         table = thresholds.table_for(faceindex.FaceEngine().pack)
         assert table is not None and table.provenance["dataset"] == "my people"
+        wrote, resolved, *points = out.getvalue().splitlines()
+        written = tmp_path / "tables" / thresholds.table_file_name(table.pack)
+        assert wrote == f"wrote {written}: calibration of dlib 1.1 on my people ({table.provenance['images']} " \
+                        f"images, {table.impostor_pairs:,} impostor and {table.genuine_pairs:,} genuine pairs, " \
+                        f"{table.provenance['date']})"
+        assert resolved == f"rates resolved down to FMR {3 / table.impostor_pairs:.2g}"
+        assert [p.split(":")[0] for p in points] == ["  FMR 0.001", "  FMR 0.0001", "  FMR 1e-05", "  FMR 1e-06"]
+        for point in points:  # each rate: its threshold and FNMR there, or why there is none
+            assert re.fullmatch(r"  FMR [\d.e-]+: (threshold 0\.\d{4}, FNMR .*|not resolved by [\d,]+ impostor pairs, "
+                                r"and the fitted tail is not trusted that far)", point), point
         assert table.impostor_pairs > 10_000 and table.provenance["images"] >= 170
         assert main(["calibrate", "--pack", "dlib", "--images", str(tmp_path / "nowhere")]) == 4
     finally:

@@ -34,7 +34,7 @@ REDUCED = BF16 + INT8
 AUTO_ORDER = ("int8", "bf16", "int8-detector", "bf16-detector", "int8-recognizer", "bf16-recognizer")
 # Where int8 runs under backend="auto", on the same quantized files: OpenVINO runs dlib's
 # detector, the costliest step, in half ONNX Runtime int8's time; on SCRFD + MobileFaceNet
-# the two are close (README, "Backends and precision").
+# the two are close (bench/results/bench_precision.json, on the performance page of the docs).
 INT8_BACKEND = "openvino"
 
 

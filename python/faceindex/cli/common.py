@@ -112,12 +112,18 @@ def option_groups() -> OptionGroups:
                         help="network precision (default: the backend's own; auto: the fastest verified one)")
     engine.add_argument("--detector", help="detector ONNX file (with --recognizer: a custom pack)")
     engine.add_argument("--recognizer", help="recognizer ONNX file")
+    engine.add_argument("--models-dir", metavar="DIR", help="folder of named ONNX packs, one sub-folder each "
+                        "(default: $FACEINDEX_MODELS, else the user cache folder's models/)")
+    engine.add_argument("--upsample", type=numbers.count, metavar="N",
+                        help="dlib pack: double the image N times before looking for faces, to find small ones "
+                        "(each costs about 4x the time; default: once, only where nothing is found)")
     decision = argparse.ArgumentParser(add_help=False)
     decision.add_argument("--max-fmr", type=numbers.rate, help="the threshold whose false-match rate per comparison is "
                           "at most this (from the pack's calibration table)")
     searching = argparse.ArgumentParser(add_help=False, parents=[decision])
     searching.add_argument("--max-fpir", type=numbers.rate, help="the threshold at which a search of someone not in the "
-                           "collection returns a false candidate with at most this chance (default 0.01)")
+                           "collection returns a false candidate with at most this chance (default 0.01, and no "
+                           "looser than FMR 1e-4 per comparison: on a small collection that floor decides)")
     searching.add_argument("--purpose", help="why this search is made (written to the audit log)")
     searching.add_argument("--reference", help="a case or request id (written to the audit log)")
     small_faces = argparse.ArgumentParser(add_help=False)
@@ -132,7 +138,7 @@ def add_command(group: Any, name: str, handler: Handler, help: str,
                 parents: Sequence[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """A subcommand of `group` running `handler`; parents: the option groups it takes (common first)."""
     sub: argparse.ArgumentParser = group.add_parser(name, parents=list(parents), help=help, description=help)
-    sub.set_defaults(handler=handler)
+    sub.set_defaults(handler=handler, command_parser=sub)
     return sub
 
 
@@ -171,15 +177,28 @@ def open_collection(args: argparse.Namespace) -> Collection:
 
 def make_engine(args: argparse.Namespace) -> FaceEngine:
     from faceindex.engine import FaceEngine
+    from faceindex.errors import EXIT_USAGE
 
-    return FaceEngine(pack=args.pack, backend=args.backend, detector=args.detector, recognizer=args.recognizer,
-                      precision=args.precision, min_face=getattr(args, "min_face", None))
+    if args.upsample is not None and (args.detector is not None or args.recognizer is not None or args.pack != "dlib"):
+        raise CliError("--upsample is for the dlib pack; an ONNX pack finds small faces at its own detector size",
+                       EXIT_USAGE)
+    min_face = getattr(args, "min_face", None)
+    if min_face is not None and args.upsample is not None:
+        raise CliError("give --min-face or --upsample, not both (--upsample N means --min-face 40 / 2**N)", EXIT_USAGE)
+    return FaceEngine(pack=args.pack, backend=args.backend, upsample=args.upsample, detector=args.detector,
+                      recognizer=args.recognizer, models_dir=args.models_dir, precision=args.precision,
+                      min_face=min_face)
 
 
 def inference(engine: FaceEngine) -> dict[str, str]:
     """Where a result's networks ran and at what precision, and why."""
     info = engine.pack
     return {"backend": info.backend, "precision": info.precision, "why": info.precision_reason}
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 face", "2 faces", "1,204 faces"."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
 
 
 def box(bbox: Sequence[float]) -> str:

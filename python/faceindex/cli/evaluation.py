@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from faceindex.cli import numbers
-from faceindex.cli.common import OptionGroups, Output, add_command, make_engine
+from faceindex.cli.common import OptionGroups, Output, add_command, make_engine, plural
 from faceindex.errors import EXIT_OK
 
 
@@ -17,7 +17,7 @@ def add_calibrate(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--images", required=True, help="folder with one sub-folder of photos per person")
     p.add_argument("--out", help="where to write the table (default: the user's calibration folder, where "
                    "faceindex finds it)")
-    p.add_argument("--dataset", help="how to name the photos in the table's provenance")
+    p.add_argument("--dataset", help="how to name the photos in the table's provenance (default: the folder's name)")
     p.add_argument("--as-norm", action=argparse.BooleanOptionalAction, default=True,
                    help="also the table of AS-norm scores, beside the cosine one (default: yes; it needs photos of "
                         "at least a few hundred people)")
@@ -30,7 +30,8 @@ def add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser], grou
                     [groups.common, groups.engine])
     p.add_argument("source", help="a folder with one sub-folder of images per identity, or a pairs file")
     p.add_argument("--pairs", action="store_true", help="SOURCE is a pairs file (the default when it is a file)")
-    p.add_argument("--groups", help="CSV of identity,group rows: rates per group at one threshold")
+    p.add_argument("--groups", help="CSV of identity,group rows: rates per group at one threshold (--threshold, "
+                   "or where FMR = 1e-3, which needs at least 3,000 impostor pairs)")
     p.add_argument("--out", default="eval-report", help="folder for report.html and report.json")
     p.add_argument("--threshold", type=numbers.threshold, help="the groups' threshold (default: where FMR = 1e-3)")
     p.add_argument("--gallery-split", type=float, default=0.1, metavar="SHARE",
@@ -48,7 +49,7 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
     engine = make_engine(args)
     bar = ProgressBar(len(labelled_photos(Path(args.images))), "embedding", enabled=args.progress)
     try:
-        table, normalised = calibrate(engine, Path(args.images), args.dataset or str(args.images),
+        table, normalised = calibrate(engine, Path(args.images), args.dataset or Path(args.images).resolve().name,
                                       on_photo=lambda p: bar.advance(p.name), as_norm=args.as_norm)
     finally:
         bar.close()
@@ -59,16 +60,23 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
         written.append((path.with_name(path.name.removesuffix(".json") + ".as-norm.json"), normalised))
         normalised.save(written[-1][0])
     thresholds.forget_loaded_tables()
-    report: list[dict[str, Any]] = [{"table": str(where), "score": t.score, "pack": engine.pack.ref, "impostor_pairs": t.impostor_pairs,
-               "genuine_pairs": t.genuine_pairs, "resolved_fmr": t.resolved_fmr, "operating_points": _points(t)}
-              for where, t in written]
+    report: list[dict[str, Any]] = []
+    unresolved: list[list[float]] = []
+    for where, t in written:
+        rows, missing = _points(t)
+        report.append({"table": str(where), "score": t.score, "pack": engine.pack.ref,
+                       "impostor_pairs": t.impostor_pairs, "genuine_pairs": t.genuine_pairs,
+                       "resolved_fmr": t.resolved_fmr, "operating_points": rows})
+        unresolved.append(missing)
 
     def lines() -> list[str]:
         out_lines = []
-        for r, (where, t) in zip(report, written):
+        for r, missing, (where, t) in zip(report, unresolved, written):
             out_lines += [f"wrote {where}: {t.source}", f"rates resolved down to FMR {t.resolved_fmr:.2g}"]
             out_lines += [f"  FMR {p['fmr']:g}: threshold {p['threshold']:.4f}, FNMR {p['fnmr']}"
                           + (" (fitted tail)" if p["beyond_table"] else "") for p in r["operating_points"]]
+            out_lines += [f"  FMR {fmr:g}: not resolved by {plural(t.impostor_pairs, 'impostor pair')}, and the "
+                          "fitted tail is not trusted that far" for fmr in missing]
         if isinstance(normalised, str):
             out_lines.append(normalised)
         return out_lines
@@ -77,15 +85,18 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _points(table: Any) -> list[dict[str, Any]]:
-    rows = []
+def _points(table: Any) -> tuple[list[dict[str, Any]], list[float]]:
+    """The table's operating points at FMR 1e-3 .. 1e-6, and the rates it does not resolve."""
+    rows: list[dict[str, Any]] = []
+    unresolved: list[float] = []
     for fmr in (1e-3, 1e-4, 1e-5, 1e-6):
         try:
             t, beyond = table.threshold_for_fmr(fmr)
         except ValueError:
+            unresolved.append(fmr)
             continue
         rows.append({"fmr": fmr, "threshold": t, "fnmr": table.fnmr_at(t), "beyond_table": beyond})
-    return rows
+    return rows, unresolved
 
 
 def cmd_eval(args: argparse.Namespace, out: Output) -> int:
@@ -93,9 +104,18 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
 
     report, html_path, json_path = run_eval(make_engine(args), Path(args.source), args.pairs, args.groups, args.out,
                                             args.threshold, args.gallery_split, args.progress)
-    points = [p for p in report.verification.points if p.resolved]
+    ver = report.verification
+    points = [p for p in ver.points if p.resolved]
     pipes = report.pipelines
     crossed = pipes.cross_validated if pipes is not None else {}
+
+    def point_line(p: Any, fp: str, fn: str, trials: int, kind: str) -> str:
+        if not p.resolved:
+            verb = "resolves" if trials == 1 else "resolve"
+            floor = 3 / max(trials, 1)  # the rule of three: k = 0 of n resolves rates down to about 3/n
+            reach = f"{verb} {fp} down to {floor:.2g}" if floor < 1 else f"{'does' if trials == 1 else 'do'} not resolve any {fp}"
+            return f"{fn} at {fp} {p.target:g}: not resolved ({plural(trials, kind)} {reach})"
+        return f"{fn} at {fp} {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})"
 
     def side_by_side() -> list[str]:
         if not crossed:
@@ -109,12 +129,23 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
             lines.append(f"  AS-norm {pipes.normalisation}")
         return lines
 
+    def human() -> list[str]:
+        lines = [f"{plural(report.images, 'image')}, {plural(report.identities, 'identity', 'identities')}, "
+                 f"{report.images_without_face:,} without a face",
+                 f"verification: {plural(ver.genuine_pairs, 'genuine pair')}, "
+                 f"{plural(ver.impostor_pairs, 'impostor pair')}"]
+        lines += [point_line(p, "FMR", "FNMR", ver.impostor_pairs, "impostor pair") for p in ver.points]
+        lines += side_by_side()
+        ident = report.identification
+        if ident is not None:
+            lines.append(f"identification: gallery {ident.gallery:,}, rank-1 {ident.rank1}")
+            lines += [point_line(p, "FPIR", "FNIR", ident.nonmated_probes, "non-mated probe") for p in ident.points]
+        if report.groups is not None:
+            g = report.groups
+            lines.append(f"groups at threshold {g.threshold:.4f} ({g.threshold_source}): "
+                         + ", ".join(f"{r.group} FMR {r.fmr.value:.2g} FNMR {r.fnmr.value:.2g}" for r in g.rows))
+        return lines + [f"report: {html_path}", f"json:   {json_path}"]
+
     out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification,
-              "pipelines": pipes},
-             lambda: [
-                 f"{report.images} images, {report.identities} identities, {report.images_without_face} without a face",
-                 *[f"FNMR at FMR {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})" for p in points],
-                 *side_by_side(),
-                 *([f"rank-1: {report.identification.rank1}"] if report.identification else []),
-                 f"report: {html_path}", f"json:   {json_path}"])
+              "pipelines": pipes}, human)
     return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from faceindex.cli import numbers
-from faceindex.cli.common import OptionGroups, Output, add_command, box, inference, make_engine
+from faceindex.cli.common import OptionGroups, Output, add_command, box, inference, make_engine, plural
 from faceindex.cli.results import normalisation_line, threshold_line
 from faceindex.errors import EXIT_OK
 
@@ -15,7 +15,8 @@ def add_compare(commands: argparse._SubParsersAction[argparse.ArgumentParser], g
                     [groups.common, groups.engine, groups.decision])
     p.add_argument("a")
     p.add_argument("b")
-    p.add_argument("--threshold", type=numbers.threshold)
+    p.add_argument("--threshold", type=numbers.threshold,
+                   help="cosine similarity (default: by error rate, FMR 1e-4 per comparison)")
 
 
 def add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
@@ -24,10 +25,22 @@ def add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser], gr
 
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
-    c = make_engine(args).compare(args.a, args.b, threshold=args.threshold, max_fmr=args.max_fmr)
-    score = f" (AS-norm score {c.score:.4f})" if c.normalisation.applied and c.score is not None else ""
-    out.emit(c, lambda: [f"similarity {c.similarity:.4f}{score}: {'same person' if c.same_person else 'different people'}",
-                         threshold_line(c), normalisation_line(c)])
+    from faceindex import thresholds
+
+    engine = make_engine(args)
+    c = engine.compare(args.a, args.b, threshold=args.threshold, max_fmr=args.max_fmr)
+    asked = args.threshold is not None or args.max_fmr is not None
+    default = thresholds.for_comparison(engine.pack, score=c.threshold_choice.score) if asked else None
+
+    def human() -> list[str]:
+        # on an AS-norm decision the threshold is on the normalised scale: the verdict names that score
+        normalised = c.normalisation.applied and c.score is not None
+        value = (f"AS-norm score {c.score:.4f} (similarity {c.similarity:.4f})" if normalised
+                 else f"similarity {c.similarity:.4f}")
+        verdict = f"same person: {value}, at or above" if c.same_person else f"different people: {value}, below"
+        return [f"{verdict} the threshold {c.threshold:.4f}", threshold_line(c, asked, default), normalisation_line(c)]
+
+    out.emit(c, human)
     return EXIT_OK
 
 
@@ -35,6 +48,6 @@ def cmd_detect(args: argparse.Namespace, out: Output) -> int:
     engine = make_engine(args)
     faces = engine.detect(args.image)
     out.emit({"faces": faces, "pack": engine.pack.ref, "inference": inference(engine)}, lambda: [
-        f"{len(faces)} faces"] + [f"  {box(f.bbox)} score {f.score:.3f} size {f.face_size:.0f}px "
+        plural(len(faces), "face")] + [f"  {box(f.bbox)} score {f.score:.3f} size {f.face_size:.0f}px "
                                   f"sharpness {f.sharpness:.1f} brightness {f.brightness:.2f}" for f in faces])
     return EXIT_OK

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from faceindex.cli import numbers
-from faceindex.cli.common import CliError, OptionGroups, Output, add_command, box, open_collection
+from faceindex.cli.common import CliError, OptionGroups, Output, add_command, box, open_collection, plural
 from faceindex.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL
 
 
@@ -54,10 +54,10 @@ def cmd_index(args: argparse.Namespace, out: Output) -> int:
                 continue
             assert f.result is not None
             skipped = ", ".join(f"{box(u.face.bbox)} {'+'.join(u.reasons)}" for u in f.result.unindexed_faces)
-            lines.append(f"{f.path}: {len(f.result.face_records)} faces indexed"
+            lines.append(f"{f.path}: {plural(len(f.result.face_records), 'face')} indexed"
                          + (f"; not indexed: {skipped}" if skipped else ""))
-        lines.append(f"{len(report.files)} files, {report.indexed_faces} faces indexed, "
-                     f"{report.unindexed_faces} not indexed, {len(report.failed)} files failed")
+        lines.append(f"{plural(len(report.files), 'file')}, {plural(report.indexed_faces, 'face')} indexed, "
+                     f"{report.unindexed_faces:,} not indexed, {plural(len(report.failed), 'file')} failed")
         return lines
 
     out.emit({"files": report.files, "indexed_faces": report.indexed_faces,

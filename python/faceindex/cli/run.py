@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -73,10 +75,54 @@ def _exit_code(error: BaseException) -> int | None:
     return None
 
 
+# A Python argument named in a message: `threshold=`, `max_fmr=1e-06`, or a bare `max_fmr`
+# (a name with an underscore is never an English word).
+_PYTHON_ARGUMENT = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+|[a-z][a-z0-9]*(?==))(=?)(?=(\S?))")
+
+
+def in_cli_terms(message: str, command: argparse.ArgumentParser | None) -> str:
+    """A library message in the command's terms: the Python argument `max_fmr=1e-06`, `max_fmr`
+    or `models_dir=` it names becomes the option `--max-fmr 1e-06`, `--max-fmr` or `--models-dir`,
+    where the command has that option."""
+    if command is None:
+        return message
+    options = {action.dest: next((o for o in action.option_strings if o.startswith("--")), action.option_strings[0])
+               for action in command._actions if action.option_strings}
+
+    def option(match: re.Match[str]) -> str:
+        name, equals, following = match.group(1), match.group(2), match.group(3)
+        if name not in options:
+            return match.group(0)
+        return options[name] + (" " if equals and following and following not in ",;.)" else "")
+
+    return _PYTHON_ARGUMENT.sub(option, message)
+
+
+def _one_line_warnings(stderr: TextIO) -> object:
+    """warnings.showwarning for the command: `faceindex: warning: ...`, one line, no source code,
+    each message once."""
+    said: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        text = " ".join(str(message).split())
+        if text not in said:
+            said.add(text)
+            stderr.write(f"faceindex: warning: {text}\n")
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(stderr)  # type: ignore[assignment]
+        return _main(argv, stdout, stderr)
+
+
+def _main(argv: Sequence[str] | None, stdout: TextIO, stderr: TextIO) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -100,6 +146,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         if code is None:
             raise
         message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+        message = in_cli_terms(message, getattr(args, "command_parser", None))
         stderr.write(f"faceindex: error: {message}\n")
         if args.json:
             json.dump({"error": {"type": type(error).__name__, "message": message, "exit_code": code}}, stdout)

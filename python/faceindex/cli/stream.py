@@ -1,5 +1,6 @@
-"""`faceindex stream COLLECTION SOURCE`: search a live source until stopped, one JSON object
-per line per event on stdout (flushed at once, for a pipe to a log or another program).
+"""`faceindex stream COLLECTION SOURCE`: search a live source until stopped, one line per event
+on stdout, flushed at once: in words, or with --json one JSON object (for a pipe to a log or
+another program).
 
 Ctrl-C and SIGTERM stop it cleanly: open tracks end with track_ended events, the source is
 closed, and the exit code is 0. A source that stays away longer than --reconnect-for ends it
@@ -18,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from faceindex.cli import numbers
-from faceindex.cli.common import OptionGroups, Output, add_command, open_collection, to_json
+from faceindex.cli.common import OptionGroups, Output, add_command, open_collection, plural, to_json
 from faceindex.errors import EXIT_OK
 
 
@@ -27,7 +28,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     from faceindex.video_source import DEFAULT_TIMEOUT
 
     p = add_command(commands, "stream", cmd_stream,
-                    "search a live stream (URL or camera) continuously: one JSON line per event",
+                    "search a live stream (URL or camera) continuously: one line per event (--json: one JSON "
+                    "object per line)",
                     [groups.common, groups.searching])
     p.add_argument("collection")
     p.add_argument("source", help="a URL FFmpeg opens (rtsp://, http(s)://, tcp://, udp://...) or a camera "
@@ -74,6 +76,23 @@ def cmd_stream(args: argparse.Namespace, out: Output) -> int:
                               reconnect=ReconnectPolicy(reconnect_for=args.reconnect_for))
         with stream, _stop_on_signals(stream.stop):
             for event in stream.events():
-                out.stdout.write(json.dumps(to_json(event)) + "\n")
+                out.stdout.write((json.dumps(to_json(event)) if out.as_json else event_line(event)) + "\n")
                 out.stdout.flush()
     return EXIT_OK
+
+
+def event_line(e: Any) -> str:
+    """One event in words: when (the source's own clock), which track, what happened."""
+    who = f"{e.external_image_id or e.face_id} {e.similarity:.3f}" if e.face_id is not None else ""
+    how = {"fixed": "given", "fmr": "chosen by FMR", "fpir": "chosen by FPIR"}.get(e.chosen_by or "", e.chosen_by)
+    at = f"threshold {e.threshold:.4f}, {how}" if e.threshold is not None else ""
+    what = {
+        "track_started": f"track {e.track} started",
+        "track_matched": f"track {e.track} matched {who} ({at})",
+        "match_changed": f"track {e.track} now matches {who} ({at})",
+        "track_ended": f"track {e.track} ended" + (f", matched {who}" if who else ", no match"),
+        "frames_dropped": f"{plural(e.count or 0, 'frame')} dropped to keep up with the source",
+        "source_lost": (f"source {e.detail}" if not e.count else e.detail) or "source lost",
+        "source_back": f"source {e.detail}" if e.detail else "source back",
+    }.get(e.kind, e.kind)
+    return f"{e.stream_time:8.2f} s  {what}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from faceindex.cli import numbers
-from faceindex.cli.common import OptionGroups, Output, add_command, open_collection
+from faceindex.cli.common import OptionGroups, Output, add_command, open_collection, plural
 from faceindex.cli.results import threshold_line
-from faceindex.cli.search import criteria
+from faceindex.cli.search import asked, criteria, default_choice
 from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 
@@ -32,7 +33,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     p.add_argument("collection")
     p.add_argument("user_id")
     p.add_argument("face_ids", nargs="+", metavar="FACE_ID")
-    p.add_argument("--threshold", type=numbers.threshold, help="user match threshold (default: the pack's)")
+    p.add_argument("--threshold", type=numbers.threshold,
+                   help="cosine similarity a face must reach against the user's faces (default: by error rate, "
+                   "FMR 1e-4 per comparison)")
     p = add_command(actions, "disassociate", cmd_users_disassociate, "take faces from a user", common)
     p.add_argument("collection")
     p.add_argument("user_id")
@@ -45,7 +48,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     which.add_argument("--face")
     which.add_argument("--image")
     p.add_argument("--max-users", type=numbers.positive, default=10)
-    p.add_argument("--threshold", type=numbers.threshold)
+    p.add_argument("--threshold", type=numbers.threshold, help="cosine similarity (default: by error rate, as search)")
 
 
 def cmd_users_create(args: argparse.Namespace, out: Output) -> int:
@@ -58,25 +61,40 @@ def cmd_users_create(args: argparse.Namespace, out: Output) -> int:
 def cmd_users_delete(args: argparse.Namespace, out: Output) -> int:
     with open_collection(args) as collection:
         result = collection.delete_user(args.user_id, delete_faces=not args.keep_faces)
-    out.emit(result, lambda: [f"deleted user {result.user_id}: {len(result.deleted_faces)} faces erased, "
-                              f"{len(result.disassociated_faces)} kept"])
+    out.emit(result, lambda: [f"deleted user {result.user_id}: {plural(len(result.deleted_faces), 'face')} erased, "
+                              f"{len(result.disassociated_faces):,} kept"])
     return EXIT_OK
 
 
 def cmd_users_list(args: argparse.Namespace, out: Output) -> int:
     with open_collection(args) as collection:
         page = collection.list_users(args.max_results, args.next_token)
-    out.emit(page, lambda: [f"{u.user_id}  {u.face_count} faces" for u in page.users] + (
+    out.emit(page, lambda: [f"{u.user_id}  {plural(u.face_count, 'face')}" for u in page.users] + (
         [f"more: --next-token {page.next_token}"] if page.next_token else []))
     return EXIT_OK
 
 
 def cmd_users_associate(args: argparse.Namespace, out: Output) -> int:
+    from faceindex import thresholds
+
     with open_collection(args) as collection:
         result = collection.associate_faces(args.user_id, args.face_ids, args.threshold, max_fmr=args.max_fmr,
                                             purpose=args.purpose, reference=args.reference)
-    out.emit(result, lambda: [f"associated {f}" for f in result.associated_faces] + [
-        f"not associated {u.face_id}: {'+'.join(u.reasons)}" for u in result.unsuccessful_face_associations])
+        given = args.threshold is not None or args.max_fmr is not None
+        default = thresholds.for_comparison(collection.pack) if given else None
+
+    def failure(u: Any) -> str:
+        why = "+".join(u.reasons)
+        if u.user_id is not None:
+            why += f" (user {u.user_id})"
+        if u.similarity is not None:
+            why += f" (similarity {u.similarity:.3f} to the user's faces, below {result.threshold:.4f})"
+        return f"not associated {u.face_id}: {why}"
+
+    out.emit(result, lambda: [f"associated {f}" for f in result.associated_faces]
+             + [failure(u) for u in result.unsuccessful_face_associations]
+             + ["a face joins a user who has faces when it reaches this against one of them: "
+                + threshold_line(result, given, default)])
     return EXIT_PARTIAL if result.unsuccessful_face_associations else EXIT_OK
 
 
@@ -95,7 +113,8 @@ def cmd_users_search(args: argparse.Namespace, out: Output) -> int:
         else:
             result = collection.search_users(user_id=args.user, face_id=args.face, max_users=args.max_users,
                                              threshold=args.threshold, **criteria(args))
-    out.emit(result, lambda: [threshold_line(result)] + (
+        default = default_choice(args, collection.pack, result)
+    out.emit(result, lambda: [threshold_line(result, asked(args), default)] + (
         [f"  {m.similarity:.3f}  {m.user.user_id}  (face {m.face.face_id})" for m in result.user_matches]
         or ["  no match"]))
     return EXIT_OK

@@ -9,7 +9,8 @@ import warnings
 from typing import Any, TextIO
 
 from faceindex.cli import numbers
-from faceindex.cli.common import OptionGroups, Output, add_command, make_engine, open_collection, stderr_of
+from faceindex.cli.common import OptionGroups, Output, add_command, make_engine, open_collection, plural, stderr_of
+from faceindex.cli.results import nearest_words, threshold_line
 from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 
@@ -65,6 +66,7 @@ def _run(analysis: Any, args: argparse.Namespace, stderr: TextIO) -> list[str]:
         try:
             for frame in analysis:
                 progress(frame)
+            progress.bar.finish()
         finally:
             progress.bar.close()
     for w in caught:
@@ -73,18 +75,32 @@ def _run(analysis: Any, args: argparse.Namespace, stderr: TextIO) -> list[str]:
     return problems
 
 
-def _track_lines(analysis: Any) -> list[str]:
+def _name(match: Any) -> str:
+    return str(match.face.external_image_id or match.face.face_id)
+
+
+def _track_lines(analysis: Any, settings: Any = None, default: Any = None) -> list[str]:
+    """A summary per track: its span, and with a collection its match, or its best candidate
+    below the threshold (a near miss a person can judge), then the threshold and how it was chosen."""
     m = analysis.metadata
     lines = [f"{analysis.source.name}: {m.frame_width}x{m.frame_height} {m.codec}, "
-             f"{(m.duration_millis or 0) / 1000:.1f} s, {analysis.timeline.frames} frames analysed, "
-             f"{len(analysis.tracks)} tracks"]
+             f"{(m.duration_millis or 0) / 1000:.1f} s, {plural(analysis.timeline.frames, 'frame')} analysed, "
+             f"{plural(len(analysis.tracks), 'track')}"]
+    searched = None
     for t in analysis.tracks:
-        line = f"  track {t.index}: {t.first_timestamp:7.2f}-{t.last_timestamp:7.2f} s, {t.faces_seen} faces"
+        line = f"  track {t.index}: {t.first_timestamp:5.2f}-{t.last_timestamp:5.2f} s, {plural(t.faces_seen, 'face')}"
         if t.search is not None:
-            best = t.best_match
-            line += (f", {best.face.external_image_id or best.face.face_id} {best.similarity:.3f}" if best
-                     else ", no match") + f" (threshold {t.search.threshold:.4f})"
+            searched = t.search
+            best, nearest = t.best_match, t.search.nearest
+            if best is not None:
+                line += f", {_name(best)} {best.similarity:.3f}"
+            else:
+                line += ", no match" + (f" ({nearest_words(nearest, t.search.threshold)})" if nearest else "")
         lines.append(line)
+    if searched is not None:
+        asked = settings is not None and any(v is not None for v in (settings.threshold, settings.max_fmr,
+                                                                      settings.max_fpir))
+        lines.append(threshold_line(searched, asked, default))
     return lines
 
 
@@ -100,6 +116,7 @@ def cmd_video_detect(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_video_search(args: argparse.Namespace, out: Output) -> int:
+    from faceindex import thresholds
     from faceindex.video.analysis import VideoAnalysis
     from faceindex.video.face_tracking import SearchSettings
 
@@ -109,5 +126,7 @@ def cmd_video_search(args: argparse.Namespace, out: Output) -> int:
             VideoAnalysis(args.video, collection=collection, sample_fps=args.sample_fps, search=settings,
                           annotate=args.annotate, timeout=args.timeout) as analysis:
         problems = _run(analysis, args, stderr_of(args))
-        out.emit(analysis.face_search_document(), lambda: _track_lines(analysis))
+        asked = any(v is not None for v in (args.threshold, args.max_fmr, args.max_fpir))
+        default = thresholds.for_search(collection.pack, len(collection)) if asked else None
+        out.emit(analysis.face_search_document(), lambda: _track_lines(analysis, settings, default))
     return EXIT_PARTIAL if problems else EXIT_OK

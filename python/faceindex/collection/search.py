@@ -14,10 +14,18 @@ from typing import Any
 import numpy.typing as npt
 
 from faceindex.collection import audit, matching, score_norm, store, validation
-from faceindex.collection.results import FaceMatch, FaceSearchResult, UserMatch, UserSearchResult
+from faceindex.collection.quality_filter import QualityFilterSpec, quality_reasons, resolve_quality_filter
+from faceindex.collection.results import (
+    FaceMatch,
+    FaceSearchResult,
+    UnsearchedFace,
+    UserMatch,
+    UserSearchResult,
+)
 from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.collection.users import require_user
-from faceindex.errors import CollectionError, FaceNotFoundError, NoFaceError
+from faceindex.engine import FaceEngine
+from faceindex.errors import CollectionError, FaceNotFoundError, FaceQualityError, NoFaceError
 from faceindex import thresholds
 from faceindex.flat_index import FlatIndex
 from faceindex.types import Face, FloatArray, ScoreKind, ScoreNormalisation, ThresholdChoice
@@ -36,6 +44,8 @@ class Criteria:
     # A shard of a sharded collection: the threshold on AS-norm scores the collection chose for its
     # whole size (its shards share one cohort), and the choice it made.
     as_norm_choice: ThresholdChoice | None = None
+    # False for a shard's part of a sharded search: the sharded collection logs the whole search once.
+    record: bool = True
 
     def choose(self, state: CollectionState, gallery_size: int, score: ScoreKind = "cosine") -> ThresholdChoice:
         if self.as_norm_choice is not None:
@@ -57,25 +67,61 @@ class Criteria:
         self.choose(state, 1)
 
 
-def _faces_in(state: CollectionState, image: Any, all_faces: bool) -> tuple[list[Face], FloatArray]:
-    """The faces of an image to search with (the largest, or all, largest first) and their embeddings."""
-    found = state.engine.find(image, embed="all" if all_faces else "largest").detections
-    if len(found) == 0:
+@dataclass(frozen=True)
+class SearchedFaces:
+    """The faces of an image a search by image searches with, and their embeddings (rows in the
+    same order), and the image's faces it does not search with."""
+
+    faces: list[Face]
+    embeddings: FloatArray
+    unsearched: list[UnsearchedFace]
+
+
+def searched_faces(engine: FaceEngine, image: Any, all_faces: bool = False,
+                   quality_filter: QualityFilterSpec = None) -> SearchedFaces:
+    """What a search by image searches with: the largest face (as on Rekognition), or every face
+    with all_faces=True, largest first, held to quality_filter ("none", "auto", "low", "medium",
+    "high" or a QualityFilter; None: no filter) before anything is embedded or searched.
+
+    NoFaceError when the image holds no face; FaceQualityError when the largest face fails the
+    filter (with all_faces, when no face passes it: those that fail are left unsearched). The
+    image is decoded once; only the faces searched with are embedded. The sharded collection
+    uses this too."""
+    found = engine.find(image)
+    detections = found.detections
+    if len(detections) == 0:
         raise NoFaceError("no face found in the image")
-    assert found.embeddings is not None
-    return found.faces(), state.unit_vectors(found.embeddings, "engine embeddings")
+    bounds = resolve_quality_filter(quality_filter)
+    rows = list(range(len(detections))) if all_faces else [0]
+    reasons = quality_reasons(detections.take(rows), bounds)
+    if not all_faces and reasons[0]:
+        raise FaceQualityError(f"the largest face in the image does not pass the quality filter "
+                               f"({_filter_name(quality_filter)}): {', '.join(reasons[0])}", reasons[0])
+    passing = [row for row, failed in zip(rows, reasons) if not failed]
+    if not passing:
+        raise FaceQualityError(f"no face in the image passes the quality filter ({_filter_name(quality_filter)})")
+    searched = detections.take(passing)
+    unsearched = [UnsearchedFace(failed, detections[row]) for row, failed in zip(rows, reasons) if failed]
+    if not all_faces:
+        unsearched += [UnsearchedFace(("FACE_NOT_LARGEST",), detections[row]) for row in range(1, len(detections))]
+    return SearchedFaces(searched.faces(), engine.embed(found.rgb, searched), unsearched)
+
+
+def _filter_name(spec: QualityFilterSpec) -> str:
+    return spec.upper() if isinstance(spec, str) else "NONE" if spec is None else "custom"
 
 
 def _face_search(state: CollectionState, operation: str, criteria: Criteria, queries: FloatArray | None,
                  max_faces: int, exclude_face_id: str | None = None
-                 ) -> tuple[list[list[FaceMatch]], ThresholdChoice, ScoreNormalisation]:
-    """Face matches for each query (or for the stored face exclude_face_id), their threshold and
-    normalisation, logged."""
+                 ) -> tuple[list[tuple[list[FaceMatch], FaceMatch | None]], ThresholdChoice, ScoreNormalisation]:
+    """Face matches and the nearest face for each query (or for the stored face exclude_face_id),
+    their threshold and normalisation, logged (the matches: a nearest face below the threshold is
+    not a candidate)."""
     max_faces = validation.count(max_faces, "max_faces")
     criteria.check(state)
     chosen: list[tuple[ThresholdChoice, ScoreNormalisation]] = []
 
-    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[list[FaceMatch]]:
+    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[tuple[list[FaceMatch], FaceMatch | None]]:
         view, normalisation = criteria.view(state, conn)
         choice = criteria.choose(state, len(index), normalisation.score)
         chosen.append((choice, normalisation))
@@ -88,23 +134,29 @@ def _face_search(state: CollectionState, operation: str, criteria: Criteria, que
             assert queries is not None
             query = queries
         if view is not None:
-            return score_norm.face_matches(index, conn, view, query, max_faces, choice.value, exclude)
+            # On AS-norm scores the scan reads only the cosines that can reach the threshold, so the
+            # nearest face is the best match where there is one, and no near miss is named below it.
+            return [(found, found[0] if found else None) for found in
+                    score_norm.face_matches(index, conn, view, query, max_faces, choice.value, exclude)]
         return matching.face_matches(index, conn, query, max_faces, choice.value, exclude)
 
     matches = state.cache.read(state.conn(), search)
-    audit.record(state, operation, chosen[0][0], [m.face.face_id for per_query in matches for m in per_query],
-                 criteria.purpose, criteria.reference)
+    if criteria.record:
+        audit.record(state, operation, chosen[0][0], [m.face.face_id for per_query, _ in matches for m in per_query],
+                     criteria.purpose, criteria.reference)
     return matches, chosen[0][0], chosen[0][1]
 
 
 def faces_by_image(state: CollectionState, image: Any, max_faces: int, criteria: Criteria,
-                   all_faces: bool) -> list[FaceSearchResult]:
+                   all_faces: bool, quality_filter: QualityFilterSpec = None) -> list[FaceSearchResult]:
     validation.count(max_faces, "max_faces")
     criteria.check(state)
-    faces, queries = _faces_in(state, image, all_faces)
+    found = searched_faces(state.engine, image, all_faces, quality_filter)
+    queries = state.unit_vectors(found.embeddings, "engine embeddings")
     matches, choice, normalisation = _face_search(state, "search_faces_by_image", criteria, queries, max_faces)
-    return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face, normalisation=normalisation)
-            for face, m in zip(faces, matches)]
+    return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face, normalisation=normalisation,
+                             unsearched_faces=found.unsearched, nearest=near)
+            for face, (m, near) in zip(found.faces, matches)]
 
 
 def faces_by_face_id(state: CollectionState, face_id: str, max_faces: int, criteria: Criteria) -> FaceSearchResult:
@@ -112,8 +164,9 @@ def faces_by_face_id(state: CollectionState, face_id: str, max_faces: int, crite
         raise TypeError(f"face_id must be a non-empty string, got {face_id!r}")
     matches, choice, normalisation = _face_search(state, "search_faces", criteria, None, max_faces,
                                                   exclude_face_id=face_id)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice, searched_face_id=face_id,
-                            normalisation=normalisation)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, searched_face_id=face_id,
+                            normalisation=normalisation, nearest=near)
 
 
 def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_faces: int,
@@ -123,7 +176,8 @@ def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: P
     if len(query) != 1:
         raise ValueError(f"give one embedding, got {len(query)}")
     matches, choice, normalisation = _face_search(state, "search_faces_by_embedding", criteria, query, max_faces)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice, normalisation=normalisation)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, normalisation=normalisation, nearest=near)
 
 
 def _user_search(state: CollectionState, operation: str, criteria: Criteria, max_users: int,
@@ -147,8 +201,9 @@ def _user_search(state: CollectionState, operation: str, criteria: Criteria, max
                                      exclude_row=exclude_row)
 
     matches = state.cache.read(state.conn(), search)
-    audit.record(state, operation, chosen[0][0], [m.face.face_id for m in matches], criteria.purpose,
-                 criteria.reference)
+    if criteria.record:
+        audit.record(state, operation, chosen[0][0], [m.face.face_id for m in matches], criteria.purpose,
+                     criteria.reference)
     return matches, chosen[0][0], chosen[0][1]
 
 
@@ -174,14 +229,16 @@ def users_by_user_or_face(state: CollectionState, user_id: str | None, face_id: 
                             searched_user_id=user_id, normalisation=normalisation)
 
 
-def users_by_image(state: CollectionState, image: Any, max_users: int, criteria: Criteria) -> UserSearchResult:
+def users_by_image(state: CollectionState, image: Any, max_users: int, criteria: Criteria,
+                   quality_filter: QualityFilterSpec = None) -> UserSearchResult:
     validation.count(max_users, "max_users")
     criteria.check(state)
-    (face,), query = _faces_in(state, image, all_faces=False)
+    found = searched_faces(state.engine, image, False, quality_filter)
+    query = state.unit_vectors(found.embeddings, "engine embeddings")
     matches, choice, normalisation = _user_search(state, "search_users_by_image", criteria, max_users,
                                                   lambda conn: (query, None, None))
-    return UserSearchResult(matches, choice.value, state.pack.ref, choice, searched_face=face,
-                            normalisation=normalisation)
+    return UserSearchResult(matches, choice.value, state.pack.ref, choice, searched_face=found.faces[0],
+                            unsearched_faces=found.unsearched, normalisation=normalisation)
 
 
 def users_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_users: int,

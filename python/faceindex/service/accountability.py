@@ -71,7 +71,7 @@ def _rate(rate: RateEstimate) -> str:
 def headers(pack: PackInfo, choice: ThresholdChoice, wanted: Requested | None = None) -> dict[str, str]:
     """The X-Faceindex-* headers of a search or compare judged by `choice`."""
     out = {
-        "X-Faceindex-Pack": _text(shapes.face_model_version(pack)),
+        "X-Faceindex-Pack": _text(shapes.pack_name_and_version(pack)),
         "X-Faceindex-Threshold": f"{choice.value:.6f}",
         "X-Faceindex-Threshold-Score": choice.score,  # issue 29: "cosine" or "as-norm", the scale of the threshold
         "X-Faceindex-Threshold-Chosen-By": choice.chosen_by,

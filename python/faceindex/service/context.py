@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from faceindex.collection import Collections
 from faceindex.collection.contract import FaceCollection
 from faceindex.engine import FaceEngine
+from faceindex.service.access import AccessPolicy, check_collection
 from faceindex.service.config import ServiceConfig
 
 if TYPE_CHECKING:
@@ -40,3 +41,11 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     # Set by the server when the client has gone or the server is stopping.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # What the signing key may do (None: every operation on every collection, as with --no-auth).
+    access: AccessPolicy | None = None
+    operation: str = ""  # the Rekognition operation being answered
+
+    def require_collection(self, collection_id: str) -> None:
+        """AccessDeniedException unless the key may use this collection (one a request names indirectly:
+        a video job's, a stream processor's, an ARN's)."""
+        check_collection(self.access, self.operation, collection_id, self.config.region)

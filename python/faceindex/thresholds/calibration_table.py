@@ -31,6 +31,7 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,58 @@ class Tail:
     fmr_at_start: float  # count / impostor_pairs
     scale: float  # mean excess of the `count` highest scores over start (the MLE)
     count: int
+
+
+@dataclass(frozen=True)
+class FmrCurve:
+    """The false-match rate as a continuous, strictly decreasing function of the score, in decades
+    (d = -log10 FMR, strictly increasing in the score), for what must order every two scores as they
+    are ordered (Rekognition's Similarity). fmr_at answers in whole pairs, as they were counted;
+    this curve passes through the same points without steps:
+
+    - between the measured knots, log FMR linear in the score (the interpolation threshold_for_fmr
+      inverts, so the threshold of a rate lies exactly where the curve reaches it);
+    - beyond the resolved rate (3 pairs), the fitted tail: its line where it lies below the counted
+      rate, else the counted rate carried on at the tail's slope. With an untrusted tail, the counted
+      knots are followed to the last impostor pair and the tail's slope goes on from there;
+    - below the first knot whose rate is under 1, d decays exponentially toward 0 (FMR toward 1),
+      matching the first segment's slope, so even scores below every impostor pair stay ordered.
+    """
+
+    scores: npt.NDArray[np.float64]  # knots, strictly increasing
+    decades: npt.NDArray[np.float64]  # d at them: positive, strictly increasing
+    beyond_score: float  # where the line beyond the knots starts (the last knot)
+    beyond_decades: float  # d there, at least decades[-1] (the fitted tail may lie below the counted rate)
+    slope: float  # decades per unit of score beyond: 1 / (the tail's scale x ln 10)
+
+    def decades_at(self, score: float) -> float:
+        """-log10 FMR at a score (inf for +inf, 0 for -inf)."""
+        s, d = self.scores, self.decades
+        if math.isnan(score):
+            raise ValueError("a score is a number, got NaN")
+        if score > self.beyond_score:
+            return self.beyond_decades + self.slope * (score - self.beyond_score)
+        if score >= s[0]:
+            return float(np.interp(score, s, d))
+        first_slope = (d[1] - d[0]) / (s[1] - s[0]) if len(s) > 1 else self.slope
+        return float(d[0] * math.exp((score - s[0]) * first_slope / d[0]))
+
+    def score_at(self, decades: float) -> float:
+        """The lowest score whose -log10 FMR is at least `decades` (the inverse of decades_at; where
+        the tail starts below the counted rate, every d of that step gives the step's score)."""
+        s, d = self.scores, self.decades
+        if decades <= 0:
+            return -math.inf
+        if math.isinf(decades):
+            return math.inf
+        if decades < d[0]:
+            first_slope = (d[1] - d[0]) / (s[1] - s[0]) if len(s) > 1 else self.slope
+            return float(s[0] + math.log(decades / d[0]) * d[0] / first_slope)
+        if decades <= d[-1]:
+            return float(np.interp(decades, d, s))
+        if decades <= self.beyond_decades:
+            return self.beyond_score
+        return self.beyond_score + (decades - self.beyond_decades) / self.slope
 
 
 @dataclass(frozen=True)
@@ -150,6 +203,33 @@ class CalibrationTable:
         """The FMR the fitted tail gives at a threshold beyond the resolved pairs, trusted or not (the
         tail check compares it with what more pairs counted)."""
         return self._tail_estimate(threshold)
+
+    @cached_property
+    def fmr_curve(self) -> FmrCurve:
+        """FMR as a continuous, strictly decreasing function of the score (see FmrCurve)."""
+        n = self.impostor_pairs
+        scores, counts = self.impostor_scores, self.impostor_counts
+        # The last knot of each run of equal counts (no pair scored between them): log-linear from
+        # there to the next knot keeps the curve strictly decreasing.
+        keep = np.append(counts[:-1] > counts[1:], True)
+        s, c = scores[keep].astype(np.float64), counts[keep].astype(np.float64)
+        log10_tail_slope = 1.0 / (self.tail.scale * math.log(10.0))
+        if self.tail_trusted and c[-1] <= 3:
+            # Measured up to the resolved rate: where 3 pairs score above (threshold_for_fmr hands over
+            # to the tail there); the fitted tail beyond, never above the rate counted at its start.
+            resolved = c > 3
+            s = np.append(s[resolved], self._empirical_threshold(3))
+            c = np.append(c[resolved], 3.0)
+            tail_fmr = self.tail.fmr_at_start * math.exp(-(float(s[-1]) - self.tail.start) / self.tail.scale)
+            beyond = -math.log10(min(tail_fmr, 3.0 / n))
+        else:
+            beyond = -math.log10(float(c[-1]) / n)
+        decades = -np.log10(c / n)
+        # Knots at FMR 1 (every pair scored above) carry no order: the exponential below the first
+        # knot under 1 takes their place.
+        under_one = decades > 0
+        return FmrCurve(s[under_one], decades[under_one], float(s[-1]), max(beyond, float(decades[-1])),
+                        log10_tail_slope)
 
     # -- internals -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from faceindex.collection import Collection
+from faceindex.collection.contract import FaceCollection
 from faceindex.engine import FaceEngine
 from faceindex import thresholds
 from faceindex.video.annotate import Annotator
@@ -32,7 +32,7 @@ from faceindex.video.tracker import TrackerSettings
 
 
 class VideoAnalysis:
-    def __init__(self, source: Any, engine: FaceEngine | None = None, collection: Collection | None = None, *,
+    def __init__(self, source: Any, engine: FaceEngine | None = None, collection: FaceCollection | None = None, *,
                  sample_fps: float | None = DEFAULT_SAMPLE_FPS, search: SearchSettings = SearchSettings(),
                  tracker: TrackerSettings | None = None, embed: EmbedPolicy = EmbedPolicy(),
                  annotate: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceindex.collection import Collection
+from faceindex.collection.contract import FaceCollection
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
 from faceindex import thresholds
@@ -94,7 +94,7 @@ class FaceTracking:
     """Feed it analysed frames in time order (`step`), then `finish()`. Tracks, their searches
     and events are kept here; frames are not."""
 
-    def __init__(self, engine: FaceEngine, collection: Collection | None = None, *,
+    def __init__(self, engine: FaceEngine, collection: FaceCollection | None = None, *,
                  search: SearchSettings = SearchSettings(), tracker: TrackerSettings | None = None,
                  embed: EmbedPolicy = EmbedPolicy()) -> None:
         if collection is not None and (collection.pack.name, collection.pack.version) != (

@@ -14,7 +14,8 @@ from faceindex.service.operations.registry import Handler
 
 def load_all() -> dict[str, Handler]:
     """Import every operation module (each registers its handlers) and return the table."""
-    from faceindex.service.operations import collections, faces, images, users, video  # noqa: F401
+    from faceindex.service.operations import (  # noqa: F401
+        collections, faces, images, stream_processors, tags, users, video)
     from faceindex.service.operations.registry import OPERATIONS
 
     return OPERATIONS
