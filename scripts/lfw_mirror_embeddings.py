@@ -1,7 +1,8 @@
 """Measurement only (issue 29): the largest face of every LFW image of folds 0-6 through the
 default pack, its dlib descriptor and the descriptor of its mirrored chip (the aligned chip
-flipped left-right), cached as one .npz outside the repository. The pack is not changed: the
-mirror-averaged embedding is computed here, for the figures of docs/score-normalisation.md only.
+flipped left-right), cached as one .npz outside the repository: both pipelines' embeddings (the
+chip alone, and the sum with its mirror image's that the dlib pack embeds since 2.0) for the
+figures of docs/score-normalisation.md.
 
     .venv/bin/python scripts/lfw_mirror_embeddings.py ../shared/data/lfw/images /work/cache/i29/lfw.npz
 """
@@ -38,7 +39,8 @@ def main(images: Path, out: Path) -> None:
             d = pack._recognizer.run({"chips": tensor})[0]
             plain[i], mirrored[i] = d[0], d[1]
             has_face[i] = True
-            assert np.allclose(d[0] / np.linalg.norm(d[0]), found.detections.embeddings[0], atol=1e-5)
+            made = d[0] + d[1] if getattr(pack, "mirror", False) else d[0]  # the pack's own embedding
+            assert np.allclose(made / np.linalg.norm(made), found.detections.embeddings[0], atol=1e-5)
         if i % 250 == 0:
             print(f"{i}/{len(photos)} {time.time() - start:.0f} s", flush=True)
     np.savez(out, paths=np.array([str(p.relative_to(images)) for p, _ in photos]),

@@ -126,7 +126,7 @@ def main(npz: Path, pairs_file: Path, out: Path, cohort_sizes: list[int]) -> Non
     labels, has_face = data["labels"], data["has_face"]
     folds = lfw_folds(pairs_file, labels)
     plain = unit(data["plain"])
-    mirrored = unit(unit(data["plain"]) + unit(data["mirrored"]))
+    mirrored = unit(data["plain"] + data["mirrored"])  # as the dlib pack embeds (packs/dlib/pack.py: descriptors)
     rows: dict[str, Any] = {}
     for name, emb in (("today", plain), ("mirror", mirrored)):
         for size in [0, *cohort_sizes]:
@@ -149,12 +149,12 @@ def main(npz: Path, pairs_file: Path, out: Path, cohort_sizes: list[int]) -> Non
     result = {
         "what": "FNMR at FMR 1e-3 .. 1e-6, every pair of the LFW photos of folds 0-6 (../shared/data/lfw: grayscale "
                 "350x350 crops), the largest face of each photo (no face: a non-match), the dlib pack "
-                f"{data['pack']} with today's detector. Thresholds cross-validated over the 7 identity-disjoint "
+                f"{data['pack']} with its default detector. Thresholds cross-validated over the 7 identity-disjoint "
                 "folds (chosen on the impostor pairs of six, applied to the pairs inside the seventh, pooled); "
                 "'oracle': chosen on all the pairs (the issue's table). Intervals: Wilson 95%.",
-        "mirror": "the unit embedding of the aligned chip and of its mirror image (flipped left-right), averaged "
-                  "and normalised; computed by scripts/lfw_mirror_embeddings.py for these figures (the pack itself "
-                  "is unchanged by this branch)",
+        "mirror": "the sum of the raw descriptors of the aligned chip and of its mirror image (flipped "
+                  "left-right), normalised: the dlib pack's embedding since 2.0; 'today' is the chip's alone (as "
+                  "dlib 1.1 and DlibPack(mirror=False) embed). Both from scripts/lfw_mirror_embeddings.py",
         "as_norm": "each pair's faces normalised against a cohort drawn from two or more folds holding neither "
                    "of its faces (evaluation/normalised_scores.py)",
         "photos": int(len(labels)), "photos_with_a_face": int(has_face.sum()),
