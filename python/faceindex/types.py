@@ -198,9 +198,17 @@ class Face:
         self.confidence = min(100.0, max(0.0, 100.0 * score)) if math.isfinite(score) else 0.0
 
     def __repr__(self) -> str:
-        shown = (f"{f.name}={array_summary(self.embedding) if f.name == 'embedding' else repr(getattr(self, f.name))}"
-                 for f in fields(self))
-        return f"Face({', '.join(shown)})"
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            if name == "embedding":
+                return array_summary(value)
+            if name == "pose" and value is not None:  # an estimate (faceindex.pose): degrees to a tenth
+                return "Pose(" + ", ".join(f"{k}={v:.1f}" for k, v in value._asdict().items()) + ")"
+            if name == "keypoints" and value:  # pixels to a tenth, as the box and landmarks are shown
+                return "{" + ", ".join(f"{k!r}: ({x:.1f}, {y:.1f})" for k, (x, y) in value.items()) + "}"
+            return repr(value)
+
+        return f"Face({', '.join(f'{f.name}={shown(f.name)}' for f in fields(self))})"
 
     @property
     def width(self) -> float:
