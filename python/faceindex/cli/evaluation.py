@@ -135,7 +135,6 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
                  f"verification: {plural(ver.genuine_pairs, 'genuine pair')}, "
                  f"{plural(ver.impostor_pairs, 'impostor pair')}"]
         lines += [point_line(p, "FMR", "FNMR", ver.impostor_pairs, "impostor pair") for p in ver.points]
-        lines += side_by_side()
         ident = report.identification
         if ident is not None:
             lines.append(f"identification: gallery {ident.gallery:,}, rank-1 {ident.rank1}")
@@ -144,7 +143,7 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
             g = report.groups
             lines.append(f"groups at threshold {g.threshold:.4f} ({g.threshold_source}): "
                          + ", ".join(f"{r.group} FMR {r.fmr.value:.2g} FNMR {r.fnmr.value:.2g}" for r in g.rows))
-        return lines + [f"report: {html_path}", f"json:   {json_path}"]
+        return lines + side_by_side() + [f"report: {html_path}", f"json:   {json_path}"]
 
     out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification,
               "pipelines": pipes}, human)

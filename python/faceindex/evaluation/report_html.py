@@ -104,6 +104,8 @@ def plots(report: EvalReport) -> dict[str, Any]:
     curves = [("cosine", *_curve(ver))]
     if report.pipelines is not None and report.pipelines.as_norm is not None:
         curves.append(("AS-norm", *_curve(report.pipelines.as_norm)))
+    else:
+        curves = [("measured", *curves[0][1:])]  # one pipeline: the curve is what was measured
     out: dict[str, Any] = {}
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
