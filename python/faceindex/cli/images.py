@@ -6,7 +6,7 @@ import argparse
 
 from faceindex.cli import numbers
 from faceindex.cli.common import OptionGroups, Output, add_command, box, inference, make_engine, plural
-from faceindex.cli.results import normalisation_line, threshold_line
+from faceindex.cli.results import normalisation_lines, threshold_line
 from faceindex.errors import EXIT_OK
 
 
@@ -38,7 +38,7 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
         value = (f"AS-norm score {c.score:.4f} (similarity {c.similarity:.4f})" if normalised
                  else f"similarity {c.similarity:.4f}")
         verdict = f"same person: {value}, at or above" if c.same_person else f"different people: {value}, below"
-        return [f"{verdict} the threshold {c.threshold:.4f}", threshold_line(c, asked, default), normalisation_line(c)]
+        return [f"{verdict} the threshold {c.threshold:.4f}", threshold_line(c, asked, default), *normalisation_lines(c)]
 
     out.emit(c, human)
     return EXIT_OK

@@ -65,6 +65,12 @@ def threshold_line(result: Any, asked: bool = True, default: ThresholdChoice | N
     return f"threshold {scale}{result.threshold:.4f} ({'; '.join(parts)}; pack {result.pack})"
 
 
+def normalisation_lines(result: Any) -> list[str]:
+    """The cohort the scores were normalised against (AS-norm), when they were: cosines need no line
+    (--json's `normalisation` says why they were not normalised)."""
+    return [normalisation_line(result)] if result.normalisation.applied else []
+
+
 def normalisation_line(result: Any) -> str:
     """Whether the scores were normalised (AS-norm), against which cohort, or why not."""
     n = result.normalisation
@@ -80,7 +86,7 @@ def nearest_words(nearest: Any, threshold: float) -> str:
 
 
 def match_lines(result: Any, asked: bool = True, default: ThresholdChoice | None = None) -> list[str]:
-    lines = [threshold_line(result, asked, default), normalisation_line(result)]
+    lines = [threshold_line(result, asked, default), *normalisation_lines(result)]
     if result.searched_face is not None:
         lines[0] = f"searched face {box(result.searched_face.bbox)}, " + lines[0]
     nearest = getattr(result, "nearest", None)
