@@ -197,7 +197,10 @@ class CalibrationTable:
                 "false matches than were counted), so faceindex will not extrapolate: accept a rate of at least "
                 f"{self.resolved_fmr:.2g}, give threshold= yourself, or calibrate on more faces.")
         t = self.tail.start + self.tail.scale * math.log(self.tail.fmr_at_start / max_fmr)
-        return max(t, self._empirical_threshold(3)), True
+        # Never at or below the score where 3 pairs were counted (FMR 3/n, more than asked): where the
+        # tail falls below it, just above it, where fmr_curve hands over to the tail (so the Similarity
+        # of the threshold is at least the one max_fmr stands for).
+        return max(t, float(np.nextafter(self._empirical_threshold(3), math.inf))), True
 
     def tail_estimate(self, threshold: float) -> RateEstimate:
         """The FMR the fitted tail gives at a threshold beyond the resolved pairs, trusted or not (the
