@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 import uuid
@@ -154,7 +155,11 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
             raise FaceIdTakenError("a face id given is already stored in this collection (nothing was stored)") from e
         raise
     state.cache.apply_added(before, after, row_ids, vectors)
-    return [_record_of(row, now, image_size) for row in rows]
+    records = [_record_of(row, now, image_size) for row in rows]
+    if faces is not None:  # as detected: with Rekognition's keypoints (IndexFaces' FaceDetail), not stored
+        records = [dataclasses.replace(r, face=dataclasses.replace(r.face, keypoints=f.keypoints))
+                   for r, f in zip(records, faces.faces())]
+    return records
 
 
 def _record_of(row: store.NewFace, created_at: float, image_size: tuple[int, int] | None) -> FaceRecord:
