@@ -118,8 +118,9 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
         return f"{fn} at {fp} {p.target:g}: {p.false_negative} (threshold {p.threshold:.4f})"
 
     def side_by_side() -> list[str]:
-        if not crossed:
-            return []
+        resolved = any(p is not None and p.resolved for points in crossed.values() for p in points)
+        if not crossed or (not resolved and "as-norm" not in crossed):
+            return []  # nothing measured on either scale: --json's pipelines say why
         lines = ["cross-validated FNMR (thresholds chosen on other people): cosine | AS-norm"]
         for k, point in enumerate(crossed.get("cosine", [])):
             other = crossed["as-norm"][k] if "as-norm" in crossed else None
