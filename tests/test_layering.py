@@ -21,7 +21,7 @@ ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "faceindex.media_files", "faceindex.progress", "faceindex.runtime")),
     ("search core", ("faceindex.flat_index",)),
     ("decoding", ("faceindex.images", "faceindex.video_source", "faceindex.video_sampling")),
-    ("face arrays", ("faceindex.detections", "faceindex.quality")),
+    ("face arrays", ("faceindex.detections", "faceindex.quality", "faceindex.keypoints", "faceindex.pose")),
     ("thresholds", ("faceindex.thresholds",)),
     ("backends", ("faceindex.backends",)),
     ("packs", ("faceindex.packs",)),

@@ -34,7 +34,7 @@ from faceindex.errors import (
 from faceindex.flat_index import FlatIndex, set_simd_level, simd_level
 from faceindex.images import load_image
 from faceindex.runtime import BuildInfo, build_info, get_num_threads, set_num_threads
-from faceindex.types import Comparison, Face, PackInfo, PackRef, RateEstimate, ThresholdChoice
+from faceindex.types import Comparison, Face, PackInfo, PackRef, Pose, RateEstimate, ThresholdChoice
 
 __version__: str = build_info()["version"]
 
@@ -71,6 +71,7 @@ __all__ = [
     "PackMismatchError",
     "PackNotFoundError",
     "PackRef",
+    "Pose",
     "QualityFilter",
     "QuantizationDataError",
     "RateEstimate",

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.types import Face, Float64Array, FloatArray
+from faceindex.types import KEYPOINT_NAMES, Face, Float64Array, FloatArray, Pose
 
 IndexArray = npt.NDArray[np.intp]
 Selection = slice | Sequence[int] | npt.NDArray[np.integer] | npt.NDArray[np.bool_]
@@ -29,16 +29,18 @@ class Detections:
     """Faces found in one image, in the pixel coordinates of that image.
 
     quality is None until measured (the engine measures it on these arrays unless the
-    pack gave it); poses has NaN rows where the pack gives no pose; embeddings is None
-    until the recognizer has run.
+    pack gave it); keypoints and poses likewise (the engine estimates them from the
+    landmarks: faceindex.keypoints, faceindex.pose), with NaN rows where they cannot be
+    had; embeddings is None until the recognizer has run.
     """
 
     boxes: Float64Array  # [n, 4] x1, y1, x2, y2
-    scores: Float64Array  # [n] detector confidence
-    landmarks: FloatArray  # [n, 5, 2] pixels; NaN when the detector gives none
+    scores: Float64Array  # [n] detector confidence 0..1
+    landmarks: FloatArray  # [n, 5, 2] pixels, the pack's own points; NaN when the detector gives none
     quality: Float64Array | None = None  # [n, 3]: face_size (shorter box side, px), sharpness, brightness 0..1
     poses: Float64Array | None = None  # [n, 3] yaw, pitch, roll in degrees
     embeddings: FloatArray | None = None  # [n, d] unit vectors
+    keypoints: FloatArray | None = None  # [n, 5, 2] pixels: Rekognition's five (types.KEYPOINT_NAMES)
 
     def __post_init__(self) -> None:
         n = len(self.boxes)
@@ -47,6 +49,8 @@ class Detections:
             expected["quality"] = (n, 3)
         if self.poses is not None:
             expected["poses"] = (n, 3)
+        if self.keypoints is not None:
+            expected["keypoints"] = (n, 5, 2)
         for name, shape in expected.items():
             if np.shape(getattr(self, name)) != shape:
                 raise ValueError(f"Detections.{name} must have shape {shape}, got {np.shape(getattr(self, name))}")
@@ -55,7 +59,8 @@ class Detections:
 
     @classmethod
     def from_arrays(cls, boxes: npt.ArrayLike, scores: npt.ArrayLike, landmarks: npt.ArrayLike,
-                    quality: npt.ArrayLike | None = None, poses: npt.ArrayLike | None = None) -> Detections:
+                    quality: npt.ArrayLike | None = None, poses: npt.ArrayLike | None = None,
+                    keypoints: npt.ArrayLike | None = None) -> Detections:
         """Detections from any array-likes, converted to the dtypes above (n may be 0)."""
         return cls(
             boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
@@ -63,6 +68,8 @@ class Detections:
             landmarks=np.ascontiguousarray(np.asarray(landmarks, dtype=np.float32).reshape(-1, 5, 2)),
             quality=None if quality is None else np.asarray(quality, dtype=np.float64).reshape(-1, 3),
             poses=None if poses is None else np.asarray(poses, dtype=np.float64).reshape(-1, 3),
+            keypoints=None if keypoints is None else np.ascontiguousarray(
+                np.asarray(keypoints, dtype=np.float32).reshape(-1, 5, 2)),
         )
 
     @classmethod
@@ -82,11 +89,14 @@ class Detections:
         if not faces:
             return cls.empty()
         has_pose = any(f.pose is not None for f in faces)
+        has_keypoints = any(f.keypoints for f in faces)
         has_embedding = all(f.embedding is not None for f in faces)
         detections = cls.from_arrays(
             [f.bbox for f in faces], [f.score for f in faces], [np.asarray(f.landmarks).reshape(5, 2) for f in faces],
             quality=[(f.face_size, f.sharpness, f.brightness) for f in faces],
-            poses=[f.pose if f.pose is not None else NO_POSE for f in faces] if has_pose else None,
+            poses=[tuple(f.pose) if f.pose is not None else NO_POSE for f in faces] if has_pose else None,
+            keypoints=[[f.keypoints.get(name, (np.nan, np.nan)) for name in KEYPOINT_NAMES] for f in faces]
+            if has_keypoints else None,
         )
         if has_embedding:
             detections = detections.with_embeddings(np.stack([np.asarray(f.embedding, np.float32) for f in faces]))
@@ -120,6 +130,8 @@ class Detections:
             parts.append("quality")
         if self.poses is not None:
             parts.append("poses")
+        if self.keypoints is not None:
+            parts.append("keypoints")
         if self.embeddings is not None:
             parts.append(f"embeddings {self.embeddings.shape[1]}-d")
         return f"Detections({', '.join(parts)})"
@@ -144,9 +156,12 @@ class Detections:
         x1, y1, x2, y2 = (float(v) for v in self.boxes[i])
         size, sharpness, brightness = (0.0, 0.0, 0.0) if self.quality is None else (float(v) for v in self.quality[i])
         pose = None
-        if self.poses is not None and not np.isnan(self.poses[i]).all():
+        if self.poses is not None and not np.isnan(self.poses[i]).any():
             yaw, pitch, roll = (float(v) for v in self.poses[i])
-            pose = (yaw, pitch, roll)
+            pose = Pose(yaw, pitch, roll)
+        keypoints = {} if self.keypoints is None else {
+            name: (float(x), float(y)) for name, (x, y) in zip(KEYPOINT_NAMES, self.keypoints[i])
+            if np.isfinite(x) and np.isfinite(y)}
         return Face(
             bbox=(x1, y1, x2, y2),
             score=float(self.scores[i]),
@@ -156,6 +171,7 @@ class Detections:
             sharpness=sharpness,
             brightness=brightness,
             pose=pose,
+            keypoints=keypoints,
         )
 
     # -- selecting and adding -------------------------------------------------------------
@@ -170,7 +186,7 @@ class Detections:
             return None if array is None else array[pick]
 
         return Detections(self.boxes[pick], self.scores[pick], self.landmarks[pick], cut(self.quality),
-                          cut(self.poses), cut(self.embeddings))
+                          cut(self.poses), cut(self.embeddings), cut(self.keypoints))
 
     def largest_first(self) -> Detections:
         """The one order faceindex gives faces in: largest box first, ties by higher score."""
@@ -185,6 +201,16 @@ class Detections:
 
     def with_embeddings(self, embeddings: npt.ArrayLike) -> Detections:
         return dataclasses.replace(self, embeddings=np.ascontiguousarray(embeddings, dtype=np.float32))
+
+    def with_keypoints(self, keypoints: npt.ArrayLike) -> Detections:
+        return dataclasses.replace(self, keypoints=np.ascontiguousarray(
+            np.asarray(keypoints, dtype=np.float32).reshape(len(self), 5, 2)))
+
+    def with_poses(self, poses: npt.ArrayLike) -> Detections:
+        return dataclasses.replace(self, poses=np.asarray(poses, dtype=np.float64).reshape(len(self), 3))
+
+    def with_scores(self, scores: npt.ArrayLike) -> Detections:
+        return dataclasses.replace(self, scores=np.asarray(scores, dtype=np.float64).reshape(len(self)))
 
 
 def as_detections(faces: Detections | Sequence[Face]) -> Detections:
@@ -218,8 +244,8 @@ class BatchDetections:
 
         boxes, scores, landmarks = joined("boxes"), joined("scores"), joined("landmarks")
         assert boxes is not None and scores is not None and landmarks is not None
-        return cls(Detections(boxes, scores, landmarks, joined("quality"), joined("poses"), joined("embeddings")),
-                   offsets)
+        return cls(Detections(boxes, scores, landmarks, joined("quality"), joined("poses"), joined("embeddings"),
+                              joined("keypoints")), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1

@@ -1,8 +1,9 @@
 """FaceEngine: detect, embed, analyze and compare faces with one model pack.
 
 Every image takes one path (`find`): decode, the pack's detector, quality measured
-on the arrays, faces put in faceindex's one order (largest box first, ties by higher
-score), and the recognizer on the faces asked for. `detect`, `analyze`, `compare`,
+on the arrays, Rekognition's five keypoints and the pose estimated from the landmarks
+where the pack gives neither, faces put in faceindex's one order (largest box first,
+ties by higher score), and the recognizer on the faces asked for. `detect`, `analyze`, `compare`,
 collections, video, the service, the Ray layer and evaluation all go through it, as
 arrays (`FoundFaces`: the pixels and their `Detections`); `Face` objects are made only
 where a result leaves the API.
@@ -21,10 +22,14 @@ from faceindex.detections import Detections, as_detections
 from faceindex.errors import NoFaceError
 from faceindex import thresholds
 from faceindex.thresholds import table_for
+from faceindex.thresholds import cohorts
+from faceindex.thresholds.score_norm import Cohort, normalise
 from faceindex.images import DEFAULT_MAX_PIXELS, RGBImage, load_image
+from faceindex.keypoints import keypoints_of
 from faceindex.packs import DEFAULT_PACK, ModelPack, load_pack
+from faceindex.pose import estimate_poses
 from faceindex.quality import measure_quality
-from faceindex.types import Comparison, Face, FloatArray, PackInfo
+from faceindex.types import Comparison, Face, FloatArray, PackInfo, ScoreNormalisation
 
 Embed = Literal["none", "largest", "all"]
 
@@ -41,8 +46,10 @@ class FoundFaces:
 class FaceEngine:
     """Finds faces in images and turns them into embeddings, with one model pack.
 
-    pack: which models to run. "dlib" (the default) is dlib's CC0 detector, 5-point
-        landmarks and ResNet recognizer, shipped on PyPI: nothing is downloaded. Another
+    pack: which models to run. "dlib" (the default) is dlib's CC0 5-point landmarks and
+        ResNet recognizer (shipped on PyPI) behind faceindex's detector, in which YuNet
+        (MIT, shipped inside faceindex) proposes faces from 40 pixels and dlib's CNN
+        detector confirms them: nothing is downloaded. Another
         name is a folder of ONNX files under the models directory ("buffalo_l" finds
         ~/.cache/faceindex/models/buffalo_l/, or $FACEINDEX_MODELS/buffalo_l/). A
         ModelPack object is used as it is.
@@ -59,11 +66,13 @@ class FaceEngine:
         carry the pack version "<version>+<precision>-unverified". "auto": the fastest
         precision this CPU runs natively whose verification record passed, else f32;
         `pack.precision_reason` says why.
-    upsample: dlib pack only. How many times to double the image before looking for
-        faces: higher numbers find smaller faces, and each costs about 4x the time.
-        None (default): the image is searched at its own size (faces from about 80
-        pixels up) and, only when nothing is found there, again at twice the size
-        (faces down to about 40 pixels). Use 1 for group photos with small faces.
+    min_face: dlib pack only. The smallest face, in pixels, to find reliably: the image is
+        scaled by 40 / min_face before faces are looked for, so 20 finds smaller faces at
+        about 4x the detection time and 80 runs about 4x faster on large images. Default 40
+        (the image at its own size, at most 4096 pixels on its longer side).
+    upsample: dlib pack only, the older knob: how many times to double the image before
+        looking for faces (min_face = 40 / 2**upsample; with DlibPack(detector="mmod"),
+        dlib's upsample_num_times).
     detector, recognizer: paths of ONNX files to run instead of a named pack (give both).
     det_size: ONNX packs only. The (width, height) every image is scaled to fit before
         the detector sees it, as insightface does; when nothing is found, the engine looks
@@ -85,6 +94,7 @@ class FaceEngine:
         backend: str = "auto",
         upsample: int | None = None,
         *,
+        min_face: float | None = None,
         detector: str | Path | None = None,
         recognizer: str | Path | None = None,
         det_size: tuple[int, int] | None = None,
@@ -99,6 +109,11 @@ class FaceEngine:
             options: dict[str, Any] = {}
             if upsample is not None:
                 options["upsample"] = upsample
+            if min_face is not None:
+                if detector is not None or (pack is not None and pack != "dlib"):
+                    raise ValueError("min_face applies to the dlib pack; ONNX packs take det_size (the input "
+                                     "every image is scaled to fit)")
+                options["min_face"] = min_face
             if det_size is not None:
                 options["det_size"] = det_size
             if det_threshold is not None:
@@ -139,19 +154,33 @@ class FaceEngine:
             return np.zeros((0, self.pack.embedding_size), dtype=np.float32)
         return self._embeddings(self.load(image), detections)
 
-    def compare(self, a: Any, b: Any, threshold: float | None = None, *, max_fmr: float | None = None
-                ) -> Comparison:
+    def compare(self, a: Any, b: Any, threshold: float | None = None, *, max_fmr: float | None = None,
+                cohort: Cohort | Literal["auto"] | None = "auto") -> Comparison:
         """Compare two faces: each an image (its largest face is used), a Face with an
         embedding, or an embedding vector from this pack.
 
         The threshold: `threshold` (a cosine similarity), or the lowest one whose false-match
         rate per comparison is at most `max_fmr` on the pack's calibration table, or by
         default FMR 1e-4. The result says which, and the FMR estimated at it.
+
+        cohort: what the score is normalised against (AS-norm, thresholds/score_norm.py): "auto"
+        (default) the cohort the user built for this pack (`faceindex cohort build`), a Cohort, or
+        None. Without a cohort, or with threshold= (a cosine), the decision is on the cosine, and
+        the result's `normalisation` says why.
         """
         choice = thresholds.for_comparison(self.pack, threshold, max_fmr)
         face_a, emb_a = self._embedding_of(a, "a")
         face_b, emb_b = self._embedding_of(b, "b")
         similarity = float(np.dot(emb_a.astype(np.float64), emb_b.astype(np.float64)))
+        use, normalisation = self._cohort_for_compare(cohort, threshold)
+        if use is not None:
+            lines = use.lines(np.stack([emb_a, emb_b]))
+            z = float(normalise(similarity, lines.take([0]), lines.take([1]))[0])
+            choice = thresholds.for_comparison(self.pack, None, max_fmr, score="as-norm")
+            table = table_for(self.pack, "as-norm")
+            assert table is not None
+            return Comparison(similarity, choice.value, z >= choice.value, self.pack.ref, choice, table.fmr_at(z),
+                              (face_a, face_b), score=z, normalisation=normalisation)
         table = table_for(self.pack)
         return Comparison(
             similarity=similarity,
@@ -161,7 +190,29 @@ class FaceEngine:
             threshold_choice=choice,
             fmr_at_similarity=table.fmr_at(similarity) if table else None,
             faces=(face_a, face_b),
+            normalisation=normalisation,
         )
+
+    def _cohort_for_compare(self, cohort: Cohort | Literal["auto"] | None, threshold: float | None
+                            ) -> tuple[Cohort | None, ScoreNormalisation]:
+        if threshold is not None:
+            return None, ScoreNormalisation("none", "a threshold= was given: it is a cosine similarity", None)
+        if cohort == "auto":
+            cohort = cohorts.cohort_for(self.pack)
+            if cohort is None:
+                return None, ScoreNormalisation("none", "no cohort (`faceindex cohort build` makes one for pack "
+                                                        f"{self.pack.name} {self.pack.version})", None)
+        if cohort is None:
+            return None, ScoreNormalisation("none", "no cohort was given", None)
+        if not isinstance(cohort, Cohort):
+            raise TypeError(f"cohort must be \"auto\", a Cohort or None, got {type(cohort).__name__}")
+        if cohort.pack != self.pack.ref:
+            raise ValueError(f"the cohort is of pack {cohort.pack}, not {self.pack.ref}: embeddings of different "
+                             "packs cannot be compared")
+        if not thresholds.can_normalise(self.pack):
+            return None, ScoreNormalisation("none", f"pack {self.pack.name} {self.pack.version} has no calibration "
+                                                    "table of AS-norm scores", None)
+        return cohort, cohort.describe()
 
     # -- the one path every image takes --------------------------------------------------
 
@@ -175,6 +226,14 @@ class FaceEngine:
         detections = self._pack.detect(rgb)
         if detections.quality is None:
             detections = measure_quality(rgb, detections)
+        if detections.poses is None:  # from the landmarks and the pack's own keypoints, not estimated ones
+            poses = estimate_poses(detections.landmarks, self.pack.landmarks, detections.keypoints)
+            if poses is not None:
+                detections = detections.with_poses(poses)
+        if detections.keypoints is None:
+            keypoints = keypoints_of(detections.landmarks, self.pack.landmarks)
+            if keypoints is not None:
+                detections = detections.with_keypoints(keypoints)
         detections = detections.largest_first()
         if embed == "largest":
             detections = detections.take(slice(0, 1))

@@ -21,17 +21,19 @@ from typing import TYPE_CHECKING, Any
 from faceindex.errors import CalibrationError
 from faceindex import thresholds
 from faceindex.thresholds import table_for
-from faceindex.types import Face, PackInfo, PackRef
+from faceindex.types import KEYPOINT_NAMES, Face, PackInfo, PackRef
 
 if TYPE_CHECKING:
     from faceindex.collection.results import FaceRecord
 
-# Rekognition's names for the landmark points faceindex's packs give (as seen in the image).
+# Each point a pack gives, under Rekognition's name where Rekognition has that point (left and right
+# as seen in the image), else under faceindex's own: dlib's "nose base" is where the nose meets the
+# upper lip, not Rekognition's nose (the tip).
 LANDMARK_TYPES = {
     "left eye": "eyeLeft", "right eye": "eyeRight", "nose tip": "nose",
     "left mouth corner": "mouthLeft", "right mouth corner": "mouthRight",
     "right eye outer corner": "rightEyeRight", "right eye inner corner": "rightEyeLeft",
-    "left eye outer corner": "leftEyeLeft", "left eye inner corner": "leftEyeRight", "nose base": "nose",
+    "left eye outer corner": "leftEyeLeft", "left eye inner corner": "leftEyeRight", "nose base": "noseBase",
 }
 
 
@@ -76,11 +78,18 @@ def bounding_box(box: Iterable[float], width: int, height: int) -> dict[str, flo
     return {"Width": (x2 - x1) / width, "Height": (y2 - y1) / height, "Left": x1 / width, "Top": y1 / height}
 
 
-def landmarks(names: Sequence[str], points: Iterable[Sequence[float]], width: int, height: int
-              ) -> list[dict[str, Any]]:
-    """Landmarks with Rekognition's type names, as ratios of the image; unknown (NaN) points left out."""
-    return [{"Type": LANDMARK_TYPES.get(name, name), "X": float(x) / width, "Y": float(y) / height}
-            for name, (x, y) in zip(names, points) if math.isfinite(float(x)) and math.isfinite(float(y))]
+def landmarks(names: Sequence[str], points: Iterable[Sequence[float]], width: int, height: int,
+              keypoints: Iterable[Sequence[float]] | None = None) -> list[dict[str, Any]]:
+    """Landmarks as ratios of the image: Rekognition's five keypoints (eyeLeft, eyeRight, nose,
+    mouthLeft, mouthRight) first, then the pack's own points that are not among them, each under
+    its LANDMARK_TYPES name; unknown (NaN) points left out."""
+    shown: list[dict[str, Any]] = []
+    named = list(zip(KEYPOINT_NAMES, keypoints)) if keypoints is not None else []
+    named += [(LANDMARK_TYPES.get(name, name), point) for name, point in zip(names, points)]
+    for kind, (x, y) in named:
+        if math.isfinite(float(x)) and math.isfinite(float(y)) and all(m["Type"] != kind for m in shown):
+            shown.append({"Type": kind, "X": float(x) / width, "Y": float(y) / height})
+    return shown
 
 
 def quality(sharpness: float, brightness: float) -> dict[str, float]:
@@ -90,25 +99,26 @@ def quality(sharpness: float, brightness: float) -> dict[str, float]:
 
 
 def pose(angles: Iterable[float] | None) -> dict[str, float] | None:
-    """Pose in degrees, or None where the pack gives none (dlib's detector estimates no pose)."""
+    """Pose in degrees (faceindex.pose: estimated from the keypoints), or None where there is none."""
     if angles is None:
         return None
     yaw, pitch, roll = (float(v) for v in angles)
-    if not math.isfinite(yaw):
+    if not (math.isfinite(yaw) and math.isfinite(pitch) and math.isfinite(roll)):
         return None
-    return {"Yaw": yaw, "Pitch": pitch, "Roll": roll}
+    return {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
 
 
 def face_detail(box: Iterable[float], score: float, points: Iterable[Sequence[float]], sharpness: float,
-                brightness: float, angles: Iterable[float] | None, pack: PackInfo, width: int, height: int
-                ) -> dict[str, Any]:
-    """FaceDetail with what faceindex measures: BoundingBox, Confidence, Landmarks, Quality, and
-    Pose where the pack gives it. AgeRange, Gender, Emotions, Smile, Eyeglasses and the other
-    attributes are not estimated, so they are absent (DetectFaces Attributes=ALL included)."""
+                brightness: float, angles: Iterable[float] | None, pack: PackInfo, width: int, height: int,
+                keypoints: Iterable[Sequence[float]] | None = None) -> dict[str, Any]:
+    """FaceDetail with what faceindex estimates: BoundingBox, Confidence (the detector's measured
+    confidence x 100), Landmarks, Pose (where the landmarks allow it) and Quality. AgeRange,
+    Gender, Emotions, Smile, Eyeglasses and Rekognition's other attributes are not estimated, so
+    they are absent, with Attributes=["ALL"] too (docs/rekognition-faces.md lists them)."""
     detail: dict[str, Any] = {
         "BoundingBox": bounding_box(box, width, height),
         "Confidence": percent(float(score) * 100.0),
-        "Landmarks": landmarks(pack.landmarks, points, width, height),
+        "Landmarks": landmarks(pack.landmarks, points, width, height, keypoints),
         "Quality": quality(float(sharpness), float(brightness)),
     }
     found_pose = pose(angles)
@@ -119,8 +129,10 @@ def face_detail(box: Iterable[float], score: float, points: Iterable[Sequence[fl
 
 def face_detail_of(face: Face, pack: PackInfo, width: int, height: int) -> dict[str, Any]:
     """FaceDetail of a detected Face in an image of this size."""
+    keypoints = [face.keypoints.get(name, (math.nan, math.nan)) for name in KEYPOINT_NAMES] if face.keypoints \
+        else None
     return face_detail(face.bbox, face.score, face.landmarks, face.sharpness, face.brightness, face.pose, pack,
-                       width, height)
+                       width, height, keypoints)
 
 
 def compared_face(face: Face, pack: PackInfo, width: int, height: int) -> dict[str, Any]:
@@ -153,6 +165,17 @@ def similarity(pack: PackInfo, cosine: float) -> float:
         return thresholds.rekognition_similarity(pack, cosine)
     except CalibrationError:
         return max(0.0, float(cosine)) * 100.0
+
+
+def match_similarity(pack: PackInfo, cosine: float, score: float | None) -> float:
+    """The Similarity of a collection's match: from its AS-norm score where it was judged on one (the
+    same FMR gives the same Similarity on either scale), else from its cosine."""
+    if score is not None:
+        try:
+            return thresholds.rekognition_similarity(pack, score, "as-norm")
+        except CalibrationError:
+            pass
+    return similarity(pack, cosine)
 
 
 def similarity_scale(pack: PackInfo) -> str:

@@ -7,8 +7,9 @@ pixel edges of the image they came from.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,22 @@ ARCFACE_LANDMARKS = ("left eye", "right eye", "nose tip", "left mouth corner", "
 # dlib's 5-point shape predictor: the corners of both eyes and the base of the nose.
 DLIB_LANDMARKS = ("right eye outer corner", "right eye inner corner", "left eye outer corner",
                   "left eye inner corner", "nose base")
+# The five landmarks Rekognition names first (Face.keypoints, Detections.keypoints), in this order:
+# the centres of the eyes, the tip of the nose, the corners of the mouth; left and right as seen in
+# the image. For ArcFace-style packs they are the pack's own landmarks.
+KEYPOINT_NAMES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
+
+
+class Pose(NamedTuple):
+    """A face's rotation in degrees, estimated from its landmarks (faceindex.pose says how).
+
+    yaw: positive when the face turns towards the image's right (the nose moves right);
+    pitch: positive when it tilts up (the nose moves towards the eyes); roll: positive when
+    it leans clockwise as seen in the image (the image-right eye lower than the left)."""
+
+    yaw: float
+    pitch: float
+    roll: float
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,46 @@ class RateEstimate:
 
 
 ChosenBy = Literal["fixed", "fmr", "fpir", "uncalibrated default"]
+# What a score (and the threshold it is judged against) is: a cosine similarity, or the cosine
+# standardised by AS-norm against a cohort (thresholds/score_norm.py).
+ScoreKind = Literal["cosine", "as-norm"]
+
+
+@dataclass(frozen=True)
+class ScoreNormalisation:
+    """Whether scores were normalised, and against which cohort (thresholds/score_norm.py).
+
+    method "as-norm": each cosine standardised by the mean and spread of the top_k cosines of each
+    face against the cohort's faces; "none": the scores are cosine similarities, and `cohort` says why.
+    """
+
+    method: Literal["none", "as-norm"]
+    cohort: str  # which faces, in words (a collection's own sample, a cohort the user built), or why none
+    cohort_id: str | None  # the cohort's digest (16 hex digits); None when not normalised
+    cohort_size: int = 0
+    top_k: int = 0
+
+    @property
+    def applied(self) -> bool:
+        return self.method != "none"
+
+    @property
+    def score(self) -> ScoreKind:
+        return "cosine" if self.method == "none" else "as-norm"
+
+    def __repr__(self) -> str:  # short when not applied: it rides in every result's repr
+        if not self.applied:
+            return f"ScoreNormalisation('none', {self.cohort!r})"
+        return (f"ScoreNormalisation('as-norm', {self.cohort!r}, cohort_id={self.cohort_id!r}, "
+                f"cohort_size={self.cohort_size}, top_k={self.top_k})")
+
+    def __str__(self) -> str:
+        if not self.applied:
+            return f"not normalised ({self.cohort})"
+        return f"AS-norm, top {self.top_k} of {self.cohort_size:,} cohort faces ({self.cohort}; cohort {self.cohort_id})"
+
+
+NOT_NORMALISED = ScoreNormalisation("none", "no cohort: scores are cosine similarities", None)
 
 
 @dataclass(frozen=True)
@@ -63,13 +120,14 @@ class ThresholdChoice:
     its placeholder threshold, whose error rates faceindex has not measured).
     """
 
-    value: float  # the cosine similarity a match must reach
+    value: float  # the score a match must reach: a cosine similarity, or an AS-norm z (see `score`)
     chosen_by: ChosenBy
     requested: float | None  # the max_fmr or max_fpir asked for (or the default one)
     fmr: RateEstimate | None  # per comparison at `value`; None without a calibration table
     fpir: RateEstimate | None = None  # searches: at gallery_size
     gallery_size: int | None = None  # faces searched
     calibration: str = ""  # which table the estimates come from, or why there is none
+    score: ScoreKind = "cosine"  # the scale of `value`, and of the table it was chosen on
 
     @property
     def beyond_table(self) -> bool:
@@ -91,6 +149,9 @@ class PackInfo:
     license: str
     # What each of a Face's 5 landmarks is, in order; left and right as seen in the image.
     landmarks: tuple[str, ...] = ARCFACE_LANDMARKS
+    # What Face.score means: "measured" (the share of detections at that detector score that were
+    # faces, on hand-labelled photos: faceindex.packs.confidence) or why it is the raw score.
+    confidence_source: str = "the detector's own score (not measured by faceindex)"
     # Where the networks ran and at what precision, and why (faceindex.backends.precision).
     # Not part of `ref`: verified precisions give embeddings comparable to f32 ones, and an
     # unverified one carries its own version instead.
@@ -113,21 +174,41 @@ def array_summary(value: Any) -> str:
 
 @dataclass
 class Face:
-    """One detected face, in the pixel coordinates of the image it came from."""
+    """One detected face, in the pixel coordinates of the image it came from.
+
+    Rekognition's members under Rekognition's names: `confidence` (0-100), `keypoints` (its five
+    named landmarks) and `pose` (yaw, pitch, roll)."""
 
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2
-    score: float  # detector confidence
+    score: float  # detector confidence 0..1 (PackInfo.confidence_source says how it was measured)
     landmarks: FloatArray  # 5x2 pixels; which points they are: the pack's PackInfo.landmarks
     embedding: FloatArray | None = None  # unit vector from the pack's recognizer
     face_size: float = 0.0  # shorter side of the box, pixels
     sharpness: float = 0.0  # variance of the Laplacian of the face at a fixed scale
     brightness: float = 0.0  # mean luma of the face, 0..1
-    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees where the pack gives it
+    pose: Pose | None = None  # degrees, estimated from the landmarks (None where they do not allow it)
+    # Rekognition's five named landmarks (KEYPOINT_NAMES), pixels; empty where the pack gives none.
+    keypoints: dict[str, tuple[float, float]] = field(default_factory=dict)
+    confidence: float = field(init=False)  # Rekognition's Confidence: 100 x score, within 0..100
+
+    def __post_init__(self) -> None:
+        if self.pose is not None and not isinstance(self.pose, Pose):
+            self.pose = Pose(*(float(v) for v in self.pose))
+        score = float(self.score)
+        self.confidence = min(100.0, max(0.0, 100.0 * score)) if math.isfinite(score) else 0.0
 
     def __repr__(self) -> str:
-        shown = (f"{f.name}={array_summary(self.embedding) if f.name == 'embedding' else repr(getattr(self, f.name))}"
-                 for f in fields(self))
-        return f"Face({', '.join(shown)})"
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            if name == "embedding":
+                return array_summary(value)
+            if name == "pose" and value is not None:  # an estimate (faceindex.pose): degrees to a tenth
+                return "Pose(" + ", ".join(f"{k}={v:.1f}" for k, v in value._asdict().items()) + ")"
+            if name == "keypoints" and value:  # pixels to a tenth, as the box and landmarks are shown
+                return "{" + ", ".join(f"{k!r}: ({x:.1f}, {y:.1f})" for k, (x, y) in value.items()) + "}"
+            return repr(value)
+
+        return f"Face({', '.join(f'{f.name}={shown(f.name)}' for f in fields(self))})"
 
     @property
     def width(self) -> float:
@@ -144,12 +225,17 @@ class Face:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The outcome of comparing two faces, with everything it was judged by."""
+    """The outcome of comparing two faces, with everything it was judged by.
+
+    What was judged: the cosine similarity, or (with a cohort) its AS-norm z in `score`;
+    `normalisation` says which, and against which cohort."""
 
     similarity: float  # cosine similarity of the two embeddings
-    threshold: float  # the threshold it was judged against
-    same_person: bool  # similarity >= threshold
+    threshold: float  # the threshold `score` was judged against
+    same_person: bool  # score >= threshold
     pack: PackRef  # the model pack that made both embeddings
     threshold_choice: ThresholdChoice  # how the threshold was chosen, and its estimated false-match rate
-    fmr_at_similarity: RateEstimate | None  # the FMR at this pair's own similarity (None: uncalibrated pack)
+    fmr_at_similarity: RateEstimate | None  # the FMR at this pair's own score (None: uncalibrated pack)
     faces: tuple[Face | None, Face | None] = field(default=(None, None), compare=False)
+    score: float | None = None  # the AS-norm z that was judged; None: the similarity was
+    normalisation: ScoreNormalisation = NOT_NORMALISED

@@ -27,7 +27,8 @@ PORTRAITS = "images/face_recognition"
 OBAMA_240, OBAMA_480 = f"{PORTRAITS}/obama-240p.jpg", f"{PORTRAITS}/obama-480p.jpg"
 LIN, ALEX, TWO = f"{PORTRAITS}/lin-manuel-miranda.png", f"{PORTRAITS}/alex-lacamoire.png", f"{PORTRAITS}/two_people.jpg"
 STRANGER = "images/openface/images/examples/clapton-2.jpg"  # nobody in the collection
-YUNET, MOBILEFACENET = "models/yunet/face_detection_yunet_2026may.onnx", "models/mobilefacenet/mobilefacenet.onnx"
+MOBILEFACENET = "models/mobilefacenet/mobilefacenet.onnx"
+UNLISTED = "models/scrfd/scrfd_500m_bnkps.onnx"  # a detector file models/onnx_models.json does not list
 SCRFD = "models/scrfd/det_500m.onnx"
 
 
@@ -83,7 +84,7 @@ def test_compare_says_same_person_for_one_man_and_different_people_for_two(
     similarity, judged_at = similarity_and_threshold(decision)
     assert decision.startswith("same person: ") and similarity >= judged_at == round(default.value, 4)
     assert threshold.startswith(f"threshold {default.value:.4f} (default: FMR at most 0.0001 per comparison; "
-                                "estimated FMR ") and threshold.endswith("; pack dlib 1.1)")
+                                "estimated FMR ") and threshold.endswith("; pack dlib 2.0)")
 
     code, out, err = run("compare", str(data_file(OBAMA_240)), str(data_file(ALEX)))
     assert code == 0 and err == "", err
@@ -124,10 +125,11 @@ def test_two_ways_of_choosing_one_threshold_are_a_usage_error(argv: list[str], n
 
 
 def test_an_uncalibrated_pack_says_so_and_refuses_a_rate_in_cli_terms(data_file: Callable[[str], Path]) -> None:
-    """YuNet's 2026 file is no file faceindex lists: its pack is uncalibrated, and loading it
-    warns, in one line on stderr (no source code), once."""
-    pack = ["--detector", str(data_file(YUNET)), "--recognizer", str(data_file(MOBILEFACENET))]
-    warned = f"faceindex: warning: {data_file(YUNET)} (sha256 "
+    """SCRFD-500m's 640x640 release file is no file faceindex lists (YuNet's 2026 file is, since the
+    default pack ships it): its pack is uncalibrated, and loading it warns, in one line on stderr
+    (no source code), once."""
+    pack = ["--detector", str(data_file(UNLISTED)), "--recognizer", str(data_file(MOBILEFACENET))]
+    warned = f"faceindex: warning: {data_file(UNLISTED)} (sha256 "
     with warnings.catch_warnings():
         warnings.simplefilter("default")  # as outside pytest, which turns warnings into errors
         code, out, err = run("compare", str(data_file(OBAMA_240)), str(data_file(OBAMA_480)), *pack)
@@ -139,7 +141,7 @@ def test_an_uncalibrated_pack_says_so_and_refuses_a_rate_in_cli_terms(data_file:
         assert decision.startswith("same person: ")
         assert re.fullmatch(r"threshold \d\.\d{4} \(the pack's uncalibrated default; error rates not measured for "
                             r"this pack: faceindex calibrate measures them on your own photos; pack "
-                            r"face_detection_yunet_2026may\+mobilefacenet sha256:\w{12}\+\w{12}\)", threshold), threshold
+                            r"scrfd_500m_bnkps\+mobilefacenet sha256:\w{12}\+\w{12}\)", threshold), threshold
         code, out, err = run("compare", str(data_file(OBAMA_240)), str(data_file(OBAMA_480)), *pack,
                              "--max-fmr", "1e-3")
     assert code == 4 and out == ""
@@ -199,7 +201,7 @@ def test_an_unreadable_image_is_named_without_python_reprs(tmp_path: Path) -> No
 
 
 def test_collection_create_and_index_lines(staff: Staff, data_file: Callable[[str], Path]) -> None:
-    assert staff.created == f"created collection staff (pack dlib 1.1) at {Path(staff.home) / 'collections' / 'staff'}\n"
+    assert staff.created == f"created collection staff (pack dlib 2.0) at {Path(staff.home) / 'collections' / 'staff'}\n"
     assert staff.indexed.splitlines() == [
         f"{data_file(OBAMA_480)}: 1 face indexed", f"{data_file(LIN)}: 1 face indexed",
         f"{data_file(ALEX)}: 1 face indexed", f"{data_file(TWO)}: 2 faces indexed",
@@ -222,7 +224,7 @@ def test_collection_describe_shows_the_thresholds_in_force(staff: Staff) -> None
     code, out, _ = run("collection", "describe", "staff", "--home", staff.home)
     assert code == 0
     lines = dict(line.split(None, 1) for line in out.splitlines())
-    assert lines["pack"] == "dlib 1.1 (128-d)" and lines["faces"] == "5" and lines["users"] == "0"
+    assert lines["pack"] == "dlib 2.0 (128-d)" and lines["faces"] == "5" and lines["users"] == "0"
     assert lines["compare"].startswith(f"threshold {compare.value:.4f} (default: FMR at most 0.0001 per comparison; "
                                        "estimated FMR ")
     # Five faces: FPIR 1% would allow FMR 2e-3 per comparison; the default holds FMR 1e-4.
@@ -247,7 +249,7 @@ def test_search_default_and_each_option(staff: Staff, data_file: Callable[[str],
     first, *matches = search_lines(staff, obama)
     assert re.fullmatch(rf"searched face \(\d+, \d+, \d+, \d+\), threshold {default.value:.4f} \(default: FMR at "
                         r"most 0.0001 per comparison, the floor of small collections, where FPIR 0.01 at 5 faces "
-                        r"would be looser; estimated FMR .*, FPIR .*; pack dlib 1.1\)", first), first
+                        r"would be looser; estimated FMR .*, FPIR .*; pack dlib 2.0\)", first), first
     assert [m.split()[2] for m in matches] == ["obama-480p.jpg", "two_people.jpg"]  # Obama, alone and beside Biden
     assert all(float(m.split()[0]) >= default.value for m in matches)
 
@@ -310,7 +312,7 @@ def test_users_in_words(staff: Staff, data_file: Callable[[str], Path]) -> None:
     assert code == 0 and out.splitlines() == [
         f"associated {obama}",
         "a face joins a user who has faces when it reaches this against one of them: threshold "
-        f"{compare.value:.4f} (default: FMR at most 0.0001 per comparison; estimated FMR {compare.fmr}; pack dlib 1.1)"]
+        f"{compare.value:.4f} (default: FMR at most 0.0001 per comparison; estimated FMR {compare.fmr}; pack dlib 2.0)"]
     code, out, _ = run("users", "associate", "staff", "barack", lin, *h, "--purpose", "door")
     refused = out.splitlines()[0]
     found = re.fullmatch(rf"not associated {lin}: LOW_MATCH_CONFIDENCE \(similarity (\d\.\d{{3}}) to the user's "

@@ -117,9 +117,10 @@ def test_faceindex_calibrate_builds_a_table_from_a_users_folder(data_file: Calla
                      "--no-progress"], stdout=out) == 0
         table = thresholds.table_for(faceindex.FaceEngine().pack)
         assert table is not None and table.provenance["dataset"] == "my people"
-        wrote, resolved, *points = out.getvalue().splitlines()
+        lines = out.getvalue().splitlines()
+        wrote, resolved, *points = lines[:6]
         written = tmp_path / "tables" / thresholds.table_file_name(table.pack)
-        assert wrote == f"wrote {written}: calibration of dlib 1.1 on my people ({table.provenance['images']} " \
+        assert wrote == f"wrote {written}: calibration of dlib 2.0 on my people ({table.provenance['images']} " \
                         f"images, {table.impostor_pairs:,} impostor and {table.genuine_pairs:,} genuine pairs, " \
                         f"{table.provenance['date']})"
         assert resolved == f"rates resolved down to FMR {3 / table.impostor_pairs:.2g}"
@@ -127,6 +128,10 @@ def test_faceindex_calibrate_builds_a_table_from_a_users_folder(data_file: Calla
         for point in points:  # each rate: its threshold and FNMR there, or why there is none
             assert re.fullmatch(r"  FMR [\d.e-]+: (threshold 0\.\d{4}, FNMR .*|not resolved by [\d,]+ impostor pairs, "
                                 r"and the fitted tail is not trusted that far)", point), point
+        # Then the table of AS-norm scores beside it, written the same way, or why there is none.
+        normalised = written.with_name(written.name.removesuffix(".json") + ".as-norm.json")
+        assert lines[6:] and (lines[6].startswith(f"wrote {normalised}: calibration of dlib 2.0 on my people")
+                              or lines[6].startswith("no table of AS-norm scores: ")), lines[6:]
         assert table.impostor_pairs > 10_000 and table.provenance["images"] >= 170
         assert main(["calibrate", "--pack", "dlib", "--images", str(tmp_path / "nowhere")]) == 4
     finally:

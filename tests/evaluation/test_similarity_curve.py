@@ -26,7 +26,7 @@ SCORES = st.floats(min_value=-1.5, max_value=1.5, allow_nan=False)
 
 
 def test_every_shipped_table_is_covered() -> None:
-    # Today dlib 1.1's (a trusted tail) and the ONNX pack's (an untrusted one): both branches of the curve.
+    # The dlib pack's (a trusted tail) and the ONNX pack's (an untrusted one): both branches of the curve.
     assert len(SHIPPED) >= 2, SHIPPED
 
 

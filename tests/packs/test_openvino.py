@@ -222,7 +222,7 @@ def test_the_cli_says_which_backend_and_precision_made_a_result(data_file: Calla
     assert code == 0
     result = json.loads(out.getvalue())
     assert result["inference"]["backend"] == "openvino" and result["inference"]["precision"] == "f32"
-    assert result["pack"] == {"name": "dlib", "version": "1.1"} and len(result["faces"]) > 0
+    assert result["pack"] == {"name": "dlib", "version": "2.0"} and len(result["faces"]) > 0
 
 
 def test_cached_compiled_models_give_the_results_of_the_precision_asked_for(
@@ -254,8 +254,8 @@ def test_a_collection_of_f32_embeddings_refuses_an_unverified_precision(data_fil
     home.create_collection("people", engine=f32).close()
     write_record(records, f32.pack.ref, {"embedding_cosine": False})
     unverified = FaceEngine("dlib", backend="openvino", precision="bf16")
-    assert unverified.pack.version == "1.1+bf16-unverified"
-    with pytest.raises(PackMismatchError, match=r"the engine runs dlib 1.1\+bf16-unverified"):
+    assert unverified.pack.version == "2.0+bf16-unverified"
+    with pytest.raises(PackMismatchError, match=r"the engine runs dlib 2.0\+bf16-unverified"):
         home.collection("people", engine=unverified)
     write_record(records, f32.pack.ref, {"embedding_cosine": True})  # verified: the same pack
     home.collection("people", engine=FaceEngine("dlib", backend="openvino", precision="bf16")).close()

@@ -19,7 +19,7 @@ from service_helpers import RunningServer
 DLIB_MODEL_VERSION = re.compile(r"1\.[0-9]+")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LANDMARK_TYPES = {"eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight", "leftEyeLeft", "leftEyeRight",
-                  "rightEyeLeft", "rightEyeRight"}
+                  "rightEyeLeft", "rightEyeRight", "noseBase"}
 NOT_ESTIMATED = {"AgeRange", "Smile", "Eyeglasses", "Sunglasses", "Gender", "Beard", "Mustache", "EyesOpen",
                  "MouthOpen", "Emotions", "FaceOccluded", "EyeDirection"}
 
@@ -39,7 +39,9 @@ def people(rk: Any, data_file: DataFile) -> dict[str, str]:
 def detail_is_what_faceindex_measures(detail: dict[str, Any]) -> None:
     check_box(detail["BoundingBox"])
     assert 0 <= detail["Confidence"] <= 100
-    assert {lm["Type"] for lm in detail["Landmarks"]} <= LANDMARK_TYPES and len(detail["Landmarks"]) == 5
+    assert {lm["Type"] for lm in detail["Landmarks"]} <= LANDMARK_TYPES and len(detail["Landmarks"]) >= 5
+    assert {"eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"} <= {lm["Type"] for lm in detail["Landmarks"]}
+    assert set(detail["Pose"]) == {"Roll", "Yaw", "Pitch"}
     assert all(0 <= lm["X"] <= 1 and 0 <= lm["Y"] <= 1 for lm in detail["Landmarks"])
     assert 0 <= detail["Quality"]["Brightness"] <= 100 and 0 <= detail["Quality"]["Sharpness"] <= 100
     assert not NOT_ESTIMATED & set(detail), "attributes faceindex does not estimate are left out, not invented"

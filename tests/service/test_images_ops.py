@@ -50,8 +50,16 @@ def test_detect_faces(rk: Any, data_file: DataFile) -> None:
     assert areas == sorted(areas, reverse=True)
     for detail in group:
         check_box(detail["BoundingBox"])
-        assert len(detail["Landmarks"]) == 5 and "Quality" in detail
-        assert not {"AgeRange", "Gender", "Emotions", "Smile", "Eyeglasses"} & set(detail)
+        assert "Quality" in detail and 0 <= detail["Confidence"] <= 100
+        # Rekognition's five first, then dlib's own points (the eye corners under Rekognition's
+        # names, the base of the nose under faceindex's).
+        assert [lm["Type"] for lm in detail["Landmarks"]] == [
+            "eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight",
+            "rightEyeRight", "rightEyeLeft", "leftEyeLeft", "leftEyeRight", "noseBase"]
+        assert set(detail["Pose"]) == {"Roll", "Yaw", "Pitch"}
+        assert all(-90 <= v <= 90 for v in detail["Pose"].values())
+        # Attributes=["ALL"]: every attribute faceindex estimates, none it does not.
+        assert set(detail) == {"BoundingBox", "Confidence", "Landmarks", "Pose", "Quality"}
     # One face, found where it is: the box's centre in the middle third of the portrait.
     (alone,) = rk.detect_faces(Image=photo(data_file, OBAMA))["FaceDetails"]
     box = alone["BoundingBox"]

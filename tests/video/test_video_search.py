@@ -216,8 +216,10 @@ def test_face_detection_document(hamilton_clip: Path) -> None:
     face = doc["Faces"][0]["Face"]
     assert set(face) >= {"BoundingBox", "Confidence", "Landmarks", "Quality"}
     assert 0 < face["Confidence"] <= 100 and 0 <= face["Quality"]["Sharpness"] <= 100
-    assert {lm["Type"] for lm in face["Landmarks"]} == {"rightEyeRight", "rightEyeLeft", "leftEyeLeft",
-                                                       "leftEyeRight", "nose"}
+    assert [lm["Type"] for lm in face["Landmarks"]] == ["eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight",
+                                                       "rightEyeRight", "rightEyeLeft", "leftEyeLeft",
+                                                       "leftEyeRight", "noseBase"]
+    assert set(face["Pose"]) == {"Roll", "Yaw", "Pitch"}
 
 
 class Terminal(StringIO):

@@ -45,6 +45,8 @@ def to_json(value: Any) -> Any:
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "embedding"}
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple (Pose): its names kept
+        return {str(k): to_json(v) for k, v in value._asdict().items()}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, np.ndarray):
@@ -84,12 +86,13 @@ def stderr_of(args: argparse.Namespace) -> TextIO:
 class OptionGroups:
     """Parent parsers: `common` (every command: --json, --home, --key-file), `engine` (the model
     pack and where it runs), `decision` (--max-fmr), `searching` (decision + --max-fpir and the
-    audit notes)."""
+    audit notes), `small_faces` (--min-face: the commands that find faces in photos or video)."""
 
     common: argparse.ArgumentParser
     engine: argparse.ArgumentParser
     decision: argparse.ArgumentParser
     searching: argparse.ArgumentParser
+    small_faces: argparse.ArgumentParser
 
 
 def option_groups() -> OptionGroups:
@@ -123,7 +126,12 @@ def option_groups() -> OptionGroups:
                            "looser than FMR 1e-4 per comparison: on a small collection that floor decides)")
     searching.add_argument("--purpose", help="why this search is made (written to the audit log)")
     searching.add_argument("--reference", help="a case or request id (written to the audit log)")
-    return OptionGroups(common, engine, decision, searching)
+    small_faces = argparse.ArgumentParser(add_help=False)
+    small_faces.add_argument("--min-face", type=numbers.number("a number of pixels", lambda v: 8 <= v <= 1000,
+                                                               "--min-face must be 8 to 1000 pixels, got {value}"),
+                             metavar="PX", help="the smallest face to find, pixels (dlib pack; default 40: the "
+                             "image at its own size; 20 finds smaller faces for about 4x the detection time)")
+    return OptionGroups(common, engine, decision, searching, small_faces)
 
 
 def add_command(group: Any, name: str, handler: Handler, help: str,
@@ -154,8 +162,17 @@ def warn_if_exposed(args: argparse.Namespace, collection_id: str) -> None:
 
 
 def open_collection(args: argparse.Namespace) -> Collection:
+    """The collection the command names; with --min-face, its pack's engine looking for faces that small."""
     warn_if_exposed(args, args.collection)
-    return open_collections(args).collection(args.collection)
+    collections = open_collections(args)
+    min_face = getattr(args, "min_face", None)
+    if min_face is None:
+        return collections.collection(args.collection)
+    from faceindex.engine import FaceEngine
+
+    with collections.collection(args.collection) as plain:
+        pack = plain.pack.name
+    return collections.collection(args.collection, engine=FaceEngine(pack=pack, min_face=min_face))
 
 
 def make_engine(args: argparse.Namespace) -> FaceEngine:
@@ -165,8 +182,12 @@ def make_engine(args: argparse.Namespace) -> FaceEngine:
     if args.upsample is not None and (args.detector is not None or args.recognizer is not None or args.pack != "dlib"):
         raise CliError("--upsample is for the dlib pack; an ONNX pack finds small faces at its own detector size",
                        EXIT_USAGE)
+    min_face = getattr(args, "min_face", None)
+    if min_face is not None and args.upsample is not None:
+        raise CliError("give --min-face or --upsample, not both (--upsample N means --min-face 40 / 2**N)", EXIT_USAGE)
     return FaceEngine(pack=args.pack, backend=args.backend, upsample=args.upsample, detector=args.detector,
-                      recognizer=args.recognizer, models_dir=args.models_dir, precision=args.precision)
+                      recognizer=args.recognizer, models_dir=args.models_dir, precision=args.precision,
+                      min_face=min_face)
 
 
 def inference(engine: FaceEngine) -> dict[str, str]:

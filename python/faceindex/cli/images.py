@@ -6,7 +6,7 @@ import argparse
 
 from faceindex.cli import numbers
 from faceindex.cli.common import OptionGroups, Output, add_command, box, inference, make_engine, plural
-from faceindex.cli.results import threshold_line
+from faceindex.cli.results import normalisation_lines, threshold_line
 from faceindex.errors import EXIT_OK
 
 
@@ -21,7 +21,7 @@ def add_compare(commands: argparse._SubParsersAction[argparse.ArgumentParser], g
 
 def add_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
     add_command(commands, "detect", cmd_detect, "detect the faces in an image",
-                [groups.common, groups.engine]).add_argument("image")
+                [groups.common, groups.engine, groups.small_faces]).add_argument("image")
 
 
 def cmd_compare(args: argparse.Namespace, out: Output) -> int:
@@ -30,12 +30,15 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     engine = make_engine(args)
     c = engine.compare(args.a, args.b, threshold=args.threshold, max_fmr=args.max_fmr)
     asked = args.threshold is not None or args.max_fmr is not None
-    default = thresholds.for_comparison(engine.pack) if asked else None
+    default = thresholds.for_comparison(engine.pack, score=c.threshold_choice.score) if asked else None
 
     def human() -> list[str]:
-        verdict = ("same person: similarity {s:.4f}, at or above" if c.same_person
-                   else "different people: similarity {s:.4f}, below").format(s=c.similarity)
-        return [f"{verdict} the threshold {c.threshold:.4f}", threshold_line(c, asked, default)]
+        # on an AS-norm decision the threshold is on the normalised scale: the verdict names that score
+        normalised = c.normalisation.applied and c.score is not None
+        value = (f"AS-norm score {c.score:.4f} (similarity {c.similarity:.4f})" if normalised
+                 else f"similarity {c.similarity:.4f}")
+        verdict = f"same person: {value}, at or above" if c.same_person else f"different people: {value}, below"
+        return [f"{verdict} the threshold {c.threshold:.4f}", threshold_line(c, asked, default), *normalisation_lines(c)]
 
     out.emit(c, human)
     return EXIT_OK

@@ -13,7 +13,7 @@ from faceindex.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups
                  ) -> argparse.ArgumentParser:
     p = add_command(commands, "index", cmd_index, "index the faces in image files and folders (recursive)",
-                    [groups.common])
+                    [groups.common, groups.small_faces])
     p.add_argument("collection")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--external-id-from", choices=["filename", "parent-dir", "none"], default="filename",

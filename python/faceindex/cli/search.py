@@ -15,7 +15,7 @@ from faceindex.types import PackInfo, ThresholdChoice
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
     p = add_command(commands, "search", cmd_search, "search a collection for the faces in an image",
-                    [groups.common, groups.searching])
+                    [groups.common, groups.searching, groups.small_faces])
     p.add_argument("collection")
     p.add_argument("image", help="an image (or a face id with --face-id)")
     p.add_argument("--face-id", action="store_true", help="IMAGE is the id of a stored face")

@@ -30,11 +30,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add_command(actions, "detect", cmd_video_detect, "faces in a video, followed as tracks (GetFaceDetection)",
-                    [groups.common, groups.engine])
+                    [groups.common, groups.engine, groups.small_faces])
     p.add_argument("video", help="a video file, a URL FFmpeg opens, or a camera (/dev/video0)")
     options(p)
     p = add_command(actions, "search", cmd_video_search, "search a collection for the people in a video "
-                    "(GetFaceSearch)", [groups.common, groups.searching])
+                    "(GetFaceSearch)", [groups.common, groups.searching, groups.small_faces])
     p.add_argument("collection")
     p.add_argument("video", help="a video file, a URL FFmpeg opens, or a camera (/dev/video0)")
     p.add_argument("--threshold", type=numbers.threshold, help="cosine similarity (default: by error rate)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 import uuid
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection import audit, store, validation
+from faceindex.collection import audit, score_norm, store, validation
 from faceindex.collection.ids import new_face_ids, page_token, read_page_token, write_image_id
 from faceindex.collection.quality_filter import QualityFilterSpec, resolve_quality_filter, select_faces
 from faceindex.collection.results import (
@@ -27,7 +28,7 @@ from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
 from faceindex.errors import ErasureIncompleteError, FaceIdTakenError
-from faceindex.types import Face, FloatArray
+from faceindex.types import Face, FloatArray, Pose
 
 
 def index_faces(state: CollectionState, image: Any, external_image_id: str | None, max_faces: int | None,
@@ -147,19 +148,25 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
             row_ids = store.insert_faces(conn, rows, now)
             if image_size is not None:
                 store.insert_image(conn, image_ids[0], *image_size)
+            score_norm.on_insert(state.score_norm, conn, row_ids, vectors)  # issue 29: their AS-norm lines
             after = store.bump_generation(conn)
     except sqlite3.IntegrityError as e:
         if given and "face_id" in str(e):
             raise FaceIdTakenError("a face id given is already stored in this collection (nothing was stored)") from e
         raise
     state.cache.apply_added(before, after, row_ids, vectors)
-    return [_record_of(row, now, image_size) for row in rows]
+    records = [_record_of(row, now, image_size) for row in rows]
+    if faces is not None:  # as detected: with Rekognition's keypoints (IndexFaces' FaceDetail), not stored
+        records = [dataclasses.replace(r, face=dataclasses.replace(r.face, keypoints=f.keypoints))
+                   for r, f in zip(records, faces.faces())]
+    return records
 
 
 def _record_of(row: store.NewFace, created_at: float, image_size: tuple[int, int] | None) -> FaceRecord:
     face = Face(bbox=row.bbox, score=row.confidence,
                 landmarks=np.frombuffer(row.landmarks, dtype=np.float32).reshape(5, 2).copy(),
-                face_size=row.face_size, sharpness=row.sharpness, brightness=row.brightness, pose=row.pose)
+                face_size=row.face_size, sharpness=row.sharpness, brightness=row.brightness,
+                pose=None if row.pose is None else Pose(*row.pose))
     return FaceRecord(face_id=row.face_id, external_image_id=row.external_image_id, image_id=row.image_id,
                       face=face, user_id=None, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc),
                       image_width=None if image_size is None else image_size[0],
@@ -202,8 +209,12 @@ def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_use
             if forget_in_audit:
                 audit.forget_faces(conn, [f for f in ids if f in found])
             after = store.bump_generation(conn, erased=True)
+        # issue 29: erased faces leave the cohort (on a shard, the copy of another shard's face too)
+        copies = score_norm.forget_faces(state.score_norm, conn, [f for f in ids if f not in kept]) if forget_in_audit else 0
     if rows:
         finish_erasure(state, before, after, rows)
+    elif copies:
+        store.checkpoint_truncate(conn)  # the copy's old bytes leave the write-ahead log
     return DeleteFacesResult(
         deleted_faces=[f for f in ids if f in found],
         unsuccessful_face_deletions=[

@@ -15,8 +15,10 @@ import numpy.typing as npt
 from faceindex.collection import encryption, schema, store
 from faceindex.collection.encryption import CollectionKey
 from faceindex.collection.index_cache import IndexCache, cache_key
+from faceindex.collection.score_norm import ScoreNormState
 from faceindex.engine import FaceEngine
 from faceindex.errors import PackMismatchError
+from faceindex.packs import what_changed
 from faceindex.types import FloatArray, PackInfo, PackRef
 
 PackIdentity = PackInfo | PackRef | tuple[str, str]  # a PackInfo, a PackRef, or (name, version)
@@ -41,6 +43,7 @@ class CollectionState:
         self.pack = schema.pack_of(meta)
         self.cache = IndexCache(self.directory, cache_key(str(meta["store_uuid"]), self.pack.name, self.pack.version,
                                                          self.pack.embedding_size), self.pack.embedding_size, key)
+        self.score_norm = ScoreNormState(self.pack)  # issue 29: AS-norm's cohort and lines, kept like the cache
         if engine is not None:
             self.check_engine(engine)
             self._engine = engine
@@ -79,10 +82,12 @@ class CollectionState:
     def check_engine(self, engine: FaceEngine) -> None:
         info = engine.pack
         if (info.name, info.version) != (self.pack.name, self.pack.version):
+            changed = what_changed(self.pack.name, self.pack.version) if info.name == self.pack.name else ""
             raise PackMismatchError(
                 f"collection {self.collection_id!r} holds embeddings of pack {self.pack.name} {self.pack.version}; "
-                f"the engine runs {info.name} {info.version}. Open it with an engine of that pack, or index the "
-                "faces into a new collection."
+                f"the engine runs {info.name} {info.version}. "
+                + (f"{changed}." if changed else "Open it with an engine of that pack, or index the faces into a "
+                   "new collection.")
             )
         if info.embedding_size != self.pack.embedding_size:
             raise PackMismatchError(

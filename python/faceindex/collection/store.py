@@ -20,7 +20,7 @@ import numpy.typing as npt
 from faceindex.collection import dbapi
 from faceindex.collection.results import FaceRecord, User
 from faceindex.errors import CollectionFileError
-from faceindex.types import Face
+from faceindex.types import Face, Pose
 
 # SQLite builds before 3.32 allow 999 bound parameters; stay under it.
 _CHUNK = 900
@@ -388,7 +388,7 @@ def _decode_face_record(row: tuple) -> FaceRecord:  # type: ignore[type-arg]
      face_size, sharpness, brightness, yaw, pitch, roll, created_at, width, height) = row
     face = Face(bbox=(x1, y1, x2, y2), score=confidence,
                 landmarks=np.frombuffer(landmarks, dtype=np.float32).reshape(5, 2).copy(), face_size=face_size,
-                sharpness=sharpness, brightness=brightness, pose=None if yaw is None else (yaw, pitch, roll))
+                sharpness=sharpness, brightness=brightness, pose=None if yaw is None else Pose(yaw, pitch, roll))
     return FaceRecord(face_id=face_id, external_image_id=external_image_id, image_id=image_id, face=face,
                       user_id=user_id, created_at=datetime.fromtimestamp(created_at, tz=timezone.utc),
                       image_width=None if width is None else int(width),

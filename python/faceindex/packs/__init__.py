@@ -37,4 +37,14 @@ def load_pack(
     return OnnxPack.from_folder(pack, models_dir=models_dir, backend=backend, **options)
 
 
-__all__ = ["DEFAULT_PACK", "ModelPack", "load_pack"]
+def what_changed(name: str, version: str) -> str:
+    """Why the current version of a built-in pack cannot read embeddings of `version`, and what to do
+    (empty when faceindex has nothing to say about that version)."""
+    if name == "dlib":
+        from faceindex.packs.dlib.pack import SINCE
+
+        return SINCE.get(version, "")
+    return ""
+
+
+__all__ = ["DEFAULT_PACK", "ModelPack", "load_pack", "what_changed"]

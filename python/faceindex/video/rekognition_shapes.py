@@ -21,7 +21,7 @@ def face_detail(row: np.void, pack: PackInfo, width: int, height: int) -> dict[s
     """Rekognition's FaceDetail of one timeline row (Confidence and Quality on 0-100)."""
     _size, sharpness, brightness = (float(v) for v in row["quality"])
     return shapes.face_detail(row["box"], float(row["score"]), row["landmarks"], sharpness, brightness, row["pose"],
-                              pack, width, height)
+                              pack, width, height, keypoints=row["keypoints"])
 
 
 def threshold_choice_document(choice: ThresholdChoice) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def face_match(match: FaceMatch, pack: PackInfo) -> dict[str, Any]:
     x1, y1, x2, y2 = face.face.bbox
     shape = {"ExternalImageId": None, "UserId": None, **shapes.stored_face(face, pack),
              "BoundingBoxPixels": {"Left": x1, "Top": y1, "Width": x2 - x1, "Height": y2 - y1}}
-    return {"Similarity": shapes.similarity(pack, match.similarity), "Cosine": match.similarity, "Face": shape}
+    return {"Similarity": shapes.match_similarity(pack, match.similarity, match.score), "Cosine": match.similarity, "Face": shape}
 
 
 def face_detection_document(metadata: VideoMetadata, timeline: Timeline, pack: PackInfo,

@@ -1,4 +1,4 @@
-"""The faces of every analysed frame, kept compact: one packed row per face (about 100
+"""The faces of every analysed frame, kept compact: one packed row per face (about 140
 bytes), not Python objects, so a ten-minute video's timeline is a few megabytes and
 memory stays flat however long the video is."""
 
@@ -10,10 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from faceindex.types import KEYPOINT_NAMES
 from faceindex.video.results import FrameFaces
 
 ROW = np.dtype([("timestamp_ms", np.int64), ("track", np.int64), ("box", np.float32, 4), ("score", np.float32),
-                ("landmarks", np.float32, (5, 2)), ("quality", np.float32, 3), ("pose", np.float32, 3)])
+                ("landmarks", np.float32, (5, 2)), ("quality", np.float32, 3), ("pose", np.float32, 3),
+                ("keypoints", np.float32, (5, 2))])  # Rekognition's five (types.KEYPOINT_NAMES); NaN: unknown
 _CHUNK = 4096
 
 
@@ -45,6 +47,7 @@ class Timeline:
             row["landmarks"] = f.landmarks
             row["quality"] = (f.face_size, f.sharpness, f.brightness)
             row["pose"] = f.pose if f.pose is not None else (np.nan, np.nan, np.nan)
+            row["keypoints"] = [f.keypoints.get(name, (np.nan, np.nan)) for name in KEYPOINT_NAMES]
             self._used += 1
 
     def __len__(self) -> int:

@@ -25,6 +25,7 @@ class MmodDetector:
     def __init__(self, means: Sequence[float], padding: int, outer_padding: int, windows: npt.NDArray[np.int64],
                  mapping: Sequence[int], nms_iou: float, nms_covered: float) -> None:
         scale_y, offset_y, scale_x, offset_x = (int(v) for v in mapping)
+        self.means = (float(means[0]), float(means[1]), float(means[2]))  # RGB, what the network subtracts
         self._detector = _vision.DlibMmodDetector(list(means), padding, outer_padding,
                                                   np.ascontiguousarray(windows, dtype=np.int64),
                                                   (scale_y, offset_y, scale_x, offset_x), nms_iou, nms_covered)

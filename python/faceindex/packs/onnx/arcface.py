@@ -49,10 +49,15 @@ def arcface_template(size: int) -> FloatArray:
 
 
 class ArcFaceRecognizer:
-    def __init__(self, session: Session, signature: RecognizerSignature, pixels: RecognizerInput) -> None:
+    """mirror: each embedding from the sum of the chip's and its mirror image's outputs, both in
+    the one pass of the network over the faces (2n chips)."""
+
+    def __init__(self, session: Session, signature: RecognizerSignature, pixels: RecognizerInput,
+                 mirror: bool = False) -> None:
         self.session = session
         self.signature = signature
         self.pixels = pixels
+        self.mirror = mirror
         self.template = arcface_template(signature.input_size)
         self.embedding_size = signature.embedding_size
 
@@ -63,12 +68,15 @@ class ArcFaceRecognizer:
     def embed(self, image: RGBImage, landmarks: FloatArray) -> FloatArray:
         """float32 (n, D) unit vectors, one per face's (5, 2) landmarks."""
         landmarks = _landmarks(landmarks)
-        n = len(landmarks)
-        out = np.empty((n, self.embedding_size), dtype=np.float32)
+        faces = len(landmarks)
         batch = MAX_BATCH if self.signature.batch is None else self.signature.batch
         p = self.pixels
         # All chips in one call; the network then takes them `batch` at a time.
         chips = kernels.align_tensor(image, landmarks, self.template, self.signature.input_size, p.bgr, p.mean, p.std)
+        if self.mirror:
+            chips = np.ascontiguousarray(np.concatenate([chips, chips[..., ::-1]]))
+        n = len(chips)
+        out = np.empty((n, self.embedding_size), dtype=np.float32)
         for start in range(0, n, batch):
             tensor = chips[start : start + batch]
             count = len(tensor)
@@ -77,6 +85,8 @@ class ArcFaceRecognizer:
                 tensor = np.concatenate([tensor, np.repeat(tensor[:1], batch - count, axis=0)])
             raw = self.session.run({self.signature.input_name: tensor})[0]
             out[start : start + count] = raw.reshape(len(tensor), -1)[:count]
+        if self.mirror:
+            out = out[:faces] + out[faces:]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         if not np.all(np.isfinite(norms)) or np.any(norms == 0):
             raise ValueError("the recognizer returned a zero or non-finite embedding")

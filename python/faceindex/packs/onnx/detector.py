@@ -44,11 +44,13 @@ class OnnxDetector:
     def _input_buffer(self, canvas: tuple[int, int]) -> FloatArray:
         """This thread's network input for a canvas no larger than det_size: reused across
         images (a fresh 5 MB array per image costs page faults), one per thread so that
-        threads may share a detector."""
+        threads may share a detector; grown to the largest canvas asked for, not det_size
+        (a detector whose det_size only bounds its canvas runs mostly on smaller ones)."""
+        needed = 3 * canvas[0] * canvas[1]
         flat: FloatArray | None = getattr(self._buffers, "input", None)
-        if flat is None:
-            flat = self._buffers.input = np.empty(3 * self.canvas[0] * self.canvas[1], dtype=np.float32)
-        view: FloatArray = flat[: 3 * canvas[0] * canvas[1]].reshape(1, 3, canvas[1], canvas[0])
+        if flat is None or flat.size < needed:
+            flat = self._buffers.input = np.empty(needed, dtype=np.float32)
+        view: FloatArray = flat[:needed].reshape(1, 3, canvas[1], canvas[0])
         return view
 
     def canvas_for(self, image_height: int, image_width: int, fit: tuple[int, int] | None = None) -> tuple[int, int]:

@@ -3,7 +3,7 @@
 The models directory is `models_dir=` if given, else $FACEINDEX_MODELS, else
 ~/.cache/faceindex/models. A pack folder (as insightface's buffalo_l) holds a
 detector and a recognizer, and may hold other models, which are ignored. An
-optional `pack.json` names the two and may set det_size and det_threshold;
+optional `pack.json` names the two and may set det_size, det_threshold and mirror;
 without it, files are told apart by their ONNX signature.
 """
 
@@ -23,7 +23,7 @@ from faceindex.packs.onnx.signature import DetectorSignature, RecognizerSignatur
 ENV_VAR = "FACEINDEX_MODELS"
 DEFAULT_MODELS_DIR = Path("~/.cache/faceindex/models")
 PACK_MANIFEST = "pack.json"
-_MANIFEST_KEYS = {"detector", "recognizer", "det_size", "det_threshold", "version"}
+_MANIFEST_KEYS = {"detector", "recognizer", "det_size", "det_threshold", "version", "mirror"}
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class PackFolder:
     folder: Path
     detector: Path
     recognizer: Path
-    options: dict[str, Any] = field(default_factory=dict)  # det_size / det_threshold from pack.json
+    options: dict[str, Any] = field(default_factory=dict)  # det_size / det_threshold / mirror from pack.json
     version: str | None = None
 
 
@@ -92,6 +92,10 @@ def _from_manifest(name: str, folder: Path, manifest: Path) -> PackFolder:
         if not isinstance(data["det_threshold"], (int, float)):
             raise ModelFileError(f"{manifest}: det_threshold must be a number")
         options["det_threshold"] = float(data["det_threshold"])
+    if "mirror" in data:
+        if not isinstance(data["mirror"], bool):
+            raise ModelFileError(f"{manifest}: mirror must be true or false")
+        options["mirror"] = data["mirror"]
     version = data.get("version")
     return PackFolder(name, folder, paths["detector"], paths["recognizer"], options,
                       None if version is None else str(version))

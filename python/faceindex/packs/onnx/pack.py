@@ -13,6 +13,7 @@ from faceindex.backends import open_session
 from faceindex.backends.precision import PrecisionChoice, choose
 from faceindex.backends.base import Session
 from faceindex.images import RGBImage
+from faceindex.packs import confidence
 from faceindex.packs.int8 import int8_sessions, opening
 from faceindex.packs.onnx.arcface import ArcFaceRecognizer, RecognizerInput
 from faceindex.packs.onnx.batching import dynamic_batch_copy
@@ -31,7 +32,7 @@ from faceindex.packs.onnx.threshold import default_threshold
 from faceindex.detections import Detections, as_detections
 from faceindex.types import Face, FloatArray, PackInfo, PackRef
 
-_OPTIONS = {"det_size", "det_threshold", "precision"}
+_OPTIONS = {"det_size", "det_threshold", "precision", "mirror"}
 
 
 class OnnxPack:
@@ -47,11 +48,13 @@ class OnnxPack:
         recognizer: ArcFaceRecognizer,
         info: PackInfo,
         identities: tuple[Identity, Identity],
+        confidence_curve: confidence.ConfidenceCurve | None = None,
     ) -> None:
         self.detector = detector
         self.recognizer = recognizer
         self.info = info
         self.identities = identities
+        self.confidence_curve = confidence_curve
 
     @classmethod
     def from_files(
@@ -65,14 +68,18 @@ class OnnxPack:
         **options: Any,
     ) -> OnnxPack:
         """A pack from explicit files; options: det_size=(w, h), det_threshold=score, precision
-        (None, "f32", "bf16", "int8", a mix, "auto": see faceindex.backends.precision)."""
+        (None, "f32", "bf16", "int8", a mix, "auto": see faceindex.backends.precision), mirror
+        (each embedding the mean of the face's and its mirror image's: the version gains "+mirror")."""
         unknown = set(options) - _OPTIONS
         if unknown:
             raise TypeError(f"unexpected options for an ONNX pack: {sorted(unknown)}")
+        mirror = options.get("mirror", False)
+        if not isinstance(mirror, (bool, np.bool_)):
+            raise ValueError(f"mirror must be True or False, got {mirror!r}")
         det_id = identify(Path(detector), stacklevel=3)
         rec_id = identify(Path(recognizer), stacklevel=3)
         name = name or f"{det_id.path.stem}+{rec_id.path.stem}"
-        version = version or f"sha256:{det_id.short}+{rec_id.short}"
+        version = (version or f"sha256:{det_id.short}+{rec_id.short}") + ("+mirror" if mirror else "")
         choice = choose(backend, options.get("precision"), PackRef(name, version))
         det_session = _open(det_id.path, *opening(choice.detector_backend, choice.detector))
         rec_session = _open(rec_id.path, *opening(choice.recognizer_backend, choice.recognizer))
@@ -81,7 +88,8 @@ class OnnxPack:
         assert isinstance(det_sig, DetectorSignature) and isinstance(rec_sig, RecognizerSignature)
         det = OnnxDetector(det_session, det_sig, options.get("det_size"), options.get("det_threshold"))
         rec_session, rec_sig = _batched(rec_session, rec_sig, rec_id.path, choice)
-        rec = ArcFaceRecognizer(rec_session, rec_sig, _recognizer_input(rec_id))
+        rec = ArcFaceRecognizer(rec_session, rec_sig, _recognizer_input(rec_id), mirror=bool(mirror))
+        curve = confidence.curve_for(det_id.sha256)
         threshold, threshold_source = default_threshold(rec_id)
         info = PackInfo(
             name=name,
@@ -92,13 +100,15 @@ class OnnxPack:
             detector=f"{det_sig.family} {det_id.describe()}, input {det.canvas[0]}x{det.canvas[1]}, "
             f"det_threshold {det.score_threshold} ({det.score_threshold_source})",
             recognizer=f"arcface-style {rec_id.describe()}, {rec_sig.input_size}x{rec_sig.input_size} -> "
-            f"{rec_sig.embedding_size}, {'batched' if rec_sig.batch is None else f'batch {rec_sig.batch}'}",
+            f"{rec_sig.embedding_size}, {'batched' if rec_sig.batch is None else f'batch {rec_sig.batch}'}"
+            + (", mean with the mirror image's" if mirror else ""),
             license=_license(det_id, rec_id),
+            confidence_source=confidence.describe(curve),
             backend=choice.backends,
             precision=choice.precision,
             precision_reason=choice.reason,
         )
-        pack = cls(det, rec, info, (det_id, rec_id))
+        pack = cls(det, rec, info, (det_id, rec_id), curve)
         int8 = {role: (session, _model_path(session)) for role, session, network in (
             ("detector", det.session, choice.detector), ("recognizer", rec.session, choice.recognizer))
             if network == "int8"}
@@ -134,8 +144,12 @@ class OnnxPack:
                               **merged)
 
     def detect(self, image: RGBImage) -> Detections:
+        """Faces best first; scores mapped through the detector's measured confidence curve where
+        faceindex has one for this file (faceindex.packs.confidence), else clipped to 0..1."""
         rows = self.detector.detect(image)
-        return Detections.from_arrays(rows[:, 0:4], rows[:, 4], rows[:, 5:15])
+        curve = self.confidence_curve
+        scores = confidence.uncalibrated(rows[:, 4]) if curve is None else curve(rows[:, 4])
+        return Detections.from_arrays(rows[:, 0:4], scores, rows[:, 5:15])
 
     def embed(self, image: RGBImage, detections: Detections | Sequence[Face]) -> FloatArray:
         detections = as_detections(detections)

@@ -30,7 +30,7 @@ def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     result = collection.index_faces(image.rgb, params.get("ExternalImageId"), params.get("MaxFaces"),
                                     params.get("QualityFilter", "AUTO").lower(), write_id=ctx.invocation_id)
     pack = collection.engine.pack  # the live pack: it knows which points its landmarks are
-    # DetectionAttributes DEFAULT and ALL give the same FaceDetail: faceindex estimates no more.
+    # DetectionAttributes DEFAULT and ALL give the same FaceDetail: every attribute faceindex estimates.
     return {
         "FaceRecords": [{"Face": shapes.stored_face(record, pack),
                          "FaceDetail": shapes.face_detail_of(record.face, pack, image.width, image.height)}
@@ -86,7 +86,7 @@ def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 
 def _matches(result: FaceSearchResult, collection: FaceCollection) -> list[dict[str, Any]]:
     pack = collection.pack
-    return [{"Similarity": shapes.similarity(pack, m.similarity), "Face": shapes.stored_face(m.face, pack)}
+    return [{"Similarity": shapes.match_similarity(pack, m.similarity, m.score), "Face": shapes.stored_face(m.face, pack)}
             for m in result.face_matches]
 
 

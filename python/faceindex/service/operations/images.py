@@ -22,8 +22,10 @@ MAX_TARGET_FACES = 100  # CompareFaces compares the source face with the 100 lar
 def detect_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     engine = ctx.default_engine()
     image = decode(ctx.config, params["Image"], max_pixels=engine.max_pixels)
-    # Attributes DEFAULT and ALL (or any list) give the same FaceDetail: faceindex estimates
-    # no age, gender, emotion, glasses, beard, smile, eyes or mouth state, and invents none.
+    # Attributes DEFAULT and ALL (or any list) give the same FaceDetail: every attribute faceindex
+    # estimates (BoundingBox, Confidence, Landmarks, Pose, Quality) is in both; it estimates no age,
+    # gender, emotion, glasses, beard, smile, eyes or mouth state, and invents none
+    # (docs/rekognition-faces.md lists Rekognition's attributes and which are absent).
     return {"FaceDetails": [shapes.face_detail_of(face, engine.pack, image.width, image.height)
                             for face in engine.detect(image.rgb)]}
 
