@@ -168,6 +168,13 @@ void bind_search(py::module_& m) {
              self.add(id_list.data(), rows.data, rows.n);
            },
            py::arg("ids"), py::arg("vectors"))
+      .def("reserve", [](FlatIndex& self, long long n) {
+             if (n < 0) throw InvalidArgument("n must be >= 0, got " + std::to_string(n));
+             if (n > (1LL << 40)) throw InvalidArgument("n is too large: " + std::to_string(n));
+             py::gil_scoped_release release;
+             self.reserve(size_t(n));
+           },
+           py::arg("n"))
       .def("remove", [](FlatIndex& self, const py::array& ids) {
              const std::vector<uint64_t> id_list = ids_from(ids, "ids");
              py::gil_scoped_release release;

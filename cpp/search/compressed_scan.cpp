@@ -183,11 +183,13 @@ void scan_chunk(const VectorStore& store, const PreparedQueries& queries, const 
   const PanelRange range = store.range(first_panel, n_panels);
   // The worst row of the chunk bounds every row's error: a code score below
   // floor - worst cannot have an upper bound at the floor.
-  double max_step = 0, max_norm = 0;
+  // (Both are increasing functions of the stored values, so their maxima come from the largest.)
+  float max_scale = 0, max_sqnorm = 0;
   for (size_t i = 0; i < range.n_rows; ++i) {
-    max_step = std::max(max_step, half_step_of(range.scale[i]));
-    max_norm = std::max(max_norm, norm_of(range.sqnorm[i]));
+    max_scale = std::max(max_scale, range.scale[i]);
+    max_sqnorm = std::max(max_sqnorm, range.sqnorm[i]);
   }
+  const double max_step = half_step_of(max_scale), max_norm = norm_of(max_sqnorm);
   for (size_t j = 0; j < batch; ++j) {
     const ScoreBound& b = bounds[first_query + j];
     w.chunk_bound[j] = b.per_step * max_step + b.per_norm * max_norm + b.absolute;

@@ -164,6 +164,13 @@ void FlatIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
   for (size_t i = 0; i < n; ++i) id_map_->insert(ids[i], first + i);
 }
 
+void FlatIndex::reserve(size_t n) {
+  std::unique_lock lock(mutex_);
+  if (n <= store_->count()) return;
+  id_map_->reserve(n);
+  store_->reserve(n);
+}
+
 size_t FlatIndex::remove(const uint64_t* ids, size_t n) {
   std::unique_lock lock(mutex_);
   size_t removed = 0;

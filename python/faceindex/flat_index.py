@@ -130,6 +130,13 @@ class FlatIndex:
         wanted = np.unique(found.ids)
         return self.rescore(queries, found, wanted, vectors_of(wanted), k, min_score)
 
+    def reserve(self, n: int) -> None:
+        """Make room for n vectors in all, so that adding up to them grows memory once, to n
+        (without it, memory grows by halves and is copied each time)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        self._index.reserve(int(n))
+
     def remove(self, ids: npt.ArrayLike) -> int:
         """Remove ids; those not present are ignored. Returns how many were removed."""
         return int(self._index.remove(_as_ids(ids)))

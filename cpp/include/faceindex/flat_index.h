@@ -46,6 +46,8 @@ class FlatIndex {
   // checked before anything changes: on error the index is as it was.
   void add(const uint64_t* ids, const float* vectors, size_t n);
   size_t remove(const uint64_t* ids, size_t n);
+  // Room for n vectors in all: adding up to them then copies nothing (memory grows once, to n).
+  void reserve(size_t n);
   bool contains(uint64_t id) const;
   // The stored vector as float32 (normalised for cosine, decoded for f16/i8).
   bool reconstruct(uint64_t id, float* out) const;

@@ -203,6 +203,7 @@ class IndexCache:
         if reason != "no cache file":
             log.warning("rebuilding the index of %s from its database: %s", self.directory, reason)
         self._index = FlatIndex(self.dim, INDEX_METRIC, self.dtype)
+        self._index.reserve(store.face_count(conn))  # memory grows once, to its size
         self._max_id = 0
         self._add_after(conn, 0)
         self._generation = gens.generation
