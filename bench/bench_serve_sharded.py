@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 from onnx_bench_data import shared_data
 
 ray = pytest.importorskip("ray", reason="faceindex[ray] is not installed")
@@ -30,7 +30,7 @@ from faceindex import Collections  # noqa: E402
 from faceindex.distributed import ShardedCollection  # noqa: E402
 from service_helpers import RunningServer, start_server  # noqa: E402
 
-FACES = 1000
+FACES = bench_size("FACEINDEX_BENCH_SERVE_SHARDED_FACES", full=1000, quick=1000)
 SHARDS = 2
 WORKERS = 2
 QUERY = "images/face_recognition/knn_examples/train/obama/obama2.jpg"

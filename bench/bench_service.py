@@ -21,7 +21,7 @@ import pytest
 
 import faceindex
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 from onnx_bench_data import shared_data
 from faceindex import Collections
 from faceindex.collection import Collection
@@ -29,8 +29,8 @@ from faceindex.collection import Collection
 pytest.importorskip("boto3", reason="boto3 (the bench extra) is not installed")
 from service_helpers import RunningServer, start_server  # noqa: E402
 
-FACES = 1000
-REQUESTS = 16  # per client in the throughput runs
+FACES = bench_size("FACEINDEX_BENCH_SERVICE_FACES", full=1000, quick=1000)
+REQUESTS = bench_size("FACEINDEX_BENCH_SERVICE_REQUESTS", full=16, quick=8)  # per client in the throughput runs
 WORKERS = 2
 QUERY = "images/face_recognition/knn_examples/train/obama/obama2.jpg"
 INDEXED = ["images/face_recognition/knn_examples/train/obama/obama.jpg",

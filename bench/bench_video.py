@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 from onnx_bench_data import shared_data
 
 import faceindex as fi
@@ -43,6 +43,7 @@ LIN, ALEX = "lin-manuel-miranda.png", "alex-lacamoire.png"
 SHOTS = [(0, 1505), (1505, 3575), (3575, 7880), (7880, 10100)]
 APPEARANCES = [(LIN, 0), (ALEX, 1), (LIN, 2)]
 CLIP_FRAMES = 275
+RUN_ROUNDS = bench_size("FACEINDEX_BENCH_VIDEO_ROUNDS", full=3, quick=1)  # whole-clip runs per variant
 
 RATIOS = [
     Ratio("every frame, SCRFD+MBF: insightface naive loop / faceindex video search",
@@ -98,7 +99,7 @@ def test_faceindex_video_every_frame(benchmark: Any, record: Callable[..., None]
         runs.append(VideoAnalysis(data / CLIP, scrfd_engine, collection, sample_fps=None).run())
 
     benchmark.extra_info["key"] = "faceindex_video_every_frame"
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(run, rounds=RUN_ROUNDS, warmup_rounds=1)
     analysis = runs[-1]
     matches = [(row["timestamp_ms"], t.best_match.face.external_image_id)
                for row in analysis.timeline.rows()
@@ -148,7 +149,7 @@ def test_insightface_naive_every_frame(benchmark: Any, record: Callable[..., Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # insightface's scikit-image call, not ours
         benchmark.extra_info["key"] = "insightface_naive_every_frame"
-        benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+        benchmark.pedantic(run, rounds=RUN_ROUNDS, warmup_rounds=1)
     seconds = benchmark.stats.stats.median
     record("insightface_naive_every_frame", fps=CLIP_FRAMES / seconds, realtime_factor=10.02 / seconds,
            recall=appearances_found(found[-1]), false_match_frames=false_matches(found[-1]), threshold=threshold)

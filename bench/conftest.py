@@ -44,6 +44,7 @@ class Ratio:
     numerator: str  # benchmark key: time of this ...
     denominator: str  # ... over the time of this
     target: str = ""  # e.g. "<= 1.3" or ">= 2" (informational: benchmarks never fail on speed)
+    better: str = ""  # "lower" or "higher" where the target does not say (bench-check gates on it)
 
     def meets(self, value: float) -> bool | None:
         if not self.target:
@@ -52,9 +53,13 @@ class Ratio:
         return value <= float(bound) if op == "<=" else value >= float(bound)
 
     @property
-    def better(self) -> str:
-        """"higher" for a speed-up (target ">= ..."), else "lower" (a time over a time)."""
-        return "higher" if self.target.startswith(">=") else "lower"
+    def direction(self) -> str:
+        """Which way is better: given, or the target's ("<=": lower, ">=": higher); "" when neither says."""
+        return self.better or direction_of(self.target)
+
+
+def direction_of(target: str) -> str:
+    return "higher" if target.startswith(">=") else "lower" if target.startswith("<=") else ""
 
 
 _sizes: dict[str, dict[str, int]] = {}
@@ -177,7 +182,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             values = [rounds[ratio.numerator][r] / rounds[ratio.denominator][r] for r in both]
             value = statistics.median(values)
             ok = ratio.meets(value)
-            ratios_out.append({**ratio.__dict__, "better": ratio.better, "value": value, "meets_target": ok,
+            ratios_out.append({**ratio.__dict__, "better": ratio.direction, "value": value, "meets_target": ok,
                                **({"round_values": values} if len(values) > 1 else {})})
             verdict = "" if ok is None else ("ok" if ok else "MISSED")
             lines.append(f"  {ratio.label:<58} {value:8.3f}  {ratio.target:>8}  {verdict}")
