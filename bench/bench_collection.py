@@ -45,7 +45,7 @@ from faceindex.collection import Collection, matching
 from synthetic_faces import SyntheticFaces
 
 FACES = bench_size("FACEINDEX_BENCH_COLLECTION_FACES", full=1_000_000, quick=20_000)
-INSERT_FACES = min(FACES, bench_size("FACEINDEX_BENCH_COLLECTION_INSERT_FACES", full=200_000, quick=10_000))
+INSERT_FACES = min(FACES, bench_size("FACEINDEX_BENCH_COLLECTION_INSERT_FACES", full=200_000, quick=5_000))
 DIM = int(os.environ.get("FACEINDEX_BENCH_COLLECTION_DIM", 128))
 CACHES = os.environ.get("FACEINDEX_BENCH_COLLECTION_CACHES", "f32,i8").split(",")
 VARIANTS = os.environ.get("FACEINDEX_BENCH_COLLECTION_VARIANTS", "plain,encrypted").split(",")

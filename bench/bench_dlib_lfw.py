@@ -28,7 +28,7 @@ def test_lfw_dev_ours_vs_dlib(record: Callable[..., None], data_file: Callable[[
     from faceindex.packs.dlib import DlibPack
 
     pairs = read_pairs(data_file("lfw/pairs_dev.txt"))
-    limit = bench_size("FACEINDEX_LFW_LIMIT", full=0, quick=70)  # pairs; 0: all
+    limit = bench_size("FACEINDEX_LFW_LIMIT", full=0, quick=14)  # pairs; 0: all
     if limit:
         fold_ids = sorted({p.fold for p in pairs})
         per_fold = max(2, limit // len(fold_ids))

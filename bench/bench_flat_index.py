@@ -15,7 +15,7 @@ import pytest
 import faceindex
 from conftest import Ratio, bench_size, quick
 
-N = bench_size("FACEINDEX_BENCH_N", full=1_000_000, quick=100_000)
+N = bench_size("FACEINDEX_BENCH_N", full=1_000_000, quick=30_000)
 DIM = 512
 K = 10
 BATCHES = (1, 16, 64, 256)

@@ -31,6 +31,7 @@ from faceindex.distributed import ShardedCollection  # noqa: E402
 from service_helpers import RunningServer, start_server  # noqa: E402
 
 FACES = bench_size("FACEINDEX_BENCH_SERVE_SHARDED_FACES", full=1000, quick=1000)
+ROUNDS = bench_size("FACEINDEX_BENCH_SERVE_SHARDED_ROUNDS", full=20, quick=6)
 SHARDS = 2
 WORKERS = 2
 QUERY = "images/face_recognition/knn_examples/train/obama/obama2.jpg"
@@ -87,5 +88,5 @@ def test_search(servers: tuple[RunningServer, RunningServer], data_dir: Path, ki
     query = {"Bytes": (data_dir / QUERY).read_bytes()}
     benchmark.extra_info["key"] = f"{kind}_search"
     response = benchmark.pedantic(lambda: client.search_faces_by_image(CollectionId="bench", Image=query, MaxFaces=10),
-                                  rounds=20, warmup_rounds=3)
+                                  rounds=ROUNDS, warmup_rounds=3)
     assert response["FaceMatches"][0]["Face"]["ExternalImageId"] == "obama.jpg"
