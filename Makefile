@@ -12,7 +12,7 @@ BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/be
 # that CMake's build/ directory keeps an unchanged tree cheap to rebuild).
 BUILD_TOOLS := "cmake>=3.24" ninja
 
-.PHONY: demo test bench bench-check bench-check-calibrate bench-scale bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate verify-precision clean
+.PHONY: demo test docs bench bench-check bench-check-calibrate bench-scale bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate verify-precision clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ demo: install $(VENV)/.deps-demo
 
 test: install
 	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) -m pytest $(PYTEST_ARGS)
+
+# The documentation site (mkdocs.yml, pages in docs/) into build/site, strict: a broken link,
+# anchor, cross-reference or docstring fails it. `make test` builds it too (tests/docs), and runs
+# every example of README.md and docs/ against the test data.
+docs: install $(VENV)/.deps-docs
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir build/site
 
 bench: install $(VENV)/.deps-bench
 	@mkdir -p bench/results/pytest-benchmark; failed=""; \
@@ -135,13 +141,13 @@ check-sanitizers: install
 # The calibration tables shipped in models/calibration/: every pair of the LFW photos of
 # folds 0-6 (../shared/data/lfw), through each pack that faceindex measures.
 LFW_IMAGES = $(DATA)/lfw/images
-LFW_NAME = LFW View 2 folds 0-6 as in ../shared/data/lfw (grayscale 350x350 crops)
+LFW_NAME = LFW View 2 folds 0-6 (grayscale 350x350 crops)
 calibrate: install
 	$(PY) -m faceindex.cli calibrate --pack dlib --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
-	  --out models/calibration/$$($(PY) -c "import faceindex as f; from faceindex.evaluation.calibration import table_file_name as n; print(n(f.FaceEngine().pack.ref))")
+	  --out models/calibration/$$($(PY) -c "import faceindex as f; from faceindex.thresholds import table_file_name as n; print(n(f.FaceEngine().pack.ref))")
 	$(PY) -m faceindex.cli calibrate --detector $(DATA)/models/scrfd/det_500m.onnx \
 	  --recognizer $(DATA)/models/mobilefacenet/mobilefacenet.onnx --images $(LFW_IMAGES) --dataset "$(LFW_NAME)" \
-	  --out models/calibration/$$($(PY) -W ignore -c "import faceindex as f; from faceindex.evaluation.calibration import table_file_name as n; print(n(f.FaceEngine(detector='$(DATA)/models/scrfd/det_500m.onnx', recognizer='$(DATA)/models/mobilefacenet/mobilefacenet.onnx').pack.ref))")
+	  --out models/calibration/$$($(PY) -W ignore -c "import faceindex as f; from faceindex.thresholds import table_file_name as n; print(n(f.FaceEngine(detector='$(DATA)/models/scrfd/det_500m.onnx', recognizer='$(DATA)/models/mobilefacenet/mobilefacenet.onnx').pack.ref))")
 	$(MAKE) install
 
 # The precision records that precision="auto" reads (models/calibration/<pack>.precision.json):

@@ -26,7 +26,7 @@ import pytest
 
 from faceindex import load_image
 from faceindex.backends.precision import INT8_BACKEND, why_not_int8, why_not_native
-from faceindex.evaluation.precision_records import load_record
+from faceindex.thresholds.precision_records import load_record
 from faceindex.packs.onnx import OnnxPack, UnverifiedModelWarning
 from conftest import bench_size
 from onnx_bench_data import shared_data

@@ -33,7 +33,7 @@ import faceindex as fi
 
 av = pytest.importorskip("av", reason="PyAV (the video extra) is the decoder")
 
-from faceindex.evaluation import thresholds  # noqa: E402
+from faceindex import thresholds  # noqa: E402
 from faceindex.video import VideoAnalysis  # noqa: E402
 
 CLIP = "video/short_hamilton_clip.mp4"

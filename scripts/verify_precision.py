@@ -32,7 +32,7 @@ from faceindex.engine import FaceEngine
 from faceindex.evaluation.lfw import read_pairs
 from faceindex.backends.precision import INT8, INT8_BACKEND, REDUCED, why_not_native
 from faceindex.evaluation.precision_check import LfwFigures, compare_photos, criteria, lfw_figures
-from faceindex.evaluation.precision_records import record_file_name
+from faceindex.thresholds.precision_records import record_file_name
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}

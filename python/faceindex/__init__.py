@@ -27,6 +27,7 @@ from faceindex.errors import (
     QuantizationDataError,
     UnknownModelError,
     UnverifiedModelWarning,
+    UsageError,
     UserExistsError,
     UserNotFoundError,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "ThresholdChoice",
     "UnknownModelError",
     "UnverifiedModelWarning",
+    "UsageError",
     "UserExistsError",
     "UserNotFoundError",
     "build_info",

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import faceindex
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.collection.ingest import ExternalIdFrom, image_files, index_paths
 
 

@@ -1,9 +1,11 @@
 """FaceEngine: detect, embed, analyze and compare faces with one model pack.
 
-Every image takes one path (`_find`): decode, the pack's detector, quality measured
+Every image takes one path (`find`): decode, the pack's detector, quality measured
 on the arrays, faces put in faceindex's one order (largest box first, ties by higher
-score), and the recognizer on the faces asked for. `detect`, `analyze`, `compare`
-and collections all go through it; `Face` objects are made only at the API edge.
+score), and the recognizer on the faces asked for. `detect`, `analyze`, `compare`,
+collections, video, the service, the Ray layer and evaluation all go through it, as
+arrays (`FoundFaces`: the pixels and their `Detections`); `Face` objects are made only
+where a result leaves the API.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import numpy as np
 
 from faceindex.detections import Detections, as_detections
 from faceindex.errors import NoFaceError
-from faceindex.evaluation import thresholds
-from faceindex.evaluation.calibration import table_for
+from faceindex import thresholds
+from faceindex.thresholds import table_for
 from faceindex.images import DEFAULT_MAX_PIXELS, RGBImage, load_image
 from faceindex.packs import DEFAULT_PACK, ModelPack, load_pack
 from faceindex.quality import measure_quality
@@ -28,8 +30,9 @@ Embed = Literal["none", "largest", "all"]
 
 
 @dataclass(frozen=True)
-class Found:
-    """One image through the engine: the decoded pixels and its faces, largest first."""
+class FoundFaces:
+    """One image through the engine: the decoded pixels and its faces as arrays, largest first
+    (with embeddings where `find` was asked for them)."""
 
     rgb: RGBImage
     detections: Detections
@@ -122,14 +125,15 @@ class FaceEngine:
 
     def detect(self, image: Any) -> list[Face]:
         """Faces in the image, largest first, with landmarks and quality fields."""
-        return self._find(image).detections.faces()
+        return self.find(image).detections.faces()
 
     def analyze(self, image: Any) -> list[Face]:
         """detect, then embed every face; each Face comes back with `embedding` set."""
-        return self._find(image, embed="all").detections.faces()
+        return self.find(image, embed="all").detections.faces()
 
     def embed(self, image: Any, faces: Sequence[Face] | Detections) -> FloatArray:
-        """Unit embeddings, float32 [len(faces), embedding_size], one per face, in order."""
+        """Unit embeddings, float32 [len(faces), embedding_size], one per face, in order. `faces`
+        are Face objects or Detections (arrays, as `find` gives them) of this image."""
         detections = as_detections(faces)
         if len(detections) == 0:
             return np.zeros((0, self.pack.embedding_size), dtype=np.float32)
@@ -161,8 +165,12 @@ class FaceEngine:
 
     # -- the one path every image takes --------------------------------------------------
 
-    def _find(self, image: Any, embed: Embed = "none") -> Found:
-        """Decode, detect, measure quality, order largest first; embed none, the largest or all faces."""
+    def find(self, image: Any, embed: Embed = "none") -> FoundFaces:
+        """The array path every caller builds on: decode the image, detect, measure quality, order
+        largest first, and embed none of the faces, the largest only ("largest": the other faces
+        are dropped) or all of them. To embed a chosen subset later (say, the faces that pass a
+        quality filter), give `embed(found.rgb, found.detections.take(rows))`: the pixels are
+        not decoded again."""
         rgb = self.load(image)
         detections = self._pack.detect(rgb)
         if detections.quality is None:
@@ -172,7 +180,7 @@ class FaceEngine:
             detections = detections.take(slice(0, 1))
         if embed != "none" and len(detections):
             detections = detections.with_embeddings(self._embeddings(rgb, detections))
-        return Found(rgb, detections)
+        return FoundFaces(rgb, detections)
 
     def _embeddings(self, rgb: RGBImage, detections: Detections) -> FloatArray:
         """The pack's embeddings of these faces, checked: [n, embedding_size] unit vectors."""
@@ -190,7 +198,7 @@ class FaceEngine:
             return item, self._check_embedding(item.embedding, name)
         if isinstance(item, np.ndarray) and item.ndim == 1 and item.dtype != np.uint8:
             return None, self._check_embedding(item, name)
-        found = self._find(item, embed="largest").detections
+        found = self.find(item, embed="largest").detections
         if len(found) == 0:
             raise NoFaceError(f"{name}: no face found in the image")
         largest = found[0]

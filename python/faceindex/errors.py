@@ -3,7 +3,8 @@
 
     FaceIndexError
       InputError (ValueError)            bad input from the caller: exit 4
-        ImageError, NoFaceError, IndexFileError, CalibrationError, CollectionFileError
+        ImageError, NoFaceError, FaceQualityError, IndexFileError, CalibrationError, CollectionFileError
+        UsageError                        a call that needs another argument to be answered: exit 2
         VideoError                        a video or stream that cannot be read
           VideoTimeoutError (TimeoutError) a source that does not answer in time
           VideoNotFoundError (FileNotFoundError): exit 3
@@ -41,12 +42,28 @@ class InputError(FaceIndexError, ValueError):
     exit_code = EXIT_BAD_INPUT
 
 
+class UsageError(InputError):
+    """A call that cannot be answered as it was made: it needs an argument it was not given
+    (the message says which), or two that do not go together."""
+
+    exit_code = EXIT_USAGE
+
+
 class ImageError(InputError):
     """The image could not be read or is not an image faceindex can use."""
 
 
 class NoFaceError(InputError):
     """An image given for comparison or search holds no face."""
+
+
+class FaceQualityError(InputError):
+    """The face a search by image searches with (the largest in the image) fails the quality filter
+    asked for; `reasons` are the checks it fails (LOW_BRIGHTNESS, SMALL_BOUNDING_BOX, ...)."""
+
+    def __init__(self, message: str, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reasons = reasons
 
 
 class IndexFileError(InputError):
@@ -190,8 +207,9 @@ class ErasureIncompleteError(CollectionError, RuntimeError):
 __all__ = [
     "CalibrationError", "CollectionError", "CollectionExistsError", "CollectionFileError", "CollectionKeyError",
     "CollectionNotFoundError", "DlibFormatError",
-    "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "ImageError", "IndexFileError", "InputError",
+    "ErasureIncompleteError", "FaceIndexError", "FaceNotFoundError", "FaceQualityError", "ImageError", "IndexFileError", "InputError",
     "ModelError", "ModelFileError", "ModelHashError", "NoFaceError", "PackMismatchError", "PackNotFoundError",
-    "UnknownModelError", "UnverifiedModelWarning", "UserExistsError", "UserNotFoundError", "VideoDecodeWarning",
+    "UnknownModelError", "UnverifiedModelWarning", "UsageError", "UserExistsError", "UserNotFoundError",
+    "VideoDecodeWarning",
     "VideoError", "VideoNotFoundError", "VideoTimeoutError",
 ]

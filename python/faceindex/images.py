@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any, Union
@@ -64,10 +65,21 @@ def _decode(stream: Any, max_pixels: int, what: str) -> RGBImage:
     except Image.DecompressionBombError as e:
         raise ImageError(f"{what} is over the limit of {max_pixels} pixels ({e})") from e
     except UnidentifiedImageError as e:
-        raise ImageError(f"cannot decode {what}: {e}") from e
+        raise ImageError(f"cannot decode {what}: not an image format faceindex reads "
+                         "(JPEG, PNG, WebP, GIF, BMP, TIFF and the others Pillow opens)") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         # Pillow reports truncated and corrupt data with these.
-        raise ImageError(f"cannot decode {what}: corrupt or truncated image ({e})") from e
+        raise ImageError(f"cannot decode {what}: corrupt or truncated image ({_reason(e)})") from e
+
+
+# Pillow names the file object it read in some messages: `<_io.BytesIO object at 0x7f...>`.
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+(?: object at 0x[0-9a-f]+| name=[^>]*)?>")
+
+
+def _reason(error: BaseException) -> str:
+    """Pillow's reason in words, without the reprs of the objects it read."""
+    text = _OBJECT_REPR.sub("", str(error)).strip(" :")
+    return text or "unreadable data"
 
 
 def _from_pil(img: Image.Image, max_pixels: int, what: str) -> RGBImage:

@@ -37,6 +37,13 @@ class ProgressBar:
                           f"{int(left // 60)}:{int(left % 60):02d} left {self.note}"[:200].ljust(100))
         self.stream.flush()
 
+    def finish(self) -> None:
+        """The work is done: the bar ends full, whatever the estimated total was (a video's
+        analysed frames are counted from its duration, before any is decoded)."""
+        self.total = self.done
+        if self.enabled:
+            self._draw(time.monotonic())
+
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")

@@ -8,14 +8,20 @@ Below both of its callers: it imports only types and the threshold arithmetic.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
+import re
+import zlib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faceindex.errors import CalibrationError
-from faceindex.evaluation import thresholds
-from faceindex.evaluation.calibration import table_for
-from faceindex.types import Face, PackInfo
+from faceindex import thresholds
+from faceindex.thresholds import table_for
+from faceindex.types import Face, PackInfo, PackRef
 
 if TYPE_CHECKING:
     from faceindex.collection.results import FaceRecord
@@ -29,9 +35,34 @@ LANDMARK_TYPES = {
 }
 
 
-def face_model_version(pack: PackInfo) -> str:
-    """FaceModelVersion / IndexFacesModelVersion: the pack and its version."""
+def face_model_version(pack: PackInfo | PackRef) -> str:
+    """FaceModelVersion / IndexFacesModelVersion: a dotted number that names the pack and its version,
+    '<pack number>.<version code>' (models/rekognition_model_versions.json says how; dlib 1.1 -> 1.101).
+    The pack's own name and version are in the X-Faceindex-Pack header."""
+    number = _pack_numbers().get(pack.name)
+    if number is None:
+        number = 1000 + zlib.crc32(pack.name.encode()) % 9000
+    if _DOTTED.fullmatch(pack.version):
+        first, *rest = (int(part) for part in pack.version.split("."))
+        code = str(first) + "".join(f"{part:02d}" for part in rest)
+    else:
+        code = str(int(hashlib.sha256(pack.version.encode()).hexdigest(), 16))[:9]
+    return f"{number}.{code}"
+
+
+def pack_name_and_version(pack: PackInfo | PackRef) -> str:
+    """The pack as faceindex names it ("dlib 1.1"): the X-Faceindex-Pack header, DescribeCollection's extras."""
     return f"{pack.name} {pack.version}"
+
+
+_DOTTED = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})*")
+_VERSIONS_FILE = Path(__file__).resolve().parent / "models" / "rekognition_model_versions.json"
+
+
+@functools.cache
+def _pack_numbers() -> dict[str, int]:
+    data = json.loads(_VERSIONS_FILE.read_text(encoding="utf-8"))
+    return {str(name): int(number) for name, number in data["packs"].items()}
 
 
 def percent(value: float) -> float:
@@ -116,7 +147,7 @@ def stored_face(record: FaceRecord, pack: PackInfo) -> dict[str, Any]:
 
 def similarity(pack: PackInfo, cosine: float) -> float:
     """Rekognition's 0-100 Similarity of a cosine similarity: from the pack's calibrated FMR
-    (evaluation/thresholds.py), or for a pack never calibrated, the cosine x 100 (similarity_scale
+    (thresholds/similarity.py), or for a pack never calibrated, the cosine x 100 (similarity_scale
     says which)."""
     try:
         return thresholds.rekognition_similarity(pack, cosine)

@@ -92,6 +92,7 @@ class VideoSource:
         lib = _require_av()
         self.name = describe(source)
         self.live = False
+        self.path: Path | None = None  # the local file, when the source is one (it can be opened again)
         kwargs: dict[str, Any] = {}
         target: Any = source
         if isinstance(source, (bytes, bytearray, memoryview)):
@@ -110,7 +111,7 @@ class VideoSource:
                     raise VideoNotFoundError(f"{text}: no such file")
                 if path.is_dir():
                     raise VideoError(f"{text} is a folder, not a video")
-                target = text
+                target, self.path = text, path
         elif not hasattr(source, "read"):
             raise VideoError(f"cannot read a video from {type(source).__name__}: "
                              "give a path, a URL, a camera device, bytes or a binary file object")
@@ -134,6 +135,12 @@ class VideoSource:
 
     def _inspect(self, max_pixels: int) -> VideoMetadata:
         container = self._container
+        # FFmpeg opens a photo as a one-frame "video" (its image demuxers: image2, jpeg_pipe, png_pipe ...):
+        # a caller that asked for a video has the wrong file, and is told so.
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            codec = container.streams.video[0].codec_context.name if container.streams.video else ""
+            kind = {"mjpeg": "JPEG", "": "an image format"}.get(codec or "", (codec or "").upper())
+            raise VideoError(f"{self.name} is a still image ({kind}), not a video")
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams})
             raise VideoError(f"{self.name} has no video stream (it holds {', '.join(kinds) or 'no streams'})")
@@ -159,6 +166,15 @@ class VideoSource:
         return VideoMetadata(codec=context.name, format=container.format.long_name or container.format.name,
                              frame_rate=round(float(rate), 3), frame_width=width, frame_height=height,
                              duration_millis=duration, rotation=0, live=self.live)
+
+    @property
+    def start(self) -> float:
+        """Seconds of the container's start time: frame timestamps count from it."""
+        return self._start
+
+    @property
+    def has_audio(self) -> bool:
+        return bool(self._container.streams.audio)
 
     def _note_rotation(self, frame: Any) -> None:
         turns = _quarter_turns(float(frame.rotation or 0))

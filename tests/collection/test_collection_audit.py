@@ -13,9 +13,9 @@ import pytest
 from collection_helpers import DIM, SYNTHETIC, near, unit_vectors
 from faceindex import CalibrationError, Collection, Collections
 from faceindex.cli import main
-from faceindex.evaluation import calibration, thresholds
+from faceindex import thresholds
 from faceindex.evaluation.calibrate import tail_check
-from faceindex.evaluation.calibration import build_table
+from faceindex.evaluation.table_builder import build_table
 
 
 @pytest.fixture
@@ -28,10 +28,10 @@ def calibrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     genuine = rng.normal(0.8, 0.05, 2000)
     build_table(impostor, genuine, SYNTHETIC.ref, {"dataset": "random directions",
                                                    "tail_check": tail_check(impostor)}).save(
-        folder / calibration.table_file_name(SYNTHETIC.ref))
-    calibration.forget_loaded_tables()
+        folder / thresholds.table_file_name(SYNTHETIC.ref))
+    thresholds.forget_loaded_tables()
     yield
-    calibration.forget_loaded_tables()
+    thresholds.forget_loaded_tables()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from faceindex import Collections, ImageError, NoFaceError, QualityFilter
+from faceindex.errors import FaceQualityError
 from faceindex.collection import Collection
 from collection_helpers import SYNTHETIC, ScriptedEngine, face, near, scene_image, unit_vectors
 
@@ -110,6 +111,44 @@ def test_search_users_by_image(collection: Collection) -> None:
     result = collection.search_users_by_image(scene_image(4))
     assert result.best is not None and result.best.user.user_id == "ann"
     assert result.searched_face is not None and result.searched_face.bbox == (100, 0, 250, 150)
+
+
+def test_a_search_by_image_holds_its_face_to_the_quality_filter(collection: Collection,
+                                                                  engine: ScriptedEngine) -> None:
+    collection.index_faces(scene_image(1))
+    # Scene 2's largest face passes "high"; the others are named, with their reasons, unsearched.
+    result = collection.search_faces_by_image(scene_image(2), threshold=-1.0, quality_filter="high")
+    assert result.searched_face is not None and result.searched_face.bbox == (0, 0, 100, 100)
+    assert [(u.face.bbox[0], u.reasons) for u in result.unsearched_faces] == [
+        (b, ("FACE_NOT_LARGEST",)) for b in (300, 400, 500, 600, 200)]
+    embedded = len(engine.embedded)
+    # A dark largest face fails "auto": nothing is embedded, searched or logged.
+    engine.scenes[5] = [(face(0, 0, 100, brightness=0.02), E[9]), (face(200, 0, 50), E[0])]
+    logged = len(collection.audit_log())
+    for search in (collection.search_faces_by_image, collection.search_users_by_image):
+        with pytest.raises(FaceQualityError, match=r"largest face .* quality filter \(AUTO\): LOW_BRIGHTNESS") as e:
+            search(scene_image(5), quality_filter="auto")  # type: ignore[operator]
+        assert e.value.reasons == ("LOW_BRIGHTNESS",)
+    assert len(engine.embedded) == embedded and len(collection.audit_log()) == logged
+    # Without a filter (the default) it is searched; with all_faces, only the faces that pass are.
+    assert collection.search_faces_by_image(scene_image(5)).searched_face.bbox == (0, 0, 100, 100)  # type: ignore[union-attr]
+    every = collection.search_faces_by_image(scene_image(5), all_faces=True, quality_filter="auto")
+    assert [r.searched_face.bbox for r in every] == [(200, 0, 250, 50)]  # type: ignore[union-attr]
+    assert [(u.face.bbox, u.reasons) for u in every[0].unsearched_faces] == [((0, 0, 100, 100), ("LOW_BRIGHTNESS",))]
+    users = collection.search_users_by_image(scene_image(5))
+    assert [u.face.bbox[0] for u in users.unsearched_faces] == [200]
+
+
+def test_an_index_faces_sent_again_with_its_write_id_is_stored_once(collection: Collection) -> None:
+    first = collection.index_faces(scene_image(1), external_image_id="family.jpg", write_id="call-1")
+    again = collection.index_faces(scene_image(1), external_image_id="family.jpg", write_id="call-1")
+    assert [r.face_id for r in again.face_records] == [r.face_id for r in first.face_records]
+    assert again.image_id == first.image_id and len(collection) == 3
+    other = collection.index_faces(scene_image(1), write_id="call-2")  # another write: stored
+    assert other.image_id != first.image_id and len(collection) == 6
+    assert len(collection.index_faces(scene_image(1)).face_records) == 3 and len(collection) == 9  # no write id
+    with pytest.raises(ValueError, match="a write id is a string of 1 to 200 characters"):
+        collection.index_faces(scene_image(1), write_id="")
 
 
 def test_images_without_a_face_or_that_are_not_images(collection: Collection, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from faceindex import Collections, FaceEngine, NoFaceError
 from faceindex.cli import main
 from collection_helpers import require_pack
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 
 DataFile = Callable[[str], Path]
 

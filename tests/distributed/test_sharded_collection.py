@@ -15,7 +15,7 @@ from ray_helpers import local_ray, ray
 
 from collection_helpers import near, unit_vectors
 from faceindex import FaceEngine
-from faceindex.collection import Collection, Collections
+from faceindex.collection import Collection, Collections, QualityFilter
 from faceindex.distributed import ShardedCollection, ShardUnavailableError
 from faceindex.distributed.placement import shard_of
 from faceindex.distributed.shard import LEDGER_NAME
@@ -27,7 +27,7 @@ from faceindex.errors import (
     PackMismatchError,
     UserNotFoundError,
 )
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.types import Face, PackInfo
 
 SHARDS = 3
@@ -497,3 +497,93 @@ def test_embeddings_sent_again_after_their_shard_died_are_stored_once(dlib_pack:
         restarted.index_embeddings(unit_vectors(2, seed=32), dlib_pack, None, ["b"] * 2, ["img-b"] * 2, None,
                                    [ids[0], new_face_ids(1)[0]])
     restarted.close()
+
+
+GROUP = "images/insightface/t1.jpg"  # six people
+
+
+def test_the_contract_answers_alike_on_both_kinds(both: tuple[ShardedCollection, Collection, np.ndarray],
+                                                  data_file: Callable[[str], Path]) -> None:
+    """What FaceCollection offers beyond the searches above, on a ShardedCollection and on one Collection
+    holding the same faces: listings by external image id, searches by image (every face, the quality
+    filter, the faces left unsearched) and one audit entry per search."""
+    from faceindex.errors import FaceQualityError
+
+    sharded, single, vectors = both
+
+    def named(records: object) -> list[tuple[str | None, str]]:
+        return sorted((r.external_image_id, r.image_id) for r in records)  # type: ignore[attr-defined]
+
+    assert named(sharded.list_faces(10, external_image_id="img0007").faces) == \
+        named(single.list_faces(10, external_image_id="img0007").faces) == [("img0007", "img0007")]
+    assert named(sharded.iter_faces(external_image_id="img0123", page_size=1)) == [("img0123", "img0123")]
+    assert len(list(sharded.iter_faces(page_size=250))) == FACES
+
+    image = str(data_file(GROUP))
+    got = sharded.search_faces_by_image(image, 3, -1.0, all_faces=True, purpose="contract", reference="r-image")
+    expected = single.search_faces_by_image(image, 3, -1.0, all_faces=True, purpose="contract",
+                                            reference="r-image")
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.searched_face is not None and e.searched_face is not None
+        assert g.searched_face.bbox == e.searched_face.bbox
+        assert _matches(g) == _matches(e)
+    faces = len(got)
+    assert faces >= 2
+    largest = sharded.search_faces_by_image(image, 2, -1.0)
+    assert largest.searched_face is not None and largest.searched_face.bbox == got[0].searched_face.bbox  # type: ignore[union-attr]
+    assert [(u.face.bbox, u.reasons) for u in largest.unsearched_faces] == \
+        [(r.searched_face.bbox, ("FACE_NOT_LARGEST",)) for r in got[1:]]  # type: ignore[union-attr]
+    users = sharded.search_users_by_image(image, threshold=-1.0)
+    assert users.user_matches == [] and len(users.unsearched_faces) == faces - 1
+    with pytest.raises(FaceQualityError, match="LOW_SHARPNESS"):
+        sharded.search_users_by_image(image, quality_filter=QualityFilter(min_sharpness=1e9))
+    with pytest.raises(TypeError, match="purpose must be a string"):
+        sharded.search_faces_by_embedding(vectors[0], pack=sharded.pack, purpose=7)  # type: ignore[arg-type]
+
+    # One audit entry per search, as one Collection writes it: the whole collection's threshold and
+    # the merged candidates, not one entry per shard.
+    for collection in (sharded, single):
+        collection.search_faces_by_embedding(vectors[100], pack=sharded.pack, max_faces=4, max_fpir=0.01,
+                                             purpose="contract", reference="r-embedding")
+
+    def logged(collection: object) -> list[tuple[object, ...]]:
+        ids = {r.face_id: r.external_image_id for r in collection.iter_faces()}  # type: ignore[attr-defined]
+        return [(e.operation, e.reference, e.threshold, e.chosen_by, e.gallery_size, e.candidate_count,
+                 [ids[f] for f in e.candidates]) for e in collection.audit_log()  # type: ignore[attr-defined]
+                if e.purpose == "contract"]
+
+    assert logged(sharded) == logged(single)
+    assert [e[:2] for e in logged(sharded)] == [("search_faces_by_image", "r-image"),
+                                                ("search_faces_by_embedding", "r-embedding")]
+
+
+def test_the_contract_stores_alike_on_both_kinds(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
+    """index_embeddings with the image's size and face ids of the caller's, and erasure from the audit log."""
+    from faceindex.collection.ids import new_face_ids
+    from faceindex.errors import FaceIdTakenError
+
+    vectors, ids = unit_vectors(6, seed=41), new_face_ids(6)
+    single = Collections(tmp_path).create_collection("single", dlib_pack)
+    with ShardedCollection.create(tmp_path, "stored", SHARDS, dlib_pack) as sharded:
+        for collection in (sharded, single):
+            records = collection.index_embeddings(vectors, pack=dlib_pack, image_id="photo-1", image_size=(640, 480),
+                                                  face_ids=ids, external_image_id="photo-1.jpg")
+            assert [(r.face_id, r.image_width, r.image_height) for r in records] == [(f, 640, 480) for f in ids]
+            with pytest.raises(FaceIdTakenError):
+                collection.index_embeddings(vectors[:2], pack=dlib_pack, face_ids=ids[4:])
+            assert len(collection) == 6
+            with pytest.raises(ValueError, match="image_size is the size of the one image"):
+                collection.index_embeddings(vectors[:2], pack=dlib_pack, image_id=["a", "b"], image_size=(10, 10))
+            found = collection.search_faces_by_embedding(vectors[0], pack=dlib_pack, max_faces=6, threshold=-1.0,
+                                                         purpose="erasure")
+            assert {m.face.face_id for m in found.face_matches} == set(ids)
+            collection.delete_faces(ids[:3])
+            (entry,) = [e for e in collection.audit_log() if e.purpose == "erasure"]
+            assert sorted(entry.candidates) == sorted(ids[3:]) and entry.candidate_count == 6
+            # Every shard's log forgets the deleted faces (a search is logged on one shard, naming any).
+            if collection is sharded:
+                for shard in range(SHARDS):
+                    with Collections(sharded.shard_directory(shard)).collection("stored") as on_disk:
+                        assert not {f for e in on_disk.audit_log() for f in e.candidates} & set(ids[:3])
+    single.close()

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from faceindex import CalibrationError, PackRef
-from faceindex.evaluation import calibration, thresholds
+from faceindex import thresholds
 from faceindex.evaluation.calibrate import tail_check
-from faceindex.evaluation.calibration import CalibrationTable, build_table, pair_scores
-from faceindex.evaluation.intervals import rate, wilson_interval
+from faceindex.evaluation.table_builder import build_table, pair_scores
+from faceindex.thresholds import CalibrationTable
+from faceindex.thresholds.intervals import rate, wilson_interval
 from faceindex.types import PackInfo
 
 PACK = PackInfo(name="calibrated-test", version="7", embedding_size=8, default_threshold=0.5,
@@ -104,8 +105,8 @@ def test_pair_scores_are_every_pair_once() -> None:
 def test_the_fpir_threshold_follows_the_gallery_size(table: CalibrationTable, monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:
     monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path))
-    table.save(tmp_path / calibration.table_file_name(PACK.ref))
-    calibration.forget_loaded_tables()
+    table.save(tmp_path / thresholds.table_file_name(PACK.ref))
+    thresholds.forget_loaded_tables()
     try:
         chosen = [thresholds.for_search(PACK, n, max_fpir=0.01) for n in (1, 100, 10_000, 1_000_000)]
         values = [c.value for c in chosen]
@@ -128,7 +129,7 @@ def test_the_fpir_threshold_follows_the_gallery_size(table: CalibrationTable, mo
         with pytest.raises(ValueError, match="max_fpir"):
             thresholds.for_search(PACK, 10, max_fpir=1.5)
     finally:
-        calibration.forget_loaded_tables()
+        thresholds.forget_loaded_tables()
 
 
 def test_an_uncalibrated_pack_says_so_and_refuses_rates() -> None:

@@ -3,7 +3,9 @@ requested false-match rate on the other half, and the shipped tables load with t
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -12,9 +14,10 @@ import numpy as np
 import pytest
 
 import faceindex
-from faceindex.evaluation import calibration, thresholds
+from faceindex import thresholds
+from faceindex.thresholds import tables
 from faceindex.evaluation.calibrate import embed_photos, labelled_photos
-from faceindex.evaluation.calibration import build_table, pair_scores
+from faceindex.evaluation.table_builder import build_table, pair_scores
 
 IDENTITIES = 700  # of about 4,000: ~1,000 photos, ~500,000 pairs, under a minute with the dlib pack
 
@@ -52,7 +55,7 @@ def test_a_threshold_chosen_on_half_the_pairs_gives_the_requested_fmr_on_the_res
 
 def test_identity_disjoint_halves_differ_more_than_the_binomial_interval_says(halves: tuple) -> None:  # type: ignore[type-arg]
     """Pairs share photos and people, so rates measured on other people vary more than the
-    binomial interval of independent pairs: the README says so. Within a third, here."""
+    binomial interval of independent pairs: docs/thresholds.md says so. Within a third, here."""
     (va, la), (vb, lb) = halves
     table = build_table(*pair_scores(va, la), faceindex.PackRef("dlib", "half A"), {})
     impostor_b, _ = pair_scores(vb, lb)
@@ -63,10 +66,10 @@ def test_identity_disjoint_halves_differ_more_than_the_binomial_interval_says(ha
 
 
 def test_shipped_tables_load_with_their_packs(data_file: Callable[[str], Path]) -> None:
-    shipped = sorted(calibration.SHIPPED_DIR.glob("*.json"))
+    shipped = sorted(tables.SHIPPED_DIR.glob("*.json"))
     assert len(shipped) >= 2, f"make calibrate writes the tables into models/calibration: {shipped}"
     engine = faceindex.FaceEngine()
-    table = calibration.table_for(engine.pack)
+    table = thresholds.table_for(engine.pack)
     assert table is not None and table.pack == engine.pack.ref
     p = table.provenance
     assert p["images"] > 5000 and "LFW" in p["dataset"] and table.impostor_pairs > 10_000_000
@@ -78,7 +81,7 @@ def test_shipped_tables_load_with_their_packs(data_file: Callable[[str], Path]) 
         warnings.simplefilter("ignore", faceindex.UnverifiedModelWarning)  # the shared MobileFaceNet is unverified
         onnx = faceindex.FaceEngine(detector=data_file("models/scrfd/det_500m.onnx"),
                                     recognizer=data_file("models/mobilefacenet/mobilefacenet.onnx"))
-    heavy = calibration.table_for(onnx.pack)
+    heavy = thresholds.table_for(onnx.pack)
     assert heavy is not None and not heavy.tail_trusted
     with pytest.raises(faceindex.CalibrationError, match="will not extrapolate"):
         heavy.threshold_for_fmr(1e-7)
@@ -107,14 +110,24 @@ def test_faceindex_calibrate_builds_a_table_from_a_users_folder(data_file: Calla
         for photo in sorted(person.iterdir())[:2]:
             (people / person.name / photo.name).symlink_to(photo)
     monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path / "tables"))
-    calibration.forget_loaded_tables()
+    thresholds.forget_loaded_tables()
     try:
+        out = io.StringIO()
         assert main(["calibrate", "--pack", "dlib", "--images", str(people), "--dataset", "my people",
-                     "--no-progress"]) == 0
-        assert "rates resolved down to FMR" in capsys.readouterr().out
-        table = calibration.table_for(faceindex.FaceEngine().pack)
+                     "--no-progress"], stdout=out) == 0
+        table = thresholds.table_for(faceindex.FaceEngine().pack)
         assert table is not None and table.provenance["dataset"] == "my people"
+        wrote, resolved, *points = out.getvalue().splitlines()
+        written = tmp_path / "tables" / thresholds.table_file_name(table.pack)
+        assert wrote == f"wrote {written}: calibration of dlib 1.1 on my people ({table.provenance['images']} " \
+                        f"images, {table.impostor_pairs:,} impostor and {table.genuine_pairs:,} genuine pairs, " \
+                        f"{table.provenance['date']})"
+        assert resolved == f"rates resolved down to FMR {3 / table.impostor_pairs:.2g}"
+        assert [p.split(":")[0] for p in points] == ["  FMR 0.001", "  FMR 0.0001", "  FMR 1e-05", "  FMR 1e-06"]
+        for point in points:  # each rate: its threshold and FNMR there, or why there is none
+            assert re.fullmatch(r"  FMR [\d.e-]+: (threshold 0\.\d{4}, FNMR .*|not resolved by [\d,]+ impostor pairs, "
+                                r"and the fitted tail is not trusted that far)", point), point
         assert table.impostor_pairs > 10_000 and table.provenance["images"] >= 170
         assert main(["calibrate", "--pack", "dlib", "--images", str(tmp_path / "nowhere")]) == 4
     finally:
-        calibration.forget_loaded_tables()
+        thresholds.forget_loaded_tables()

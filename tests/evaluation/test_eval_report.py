@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import sys
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -16,7 +17,8 @@ from collection_helpers import DIM, ScriptedEngine, face, scene_image
 from PIL import Image
 
 from faceindex.cli import main
-from faceindex.evaluation.intervals import rate
+from faceindex.errors import UsageError
+from faceindex.thresholds.intervals import rate
 from faceindex.evaluation.report import evaluate, threshold_at
 from faceindex.evaluation.run import run_eval
 
@@ -174,6 +176,51 @@ def test_operating_points_match_all_pairs_sorted() -> None:
     assert [p.resolved for p in ident.points] == [False, False]  # 3/40 > 1%
 
 
+def test_plots_fit_the_data_and_draw_no_unmeasured_point() -> None:
+    """Scores in 0.7..1 (a recognizer's usual range) give a histogram axis over those scores, not
+    -1..1; where no genuine pair is missed, the DET draws no FNMR at all (it has no place on a log
+    axis), and the rates the pairs cannot resolve are shaded and named."""
+    from faceindex.evaluation.report_html import plots
+
+    rng = np.random.default_rng(3)
+    people, each = 30, 4
+    base = rng.standard_normal(DIM)
+    centres = base + 0.35 * rng.standard_normal((people, DIM))  # everyone alike: impostors score high
+    emb = np.repeat(centres, each, axis=0) + 0.08 * rng.standard_normal((people * each, DIM))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    report = evaluate(emb, np.ones(len(emb), dtype=bool), [f"p{i // each}" for i in range(len(emb))])
+    ver = report.verification
+    edges = np.array(ver.histogram.edges)
+    counts = np.array(ver.histogram.genuine) + np.array(ver.histogram.impostor)
+    low, high = edges[np.flatnonzero(counts)[0]], edges[np.flatnonzero(counts)[-1] + 1]
+    assert low > 0.5, "the data lie in the upper part of -1..1"
+    figs = plots(report)
+    try:
+        (hist,) = figs["histogram"].axes
+        left, right = hist.get_xlim()
+        assert low - 0.03 <= left <= low and high <= right <= high + 0.03
+
+        (det,) = figs["det"].axes
+        bottom = det.get_ylim()[0]
+        assert bottom == pytest.approx(0.5 / ver.genuine_pairs)
+        (curve,) = [line for line in det.get_lines() if line.get_label() == "measured"]
+        y = np.asarray(curve.get_ydata(), dtype=float)
+        assert np.isnan(y).any(), "some FMRs miss no genuine pair: not drawn"
+        assert np.all(y[~np.isnan(y)] >= 1 / ver.genuine_pairs)  # nothing drawn below one miss
+        labels = [t.get_text() for t in det.get_legend().get_texts()]
+        assert f"FNMR not resolved: below 3/n, n = {ver.genuine_pairs:,}" in labels
+        assert f"FMR not resolved: below 3/n, n = {ver.impostor_pairs:,}" in labels
+
+        (roc,) = figs["roc"].axes
+        tmr = 1 - np.array([n for f, n in zip(ver.curve.fmr, ver.curve.fnmr) if f > 0])
+        assert roc.get_ylim()[0] >= tmr.min() - 0.1 * (1 - tmr.min()) - 0.006 and roc.get_ylim()[1] <= 1.03
+    finally:
+        import matplotlib.pyplot as plt
+
+        for fig in figs.values():
+            plt.close(fig)
+
+
 def test_threshold_at_counts_ties_as_matches() -> None:
     scores = np.array([0.9, 0.8, 0.8, 0.5])
     assert threshold_at(scores, 100, 0.01) == np.nextafter(0.8, 1)  # one may pass: only 0.9 does
@@ -190,29 +237,74 @@ def test_without_matplotlib_the_command_says_what_to_install(
     assert "pip install 'faceindex[eval]'" in stderr.getvalue()
 
 
-@pytest.mark.slow
-def test_cli_on_real_faces(data_file: Callable[[str], Path], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def lfw_people(data_file: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """12 LFW people with 3 to 6 photos each (a folder of links), their groups file and the photo count."""
     lfw = data_file("lfw/images")
     people = sorted(p for p in lfw.iterdir() if p.is_dir() and 3 <= len(list(p.iterdir())) <= 6)[:12]
     assert len(people) == 12
-    folder = tmp_path / "faces"
+    tmp = tmp_path_factory.mktemp("lfw-people")
+    folder = tmp / "faces"
     folder.mkdir()
     for person in people:
         (folder / person.name).symlink_to(person, target_is_directory=True)
-    labels = tmp_path / "labels.csv"
+    labels = tmp / "labels.csv"
     labels.write_text("".join(f"{p.name},{'first' if k < 6 else 'second'}\n" for k, p in enumerate(people)))
+    return folder, labels, sum(len(list(p.iterdir())) for p in people)
+
+
+def test_groups_without_a_resolvable_threshold_is_a_usage_error(lfw_people: tuple[Path, Path, int],
+                                                                tmp_path: Path) -> None:
+    """Said at once (exit 2, before any photo is embedded), with what to give."""
+    folder, labels, images = lfw_people
     stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(["eval", str(folder), "--pack", "dlib", "--groups", str(labels), "--threshold", "0.6",
-                 "--out", str(tmp_path / "out"), "--no-progress", "--json"], stdout, stderr)
+    code = main(["eval", str(folder), "--pack", "dlib", "--groups", str(labels), "--out", str(tmp_path / "out")],
+                stdout, stderr)
+    assert code == 2 and stdout.getvalue() == ""
+    impostor_pairs = images * (images - 1) // 2 - sum(
+        n * (n - 1) // 2 for n in (len(list(p.iterdir())) for p in folder.iterdir()))
+    assert stderr.getvalue() == (
+        f"faceindex: error: --groups compares the groups at the threshold where FMR = 0.001, and {impostor_pairs:,} "
+        "impostor pairs do not resolve that rate (at least 3,000 are needed): give --threshold (a cosine similarity, "
+        "such as the pack's compare threshold), or more images\n")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UsageError, match="give threshold="):
+        evaluate(np.eye(4, dtype=np.float32), np.ones(4, dtype=bool), ["a", "a", "b", "b"], groups={"a": "x"})
+
+
+@pytest.mark.slow
+def test_cli_on_real_faces(lfw_people: tuple[Path, Path, int], tmp_path: Path) -> None:
+    folder, labels, images = lfw_people
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["eval", str(folder), "--pack", "dlib", "--groups", str(labels), "--threshold", "0.93",
+                 "--out", str(tmp_path / "out"), "--no-progress"], stdout, stderr)
     assert code == 0, stderr.getvalue()
-    summary = json.loads(stdout.getvalue())
     data = json.loads((tmp_path / "out" / "report.json").read_text())
-    images = sum(len(list(p.iterdir())) for p in people)
     assert data["images"] == images and data["identities"] == 12
     assert data["provenance"]["pack"]["name"] == "dlib"
     assert [r["group"] for r in data["groups"]["rows"]] == ["first", "second"]
     assert data["identification"]["rank1"]["value"] >= 0.8  # dlib on LFW crops: nearly every probe
-    assert summary["html"] == str(tmp_path / "out" / "report.html")
+    ver = data["verification"]
+
+    # What a person reads: the counts, each operating point measured or said not resolved, 1:N, groups.
+    lines = stdout.getvalue().splitlines()
+    assert lines[0] == f"{images} images, 12 identities, {data['images_without_face']} without a face"
+    assert lines[1] == f"verification: {ver['genuine_pairs']} genuine pairs, {ver['impostor_pairs']:,} impostor pairs"
+    assert lines[2].startswith("FNMR at FMR 0.01: ") and "(threshold 0." in lines[2]  # 1,000+ pairs resolve 1%
+    assert lines[3:7] == [f"FNMR at FMR {t:g}: not resolved ({ver['impostor_pairs']:,} impostor pairs resolve FMR "
+                          f"down to {3 / ver['impostor_pairs']:.2g})" for t in (1e-3, 1e-4, 1e-5, 1e-6)]
+    ident = data["identification"]
+    rank1 = ident["rank1"]
+    assert lines[7] == (f"identification: gallery {ident['gallery']}, rank-1 {rank1['value']:.3g} "
+                        f"[{rank1['low']:.3g}, {rank1['high']:.3g}] ({rank1['errors']}/{rank1['trials']})")
+    assert any(line.startswith("groups at threshold 0.9300 (given): first FMR ") for line in lines)
+    assert lines[-2:] == [f"report: {tmp_path / 'out' / 'report.html'}", f"json:   {tmp_path / 'out' / 'report.json'}"]
+
+    # The report names its source and the photos it could not read without this machine's folders.
+    source = data["provenance"]["source"]
+    assert source["name"] == "faces" and re.fullmatch(r"sha256:[0-9a-f]{64}", source["fingerprint"])
+    for text in ((tmp_path / "out" / "report.json").read_text(), (tmp_path / "out" / "report.html").read_text()):
+        assert str(folder) not in text and "shared/data" not in text and str(Path.home()) not in text
     check_html(tmp_path / "out" / "report.html", expected_images=3)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import faceindex
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 
 
 @pytest.fixture(scope="module")

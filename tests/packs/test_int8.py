@@ -19,7 +19,7 @@ from faceindex.backends.calibration_media import ENV, TEST_CLIP
 from faceindex.backends.precision import INT8_BACKEND, why_not_native
 from faceindex.backends.quantization import QUANTIZER, RecordingSession, quantized, quantized_path
 from faceindex.evaluation.precision_check import compare_photos
-from faceindex.evaluation.precision_records import record_file_name
+from faceindex.thresholds.precision_records import record_file_name
 from faceindex.packs.onnx import OnnxPack
 from faceindex.types import PackRef
 
@@ -49,8 +49,8 @@ def calibration(data_file: Callable[[str], Path]) -> Iterator[Path]:
 
 
 def onnx_engine(data_file: Callable[[str], Path], backend: str, precision: str | None) -> FaceEngine:
-    with pytest.warns(faceindex.UnverifiedModelWarning):  # the shared MobileFaceNet is not in the manifest
-        return FaceEngine(detector=data_file(SCRFD), recognizer=data_file(MBF), backend=backend, precision=precision)
+    # The shared MobileFaceNet is listed with faceindex's measurements: it loads without a warning.
+    return FaceEngine(detector=data_file(SCRFD), recognizer=data_file(MBF), backend=backend, precision=precision)
 
 
 def int8_files(cache: Path) -> dict[str, tuple[int, int]]:
@@ -151,9 +151,8 @@ def write_record(folder: Path, pack: PackRef, passed: dict[tuple[str, str], bool
 
 
 def onnx_pack(data_file: Callable[[str], Path], name: str, precision: str) -> OnnxPack:
-    with pytest.warns(faceindex.UnverifiedModelWarning):
-        return OnnxPack.from_files(data_file(SCRFD), data_file(MBF), "auto", name=name, version="1",
-                                   precision=precision)
+    return OnnxPack.from_files(data_file(SCRFD), data_file(MBF), "auto", name=name, version="1",
+                               precision=precision)
 
 
 def test_auto_takes_int8_where_its_record_passed_and_the_cpu_has_vnni(

@@ -36,10 +36,10 @@ class Credentials(NamedTuple):
     secret_access_key: str
 
 
-def write_credentials_file(path: Path, credentials: Credentials, name: str = "tests") -> Path:
-    """The server's credentials file (INI, mode 0600) holding one key pair."""
+def write_credentials_file(path: Path, credentials: Credentials, name: str = "tests", extra: str = "") -> Path:
+    """The server's credentials file (INI, mode 0600) holding one key pair (and `extra`: more sections)."""
     path.write_text(f"[{name}]\naws_access_key_id = {credentials.access_key_id}\n"
-                    f"aws_secret_access_key = {credentials.secret_access_key}\n", encoding="utf-8")
+                    f"aws_secret_access_key = {credentials.secret_access_key}\n{extra}", encoding="utf-8")
     path.chmod(0o600)
     return path
 
@@ -116,16 +116,20 @@ def serve_command(home: Path, *, workers: int, queue_size: int, credentials_file
 
 
 def start_server(home: Path, *, workers: int = 2, queue_size: int = 16, s3_root: Path | None = None,
-                 extra_args: Sequence[str] = ()) -> RunningServer:
+                 extra_args: Sequence[str] = (), extra_keys: str = "", env: dict[str, str] | None = None,
+                 credentials: Credentials | None = None) -> RunningServer:
     """`faceindex serve` over `home` on a free port of 127.0.0.1, answering once this returns.
-    Its credentials file and log are written beside home (home.parent / "<home name>-serve.*")."""
+    Its credentials file and log are written beside home (home.parent / "<home name>-serve.*");
+    extra_keys: more INI sections for that file; env: added to the server's environment;
+    credentials: the main key pair (default: a new one; the same again serves a restarted server)."""
     home = Path(home)
     home.parent.mkdir(parents=True, exist_ok=True)
-    credentials = new_credentials()
-    credentials_file = write_credentials_file(home.parent / f"{home.name}-serve.credentials", credentials)
+    credentials = credentials or new_credentials()
+    credentials_file = write_credentials_file(home.parent / f"{home.name}-serve.credentials", credentials,
+                                              extra=extra_keys)
     log_path = home.parent / f"{home.name}-serve.log"
     log_file = open(log_path, "wb")  # a file, not a pipe: a chatty server never blocks on a full pipe
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     command = serve_command(home, workers=workers, queue_size=queue_size,
                             credentials_file=None if "--no-auth" in extra_args else credentials_file,
                             s3_root=s3_root, extra_args=extra_args)

@@ -24,9 +24,9 @@ def _gray_ramp(i: int, size: tuple[int, int]) -> np.ndarray:
 def write_video(path: Path, *, times: Sequence[float] | None = None, frames: int = 30, fps: int = 10,
                 size: tuple[int, int] = (64, 48), codec: str = "mpeg4", rotation: int = 0,
                 paint: Painter | None = None, options: dict[str, str] | None = None,
-                audio: bool = False, video: bool = True) -> Path:
+                audio: bool | str = False, video: bool = True) -> Path:
     """A video whose frame i shows paint(i), at `times` (seconds; variable frame rate) or every 1/fps;
-    with audio=True an audio stream too (video=False: only that)."""
+    with audio=True an audio stream too, MP2 (or the codec audio names; video=False: only that)."""
     from fractions import Fraction
 
     container = av.open(str(path), "w", options=options or {})
@@ -38,7 +38,7 @@ def write_video(path: Path, *, times: Sequence[float] | None = None, frames: int
             stream.set_display_rotation(rotation)
         if times is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
-    audio_stream = container.add_stream("mp2", rate=44100) if audio else None
+    audio_stream = container.add_stream(audio if isinstance(audio, str) else "mp2", rate=44100) if audio else None
     if audio_stream is not None:
         for k in range(10):
             chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.int16), format="s16", layout="mono")

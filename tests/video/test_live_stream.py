@@ -8,6 +8,7 @@ so a regression fails a test instead of hanging the run.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import statistics
 import subprocess
@@ -232,7 +233,8 @@ def test_cli_stream_prints_json_lines_and_stops_on_sigterm(home: Path, clip: Pat
                 first_track.set()
 
     with ClipSender(clip) as sender, subprocess.Popen(
-            [str(script), "stream", "people", sender.url, "--home", str(home), "--timeout", "3", "--sample-fps", "5"],
+            [str(script), "stream", "people", sender.url, "--home", str(home), "--timeout", "3", "--sample-fps", "5",
+             "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None and process.stderr is not None
         reader = threading.Thread(target=read, args=(process.stdout,), daemon=True)
@@ -254,3 +256,28 @@ def test_cli_stream_prints_json_lines_and_stops_on_sigterm(home: Path, clip: Pat
     assert all(b >= a for a, b in zip(times, times[1:]))
     started = sorted(e["track"] for e in events if e["kind"] == "track_started")
     assert started and started == sorted(e["track"] for e in events if e["kind"] == "track_ended")
+
+
+@pytest.mark.slow
+def test_cli_stream_in_words(home: Path, clip: Path) -> None:
+    """Without --json, one line per event a person reads: when, which track, whom it matched and
+    against which threshold."""
+    from io import StringIO
+
+    from faceindex.cli import main
+
+    out, err = StringIO(), StringIO()
+    with ClipSender(clip) as sender:
+        code = main(["stream", "people", sender.url, "--home", str(home), "--timeout", "3", "--duration", "7",
+                     "--reconnect-for", "0"], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines and all(re.fullmatch(r" +\d+\.\d\d s  .+", line) for line in lines), lines
+    events = [line.split(" s  ", 1)[1] for line in lines]
+    matched = [e for e in events if e.startswith("track ") and " matched lin " in e]
+    assert matched, events
+    assert re.fullmatch(r"track \d+ matched lin 0\.\d{3} \(threshold 0\.\d{4}, chosen by FMR\)", matched[0]), matched
+    started = {e.split()[1] for e in events if e.endswith(" started")}
+    ended = {e.split()[1] for e in events if " ended" in e}
+    assert started and started == ended  # every track ends by the time the command does
+    assert any(re.fullmatch(r"track \d+ ended, matched lin 0\.\d{3}", e) for e in events), events

@@ -16,7 +16,7 @@ and faceindex's accountability rules ask for.
 
 from __future__ import annotations
 
-import json
+import re
 import warnings
 from collections.abc import Callable
 from io import StringIO
@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 import faceindex as fi
+from faceindex import thresholds
 from faceindex.cli import main
 from faceindex.video import VideoAnalysis
 
@@ -120,13 +121,76 @@ def test_every_track_search_is_in_the_audit_log(dlib_run: tuple[VideoAnalysis, d
     assert len(searches) == sum(t.embeddings for t in analysis.tracks)
 
 
-def test_annotated_video_has_every_frame(dlib_run: tuple[VideoAnalysis, dict[str, Any], Path],
-                                        hamilton_clip: Path) -> None:
+def test_annotated_video_has_every_frame_and_the_sound(dlib_run: tuple[VideoAnalysis, dict[str, Any], Path],
+                                                       hamilton_clip: Path) -> None:
     _, _, annotated = dlib_run
     assert annotated.exists() and not list(annotated.parent.glob(".*"))
     with fi.video.VideoSource(annotated) as out, fi.video.VideoSource(hamilton_clip) as src:
         assert sum(1 for _ in out.frames()) == sum(1 for _ in src.frames()) == 275
         assert (out.metadata.frame_width, out.metadata.frame_height) == (640, 360)
+    import av
+
+    def audio(path: Path) -> tuple[str, int, list[bytes]]:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            packets = [bytes(p) for p in container.demux(stream) if p.size]
+            return stream.codec_context.name, stream.codec_context.sample_rate, packets
+
+    # The sound is copied through, packet for packet (not re-encoded).
+    assert audio(annotated) == audio(hamilton_clip)
+
+
+def test_annotation_labels_are_legible_at_any_frame_height(dlib_run: tuple[VideoAnalysis, dict[str, Any], Path],
+                                                           hamilton_clip: Path) -> None:
+    """Labels in a TrueType font at 4.5% of the frame's height: measured on the drawn pixels of
+    the Lin close-up (a match) at the clip's 360 rows and at 1080 (the frame scaled up)."""
+    import numpy as np
+    from PIL import Image
+
+    from faceindex.video.annotate import draw_faces
+    from faceindex.video.results import FrameFaces, TrackedFace
+
+    analysis, _, _ = dlib_run
+    lin = next(t for t in analysis.tracks if t.best_match and t.best_match.face.external_image_id == LIN)
+    with fi.video.VideoSource(hamilton_clip) as source:
+        rgb = next(f.rgb for f in source.frames() if f.timestamp >= 5.0)
+    heights = {}
+    for scale in (1, 3):
+        frame = Image.fromarray(rgb).resize((640 * scale, 360 * scale))
+        (face,) = [f for f in analysis.engine.detect(np.asarray(frame))][:1]
+        drawn = frame.copy()
+        draw_faces(drawn, FrameFaces(0, 5.0, [TrackedFace(lin.index, face, False)]), {lin.index: lin})
+        changed = np.any(np.asarray(drawn) != np.asarray(frame), axis=2)
+        ink = (np.asarray(drawn).max(axis=2) < 110) & changed  # the label's dark letters on its bright ground
+        rows = np.flatnonzero(ink.any(axis=1))
+        assert len(rows), "no label drawn"
+        heights[scale] = rows[-1] - rows[0] + 1
+        label = f"#{lin.index} {LIN} {lin.best_match.similarity:.2f}"
+        assert ink.sum() > 12 * scale**2 * len(label), "letters, not a few dots"
+    assert heights[1] >= 10, heights  # PIL's bitmap font drew 8-pixel letters at 360p
+    assert 2.5 * heights[1] <= heights[3] <= 3.5 * heights[1], heights
+
+
+def test_sound_a_container_cannot_hold_is_left_out_and_said(video_file: Callable[..., Path], tmp_path: Path) -> None:
+    """Sound is copied, never re-encoded: MP2 goes into an .mp4 as it is; PCM cannot, and the
+    annotated .mp4 comes without it and a warning that says to write .mkv (which keeps it)."""
+    import av
+
+    engine = fi.FaceEngine()
+    for codec, suffix, kept in (("mp2", ".mp4", True), ("pcm_s16le", ".mp4", False), ("pcm_s16le", ".mkv", True)):
+        source = video_file(f"{codec}.mkv", audio=codec, frames=10)
+        out = tmp_path / f"{codec}{suffix}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            VideoAnalysis(source, engine, annotate=out).run()
+        def packets(path: Path) -> list[bytes]:
+            with av.open(str(path)) as container:
+                return [bytes(p) for s in container.streams.audio[:1] for p in container.demux(s) if p.size]
+
+        assert packets(out) == (packets(source) if kept else []), (codec, suffix)  # copied, or left out
+        said = [str(w.message) for w in caught]
+        assert said == ([] if kept else [f"{out.name}: the sound of {source} is not copied (a .mp4 file cannot hold "
+                                          "pcm_s16le sound; write .mkv to keep it)"]), said
 
 
 @pytest.mark.slow
@@ -156,17 +220,53 @@ def test_face_detection_document(hamilton_clip: Path) -> None:
                                                        "leftEyeRight", "nose"}
 
 
-def test_cli_video_search_json(home: Path, data_file: Callable[[str], Path], hamilton_clip: Path,
-                               dlib_run: tuple[VideoAnalysis, dict[str, Any], Path]) -> None:
-    out = StringIO()
-    code = main(["--home", str(home), "video", "search", "dlib", str(hamilton_clip), "--json", "--quiet",
-                 "--max-fmr", "1e-5"], stdout=out)
-    assert code == 0
-    doc = json.loads(out.getvalue())
-    assert doc["ThresholdChoice"]["ChosenBy"] == "fmr" and doc["ThresholdChoice"]["Requested"] == 1e-5
-    check_timeline(doc)
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_video_search_in_words(home: Path, hamilton_clip: Path,
+                                   dlib_run: tuple[VideoAnalysis, dict[str, Any], Path]) -> None:
+    """Each track with its match, or its best candidate below the threshold (a near miss a
+    person can judge), then the threshold and how it was chosen; the progress bar ends full."""
+    out, err = StringIO(), Terminal()
+    code = main(["--home", str(home), "video", "search", "dlib", str(hamilton_clip), "--max-fmr", "1e-5"],
+                stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    header, *tracks, threshold = out.getvalue().splitlines()
+    frames = int(re.search(r", (\d+) frames analysed, ", header).group(1))  # type: ignore[union-attr]
+    assert re.fullmatch(rf"{re.escape(str(hamilton_clip))}: 640x360 h264, 10.0 s, {frames} frames analysed, "
+                        rf"{len(tracks)} tracks", header), header
+    choice = thresholds.for_search(analysis_pack(dlib_run), 2, max_fmr=1e-5)
+    assert threshold.startswith(f"threshold {choice.value:.4f} (FMR at most 1e-05 per comparison; estimated FMR ")
+    span = r"  track (\d+): +(\d+\.\d\d)- *(\d+\.\d\d) s, \d+ faces?, "
+    matched, missed = [], []
+    for line in tracks:
+        if found := re.fullmatch(span + r"(\S+) (\d\.\d{3})", line):
+            matched.append((float(found.group(2)), found.group(4), float(found.group(5))))
+            assert float(found.group(5)) >= choice.value
+        else:
+            found = re.fullmatch(span + rf"no match \(best: (\S+) (\d\.\d{{3}}), below {choice.value:.4f}\)", line)
+            assert found, line  # every track has a best candidate: the collection is not empty
+            assert float(found.group(5)) < choice.value
+            missed.append((float(found.group(2)), found.group(4)))
+    assert [who for start, who, _ in matched if 3.5 <= start < 7.9] == [LIN]  # the close-up
+    assert not [who for start, who, _ in matched if start >= 7.88]  # the audience
+    assert missed, "near misses are shown"
+    # The bar's last drawing counts every analysed frame: it ends at 100%.
+    last = err.getvalue().split("\r")[-1]
+    assert f"[{'#' * 30}] {frames}/{frames} " in last, last
+
     out = StringIO()
     assert main(["video", "detect", str(hamilton_clip), "--sample-fps", "3"], stdout=out) == 0
-    assert "28 frames analysed" in out.getvalue(), out.getvalue()
+    header, *tracks = out.getvalue().splitlines()
+    assert re.fullmatch(rf"{re.escape(str(hamilton_clip))}: 640x360 h264, 10.0 s, 28 frames analysed, "
+                        rf"{len(tracks)} tracks", header), header
+    assert all(re.fullmatch(r"  track \d+: +\d+\.\d\d- *\d+\.\d\d s, \d+ faces?", t) for t in tracks), tracks
     assert main(["video", "detect", str(hamilton_clip), "--sample-fps", "0"], stdout=StringIO()) == 2
     assert main(["video", "detect", str(home / "nothing.mp4")], stdout=StringIO()) == 3
+
+
+def analysis_pack(run: tuple[VideoAnalysis, dict[str, Any], Path]) -> fi.PackInfo:
+    assert run[0].collection is not None
+    return run[0].collection.pack

@@ -60,6 +60,15 @@ def test_not_a_video(tmp_path: Path) -> None:
         VideoSource(42)
 
 
+def test_a_photo_is_not_a_video(tmp_path: Path, data_file) -> None:  # type: ignore[no-untyped-def]
+    # FFmpeg would open it as a one-frame "video" (its image2 / jpeg_pipe demuxers), whatever the name.
+    photo = data_file("images/face_recognition/knn_examples/train/obama/obama.jpg").read_bytes()
+    for name in ("obama.jpg", "holiday.mp4"):
+        (tmp_path / name).write_bytes(photo)
+        with pytest.raises(VideoError, match=r"is a still image \(.*JPEG.*\), not a video"):
+            VideoSource(str(tmp_path / name))
+
+
 def test_audio_only_file(video_file) -> None:  # type: ignore[no-untyped-def]
     path = video_file("song.mka", video=False, audio=True)
     with pytest.raises(VideoError, match="no video stream.*audio"):

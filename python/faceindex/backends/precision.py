@@ -9,7 +9,7 @@ runs networks quantized once into the cache (faceindex.backends.quantization), o
 Runtime or OpenVINO (INT8_BACKEND under backend="auto", the faster here), only on a CPU
 with VNNI (AVX-512 VNNI or AVX-VNNI: int8 dot products in one instruction). "auto" takes the
 fastest precision this machine runs natively whose verification record for the pack passed
-(faceindex.evaluation.precision_records), else f32, and says why.
+(faceindex.thresholds.precision_records), else f32, and says why.
 
 A reduced precision without a passing record still runs when asked for by name, but
 its results carry the pack version "<version>+<precision>-unverified": collections and
@@ -34,7 +34,7 @@ REDUCED = BF16 + INT8
 AUTO_ORDER = ("int8", "bf16", "int8-detector", "bf16-detector", "int8-recognizer", "bf16-recognizer")
 # Where int8 runs under backend="auto", on the same quantized files: OpenVINO runs dlib's
 # detector, the costliest step, in half ONNX Runtime int8's time; on SCRFD + MobileFaceNet
-# the two are close (README, "Backends and precision").
+# the two are close (bench/results/bench_precision.json, on the performance page of the docs).
 INT8_BACKEND = "openvino"
 
 
@@ -154,7 +154,7 @@ def _openvino_missing() -> str:
 
 
 def _explicit(backend: str, precision: str, pack: PackRef) -> PrecisionChoice:
-    from faceindex.evaluation.precision_records import verdict
+    from faceindex.thresholds.precision_records import verdict
 
     if backend == "onnxruntime":
         raise ValueError(f"the ONNX Runtime backend runs no bf16; {precision} needs backend='openvino'")
@@ -190,7 +190,7 @@ def why_not_int8(backend: str) -> str:
 
 
 def _explicit_int8(backend: str, precision: str, pack: PackRef) -> PrecisionChoice:
-    from faceindex.evaluation.precision_records import verdict
+    from faceindex.thresholds.precision_records import verdict
 
     concrete = _int8_backend(backend)
     if concrete == "openvino" and _openvino_missing():
@@ -205,7 +205,7 @@ def _explicit_int8(backend: str, precision: str, pack: PackRef) -> PrecisionChoi
 
 
 def _auto(backend: str, pack: PackRef) -> PrecisionChoice:
-    from faceindex.evaluation.precision_records import verdict
+    from faceindex.thresholds.precision_records import verdict
 
     fallback = "openvino" if backend == "openvino" else "onnxruntime"
     refused: list[str] = []

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from faceindex.collection import faces as stored_faces
 from faceindex.collection import audit, schema, search, store, users
 from faceindex.collection.audit import AuditEntry
+from faceindex.collection.contract import FaceCollection
 from faceindex.collection.encryption import CollectionKey
 from faceindex.collection.index_cache import DEFAULT_CACHE_DTYPE, CacheDType, OpenReport
 from faceindex.collection.quality_filter import QualityFilterSpec
@@ -135,14 +136,19 @@ class Collection:
     # -- faces ----------------------------------------------------------------------------
 
     def index_faces(self, image: Any, external_image_id: str | None = None, max_faces: int | None = None,
-                    quality_filter: QualityFilterSpec = "auto") -> IndexFacesResult:
+                    quality_filter: QualityFilterSpec = "auto", *, write_id: str | None = None) -> IndexFacesResult:
         """Detect the faces in an image and store those that pass the quality filter, largest first.
 
         quality_filter: "auto", "low", "medium", "high", "none" or a QualityFilter.
         Faces not stored come back in `unindexed_faces` with their reasons. The
         faces are on disk when this returns.
+
+        write_id: the caller's name for this write (up to 200 characters), for a caller that may
+        send it again without knowing whether the first try landed (a timeout, a lost answer): a
+        repeat answers the faces the first try stored instead of storing them again (the faces
+        are filed under an image id derived from write_id).
         """
-        return stored_faces.index_faces(self._open(), image, external_image_id, max_faces, quality_filter)
+        return stored_faces.index_faces(self._open(), image, external_image_id, max_faces, quality_filter, write_id)
 
     def index_embeddings(
         self,
@@ -179,13 +185,7 @@ class Collection:
 
     def iter_faces(self, *, user_id: str | None = None, external_image_id: str | None = None,
                    page_size: int = 1000) -> Iterator[FaceRecord]:
-        token: str | None = None
-        while True:
-            page = self.list_faces(page_size, token, user_id=user_id, external_image_id=external_image_id)
-            yield from page.faces
-            if page.next_token is None:
-                return
-            token = page.next_token
+        return stored_faces.every_face(self.list_faces, user_id, external_image_id, page_size)
 
     def get_faces(self, face_ids: str | Sequence[str]) -> dict[str, FaceRecord]:
         """The stored faces among face_ids (those not stored are absent from the result)."""
@@ -201,7 +201,7 @@ class Collection:
     # Every search takes at most one of threshold= (a cosine similarity), max_fmr= (the
     # per-comparison false-match rate) and max_fpir= (the chance that a search of someone
     # not in the collection returns any false candidate, for the number of faces searched);
-    # without them, FPIR 1% and no looser than FMR 1e-4 (evaluation/thresholds.py). The
+    # without them, FPIR 1% and no looser than FMR 1e-4 (thresholds/choice.py). The
     # result's threshold_choice says which, with the rates estimated there. purpose= and
     # reference= are written to the audit log with the search.
 
@@ -209,21 +209,26 @@ class Collection:
     def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None,
                               all_faces: Literal[False] = False, *, max_fmr: float | None = None,
                               max_fpir: float | None = None, purpose: str | None = None,
-                              reference: str | None = None) -> FaceSearchResult: ...
+                              reference: str | None = None, quality_filter: QualityFilterSpec = None
+                              ) -> FaceSearchResult: ...
 
     @overload
     def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None, *,
                               all_faces: Literal[True], max_fmr: float | None = None, max_fpir: float | None = None,
-                              purpose: str | None = None, reference: str | None = None) -> list[FaceSearchResult]: ...
+                              purpose: str | None = None, reference: str | None = None,
+                              quality_filter: QualityFilterSpec = None) -> list[FaceSearchResult]: ...
 
     def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None,
                               all_faces: bool = False, *, max_fmr: float | None = None, max_fpir: float | None = None,
-                              purpose: str | None = None, reference: str | None = None
-                              ) -> FaceSearchResult | list[FaceSearchResult]:
+                              purpose: str | None = None, reference: str | None = None,
+                              quality_filter: QualityFilterSpec = None) -> FaceSearchResult | list[FaceSearchResult]:
         """Search the collection for the largest face in the image (every face with all_faces=True,
-        largest first). NoFaceError if it holds none."""
+        largest first). NoFaceError if it holds none. quality_filter ("none", "auto", "low",
+        "medium", "high" or a QualityFilter; default none): the largest face must pass it, else
+        FaceQualityError and nothing is searched (with all_faces, faces that fail are left out).
+        The result's unsearched_faces are the image's faces not searched with, and why."""
         criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
-        results = search.faces_by_image(self._open(), image, max_faces, criteria, all_faces)
+        results = search.faces_by_image(self._open(), image, max_faces, criteria, all_faces, quality_filter)
         return results if all_faces else results[0]
 
     def search_faces(self, face_id: str, max_faces: int = 10, threshold: float | None = None, *,
@@ -281,10 +286,12 @@ class Collection:
 
     def search_users_by_image(self, image: Any, max_users: int = 10, threshold: float | None = None, *,
                               max_fmr: float | None = None, max_fpir: float | None = None,
-                              purpose: str | None = None, reference: str | None = None) -> UserSearchResult:
-        """Users matching the largest face in the image. NoFaceError if it holds none."""
+                              purpose: str | None = None, reference: str | None = None,
+                              quality_filter: QualityFilterSpec = None) -> UserSearchResult:
+        """Users matching the largest face in the image. NoFaceError if it holds none; FaceQualityError
+        if that face fails quality_filter (as search_faces_by_image)."""
         criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
-        return search.users_by_image(self._open(), image, max_users, criteria)
+        return search.users_by_image(self._open(), image, max_users, criteria, quality_filter)
 
     def search_users_by_embedding(self, embedding: npt.ArrayLike, *, pack: PackIdentity, max_users: int = 10,
                                   threshold: float | None = None, max_fmr: float | None = None,
@@ -292,3 +299,7 @@ class Collection:
                                   reference: str | None = None) -> UserSearchResult:
         criteria = search.Criteria(threshold, max_fmr, max_fpir, purpose, reference)
         return search.users_by_embedding(self._open(), embedding, pack, max_users, criteria)
+
+
+def _implements_the_contract(collection: Collection) -> FaceCollection:
+    return collection  # mypy checks here that Collection is a FaceCollection

@@ -7,13 +7,13 @@ import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from faceindex.collection import audit, store, validation
-from faceindex.collection.ids import new_face_ids, page_token, read_page_token
+from faceindex.collection.ids import new_face_ids, page_token, read_page_token, write_image_id
 from faceindex.collection.quality_filter import QualityFilterSpec, resolve_quality_filter, select_faces
 from faceindex.collection.results import (
     DeleteFacesResult,
@@ -31,12 +31,15 @@ from faceindex.types import Face, FloatArray
 
 
 def index_faces(state: CollectionState, image: Any, external_image_id: str | None, max_faces: int | None,
-                quality_filter: QualityFilterSpec) -> IndexFacesResult:
+                quality_filter: QualityFilterSpec, write_id: str | None = None) -> IndexFacesResult:
+    """write_id: the caller's name for this write. Its faces are filed under an image id derived
+    from it, so a repeat (a client that gave up waiting and sent the write again) finds them and
+    answers them instead of storing them twice."""
     external_image_id = validation.external_image_id(external_image_id)
+    image_id = str(uuid.uuid4()) if write_id is None else write_image_id(write_id)
     faces, embeddings, unindexed, image_size = faces_to_index(state.engine, image, max_faces, quality_filter)
-    image_id = str(uuid.uuid4())
     records = insert(state, state.unit_vectors(embeddings, "engine embeddings"), faces, [image_id] * len(faces),
-                     [external_image_id] * len(faces), image_size=image_size)
+                     [external_image_id] * len(faces), image_size=image_size, once=write_id is not None)
     return IndexFacesResult(face_records=records, unindexed_faces=unindexed, image_id=image_id, pack=state.pack.ref)
 
 
@@ -47,11 +50,11 @@ def faces_to_index(engine: FaceEngine, image: Any, max_faces: int | None, qualit
     (width, height). Distributed ingestion runs this on its workers and stores the result
     on a shard."""
     bounds = resolve_quality_filter(quality_filter)
-    found = engine._find(image)
+    found = engine.find(image)
     kept, dropped = select_faces(found.detections, max_faces, bounds)
     faces = found.detections.take(kept)
     if len(faces):
-        faces = faces.with_embeddings(engine._embeddings(found.rgb, faces))
+        faces = faces.with_embeddings(engine.embed(found.rgb, faces))
     embeddings = faces.embeddings if faces.embeddings is not None else np.zeros((0, engine.pack.embedding_size),
                                                                                 np.float32)
     height, width = found.rgb.shape[:2]
@@ -107,10 +110,11 @@ _NO_LANDMARKS = np.zeros((5, 2), dtype=np.float32).tobytes()
 
 def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None, image_ids: Sequence[str],
            externals: Sequence[str | None], image_size: tuple[int, int] | None = None,
-           face_ids: Sequence[str] | None = None) -> list[FaceRecord]:
+           face_ids: Sequence[str] | None = None, once: bool = False) -> list[FaceRecord]:
     """Store unit vectors with their detections (None: no box, confidence 0) in one durable transaction.
     image_size: (width, height) of the one image every face came from, when known; face_ids: the
-    ids to store them under (default: new ones)."""
+    ids to store them under (default: new ones). once: the image id names one write; when faces
+    of it are stored already (an earlier try of the write), they are answered and nothing is stored."""
     if len(vectors) == 0:
         return []
     given = face_ids is not None
@@ -135,6 +139,10 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
     now = time.time()
     try:
         with store.write_transaction(conn):
+            if once:
+                earlier = store.faces_of_image(conn, image_ids[0])
+                if earlier:
+                    return earlier
             before = store.generations(conn).generation
             row_ids = store.insert_faces(conn, rows, now)
             if image_size is not None:
@@ -217,3 +225,15 @@ def finish_erasure(state: CollectionState, before: int, after: int, row_ids: Seq
                 "write-ahead log busy: their old bytes are wiped by the next deletion or open"
             )
         time.sleep(0.05)
+
+
+def every_face(list_faces: Callable[..., FacesPage], user_id: str | None, external_image_id: str | None,
+               page_size: int) -> Iterator[FaceRecord]:
+    """Every stored face (of a user, of an image), page after page of a collection's list_faces."""
+    token: str | None = None
+    while True:
+        page = list_faces(page_size, token, user_id=user_id, external_image_id=external_image_id)
+        yield from page.faces
+        if page.next_token is None:
+            return
+        token = page.next_token

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
+from faceindex import thresholds
 from faceindex.collection import dbapi, encryption, permissions, schema, store, validation
 from faceindex.collection.collection import Collection
 from faceindex.collection.encryption import CollectionKey
@@ -68,7 +69,7 @@ class Collections:
         return f"Collections(home={str(self.home)!r}{encrypted})"
 
     def path_of(self, collection_id: str) -> Path:
-        return child_path(self.root, validation.collection_id(collection_id), "collection id")
+        return child_path(self.root, validation.collection_folder(collection_id), "collection id")
 
     def create_collection(self, collection_id: str, pack: str | PackInfo | None = None, *,
                           engine: FaceEngine | None = None) -> Collection:
@@ -119,12 +120,36 @@ class Collections:
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            entry.name for entry in os.scandir(self.root)
-            if entry.is_dir() and not entry.name.startswith(".") and os.path.isfile(os.path.join(entry.path, schema.DATABASE_NAME))
-        )
+        found = [(validation.collection_of_folder(entry.name), entry) for entry in os.scandir(self.root)]
+        return sorted(collection_id for collection_id, entry in found if collection_id is not None and entry.is_dir()
+                      and os.path.isfile(os.path.join(entry.path, schema.DATABASE_NAME)))
 
     def describe_collection(self, collection_id: str) -> CollectionDescription:
+        pack, faces, users, created_at = self._read(collection_id)
+        directory = self.path_of(collection_id)
+        db_bytes = sum(p.stat().st_size for p in directory.glob(schema.DATABASE_NAME + "*") if p.is_file())
+        return CollectionDescription(
+            collection_id=collection_id,
+            pack=pack.ref,
+            embedding_size=pack.embedding_size,
+            default_threshold=pack.default_threshold,
+            face_count=faces,
+            user_count=users,
+            created_at=created_at,
+            path=str(directory),
+            database_bytes=db_bytes,
+            cache_bytes=cache_bytes(directory),
+            encrypted=self.key is not None,
+            compare_threshold=thresholds.for_comparison(pack),
+            search_threshold=thresholds.for_search(pack, faces),
+        )
+
+    def pack_of(self, collection_id: str) -> PackInfo:
+        """The model pack a collection is bound to, read from its database without opening it."""
+        return self._read(collection_id)[0]
+
+    def _read(self, collection_id: str) -> tuple[PackInfo, int, int, datetime]:
+        """A collection's pack, face and user counts, and creation time, from its database."""
         directory = self.path_of(collection_id)
         db_path = directory / schema.DATABASE_NAME
         if not db_path.is_file():
@@ -139,21 +164,8 @@ class Collections:
             raise CollectionFileError(f"{db_path}: damaged collection database: {e}") from e
         finally:
             conn.close()
-        pack = schema.pack_of(meta)
-        db_bytes = sum(p.stat().st_size for p in directory.glob(schema.DATABASE_NAME + "*") if p.is_file())
-        return CollectionDescription(
-            collection_id=collection_id,
-            pack=pack.ref,
-            embedding_size=pack.embedding_size,
-            default_threshold=pack.default_threshold,
-            face_count=faces,
-            user_count=users,
-            created_at=datetime.fromtimestamp(float(meta["created_at"]), tz=timezone.utc),  # type: ignore[arg-type]
-            path=str(directory),
-            database_bytes=db_bytes,
-            cache_bytes=cache_bytes(directory),
-            encrypted=self.key is not None,
-        )
+        created_at = datetime.fromtimestamp(float(meta["created_at"]), tz=timezone.utc)  # type: ignore[arg-type]
+        return schema.pack_of(meta), faces, users, created_at
 
     def delete_collection(self, collection_id: str) -> None:
         """Remove the collection's folder and every file in it."""

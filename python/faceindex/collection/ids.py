@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from typing import Literal
 
 TokenKind = Literal["f", "u"]  # faces (after a row id), users (after a user id)
@@ -24,6 +25,18 @@ def new_face_ids(n: int) -> list[str]:
 
 
 _VARIANT = {d: "89ab"[int(d, 16) % 4] for d in "0123456789abcdef"}
+
+
+_WRITE_IMAGE_IDS = uuid.UUID("6f1c2a9e-4b7d-5e8a-9c3f-1d2e3f4a5b6c")
+MAX_WRITE_ID_LENGTH = 200
+
+
+def write_image_id(write_id: str) -> str:
+    """The image id (a UUID) of the faces stored by the index_faces write named `write_id`: the same
+    for every repeat of the write, so a repeat finds what the first stored."""
+    if not isinstance(write_id, str) or not 0 < len(write_id) <= MAX_WRITE_ID_LENGTH:
+        raise ValueError(f"a write id is a string of 1 to {MAX_WRITE_ID_LENGTH} characters, got {write_id!r}")
+    return str(uuid.uuid5(_WRITE_IMAGE_IDS, write_id))
 
 
 def page_token(kind: TokenKind, after: object) -> str:

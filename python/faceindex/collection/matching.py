@@ -48,20 +48,33 @@ def best_faces(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, 
 
 
 def face_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, max_faces: int, threshold: float,
-                 exclude: Sequence[int | None]) -> list[list[FaceMatch]]:
+                 exclude: Sequence[int | None]) -> list[tuple[list[FaceMatch], FaceMatch | None]]:
     """For each query, its best faces at or above threshold, best first, at most
-    max_faces; exclude[i] is a row left out of query i's matches (the face searched with)."""
+    max_faces, and its nearest face whatever the threshold (a near miss when no face
+    reaches it); exclude[i] is a row left out of query i's (the face searched with)."""
     k = min(max_faces + 1, len(index))
     if k == 0:
-        return [[] for _ in queries]
+        return [([], None) for _ in queries]
     ids, scores = best_faces(index, conn, queries, k, threshold)
     chosen: list[list[tuple[int, float]]] = []
+    nearest: list[tuple[int, float] | None] = []
     for row_ids, row_scores, left_out in zip(ids, scores, exclude):
-        picked = [(int(i), float(s)) for i, s in zip(row_ids, row_scores)
-                  if i >= 0 and s >= threshold and i != left_out]
-        chosen.append(picked[:max_faces])
-    records = store.faces_by_row_ids(conn, [i for picked in chosen for i, _ in picked])
-    return [[FaceMatch(similarity(s), records[i]) for i, s in picked] for picked in chosen]
+        candidates = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != left_out]
+        chosen.append([(i, s) for i, s in candidates if s >= threshold][:max_faces])
+        nearest.append(candidates[0] if candidates else None)
+    # A query with no face left at the threshold still has a nearest face: the two best
+    # (one may be the face searched with) without a floor, exact from any index.
+    missing = [q for q, near in enumerate(nearest) if near is None]
+    if missing:
+        near_ids, near_scores = best_faces(index, conn, queries[missing], min(2, len(index)), -np.inf)
+        for q, row_ids, row_scores in zip(missing, near_ids, near_scores):
+            below = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != exclude[q]]
+            nearest[q] = below[0] if below else None
+    records = store.faces_by_row_ids(conn, [i for picked in chosen for i, _ in picked]
+                                     + [n[0] for n in nearest if n is not None])
+    return [([FaceMatch(similarity(s), records[i]) for i, s in picked],
+             FaceMatch(similarity(near[1]), records[near[0]]) if near is not None else None)
+            for picked, near in zip(chosen, nearest)]
 
 
 def user_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, max_users: int, threshold: float,

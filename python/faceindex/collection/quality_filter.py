@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceindex.collection.results import UnindexedReason
+from faceindex.collection.results import QualityReason, UnindexedReason
 from faceindex.detections import Detections
 
 
@@ -56,12 +56,12 @@ def resolve_quality_filter(spec: QualityFilterSpec) -> QualityFilter:
     )
 
 
-def quality_reasons(detections: Detections, bounds: QualityFilter) -> list[tuple[UnindexedReason, ...]]:
+def quality_reasons(detections: Detections, bounds: QualityFilter) -> list[tuple[QualityReason, ...]]:
     """Every quality reason each face fails, in a fixed order."""
     n = len(detections)
     quality = detections.quality if detections.quality is not None else np.zeros((n, 3))
     sizes = np.where(quality[:, 0] > 0, quality[:, 0], detections.face_sizes)
-    checks: list[tuple[UnindexedReason, np.ndarray]] = []
+    checks: list[tuple[QualityReason, np.ndarray]] = []
     if bounds.min_face_size is not None:
         checks.append(("SMALL_BOUNDING_BOX", sizes < bounds.min_face_size))
     if bounds.min_confidence is not None:

@@ -8,14 +8,17 @@ from typing import Literal
 
 from faceindex.types import Face, PackRef, ThresholdChoice
 
-UnindexedReason = Literal[
-    "EXCEEDS_MAX_FACES",
+# The quality checks a face can fail (collection/quality_filter.py), for indexing and searching alike.
+QualityReason = Literal[
     "SMALL_BOUNDING_BOX",
     "LOW_CONFIDENCE",
     "LOW_SHARPNESS",
     "LOW_BRIGHTNESS",
     "EXTREME_POSE",
 ]
+UnindexedReason = Literal["EXCEEDS_MAX_FACES", QualityReason]
+# Why a face of a searched image was not searched (Rekognition's UnsearchedFaceReason, those faceindex gives).
+UnsearchedReason = Literal["FACE_NOT_LARGEST", QualityReason]
 DeletionFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_AN_EXISTING_USER"]
 AssociationFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USER", "LOW_MATCH_CONFIDENCE"]
 DisassociationFailure = Literal["FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USER"]
@@ -55,6 +58,15 @@ class IndexFacesResult:
 
 
 @dataclass(frozen=True)
+class UnsearchedFace:
+    """A face of a searched image that was not searched with, and why (not the largest, or below
+    the quality filter asked for)."""
+
+    reasons: tuple[UnsearchedReason, ...]
+    face: Face = field(compare=False)
+
+
+@dataclass(frozen=True)
 class FaceMatch:
     similarity: float  # cosine similarity of the embeddings
     face: FaceRecord
@@ -70,6 +82,11 @@ class FaceSearchResult:
     threshold_choice: ThresholdChoice  # how it was chosen; estimated FMR and FPIR at it
     searched_face: Face | None = field(default=None, compare=False)  # the face found in the image
     searched_face_id: str | None = None  # search_faces: the stored face searched with
+    # search by image: the image's faces not searched with, largest first
+    unsearched_faces: list[UnsearchedFace] = field(default_factory=list, compare=False)
+    # The most similar stored face whatever the threshold: the best match, or, when none reached
+    # the threshold, a near miss for people to judge (not a match, not an audited candidate).
+    nearest: FaceMatch | None = field(default=None, compare=False)
 
     @property
     def best(self) -> FaceMatch | None:
@@ -163,6 +180,7 @@ class UserSearchResult:
     searched_face: Face | None = field(default=None, compare=False)
     searched_face_id: str | None = None
     searched_user_id: str | None = None
+    unsearched_faces: list[UnsearchedFace] = field(default_factory=list, compare=False)
 
     @property
     def best(self) -> UserMatch | None:
@@ -171,10 +189,12 @@ class UserSearchResult:
 
 @dataclass(frozen=True)
 class CollectionDescription:
+    """A collection's size, pack and files, and the thresholds its decisions use by default."""
+
     collection_id: str
     pack: PackRef
     embedding_size: int
-    default_threshold: float
+    default_threshold: float  # the pack's own placeholder: decisions use compare_threshold / search_threshold
     face_count: int
     user_count: int
     created_at: datetime
@@ -182,3 +202,7 @@ class CollectionDescription:
     database_bytes: int  # database, WAL and shared-memory files
     cache_bytes: int  # the FlatIndex cache file(s)
     encrypted: bool = False  # database and cache encrypted at rest (Collections(key=...))
+    # The thresholds in force by default, chosen by error rate (faceindex.thresholds): a 1:1
+    # decision (associating a face with a user) and a search of this collection's faces.
+    compare_threshold: ThresholdChoice | None = None
+    search_threshold: ThresholdChoice | None = None

@@ -1,7 +1,7 @@
 """Searching a collection: for faces and for users, by image, stored face or user, or
 embedding. Each search runs in one database snapshot with the index at exactly that
 snapshot's generation (IndexCache.read); its threshold is chosen there, for the number
-of faces searched (evaluation/thresholds.py), and every search is written to the audit log."""
+of faces searched (thresholds/choice.py), and every search is written to the audit log."""
 
 from __future__ import annotations
 
@@ -12,11 +12,19 @@ from typing import Any
 import numpy.typing as npt
 
 from faceindex.collection import audit, matching, store, validation
-from faceindex.collection.results import FaceMatch, FaceSearchResult, UserMatch, UserSearchResult
+from faceindex.collection.quality_filter import QualityFilterSpec, quality_reasons, resolve_quality_filter
+from faceindex.collection.results import (
+    FaceMatch,
+    FaceSearchResult,
+    UnsearchedFace,
+    UserMatch,
+    UserSearchResult,
+)
 from faceindex.collection.state import CollectionState, PackIdentity
 from faceindex.collection.users import require_user
-from faceindex.errors import FaceNotFoundError, NoFaceError
-from faceindex.evaluation import thresholds
+from faceindex.engine import FaceEngine
+from faceindex.errors import FaceNotFoundError, FaceQualityError, NoFaceError
+from faceindex import thresholds
 from faceindex.flat_index import FlatIndex
 from faceindex.types import Face, FloatArray, ThresholdChoice
 
@@ -31,6 +39,8 @@ class Criteria:
     max_fpir: float | None = None
     purpose: str | None = None
     reference: str | None = None
+    # False for a shard's part of a sharded search: the sharded collection logs the whole search once.
+    record: bool = True
 
     def choose(self, state: CollectionState, gallery_size: int) -> ThresholdChoice:
         return thresholds.for_search(state.pack, gallery_size, self.threshold, self.max_fmr, self.max_fpir)
@@ -42,23 +52,60 @@ class Criteria:
         self.choose(state, 1)
 
 
-def _faces_in(state: CollectionState, image: Any, all_faces: bool) -> tuple[list[Face], FloatArray]:
-    """The faces of an image to search with (the largest, or all, largest first) and their embeddings."""
-    found = state.engine._find(image, embed="all" if all_faces else "largest").detections
-    if len(found) == 0:
+@dataclass(frozen=True)
+class SearchedFaces:
+    """The faces of an image a search by image searches with, and their embeddings (rows in the
+    same order), and the image's faces it does not search with."""
+
+    faces: list[Face]
+    embeddings: FloatArray
+    unsearched: list[UnsearchedFace]
+
+
+def searched_faces(engine: FaceEngine, image: Any, all_faces: bool = False,
+                   quality_filter: QualityFilterSpec = None) -> SearchedFaces:
+    """What a search by image searches with: the largest face (as on Rekognition), or every face
+    with all_faces=True, largest first, held to quality_filter ("none", "auto", "low", "medium",
+    "high" or a QualityFilter; None: no filter) before anything is embedded or searched.
+
+    NoFaceError when the image holds no face; FaceQualityError when the largest face fails the
+    filter (with all_faces, when no face passes it: those that fail are left unsearched). The
+    image is decoded once; only the faces searched with are embedded. The sharded collection
+    uses this too."""
+    found = engine.find(image)
+    detections = found.detections
+    if len(detections) == 0:
         raise NoFaceError("no face found in the image")
-    assert found.embeddings is not None
-    return found.faces(), state.unit_vectors(found.embeddings, "engine embeddings")
+    bounds = resolve_quality_filter(quality_filter)
+    rows = list(range(len(detections))) if all_faces else [0]
+    reasons = quality_reasons(detections.take(rows), bounds)
+    if not all_faces and reasons[0]:
+        raise FaceQualityError(f"the largest face in the image does not pass the quality filter "
+                               f"({_filter_name(quality_filter)}): {', '.join(reasons[0])}", reasons[0])
+    passing = [row for row, failed in zip(rows, reasons) if not failed]
+    if not passing:
+        raise FaceQualityError(f"no face in the image passes the quality filter ({_filter_name(quality_filter)})")
+    searched = detections.take(passing)
+    unsearched = [UnsearchedFace(failed, detections[row]) for row, failed in zip(rows, reasons) if failed]
+    if not all_faces:
+        unsearched += [UnsearchedFace(("FACE_NOT_LARGEST",), detections[row]) for row in range(1, len(detections))]
+    return SearchedFaces(searched.faces(), engine.embed(found.rgb, searched), unsearched)
+
+
+def _filter_name(spec: QualityFilterSpec) -> str:
+    return spec.upper() if isinstance(spec, str) else "NONE" if spec is None else "custom"
 
 
 def _face_search(state: CollectionState, operation: str, criteria: Criteria, queries: FloatArray | None,
-                 max_faces: int, exclude_face_id: str | None = None) -> tuple[list[list[FaceMatch]], ThresholdChoice]:
-    """Face matches for each query (or for the stored face exclude_face_id), their threshold, logged."""
+                 max_faces: int, exclude_face_id: str | None = None
+                 ) -> tuple[list[tuple[list[FaceMatch], FaceMatch | None]], ThresholdChoice]:
+    """Face matches and the nearest face for each query (or for the stored face exclude_face_id),
+    their threshold, logged (the matches: a nearest face below the threshold is not a candidate)."""
     max_faces = validation.count(max_faces, "max_faces")
     criteria.check(state)
     chosen: list[ThresholdChoice] = []
 
-    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[list[FaceMatch]]:
+    def search(index: FlatIndex, conn: sqlite3.Connection) -> list[tuple[list[FaceMatch], FaceMatch | None]]:
         choice = criteria.choose(state, len(index))
         chosen.append(choice)
         if exclude_face_id is not None:
@@ -69,26 +116,30 @@ def _face_search(state: CollectionState, operation: str, criteria: Criteria, que
         return matching.face_matches(index, conn, queries, max_faces, choice.value, [None] * len(queries))
 
     matches = state.cache.read(state.conn(), search)
-    audit.record(state, operation, chosen[0], [m.face.face_id for per_query in matches for m in per_query],
-                 criteria.purpose, criteria.reference)
+    if criteria.record:
+        audit.record(state, operation, chosen[0], [m.face.face_id for per_query, _ in matches for m in per_query],
+                     criteria.purpose, criteria.reference)
     return matches, chosen[0]
 
 
 def faces_by_image(state: CollectionState, image: Any, max_faces: int, criteria: Criteria,
-                   all_faces: bool) -> list[FaceSearchResult]:
+                   all_faces: bool, quality_filter: QualityFilterSpec = None) -> list[FaceSearchResult]:
     validation.count(max_faces, "max_faces")
     criteria.check(state)
-    faces, queries = _faces_in(state, image, all_faces)
+    found = searched_faces(state.engine, image, all_faces, quality_filter)
+    queries = state.unit_vectors(found.embeddings, "engine embeddings")
     matches, choice = _face_search(state, "search_faces_by_image", criteria, queries, max_faces)
-    return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face)
-            for face, m in zip(faces, matches)]
+    return [FaceSearchResult(m, choice.value, state.pack.ref, choice, searched_face=face,
+                             unsearched_faces=found.unsearched, nearest=near)
+            for face, (m, near) in zip(found.faces, matches)]
 
 
 def faces_by_face_id(state: CollectionState, face_id: str, max_faces: int, criteria: Criteria) -> FaceSearchResult:
     if not isinstance(face_id, str) or not face_id:
         raise TypeError(f"face_id must be a non-empty string, got {face_id!r}")
     matches, choice = _face_search(state, "search_faces", criteria, None, max_faces, exclude_face_id=face_id)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice, searched_face_id=face_id)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, searched_face_id=face_id, nearest=near)
 
 
 def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_faces: int,
@@ -98,7 +149,8 @@ def faces_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: P
     if len(query) != 1:
         raise ValueError(f"give one embedding, got {len(query)}")
     matches, choice = _face_search(state, "search_faces_by_embedding", criteria, query, max_faces)
-    return FaceSearchResult(matches[0], choice.value, state.pack.ref, choice)
+    (found, near), = matches
+    return FaceSearchResult(found, choice.value, state.pack.ref, choice, nearest=near)
 
 
 def _user_search(state: CollectionState, operation: str, criteria: Criteria, max_users: int,
@@ -118,8 +170,9 @@ def _user_search(state: CollectionState, operation: str, criteria: Criteria, max
                                      exclude_row=exclude_row)
 
     matches = state.cache.read(state.conn(), search)
-    audit.record(state, operation, chosen[0], [m.face.face_id for m in matches], criteria.purpose,
-                 criteria.reference)
+    if criteria.record:
+        audit.record(state, operation, chosen[0], [m.face.face_id for m in matches], criteria.purpose,
+                     criteria.reference)
     return matches, chosen[0]
 
 
@@ -145,13 +198,16 @@ def users_by_user_or_face(state: CollectionState, user_id: str | None, face_id: 
                             searched_user_id=user_id)
 
 
-def users_by_image(state: CollectionState, image: Any, max_users: int, criteria: Criteria) -> UserSearchResult:
+def users_by_image(state: CollectionState, image: Any, max_users: int, criteria: Criteria,
+                   quality_filter: QualityFilterSpec = None) -> UserSearchResult:
     validation.count(max_users, "max_users")
     criteria.check(state)
-    (face,), query = _faces_in(state, image, all_faces=False)
+    found = searched_faces(state.engine, image, False, quality_filter)
+    query = state.unit_vectors(found.embeddings, "engine embeddings")
     matches, choice = _user_search(state, "search_users_by_image", criteria, max_users,
                                    lambda conn: (query, None, None))
-    return UserSearchResult(matches, choice.value, state.pack.ref, choice, searched_face=face)
+    return UserSearchResult(matches, choice.value, state.pack.ref, choice, searched_face=found.faces[0],
+                            unsearched_faces=found.unsearched)
 
 
 def users_by_embedding(state: CollectionState, embedding: npt.ArrayLike, pack: PackIdentity, max_users: int,

@@ -233,6 +233,12 @@ def faces_by_face_ids(conn: sqlite3.Connection, face_ids: Sequence[str]) -> dict
     return found
 
 
+def faces_of_image(conn: sqlite3.Connection, image_id: str) -> list[FaceRecord]:
+    """The stored faces of one image id, in the order they were stored (the faces_by_image index)."""
+    rows = conn.execute(f"SELECT {_FACE_COLUMNS} FROM {_FACES} WHERE image_id = ? ORDER BY id", (image_id,))
+    return [_face_record(row) for row in rows]
+
+
 def has_image(conn: sqlite3.Connection, image_id: str) -> bool:
     """Whether any stored face came from this image id (a scan: image ids are not indexed)."""
     return conn.execute("SELECT 1 FROM faces WHERE image_id = ? LIMIT 1", (image_id,)).fetchone() is not None
@@ -255,13 +261,16 @@ def faces_page(
     return [(row[0], _face_record(row)) for row in rows]
 
 
-def faces_page_by_face_id(conn: sqlite3.Connection, after_face_id: str, limit: int, user_id: str | None = None
-                          ) -> list[FaceRecord]:
+def faces_page_by_face_id(conn: sqlite3.Connection, after_face_id: str, limit: int, user_id: str | None = None,
+                          external_image_id: str | None = None) -> list[FaceRecord]:
     """Faces whose face id sorts after after_face_id, in face id order (the face_id index's)."""
     where, args = "face_id > ?", [after_face_id]
     if user_id is not None:
         where += " AND user_id = ?"
         args.append(user_id)
+    if external_image_id is not None:
+        where += " AND external_image_id = ?"
+        args.append(external_image_id)
     rows = conn.execute(f"SELECT {_FACE_COLUMNS} FROM {_FACES} WHERE {where} ORDER BY face_id LIMIT ?",
                         (*args, limit))
     return [_face_record(row) for row in rows]

@@ -20,7 +20,7 @@ from faceindex.collection.results import (
 )
 from faceindex.collection.state import CollectionState
 from faceindex.errors import UserExistsError, UserNotFoundError
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 
 
 def create_user(state: CollectionState, user_id: str) -> None:

@@ -8,9 +8,11 @@ from collections.abc import Iterable, Sequence
 
 from faceindex.errors import InputError
 
-# Rekognition's patterns: ids are safe as file names and in URLs. A collection id may not
-# start with '.': those names are the home's own (staging folders) and are never listed.
-_COLLECTION_ID = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,254}\Z")
+# Rekognition's patterns: ids are safe as file names and in URLs. Folder names that start with '.'
+# are the home's own (staging folders, never listed), and '.' and '..' name no folder: a collection
+# id that starts with '.' (Rekognition allows it) lives in the folder '~' + id ('~' is in no id).
+_COLLECTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,255}\Z")
+_DOTTED_FOLDER = "~"
 _USER_ID = re.compile(r"^[A-Za-z0-9_.\-:]{1,128}\Z")  # \Z: "$" would let a trailing newline through
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_MATCHES = 4096
@@ -18,11 +20,28 @@ MAX_MATCHES = 4096
 
 def collection_id(value: object) -> str:
     if not isinstance(value, str) or not _COLLECTION_ID.match(value):
-        raise InputError(
-            f"collection id must be 1-255 characters of letters, digits, '_', '.' and '-', not starting with '.', "
-            f"got {value!r}"
-        )
+        raise InputError(f"collection id must be 1-255 characters of letters, digits, '_', '.' and '-', got {value!r}")
     return value
+
+
+def collection_folder(value: object) -> str:
+    """The folder name of a collection id (checked): the id itself, or '~' + id for one that starts with '.'."""
+    checked = collection_id(value)
+    if not checked.startswith("."):
+        return checked
+    if len(checked) > 254:
+        raise InputError(f"collection id {checked[:20]!r}... starts with '.' and is over 254 characters: such an id "
+                         "is kept in a folder named '~' + id, and a folder name has at most 255")
+    return _DOTTED_FOLDER + checked
+
+
+def collection_of_folder(name: str) -> str | None:
+    """The collection id a folder of the home holds, None for the home's own folders ('.' + anything)."""
+    if name.startswith("."):
+        return None
+    if name.startswith(_DOTTED_FOLDER):
+        return name[1:] if name[1:2] == "." else None
+    return name
 
 
 def user_id(value: object) -> str:

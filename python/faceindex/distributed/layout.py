@@ -14,6 +14,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from faceindex import thresholds
 from faceindex.collection import CollectionDescription, Collections, validation
 from faceindex.collection.home import default_home
 from faceindex.errors import CollectionNotFoundError
@@ -29,7 +30,7 @@ def sharded_root(home: str | os.PathLike[str] | None) -> Path:
 
 def sharded_path(home: str | os.PathLike[str] | None, collection_id: str) -> Path:
     """Where a sharded collection lives: <home>/sharded/<collection_id>."""
-    return child_path(sharded_root(home), validation.collection_id(collection_id), "collection id")
+    return child_path(sharded_root(home), validation.collection_folder(collection_id), "collection id")
 
 
 def shard_directory(directory: Path, shard: int) -> Path:
@@ -46,8 +47,9 @@ def list_sharded(home: str | os.PathLike[str] | None) -> list[str]:
     root = sharded_root(home)
     if not root.is_dir():
         return []
-    return sorted(entry.name for entry in os.scandir(root)
-                  if not entry.name.startswith(".") and os.path.isfile(os.path.join(entry.path, LAYOUT_NAME)))
+    found = [(validation.collection_of_folder(entry.name), entry) for entry in os.scandir(root)]
+    return sorted(collection_id for collection_id, entry in found
+                  if collection_id is not None and os.path.isfile(os.path.join(entry.path, LAYOUT_NAME)))
 
 
 def shard_count(home: str | os.PathLike[str] | None, collection_id: str) -> int:
@@ -65,12 +67,15 @@ def describe_sharded(home: str | os.PathLike[str] | None, collection_id: str) ->
     parts = [Collections(shard_directory(directory, i)).describe_collection(collection_id)
              for i in range(shard_count(home, collection_id))]
     first = parts[0]
+    faces = sum(p.face_count for p in parts)
+    pack = Collections(shard_directory(directory, 0)).pack_of(collection_id)
     return CollectionDescription(
         collection_id=collection_id, pack=first.pack, embedding_size=first.embedding_size,
-        default_threshold=first.default_threshold, face_count=sum(p.face_count for p in parts),
+        default_threshold=first.default_threshold, face_count=faces,
         user_count=sum(p.user_count for p in parts), created_at=first.created_at, path=str(directory),
         database_bytes=sum(p.database_bytes for p in parts), cache_bytes=sum(p.cache_bytes for p in parts),
-        encrypted=first.encrypted)
+        encrypted=first.encrypted, compare_threshold=first.compare_threshold,
+        search_threshold=thresholds.for_search(pack, faces))  # a search covers every shard's faces
 
 
 def delete_sharded(home: str | os.PathLike[str] | None, collection_id: str) -> None:

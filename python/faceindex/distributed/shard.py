@@ -27,7 +27,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from collections.abc import Sequence
@@ -36,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection import CollectionDescription, Collection, Collections
+from faceindex.collection import CollectionDescription, Collection, Collections, audit, search
+from faceindex.collection.audit import AuditEntry
 from faceindex.collection.results import (
     AssociateFacesResult,
     DeleteFacesResult,
@@ -50,28 +50,17 @@ from faceindex.collection.results import (
     UserMatch,
 )
 from faceindex.collection.state import PackIdentity
-from faceindex.collection.ids import page_token
+from faceindex.collection.ids import page_token, write_image_id
 from faceindex.collection.users import require_user
 from faceindex.distributed.face_moves import MovedFace, drop_moved_faces, export_faces, import_faces
 from faceindex.errors import FaceIdTakenError
-from faceindex.types import Face, FloatArray, PackInfo
+from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
 
 LEDGER_NAME = "ingested.sqlite"
 # A repeated write comes within an SDK's retries (seconds to minutes): answers are kept in memory
 # for the most recent writes, and write ids in the ledger for a day.
 ANSWERS_KEPT = 1024
 WRITE_IDS_KEPT_S = 86_400.0
-_WRITE_IMAGE_IDS = uuid.UUID("6f1c2a9e-4b7d-5e8a-9c3f-1d2e3f4a5b6c")
-MAX_WRITE_ID_LENGTH = 200
-
-
-def write_image_id(write_id: str) -> str:
-    """The image id (a UUID) of the faces stored by the write `write_id`: the same for every repeat."""
-    if not isinstance(write_id, str) or not 0 < len(write_id) <= MAX_WRITE_ID_LENGTH:
-        raise ValueError(f"a write id is a string of 1 to {MAX_WRITE_ID_LENGTH} characters, got {write_id!r}")
-    return str(uuid.uuid5(_WRITE_IMAGE_IDS, write_id))
-
-
 @dataclass(frozen=True)
 class ShardInfo:
     pack: PackInfo
@@ -120,16 +109,21 @@ class Shard:
 
     def index_embeddings(self, embeddings: npt.ArrayLike, pack: PackIdentity, faces: Sequence[Face] | None,
                          external_image_ids: Sequence[str | None], image_ids: Sequence[str],
-                         user_id: str | None, face_ids: Sequence[str]) -> list[FaceRecord]:
+                         user_id: str | None, face_ids: Sequence[str], image_size: tuple[int, int] | None = None,
+                         repeat_answers: bool = True) -> list[FaceRecord]:
         """Store the faces under the face ids the caller chose, once: sent again (after this actor
-        died under the first try), the write finds its faces stored and answers them."""
+        died under the first try), the write finds its faces stored and answers them. With
+        repeat_answers=False (face ids the user gave, as Collection.index_embeddings takes them)
+        an id stored already is FaceIdTakenError, as there."""
         if user_id is not None:
             self._require_user(user_id)
         try:
             records = self.collection.index_embeddings(
                 embeddings, pack=pack, faces=faces, external_image_id=list(external_image_ids),
-                image_id=list(image_ids), face_ids=list(face_ids))
+                image_id=list(image_ids), image_size=image_size, face_ids=list(face_ids))
         except FaceIdTakenError:  # stored by an earlier try of this write (one transaction: all or none)
+            if not repeat_answers:
+                raise
             stored = self.collection.get_faces(list(face_ids))
             if len(stored) != len(face_ids):
                 raise ValueError(f"{len(stored)} of these {len(face_ids)} face ids are stored already: "
@@ -246,14 +240,15 @@ class Shard:
     def get_faces(self, face_ids: Sequence[str]) -> dict[str, FaceRecord]:
         return self.collection.get_faces(list(face_ids))
 
-    def faces_page(self, after_face_id: str, limit: int, user_id: str | None) -> list[FaceRecord]:
+    def faces_page(self, after_face_id: str, limit: int, user_id: str | None,
+                   external_image_id: str | None = None) -> list[FaceRecord]:
         """Up to `limit` faces whose ids sort after after_face_id, in face id order (a sharded
         listing merges the shards' pages by face id)."""
         from faceindex.collection import store
 
         conn = self.collection._open().conn()
         with store.read_transaction(conn):
-            return store.faces_page_by_face_id(conn, after_face_id, limit, user_id)
+            return store.faces_page_by_face_id(conn, after_face_id, limit, user_id, external_image_id)
 
     def embedding_of_face(self, face_id: str) -> FloatArray | None:
         """The stored face's embedding, None when this shard does not hold it."""
@@ -281,24 +276,44 @@ class Shard:
                 (0, state.pack.embedding_size), np.float32)
 
     def search_faces(self, queries: FloatArray, pack: PackIdentity, max_faces: int, threshold: float,
-                     exclude_face_id: str | None, purpose: str | None, reference: str | None) -> list[list[FaceMatch]]:
-        """Each query's best faces on this shard at or above the (collection-wide) threshold."""
+                     exclude_face_id: str | None) -> list[list[FaceMatch]]:
+        """Each query's best faces on this shard at or above the (collection-wide) threshold. Not
+        logged here: the sharded collection logs the whole search once (record_search)."""
         asked = max_faces + (exclude_face_id is not None)
+        criteria = search.Criteria(threshold=threshold, record=False)
         found = []
         for query in queries:
-            result = self.collection.search_faces_by_embedding(query, pack=pack, max_faces=asked, threshold=threshold,
-                                                               purpose=purpose, reference=reference)
+            result = search.faces_by_embedding(self.collection._open(), query, pack, asked, criteria)
             found.append([m for m in result.face_matches if m.face.face_id != exclude_face_id][:max_faces])
         return found
 
     def search_users(self, queries: FloatArray, pack: PackIdentity, max_users: int, threshold: float,
-                     exclude_user_id: str | None, exclude_face_id: str | None, purpose: str | None,
-                     reference: str | None) -> list[UserMatch]:
+                     exclude_user_id: str | None, exclude_face_id: str | None) -> list[UserMatch]:
         asked = max_users + (exclude_user_id is not None or exclude_face_id is not None)
-        result = self.collection.search_users_by_embedding(queries, pack=pack, max_users=asked, threshold=threshold,
-                                                           purpose=purpose, reference=reference)
+        result = search.users_by_embedding(self.collection._open(), queries, pack, asked,
+                                           search.Criteria(threshold=threshold, record=False))
         return [m for m in result.user_matches if m.user.user_id != exclude_user_id
                 and m.face.face_id != exclude_face_id][:max_users]
+
+    # -- the audit log ------------------------------------------------------------------------
+    # A sharded search is logged once, on one shard (any: the sharded audit log merges them all),
+    # with the threshold chosen for the whole collection and the merged candidates, which may be
+    # faces of other shards: erasing a face therefore removes it from every shard's log.
+
+    def record_search(self, operation: str, choice: ThresholdChoice, candidates: Sequence[str],
+                      purpose: str | None, reference: str | None) -> None:
+        audit.record(self.collection._open(), operation, choice, list(candidates), purpose, reference)
+
+    def audit_log(self, since: float | None, limit: int | None) -> list[AuditEntry]:
+        return self.collection.audit_log(since, limit)
+
+    def forget_in_audit(self, face_ids: Sequence[str]) -> None:
+        """Erased faces (wherever they were stored) leave this shard's audit log."""
+        from faceindex.collection import store
+
+        conn = self.collection._open().conn()
+        with store.write_transaction(conn):
+            audit.forget_faces(conn, list(face_ids))
 
     # -- ingestion --------------------------------------------------------------------------
 

@@ -27,22 +27,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
-from faceindex.collection import Collections, validation
-from faceindex.collection.faces import faces_to_index
+from faceindex.collection import Collections, audit, validation
+from faceindex.collection.audit import AuditEntry
+from faceindex.collection.contract import FaceCollection
+from faceindex.collection.faces import every_face, faces_to_index
 from faceindex.collection.quality_filter import QualityFilterSpec
+from faceindex.collection.search import searched_faces
 from faceindex.collection.results import (
     AssociateFacesResult,
     CollectionDescription,
@@ -58,21 +63,22 @@ from faceindex.collection.results import (
     UserMatch,
     UsersPage,
 )
-from faceindex.collection.ids import new_face_ids, page_token, read_page_token
+from faceindex.collection.ids import new_face_ids, page_token, read_page_token, write_image_id
 from faceindex.collection.state import PackIdentity
 from faceindex.distributed import layout, shard_spread
 from faceindex.distributed.layout import LAYOUT_NAME, SHARDED_FOLDER, sharded_path
 from faceindex.distributed.placement import placement_key, shard_of
 from faceindex.distributed.results import ShardedFaceSearchResult, ShardedUserSearchResult, ShardUnavailableError
-from faceindex.distributed.shard import Shard, ShardInfo, write_image_id
+from faceindex.distributed.shard import Shard, ShardInfo
 from faceindex.engine import FaceEngine
 from faceindex.errors import (
     CollectionExistsError,
     CollectionFileError,
+    FaceIdTakenError,
     FaceNotFoundError,
-    NoFaceError,
+    UserNotFoundError,
 )
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
 
 __all__ = ["LAYOUT_NAME", "SHARDED_FOLDER", "ShardedCollection", "sharded_path"]
@@ -290,10 +296,12 @@ class ShardedCollection:
                 f"could not {what}: shard(s) {list(missing)} of {self.collection_id!r} did not answer within "
                 f"{self.timeout_s if timeout_s is None else timeout_s} s", missing)
 
-    def _choose(self, timeout_s: float, threshold: float | None, max_fmr: float | None,
-                max_fpir: float | None) -> tuple[ThresholdChoice, list[int], tuple[int, ...], int]:
+    def _choose(self, timeout_s: float, threshold: float | None, max_fmr: float | None, max_fpir: float | None,
+                purpose: str | None, reference: str | None) -> tuple[ThresholdChoice, list[int], tuple[int, ...], int]:
         """The threshold for the whole collection's size, and the shards that answered."""
-        thresholds.for_search(self.pack, 1, threshold, max_fmr, max_fpir)  # bad values fail before any work
+        audit.note(purpose, "purpose")  # bad values fail before any work
+        audit.note(reference, "reference")
+        thresholds.for_search(self.pack, 1, threshold, max_fmr, max_fpir)
         counts, missing = self._call_all(lambda i: self.actors[i].face_count.remote(), range(self.shards), timeout_s)
         size = sum(counts.values())
         return thresholds.for_search(self.pack, size, threshold, max_fmr, max_fpir), sorted(counts), missing, size
@@ -313,10 +321,14 @@ class ShardedCollection:
 
     def index_embeddings(self, embeddings: npt.ArrayLike, *, pack: PackIdentity, faces: Sequence[Face] | None = None,
                          external_image_id: None | str | Sequence[str | None] = None,
-                         image_id: None | str | Sequence[str] = None, user_id: str | None = None) -> list[FaceRecord]:
+                         image_id: None | str | Sequence[str] = None, image_size: tuple[int, int] | None = None,
+                         face_ids: Sequence[str] | None = None, user_id: str | None = None) -> list[FaceRecord]:
         """Store embeddings of this collection's pack (as Collection.index_embeddings), each on its
         image's shard, or all on the user's shard with user_id= (an existing user: the faces are
-        made the user's). Returns the records in the order given."""
+        made the user's). Returns the records in the order given.
+
+        face_ids: the ids to store the faces under (as Collection's); an id stored already, on any
+        shard, is FaceIdTakenError (every shard is asked first; nothing is stored)."""
         vectors = np.asarray(embeddings)
         vectors = vectors[None, :] if vectors.ndim == 1 else vectors
         n = len(vectors)
@@ -326,17 +338,30 @@ class ShardedCollection:
         image_ids = validation.per_face(image_id if image_id is not None else str(uuid.uuid4()), n, "image_id")
         if user_id is not None:
             validation.user_id(user_id)
+        if image_size is not None:
+            image_size = validation.image_size(image_size)
+            if len(set(image_ids)) > 1:
+                raise ValueError("image_size is the size of the one image all the faces came from; these faces "
+                                 f"have {len(set(image_ids))} image ids")
         groups: dict[int, list[int]] = {}
         for row, image in enumerate(image_ids):
             if not isinstance(image, str) or not image:
                 raise ValueError(f"image ids must be non-empty strings, got {image!r}")
             groups.setdefault(shard_of(placement_key(user_id, image), self.shards), []).append(row)
-        # Chosen here, once: a write sent again after its shard died stores its faces once.
-        face_ids = new_face_ids(n)
+        given = face_ids is not None
+        if face_ids is not None:
+            ids = [face_ids] if isinstance(face_ids, str) else list(face_ids)
+            if len(ids) != n:
+                raise ValueError(f"{len(ids)} face ids for {n} embeddings")
+            if self.get_faces(validation.face_ids(ids)):
+                raise FaceIdTakenError("a face id given is already stored in this collection (nothing was stored)")
+        else:
+            # Chosen here, once: a write sent again after its shard died stores its faces once.
+            ids = new_face_ids(n)
         stored, missing = self._call_all(lambda i: self.actors[i].index_embeddings.remote(
             vectors[groups[i]], pack, None if faces is None else [faces[r] for r in groups[i]],
             [externals[r] for r in groups[i]], [image_ids[r] for r in groups[i]], user_id,
-            [face_ids[r] for r in groups[i]]), sorted(groups), self.timeout_s)
+            [ids[r] for r in groups[i]], image_size, not given), sorted(groups), self.timeout_s)
         self._require(missing, f"store the faces placed there (the other shards stored theirs: {sorted(stored)})")
         records: list[FaceRecord | None] = [None] * n
         for shard, rows in groups.items():
@@ -389,12 +414,13 @@ class ShardedCollection:
         deleted = {f for result in answers.values() for f in result.deleted_faces}
         kept = {u.face_id: u for result in answers.values() for u in result.unsuccessful_face_deletions
                 if u.user_id is not None}
+        self._forget_in_audit([f for f in ids if f not in kept])  # those stored nowhere now (a retry's too)
         return DeleteFacesResult([f for f in ids if f in deleted],
                                  [kept.get(f, UnsuccessfulFaceDeletion(f, ("FACE_NOT_FOUND",)))
                                   for f in ids if f not in deleted])
 
     def list_faces(self, max_results: int = 1000, next_token: str | None = None, *,
-                   user_id: str | None = None) -> FacesPage:
+                   user_id: str | None = None, external_image_id: str | None = None) -> FacesPage:
         """One page of the stored faces in face id order (the shards' pages merged); pass
         next_token for the next. (A Collection lists in the order faces were indexed: the same
         faces, in another order.)"""
@@ -402,12 +428,19 @@ class ShardedCollection:
         if next_token is not None and (not isinstance(next_token, str) or not _FACE_TOKEN.match(next_token)):
             raise ValueError(f"next_token {next_token!r} is not one this listing returned")
         after = "" if next_token is None else next_token[1:]
-        answers, missing = self._call_all(lambda i: self.actors[i].faces_page.remote(after, max_results + 1, user_id),
-                                          range(self.shards), self.timeout_s)
+        answers, missing = self._call_all(lambda i: self.actors[i].faces_page.remote(
+            after, max_results + 1, user_id, external_image_id), range(self.shards), self.timeout_s)
         self._require(missing, "list the faces")
         merged = sorted({r.face_id: r for shard in sorted(answers) for r in answers[shard]}.items())
         page = [record for _, record in merged[:max_results]]
         return FacesPage(page, f"g{page[-1].face_id}" if len(merged) > max_results else None)
+
+    def iter_faces(self, *, user_id: str | None = None, external_image_id: str | None = None,
+                   page_size: int = 1000) -> Iterator[FaceRecord]:
+        return every_face(self.list_faces, user_id, external_image_id, page_size)
+
+    def __iter__(self) -> Iterator[FaceRecord]:
+        return self.iter_faces()
 
     # -- searching ------------------------------------------------------------------------------
 
@@ -421,20 +454,38 @@ class ShardedCollection:
         query = query[None, :] if query.ndim == 1 else query
         if len(query) != 1:
             raise ValueError(f"give one embedding, got {len(query)}")
-        return self._search_faces(query, pack, max_faces, threshold, max_fmr, max_fpir, purpose, reference,
-                                  timeout_s, allow_partial)[0]
+        return self._search_faces("search_faces_by_embedding", query, pack, max_faces, threshold, max_fmr, max_fpir,
+                                  purpose, reference, timeout_s, allow_partial)[0]
 
+    @overload
+    def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None,
+                              all_faces: Literal[False] = False, *, max_fmr: float | None = None,
+                              max_fpir: float | None = None, purpose: str | None = None,
+                              reference: str | None = None, quality_filter: QualityFilterSpec = None,
+                              timeout_s: float | None = None, allow_partial: bool = False
+                              ) -> ShardedFaceSearchResult: ...
+
+    @overload
     def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None, *,
-                              max_fmr: float | None = None, max_fpir: float | None = None,
+                              all_faces: Literal[True], max_fmr: float | None = None, max_fpir: float | None = None,
                               purpose: str | None = None, reference: str | None = None,
-                              timeout_s: float | None = None, allow_partial: bool = False) -> ShardedFaceSearchResult:
-        """Search with the largest face in the image (embedded here, by `engine`)."""
-        found = self.engine._find(image, embed="largest").detections
-        if len(found) == 0 or found.embeddings is None:
-            raise NoFaceError("no face found in the image")
-        result = self._search_faces(found.embeddings[:1], self.engine.pack, max_faces, threshold, max_fmr, max_fpir,
-                                    purpose, reference, timeout_s, allow_partial)[0]
-        return dataclasses.replace(result, searched_face=found.faces()[0])
+                              quality_filter: QualityFilterSpec = None, timeout_s: float | None = None,
+                              allow_partial: bool = False) -> list[ShardedFaceSearchResult]: ...
+
+    def search_faces_by_image(self, image: Any, max_faces: int = 10, threshold: float | None = None,
+                              all_faces: bool = False, *, max_fmr: float | None = None, max_fpir: float | None = None,
+                              purpose: str | None = None, reference: str | None = None,
+                              quality_filter: QualityFilterSpec = None, timeout_s: float | None = None,
+                              allow_partial: bool = False) -> ShardedFaceSearchResult | list[ShardedFaceSearchResult]:
+        """As Collection.search_faces_by_image: the largest face in the image (every face with
+        all_faces=True), held to quality_filter, embedded here by `engine`, searched on every shard."""
+        validation.count(max_faces, "max_faces")
+        found = searched_faces(self.engine, image, all_faces, quality_filter)
+        results = self._search_faces("search_faces_by_image", found.embeddings, self.engine.pack, max_faces,
+                                     threshold, max_fmr, max_fpir, purpose, reference, timeout_s, allow_partial)
+        results = [dataclasses.replace(r, searched_face=face, unsearched_faces=found.unsearched)
+                   for face, r in zip(found.faces, results)]
+        return results if all_faces else results[0]
 
     def search_faces(self, face_id: str, max_faces: int = 10, threshold: float | None = None, *,
                      max_fmr: float | None = None, max_fpir: float | None = None, purpose: str | None = None,
@@ -442,8 +493,8 @@ class ShardedCollection:
                      allow_partial: bool = False) -> ShardedFaceSearchResult:
         """Faces like a stored one (the face itself left out). FaceNotFoundError if no shard holds it."""
         query = self._embedding_of_face(face_id)
-        result = self._search_faces(query, self.pack, max_faces, threshold, max_fmr, max_fpir, purpose, reference,
-                                    timeout_s, allow_partial, exclude_face_id=face_id)[0]
+        result = self._search_faces("search_faces", query, self.pack, max_faces, threshold, max_fmr, max_fpir,
+                                    purpose, reference, timeout_s, allow_partial, exclude_face_id=face_id)[0]
         return dataclasses.replace(result, searched_face_id=face_id)
 
     def _embedding_of_face(self, face_id: str) -> FloatArray:
@@ -457,16 +508,15 @@ class ShardedCollection:
         self._require(missing, f"find face {face_id!r}")
         raise FaceNotFoundError(f"face {face_id!r} is not in collection {self.collection_id!r}")
 
-    def _search_faces(self, queries: FloatArray, pack: PackIdentity, max_faces: int, threshold: float | None,
-                      max_fmr: float | None, max_fpir: float | None, purpose: str | None, reference: str | None,
-                      timeout_s: float | None, allow_partial: bool,
+    def _search_faces(self, operation: str, queries: FloatArray, pack: PackIdentity, max_faces: int,
+                      threshold: float | None, max_fmr: float | None, max_fpir: float | None, purpose: str | None,
+                      reference: str | None, timeout_s: float | None, allow_partial: bool,
                       exclude_face_id: str | None = None) -> list[ShardedFaceSearchResult]:
         max_faces = validation.count(max_faces, "max_faces")
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir)
+        choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir, purpose, reference)
         answers, missing = self._gather(lambda i: self.actors[i].search_faces.remote(
-            queries, pack, max_faces, choice.value, exclude_face_id, purpose, reference),
-            shards, missing, timeout, allow_partial)
+            queries, pack, max_faces, choice.value, exclude_face_id), shards, missing, timeout, allow_partial)
         results = []
         for q in range(len(queries)):
             # One match per face id: a face being moved between shards may be on both for a moment.
@@ -475,7 +525,38 @@ class ShardedCollection:
             matches.sort(key=lambda m: (-m.similarity, m.face.face_id))
             results.append(ShardedFaceSearchResult(matches[:max_faces], choice.value, self.pack.ref, choice,
                                                    partial=bool(missing), missing_shards=missing, searched_faces=size))
+        self._record(operation, choice, [m.face.face_id for r in results for m in r.face_matches], purpose,
+                     reference, sorted(answers), timeout)
         return results
+
+    def _record(self, operation: str, choice: ThresholdChoice, candidates: list[str], purpose: str | None,
+                reference: str | None, answered: list[int], timeout_s: float) -> None:
+        """Log a search once, as a Collection does, on one of the shards that answered it (spread at
+        random: every search is one durable write; audit_log merges the shards' logs)."""
+        shard = random.choice(answered) if answered else random.randrange(self.shards)
+        _, missing = self._call_all(lambda i: self.actors[i].record_search.remote(
+            operation, choice, candidates, purpose, reference), [shard], timeout_s)
+        self._require(missing, "write the search to the audit log")
+
+    def audit_log(self, since: datetime | float | None = None, limit: int | None = None) -> list[AuditEntry]:
+        """The searches and compares made through this collection, oldest first (from `since` on):
+        the shards' logs merged by time."""
+        moment = since.timestamp() if isinstance(since, datetime) else since
+        answers, missing = self._call_all(lambda i: self.actors[i].audit_log.remote(moment, limit),
+                                          range(self.shards), self.timeout_s)
+        self._require(missing, "read the audit log")
+        merged = sorted((e for shard in sorted(answers) for e in answers[shard]), key=lambda e: e.at)
+        return merged if limit is None else merged[:limit]
+
+    def _forget_in_audit(self, face_ids: list[str]) -> None:
+        """Erased faces leave every shard's audit log (a search is logged on one shard, naming
+        faces of any)."""
+        if not face_ids:
+            return
+        _, missing = self._call_all(lambda i: self.actors[i].forget_in_audit.remote(face_ids), range(self.shards),
+                                    self.timeout_s)
+        self._require(missing, "remove the deleted faces from every shard's audit log (they are deleted; "
+                               "deleting them again finishes this)")
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -548,6 +629,7 @@ class ShardedCollection:
         """As Collection.delete_user: the user's faces are erased with it, or kept unassociated."""
         result: DeleteUserResult = self._on_user_shard(
             user_id, lambda i: self.actors[i].delete_user.remote(user_id, delete_faces), "delete the user")
+        self._forget_in_audit(result.deleted_faces)
         return result
 
     def list_users(self, max_results: int = 100, next_token: str | None = None) -> UsersPage:
@@ -574,8 +656,22 @@ class ShardedCollection:
                                   reference: str | None = None, timeout_s: float | None = None,
                                   allow_partial: bool = False) -> ShardedUserSearchResult:
         query = np.asarray(embedding, dtype=np.float32)
-        return self._search_users(query[None, :] if query.ndim == 1 else query, pack, max_users, threshold,
-                                  max_fmr, max_fpir, purpose, reference, timeout_s, allow_partial)
+        return self._search_users("search_users_by_embedding", query[None, :] if query.ndim == 1 else query, pack,
+                                  max_users, threshold, max_fmr, max_fpir, purpose, reference, timeout_s,
+                                  allow_partial)
+
+    def search_users_by_image(self, image: Any, max_users: int = 10, threshold: float | None = None, *,
+                              max_fmr: float | None = None, max_fpir: float | None = None,
+                              purpose: str | None = None, reference: str | None = None,
+                              quality_filter: QualityFilterSpec = None, timeout_s: float | None = None,
+                              allow_partial: bool = False) -> ShardedUserSearchResult:
+        """As Collection.search_users_by_image: users matching the image's largest face (held to
+        quality_filter, embedded here by `engine`), searched on every shard."""
+        validation.count(max_users, "max_users")
+        found = searched_faces(self.engine, image, False, quality_filter)
+        result = self._search_users("search_users_by_image", found.embeddings, self.engine.pack, max_users, threshold,
+                                    max_fmr, max_fpir, purpose, reference, timeout_s, allow_partial)
+        return dataclasses.replace(result, searched_face=found.faces[0], unsearched_faces=found.unsearched)
 
     def search_users(self, *, user_id: str | None = None, face_id: str | None = None, max_users: int = 10,
                      threshold: float | None = None, max_fmr: float | None = None, max_fpir: float | None = None,
@@ -586,36 +682,39 @@ class ShardedCollection:
             raise ValueError("give exactly one of user_id= and face_id=")
         if face_id is not None:
             query = self._embedding_of_face(face_id)
-            result = self._search_users(query, self.pack, max_users, threshold, max_fmr, max_fpir, purpose,
-                                        reference, timeout_s, allow_partial, exclude_face_id=face_id)
+            result = self._search_users("search_users", query, self.pack, max_users, threshold, max_fmr, max_fpir,
+                                        purpose, reference, timeout_s, allow_partial, exclude_face_id=face_id)
             return dataclasses.replace(result, searched_face_id=face_id)
         assert user_id is not None
         vectors = self._on_user_shard(user_id, lambda i: self.actors[i].embeddings_of_user.remote(user_id), "read the user")
         if vectors is None:
-            from faceindex.errors import UserNotFoundError
-
             raise UserNotFoundError(f"user {user_id!r} is not in collection {self.collection_id!r}")
-        if len(vectors) == 0:
-            choice, _, _, size = self._choose(self.timeout_s, threshold, max_fmr, max_fpir)
+        if len(vectors) == 0:  # nothing to search with: logged with no candidates, as a Collection logs it
+            choice, answered, _, size = self._choose(self.timeout_s, threshold, max_fmr, max_fpir, purpose, reference)
+            self._record("search_users", choice, [], purpose, reference, answered, self.timeout_s)
             return ShardedUserSearchResult([], choice.value, self.pack.ref, choice, searched_user_id=user_id,
                                            searched_faces=size)
-        result = self._search_users(vectors, self.pack, max_users, threshold, max_fmr, max_fpir, purpose, reference,
-                                    timeout_s, allow_partial, exclude_user_id=user_id)
+        result = self._search_users("search_users", vectors, self.pack, max_users, threshold, max_fmr, max_fpir,
+                                    purpose, reference, timeout_s, allow_partial, exclude_user_id=user_id)
         return dataclasses.replace(result, searched_user_id=user_id)
 
-    def _search_users(self, queries: FloatArray, pack: PackIdentity, max_users: int, threshold: float | None,
-                      max_fmr: float | None, max_fpir: float | None, purpose: str | None, reference: str | None,
-                      timeout_s: float | None, allow_partial: bool, exclude_user_id: str | None = None,
-                      exclude_face_id: str | None = None) -> ShardedUserSearchResult:
+    def _search_users(self, operation: str, queries: FloatArray, pack: PackIdentity, max_users: int,
+                      threshold: float | None, max_fmr: float | None, max_fpir: float | None, purpose: str | None,
+                      reference: str | None, timeout_s: float | None, allow_partial: bool,
+                      exclude_user_id: str | None = None, exclude_face_id: str | None = None
+                      ) -> ShardedUserSearchResult:
         max_users = validation.count(max_users, "max_users")
         timeout = self.timeout_s if timeout_s is None else timeout_s
-        choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir)
+        choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir, purpose, reference)
         answers, missing = self._gather(lambda i: self.actors[i].search_users.remote(
-            queries, pack, max_users, choice.value, exclude_user_id, exclude_face_id, purpose, reference),
+            queries, pack, max_users, choice.value, exclude_user_id, exclude_face_id),
             shards, missing, timeout, allow_partial)
         matches: list[UserMatch] = [m for shard in sorted(answers) for m in answers[shard]]
         matches.sort(key=lambda m: (-m.similarity, m.user.user_id))
-        return ShardedUserSearchResult(matches[:max_users], choice.value, self.pack.ref, choice, partial=bool(missing),
+        matches = matches[:max_users]
+        self._record(operation, choice, [m.face.face_id for m in matches], purpose, reference, sorted(answers),
+                     timeout)
+        return ShardedUserSearchResult(matches, choice.value, self.pack.ref, choice, partial=bool(missing),
                                        missing_shards=missing, searched_faces=size)
 
     # -- ingestion ledger -------------------------------------------------------------------------
@@ -625,3 +724,7 @@ class ShardedCollection:
         answers, missing = self._call_all(lambda i: self.actors[i].ingested.remote(), range(self.shards), self.timeout_s)
         self._require(missing, "read what was ingested")
         return {h for hashes in answers.values() for h in hashes}
+
+
+def _implements_the_contract(collection: ShardedCollection) -> FaceCollection:
+    return collection  # mypy checks here that ShardedCollection is a FaceCollection

@@ -18,7 +18,8 @@ import numpy as np
 from faceindex.engine import FaceEngine
 from faceindex.errors import CalibrationError, FaceIndexError
 from faceindex.media_files import IMAGE_SUFFIXES
-from faceindex.evaluation.calibration import TAIL_SCORES, CalibrationTable, build_table, pair_scores, provenance
+from faceindex.evaluation.table_builder import build_table, pair_scores, provenance
+from faceindex.thresholds.calibration_table import TAIL_SCORES, CalibrationTable
 from faceindex.types import PackRef
 
 
@@ -42,7 +43,7 @@ def embed_photos(engine: FaceEngine, photos: Sequence[tuple[Path, str]],
     vectors, labels, missed = [], [], 0
     for path, label in photos:
         try:
-            found = engine._find(path, embed="largest").detections
+            found = engine.find(path, embed="largest").detections
         except FaceIndexError:
             found = None
         if found is not None and len(found) and found.embeddings is not None:

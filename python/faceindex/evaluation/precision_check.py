@@ -22,7 +22,7 @@ import numpy as np
 
 from faceindex.engine import FaceEngine
 from faceindex.errors import FaceIndexError
-from faceindex.evaluation import precision_records as rule
+from faceindex.thresholds import precision_records as rule
 from faceindex.evaluation.lfw import LfwPair
 from faceindex.evaluation.sources import embed_images
 from faceindex.evaluation.verification import cross_validated_accuracy

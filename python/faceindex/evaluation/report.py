@@ -13,6 +13,7 @@ impostor pair a correct rejection, a mated probe a miss, a non-mated probe a cor
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from faceindex.errors import UsageError
 from faceindex.types import Float64Array
 
-from faceindex.evaluation.intervals import Rate, rate, resolution
+from faceindex.thresholds.intervals import Rate, rate, resolution
 from faceindex.flat_index import FlatIndex
 
 FMR_TARGETS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
@@ -406,6 +408,8 @@ def evaluate(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, identities: Seq
              holdout: float = 0.1, provenance: Mapping[str, Any] | None = None) -> EvalReport:
     """Every number of the report for a labelled set of images (one embedding row per image;
     rows without a face are ignored in favour of has_face)."""
+    if groups is not None:
+        check_groups(impostor_pair_count(identities), threshold)
     names = sorted(set(identities))
     code = {name: i for i, name in enumerate(names)}
     labels = np.array([code[i] for i in identities], dtype=np.int64)
@@ -426,25 +430,40 @@ def evaluate(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, identities: Seq
     group_result = None
     if image_groups is not None:
         t, source = _group_threshold(ver, threshold)
-        if t is None:
-            notes.append(f"groups: FMR {GROUP_FMR:g} is not resolved by {ver.impostor_pairs} impostor pairs; "
-                         "give --threshold")
-        else:
-            trials, errors = group_impostor_counts(emb, face, labels, image_groups, len(group_names), t)
-            assert scores.genuine_pair_groups is not None
-            group_result = group_report(
-                group_names, t, source, None if threshold is not None else GROUP_FMR, trials, errors,
-                scores.genuine, scores.genuine_pair_groups,
-                [len({i for i, gi in zip(identities, image_groups) if gi == k}) for k in range(len(group_names))],
-                [int(np.sum(image_groups == k)) for k in range(len(group_names))])
+        trials, errors = group_impostor_counts(emb, face, labels, image_groups, len(group_names), t)
+        assert scores.genuine_pair_groups is not None
+        group_result = group_report(
+            group_names, t, source, None if threshold is not None else GROUP_FMR, trials, errors,
+            scores.genuine, scores.genuine_pair_groups,
+            [len({i for i, gi in zip(identities, image_groups) if gi == k}) for k in range(len(group_names))],
+            [int(np.sum(image_groups == k)) for k in range(len(group_names))])
     return EvalReport(len(identities), len(names), int(np.sum(~face)), ver, ident, group_result,
                       dict(provenance or {}), notes)
 
 
-def _group_threshold(ver: Verification, threshold: float | None) -> tuple[float | None, str]:
+def impostor_pair_count(identities: Sequence[str]) -> int:
+    """The impostor pairs of a labelled set: every pair of images of two different identities."""
+    n = len(identities)
+    return n * (n - 1) // 2 - sum(c * (c - 1) // 2 for c in Counter(identities).values())
+
+
+def check_groups(impostor_pairs: int, threshold: float | None) -> None:
+    """Groups are compared at one threshold: given, or where FMR = GROUP_FMR over all impostor
+    pairs, which needs enough of them to resolve it (3/n); UsageError otherwise, before any work."""
+    if threshold is None and (impostor_pairs == 0 or resolution(impostor_pairs) > GROUP_FMR):
+        needed = math.ceil(3 / GROUP_FMR)
+        raise UsageError(
+            f"groups= compares the groups at the threshold where FMR = {GROUP_FMR:g}, and {impostor_pairs:,} "
+            f"impostor pairs do not resolve that rate (at least {needed:,} are needed): give threshold= (a cosine "
+            "similarity, such as the pack's compare threshold), or more images")
+
+
+def _group_threshold(ver: Verification, threshold: float | None) -> tuple[float, str]:
     if threshold is not None:
-        return float(threshold), "given (--threshold)"
+        return float(threshold), "given"
+    check_groups(ver.impostor_pairs, threshold)
     point = next(p for p in ver.points if p.target == GROUP_FMR)
+    assert point.threshold is not None  # resolved: check_groups passed
     return point.threshold, f"FMR = {GROUP_FMR:g} over all impostor pairs"
 
 
@@ -455,6 +474,8 @@ def evaluate_pairs(similarity: npt.ArrayLike, same: npt.ArrayLike, identity_a: S
     """The report for listed pairs (a pairs file): verification and groups; no 1:N (no gallery)."""
     s = np.asarray(similarity, dtype=np.float64)
     y = np.asarray(same, dtype=bool)
+    if groups is not None:
+        check_groups(int(np.sum(~y)), threshold)
     group_names: list[str] = []
     pair_groups: tuple[IntArray, IntArray] | None = None
     if groups is not None:
@@ -471,22 +492,18 @@ def evaluate_pairs(similarity: npt.ArrayLike, same: npt.ArrayLike, identity_a: S
     group_result = None
     if pair_groups is not None:
         t, source = _group_threshold(ver, threshold)
-        if t is None:
-            notes.append(f"groups: FMR {GROUP_FMR:g} is not resolved by {ver.impostor_pairs} impostor pairs; "
-                         "give --threshold")
-        else:
-            G = len(group_names)
-            lo, hi = np.minimum(*pair_groups), np.maximum(*pair_groups)
-            cell = (lo * G + hi)[~y]
-            trials = np.bincount(cell, minlength=G * G).reshape(G, G)
-            errors = np.bincount(cell[s[~y] >= t], minlength=G * G).reshape(G, G)
-            assert scores.genuine_pair_groups is not None
-            every_a = list(identity_a) + list(identity_b)
-            every_g = np.concatenate(pair_groups)
-            group_result = group_report(
-                group_names, t, source, None if threshold is not None else GROUP_FMR, trials, errors,
-                scores.genuine, scores.genuine_pair_groups,
-                [len({i for i, gi in zip(every_a, every_g) if gi == k}) for k in range(G)],
-                [0] * G)
+        G = len(group_names)
+        lo, hi = np.minimum(*pair_groups), np.maximum(*pair_groups)
+        cell = (lo * G + hi)[~y]
+        trials = np.bincount(cell, minlength=G * G).reshape(G, G)
+        errors = np.bincount(cell[s[~y] >= t], minlength=G * G).reshape(G, G)
+        assert scores.genuine_pair_groups is not None
+        every_a = list(identity_a) + list(identity_b)
+        every_g = np.concatenate(pair_groups)
+        group_result = group_report(
+            group_names, t, source, None if threshold is not None else GROUP_FMR, trials, errors,
+            scores.genuine, scores.genuine_pair_groups,
+            [len({i for i, gi in zip(every_a, every_g) if gi == k}) for k in range(G)],
+            [0] * G)
     return EvalReport(images, len(set(identity_a) | set(identity_b)), images_without_face, ver, None,
                       group_result, dict(provenance or {}), notes)

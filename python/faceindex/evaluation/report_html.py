@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from faceindex.errors import FaceIndexError
-from faceindex.evaluation.intervals import Rate
+from faceindex.thresholds.intervals import Rate
 from faceindex.evaluation.report import EvalReport, OperatingPoint
 
 
@@ -69,46 +69,86 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+_UNRESOLVED = dict(facecolor="0.88", hatch="//", edgecolor="0.65", linewidth=0)
+
+
+def _unresolved_fmr(ax: Any, impostor_pairs: int, low: float) -> None:
+    """Shade the FMRs the impostor pairs do not resolve (below 3/n): drawn as not resolved, never as values."""
+    resolved = min(3.0 / max(impostor_pairs, 1), 1.0)
+    if resolved > low:
+        ax.axvspan(low, resolved, label=f"FMR not resolved: below 3/n, n = {impostor_pairs:,}", **_UNRESOLVED)
+
+
 def figures(report: EvalReport) -> dict[str, str]:
+    """The report's figures as PNG data URLs."""
+    return {name: _png(fig) for name, fig in plots(report).items()}
+
+
+def plots(report: EvalReport) -> dict[str, Any]:
+    """ROC, DET and the score histograms (matplotlib Figures), each fitted to the data. Where
+    the pairs do not resolve a rate (below 3/n of them), the region is shaded and named, and an
+    FNMR of 0 (no genuine pair missed there) is not drawn on the DET's log axis as if it were a value."""
     plt = _pyplot()
     ver = report.verification
-    floor = 1.0 / max(ver.impostor_pairs, 1)
-    pts = [(f, n, t) for f, n, t in zip(ver.curve.fmr, ver.curve.fnmr, ver.curve.thresholds) if f > 0]
+    n_imp, n_gen = max(ver.impostor_pairs, 1), max(ver.genuine_pairs, 1)
+    floor = 1.0 / n_imp  # the smallest FMR one false match makes
+    pts = [(f, n) for f, n in zip(ver.curve.fmr, ver.curve.fnmr) if f > 0]
     fmr = [p[0] for p in pts] or [floor]
     fnmr = [p[1] for p in pts] or [1.0]
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(fmr, [1 - v for v in fnmr], drawstyle="steps-post")
+    ax.plot(fmr, [1 - v for v in fnmr], drawstyle="steps-post", label="measured")
     ax.set_xscale("log")
     ax.set_xlim(floor, 1)
+    _unresolved_fmr(ax, n_imp, floor)
+    low = min(1 - v for v in fnmr)
+    ax.set_ylim(max(0.0, low - 0.1 * (1 - low) - 0.005), 1.0 + 0.02 * (1 - low) + 0.001)
     ax.set_xlabel("false match rate (FMR)")
     ax.set_ylabel("true match rate (1 - FNMR)")
     ax.set_title("ROC")
     ax.grid(True, which="both", alpha=0.3)
-    out["roc"] = _png(fig)
+    ax.legend(loc="lower right", fontsize="small")
+    out["roc"] = fig
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(fmr, [max(v, 1e-6) for v in fnmr], drawstyle="steps-post")
+    # An FNMR of 0 has no place on a log axis: those points are left out (the line stops) and the
+    # band below 3/n genuine pairs says what the pairs cannot tell apart from 0.
+    ax.plot(fmr, [v if v > 0 else float("nan") for v in fnmr], drawstyle="steps-post", label="measured")
+    bottom = 0.5 / n_gen
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(floor, 1)
+    ax.set_ylim(bottom, 1)
+    _unresolved_fmr(ax, n_imp, floor)
+    ax.axhspan(bottom, min(3.0 / n_gen, 1.0), label=f"FNMR not resolved: below 3/n, n = {ver.genuine_pairs:,}",
+               **_UNRESOLVED)
+    zero = [f for f, n in pts if n == 0]
+    if zero:
+        ax.annotate(f"no genuine pair missed from FMR {min(zero):.2g} on", (min(zero), bottom), xytext=(0, 18),
+                    textcoords="offset points", ha="right", fontsize="small",
+                    arrowprops=dict(arrowstyle="->", color="0.3"))
     ax.set_xlabel("false match rate (FMR)")
     ax.set_ylabel("false non-match rate (FNMR)")
     ax.set_title("DET")
     ax.grid(True, which="both", alpha=0.3)
-    out["det"] = _png(fig)
+    ax.legend(loc="upper right", fontsize="small")
+    out["det"] = fig
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     edges = ver.histogram.edges
+    used = [i for i, (g, m) in enumerate(zip(ver.histogram.genuine, ver.histogram.impostor)) if g or m]
     for counts, label in ((ver.histogram.impostor, "impostor"), (ver.histogram.genuine, "genuine")):
         total = max(sum(counts), 1)
         ax.stairs([c / total for c in counts], edges, label=f"{label} ({sum(counts):,} pairs)", fill=True, alpha=0.5)
+    if used:  # the axis spans the scores there are, with two bins either side
+        width = edges[1] - edges[0]
+        ax.set_xlim(max(edges[0], edges[used[0]] - 2 * width), min(edges[-1], edges[used[-1] + 1] + 2 * width))
     ax.set_xlabel("cosine similarity")
     ax.set_ylabel("share of pairs")
     ax.set_title("score distributions (pairs with a face in both images)")
-    ax.legend()
-    out["histogram"] = _png(fig)
+    ax.legend(loc="upper left", fontsize="small")
+    out["histogram"] = fig
     return out
 
 

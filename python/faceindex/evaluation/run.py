@@ -10,7 +10,7 @@ import numpy as np
 from faceindex.engine import FaceEngine
 from faceindex.errors import InputError
 from faceindex.evaluation.lfw import read_pairs
-from faceindex.evaluation.report import EvalReport, evaluate, evaluate_pairs
+from faceindex.evaluation.report import EvalReport, check_groups, evaluate, evaluate_pairs, impostor_pair_count
 from faceindex.evaluation.report_html import require_matplotlib, write_report
 from faceindex.evaluation.sources import embed_images, identity_folder, provenance, read_groups
 from faceindex.progress import ProgressBar
@@ -28,18 +28,26 @@ def run_eval(engine: FaceEngine, source: Path, pairs: bool = False, groups_file:
     if pairs or source.is_file():
         listed = read_pairs(source)
         if not listed:
-            raise InputError(f"{source}: no pairs")
+            raise InputError(f"{source.name}: no pairs")
         unique = sorted({p for pair in listed for p in (pair.image_a, pair.image_b)})
         items = [(p, p.parent.name) for p in unique]
+        impostor_pairs = sum(not p.same for p in listed)
     else:
         items = identity_folder(source)
+        impostor_pairs = impostor_pair_count([name for _, name in items])
+    if groups is not None:  # before minutes of embedding
+        check_groups(impostor_pairs, threshold)
+    root = source if source.is_dir() else source.parent
     bar = ProgressBar(len(items), "embedding", enabled=progress)
     try:
-        embedded = embed_images(engine, items, on_image=lambda p: bar.advance(p.name))
+        embedded = embed_images(engine, items, on_image=lambda p: bar.advance(p.name), root=root)
+        bar.finish()
     finally:
         bar.close()
     mode = "pairs" if pairs or source.is_file() else "identity folder"
-    info = provenance(engine, source, len(items), len(set(embedded.identities)), mode)
+    options = {"groups": Path(groups_file).name if groups_file else None, "threshold": threshold,
+               "gallery_split": holdout}
+    info = provenance(engine, source, [p for p, _ in items], len(set(embedded.identities)), mode, options)
     info["unreadable_images"] = embedded.failures
     if mode == "pairs":
         row = {p: i for i, p in enumerate(embedded.paths)}

@@ -4,6 +4,7 @@ provenance of a run (machine, pack, versions, date) so a report can be reproduce
 from __future__ import annotations
 
 import csv
+import hashlib
 import platform
 import sys
 from collections.abc import Callable, Sequence
@@ -43,8 +44,9 @@ def identity_folder(root: str | Path) -> list[tuple[Path, str]]:
 
 
 def embed_images(engine: FaceEngine, items: Sequence[tuple[Path, str]],
-                 on_image: Callable[[Path], None] = lambda _: None) -> Embedded:
-    """The largest face of each image; an image without a face (or unreadable) is kept, marked."""
+                 on_image: Callable[[Path], None] = lambda _: None, root: Path | None = None) -> Embedded:
+    """The largest face of each image; an image without a face (or unreadable) is kept, marked.
+    root: unreadable images are named relative to it (a report names no folder of the machine it ran on)."""
     dim = engine.pack.embedding_size
     embeddings = np.zeros((len(items), dim), dtype=np.float32)
     has_face = np.zeros(len(items), dtype=bool)
@@ -53,7 +55,8 @@ def embed_images(engine: FaceEngine, items: Sequence[tuple[Path, str]],
         try:
             faces = engine.analyze(path)
         except (FaceIndexError, OSError) as error:
-            failures.append(f"{path}: {error}")
+            name = _relative(path, root)
+            failures.append(f"{name}: {str(error).replace(str(path), name)}")
             faces = []
         if faces and faces[0].embedding is not None:
             embeddings[i] = faces[0].embedding
@@ -78,7 +81,31 @@ def read_groups(path: str | Path) -> dict[str, str]:
     return groups
 
 
-def provenance(engine: FaceEngine, source: Path, images: int, identities: int, mode: str) -> dict[str, Any]:
+def _relative(path: Path, root: Path | None) -> str:
+    try:
+        return path.relative_to(root).as_posix() if root is not None else path.name
+    except ValueError:
+        return path.name
+
+
+def source_fingerprint(source: Path, images: Sequence[Path]) -> str:
+    """sha256 of what was evaluated: each image's path relative to the source's folder and its
+    size, and the pairs file's bytes. The same photos give the same fingerprint on any machine;
+    the report names no folder of the machine it ran on."""
+    root = source if source.is_dir() else source.parent
+    digest = hashlib.sha256()
+    if source.is_file():
+        digest.update(source.read_bytes())
+    for path in sorted(images):
+        size = path.stat().st_size if path.is_file() else -1
+        digest.update(f"{_relative(path, root)}\t{size}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def provenance(engine: FaceEngine, source: Path, images: Sequence[Path], identities: int, mode: str,
+               options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a report was made from and with. The source by its name and a fingerprint of its
+    contents, never by its path: a report is shared, the folders it was made in are not."""
     import faceindex
 
     pack = engine.pack
@@ -93,9 +120,9 @@ def provenance(engine: FaceEngine, source: Path, images: int, identities: int, m
         "numpy": np.__version__,
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "source": str(source.resolve()),
+        "source": {"name": source.name, "fingerprint": source_fingerprint(source, images)},
         "mode": mode,
-        "images": images,
+        "images": len(images),
         "identities": identities,
-        "command": " ".join(["faceindex", *sys.argv[1:]]) if sys.argv and "faceindex" in sys.argv[0] else None,
+        "options": dict(options or {}),
     }

@@ -4,7 +4,7 @@ shapes cannot carry (the cosine threshold, how it was chosen, the false-match ra
 it, the pack, the calibration table).
 
 A Similarity S stands for the per-comparison false-match rate fmr_of_similarity(S) on the pack's
-calibration table (evaluation/thresholds.py), so a search asks the collection for max_fmr= that
+calibration table (thresholds/choice.py), so a search asks the collection for max_fmr= that
 rate and every match returned has a Similarity of at least S. Where the table cannot resolve the
 rate (its fitted tail is not trusted that far), the threshold is the table's limit, fixed; a pack
 never calibrated compares cosine x 100 with S.
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from faceindex import rekognition_shapes as shapes
 from faceindex.errors import CalibrationError
-from faceindex.evaluation import thresholds
-from faceindex.evaluation.calibration import table_for
+from faceindex import thresholds
+from faceindex.thresholds import table_for
 from faceindex.types import PackInfo, RateEstimate, ThresholdChoice
 
 # Rekognition's defaults where the request gives none.
@@ -71,7 +71,7 @@ def _rate(rate: RateEstimate) -> str:
 def headers(pack: PackInfo, choice: ThresholdChoice, wanted: Requested | None = None) -> dict[str, str]:
     """The X-Faceindex-* headers of a search or compare judged by `choice`."""
     out = {
-        "X-Faceindex-Pack": _text(shapes.face_model_version(pack)),
+        "X-Faceindex-Pack": _text(shapes.pack_name_and_version(pack)),
         "X-Faceindex-Threshold": f"{choice.value:.6f}",
         "X-Faceindex-Threshold-Chosen-By": choice.chosen_by,
         "X-Faceindex-Calibration": _text(choice.calibration),

@@ -10,8 +10,13 @@ The credentials file (--credentials) is INI, as ~/.aws/credentials is, one secti
     aws_access_key_id = AKIAFACEINDEXALICE01
     aws_secret_access_key = a-long-random-secret
 
-It must not be readable by group or others (it is refused otherwise). Secret keys are never
-logged nor put in a message. Errors are Rekognition's (AWS's for JSON 1.1 services):
+A section may also limit its key to operations and collections (`operations =`, `collections =`:
+access.py) and give the key a session token (`aws_session_token =`): a request signed with that
+key must then carry it (X-Amz-Security-Token, as SDKs send temporary credentials); a key without
+one refuses requests that carry a token, so that temporary credentials never pass unchecked.
+
+It must not be readable by group or others (it is refused otherwise). Secret keys and tokens are
+never logged nor put in a message. Errors are Rekognition's (AWS's for JSON 1.1 services):
 
     no Authorization header                  MissingAuthenticationTokenException
     a malformed one                          IncompleteSignatureException
@@ -19,6 +24,8 @@ logged nor put in a message. Errors are Rekognition's (AWS's for JSON 1.1 servic
     a wrong signature (wrong secret, a body
     or header changed)                       InvalidSignatureException
     a date more than 5 minutes off           InvalidSignatureException "Signature expired: ..."
+    a session token not the key's, or one
+    sent for a key that has none             UnrecognizedClientException
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ import hashlib
 import hmac
 import re
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,6 +44,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from faceindex.service.access import AccessPolicy, PolicyError, read_policy
 from faceindex.service.errors import ServiceError
 
 SERVICE = "rekognition"
@@ -50,8 +59,18 @@ class CredentialsFileError(ValueError):
     """The credentials file cannot be used (missing, open to others, malformed)."""
 
 
-def load_credentials(path: Path) -> dict[str, str]:
-    """Access key id -> secret key from the INI file at path (see the module doc)."""
+@dataclass(frozen=True)
+class AccessKey:
+    """One key pair of the credentials file, what it may do, and its session token (if it has one)."""
+
+    secret: str
+    policy: AccessPolicy
+    session_token: str | None = None
+
+
+def load_keys(path: Path, known_operations: Iterable[str] = ()) -> dict[str, AccessKey]:
+    """Access key id -> AccessKey from the INI file at path (see the module doc). known_operations:
+    the operation names a key's `operations =` patterns are checked against (none given: not checked)."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError as e:
@@ -65,7 +84,8 @@ def load_credentials(path: Path) -> dict[str, str]:
         parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
     except (configparser.Error, UnicodeDecodeError) as e:
         raise CredentialsFileError(f"the credentials file {path} is not INI: {e}") from e
-    keys: dict[str, str] = {}
+    known = list(known_operations)
+    keys: dict[str, AccessKey] = {}
     for section in parser.sections():
         key_id = parser.get(section, "aws_access_key_id", fallback="").strip()
         secret = parser.get(section, "aws_secret_access_key", fallback="").strip()
@@ -74,10 +94,27 @@ def load_credentials(path: Path) -> dict[str, str]:
                 f"section [{section}] of {path} needs aws_access_key_id and aws_secret_access_key")
         if key_id in keys:
             raise CredentialsFileError(f"access key id {key_id} is in {path} twice")
-        keys[key_id] = secret
+        unknown = set(parser.options(section)) - {"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                                                  "operations", "collections"}
+        if unknown:
+            raise CredentialsFileError(f"section [{section}] of {path} has unknown setting(s) {', '.join(sorted(unknown))} "
+                                       "(known: aws_access_key_id, aws_secret_access_key, aws_session_token, "
+                                       "operations, collections)")
+        try:
+            policy = read_policy(section, key_id, parser.get(section, "operations", fallback=None),
+                                 parser.get(section, "collections", fallback=None), known)
+        except PolicyError as e:
+            raise CredentialsFileError(f"{path}: {e}") from e
+        token = parser.get(section, "aws_session_token", fallback="").strip() or None
+        keys[key_id] = AccessKey(secret, policy, token)
     if not keys:
         raise CredentialsFileError(f"the credentials file {path} holds no key pair")
     return keys
+
+
+def load_credentials(path: Path) -> dict[str, str]:
+    """Access key id -> secret key from the INI file at path (see the module doc)."""
+    return {key_id: key.secret for key_id, key in load_keys(path).items()}
 
 
 def _signature_error(message: str) -> ServiceError:
@@ -91,8 +128,10 @@ def _incomplete(message: str) -> ServiceError:
 class SigV4Verifier:
     """Checks a request's SigV4 signature; `verify` returns the access key id that signed it."""
 
-    def __init__(self, keys: Mapping[str, str], *, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, keys: Mapping[str, str], *, now: Callable[[], datetime] | None = None,
+                 session_tokens: Mapping[str, str] | None = None) -> None:
         self._keys = dict(keys)
+        self._tokens = dict(session_tokens or {})  # key id -> the session token its requests must carry
         self._now = now or (lambda: datetime.now(timezone.utc))
 
     def verify(self, method: str, host: str, raw_path: str, query: str,
@@ -116,6 +155,7 @@ class SigV4Verifier:
             raise ServiceError("UnrecognizedClientException", "The security token included in the request is invalid.")
         if service != SERVICE:
             raise _signature_error(f"Credential should be scoped to correct service: '{SERVICE}'.")
+        self._check_session_token(key_id, by_name.get("x-amz-security-token"), match["signed"].split(";"))
 
         amz_date = (by_name.get("x-amz-date") or [""])[0]
         try:
@@ -167,3 +207,21 @@ class SigV4Verifier:
                 "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
         return key_id
 
+
+    def _check_session_token(self, key_id: str, sent: list[str] | None, signed: list[str]) -> None:
+        """A key with a session token in the file needs it, signed; one without refuses any token."""
+        expected = self._tokens.get(key_id)
+        if sent is None:
+            if expected is not None:
+                raise ServiceError("UnrecognizedClientException",
+                                   "The security token included in the request is invalid: this access key is "
+                                   "used with a session token (X-Amz-Security-Token), and the request has none.")
+            return
+        if expected is None:
+            raise ServiceError("UnrecognizedClientException",
+                               "The security token included in the request is invalid: faceindex's access key has "
+                               "no session token; sign without one (temporary credentials are not issued here).")
+        if "x-amz-security-token" not in signed:
+            raise _signature_error("'X-Amz-Security-Token' must be a signed header")
+        if len(sent) != 1 or not hmac.compare_digest(sent[0].encode(), expected.encode()):
+            raise ServiceError("UnrecognizedClientException", "The security token included in the request is invalid.")

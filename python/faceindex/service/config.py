@@ -22,3 +22,6 @@ class ServiceConfig:
     ray_address: str | None = None  # --ray: sharded collections are served through this Ray cluster ('local': one here)
     shards: int | None = None  # --shards: CreateCollection makes sharded collections of this many shards
     shard_timeout_s: float = 10.0  # how long a request waits for a shard before ServiceUnavailable
+    sns_endpoint_url: str | None = None  # NotificationChannel: video job completions published to SNS there
+    kinesis_endpoint_url: str | None = None  # stream processors' records put to Kinesis Data Streams there
+    stream_sources: Path | None = None  # JSON: Kinesis Video Stream ARN -> a source faceindex opens (URL, device)

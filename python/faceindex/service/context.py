@@ -5,20 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
-from faceindex.collection import Collection, Collections
+from faceindex.collection import Collections
+from faceindex.collection.contract import FaceCollection
 from faceindex.engine import FaceEngine
+from faceindex.service.access import AccessPolicy, check_collection
 from faceindex.service.config import ServiceConfig
 
 if TYPE_CHECKING:
-    from faceindex.distributed.sharded_collection import ShardedCollection
     from faceindex.service.resources import SharedResources
     from faceindex.service.video_jobs import VideoJobs
-
-# What a request's collection is: a Collection, or a ShardedCollection (serve --ray), which
-# answers the same calls with the same results.
-AnyCollection = Union[Collection, "ShardedCollection"]
 
 
 @dataclass
@@ -30,7 +27,7 @@ class RequestContext:
     config: ServiceConfig
     collections: Collections
     # An open Collection per id, shared by every request (Collection is thread-safe); the server owns them.
-    open_collection: Callable[[str], AnyCollection]
+    open_collection: Callable[[str], FaceCollection]
     # The engine of the service's pack, for DetectFaces / CompareFaces (loaded once, shared).
     default_engine: Callable[[], FaceEngine]
     # Closes the shared open Collection of an id (DeleteCollection, before the files go).
@@ -44,3 +41,11 @@ class RequestContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     # Set by the server when the client has gone or the server is stopping.
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # What the signing key may do (None: every operation on every collection, as with --no-auth).
+    access: AccessPolicy | None = None
+    operation: str = ""  # the Rekognition operation being answered
+
+    def require_collection(self, collection_id: str) -> None:
+        """AccessDeniedException unless the key may use this collection (one a request names indirectly:
+        a video job's, a stream processor's, an ARN's)."""
+        check_collection(self.access, self.operation, collection_id, self.config.region)

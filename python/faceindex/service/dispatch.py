@@ -13,11 +13,13 @@ import threading
 from dataclasses import dataclass, field
 
 from faceindex.service import protocol, service_model
-from faceindex.service.auth import SigV4Verifier, load_credentials
+from faceindex.service import access
+from faceindex.service.auth import AccessKey, SigV4Verifier, load_keys
 from faceindex.service.config import ServiceConfig
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, from_faceindex_error, unknown_operation, unsupported_operation
-from faceindex.service.operations import Handler, load_all
+from faceindex.service.operations import load_all
+from faceindex.service.operations.registry import Handler
 from faceindex.service.resources import SharedResources
 
 log = logging.getLogger("faceindex.service")
@@ -62,8 +64,12 @@ class Service:
         self.config = config
         self.resources = SharedResources(config)
         self.verifier = None
+        self.keys: dict[str, AccessKey] = {}
         if config.credentials_file is not None and not config.no_auth:
-            self.verifier = SigV4Verifier(load_credentials(config.credentials_file))
+            self.keys = load_keys(config.credentials_file, service_model.operation_names())
+            self.verifier = SigV4Verifier({k: key.secret for k, key in self.keys.items()},
+                                          session_tokens={k: key.session_token for k, key in self.keys.items()
+                                                          if key.session_token is not None})
         # The server's folders are none of a client's business (faceindex's own messages name them).
         self._private_paths = [(str(self.resources.collections.root), "the server's home"),
                                (str(config.home), "the server's home")]
@@ -104,15 +110,23 @@ class Service:
         if request.method != "POST":
             raise ServiceError("UnknownOperationException",
                                f"{request.method[:20]} is not served: Rekognition requests are POST /", 405)
+        policy = None
         if self.verifier is not None:
-            self.verifier.verify(request.method, request.host, request.raw_path, request.query, request.headers,
-                                 request.body)
+            key_id = self.verifier.verify(request.method, request.host, request.raw_path, request.query,
+                                          request.headers, request.body)
+            policy = ctx.access = self.keys[key_id].policy
         name = protocol.operation_name(request.header("x-amz-target"))
         operation = service_model.operation_model(name)
         if operation is None:
             raise unknown_operation(f"Rekognition has no operation {name[:100]!r}")
         protocol.check_content_type(request.header("content-type"))
         params = service_model.check_input(operation, protocol.decode_body(request.body))
+        # As on AWS, a request the key may not make is refused before anything is looked up.
+        named = access.collection_of_request(params)
+        access.check_operation(policy, name, None if named is None else access.collection_arn(self.config.region, named))
+        if named is not None:
+            access.check_collection(policy, name, named, self.config.region)
+        ctx.operation = name
         handler = self.handlers.get(name)  # after the checks: a bad request is told what is wrong with it first
         if handler is None:
             raise unsupported_operation(name)

@@ -53,7 +53,7 @@ def unknown_operation(message: str) -> ServiceError:
 def unsupported_operation(name: str) -> ServiceError:
     """A real Rekognition operation that faceindex does not serve."""
     return invalid_parameter(f"operation {name} is not supported by faceindex "
-                             "(see the README's table of supported operations)")
+                             "(see the table of supported operations in the documentation, docs/service.md)")
 
 
 def serialization(message: str) -> ServiceError:
@@ -78,12 +78,16 @@ def from_faceindex_error(error: BaseException) -> ServiceError:
         return error
     if isinstance(error, ShardUnavailableError):  # before CollectionError's cases: a shard is down, not missing
         return service_unavailable(str(error))
-    if isinstance(error, (fx.CollectionNotFoundError, fx.FaceNotFoundError, fx.UserNotFoundError)):
+    if isinstance(error, fx.CollectionNotFoundError):  # the library's message lists the home's collections
+        return not_found(str(error).split("; ")[0])
+    if isinstance(error, (fx.FaceNotFoundError, fx.UserNotFoundError)):
         return not_found(str(error))
     if isinstance(error, (fx.CollectionExistsError, fx.UserExistsError)):
         return already_exists(str(error))
     if isinstance(error, fx.ImageError):
         return invalid_image(str(error))
+    if isinstance(error, fx.NoFaceError):  # a search or compare by image: AWS's own words
+        return invalid_parameter("There are no faces in the image. Should be at least 1.")
     # ValueError: faceindex's checks of caller-supplied values raise it (validation.py), and here the
     # caller's values are the client's.
     if isinstance(error, (fx.InputError, fx.PackMismatchError, ValueError)):

@@ -75,6 +75,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     """Run until SIGTERM / SIGINT; the exit code."""
     out = out or sys.stderr
@@ -89,6 +93,7 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     set_num_threads(threads)
     service = Service(config)
     service.resources.start_video_jobs()
+    processors = service.resources.start_stream_processors()
     app = ServiceApp(service, config.workers, config.queue_size)
     sock = bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
@@ -96,8 +101,14 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     if config.no_auth:
         out.write("faceindex serve: WARNING: authentication is OFF (--no-auth): any local process may call this "
                   "endpoint\n")
-    out.write(f"faceindex serve: {config.workers} worker threads of {threads} core thread(s) each, up to {config.queue_size} requests waiting; "
-              f"collections in {service.resources.collections.root}\n")
+    else:  # who may do what (names, key ids and limits; never a secret)
+        out.write(f"faceindex serve: {_count(len(service.keys), 'access key')}:\n")
+        for key in service.keys.values():
+            token = ", with a session token" if key.session_token is not None else ""
+            out.write(f"faceindex serve:   {key.policy.describe()}{token}\n")
+    out.write(f"faceindex serve: {_count(config.workers, 'worker thread')} of {_count(threads, 'core thread')} "
+              f"each, up to {_count(config.queue_size, 'request')} waiting; collections in "
+              f"{service.resources.collections.root}\n")
     if service.resources.sharding is not None:
         made = f"{config.shards} shards" if config.shards is not None else "plain ones"
         out.write(f"faceindex serve: sharded collections served through the Ray cluster at "
@@ -105,8 +116,14 @@ def serve(config: ServiceConfig, out: TextIO | None = None) -> int:
     else:
         unserved = layout.list_sharded(config.home)
         if unserved:
-            out.write(f"faceindex serve: WARNING: collection(s) {', '.join(unserved)} are sharded over Ray and will "
-                      "not be served: start with --ray ADDRESS to serve them\n")
+            out.write(f"faceindex serve: WARNING: {_count(len(unserved), 'collection')} ({', '.join(unserved)}) "
+                      f"{'is' if len(unserved) == 1 else 'are'} sharded over Ray and will not be served: start with "
+                      "--ray ADDRESS to serve them\n")
+    outputs = [f"SNS at {config.sns_endpoint_url}" if config.sns_endpoint_url else "no SNS (NotificationChannel "
+               "refused)", f"Kinesis at {config.kinesis_endpoint_url}" if config.kinesis_endpoint_url else
+               "no Kinesis (stream processors refused)"]
+    out.write(f"faceindex serve: {'; '.join(outputs)}; {_count(len(processors.sources), 'stream source')}, "
+              f"{_count(len(processors.store.all()), 'stream processor')}\n")
     out.write(f"faceindex serve: listening on http://{shown}:{port}\n")
     out.flush()
     uv_config = uvicorn.Config(

@@ -39,6 +39,11 @@ def service_model() -> ServiceModel:
     return ServiceModel(data, service_name=SERVICE_NAME)
 
 
+def operation_names() -> list[str]:
+    """Every operation Rekognition's model names."""
+    return list(service_model().operation_names)
+
+
 def operation_model(name: str) -> OperationModel | None:
     """The operation's model, or None when Rekognition has no operation of that name."""
     model = service_model()

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from faceindex.collection import Collection
+from faceindex.collection.contract import FaceCollection
 from faceindex.engine import FaceEngine
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.video.annotate import Annotator
 from faceindex.video.face_tracking import EmbedPolicy, FaceTracking, SearchSettings
 from faceindex.video.frame_reader import FrameReader
@@ -32,7 +32,7 @@ from faceindex.video.tracker import TrackerSettings
 
 
 class VideoAnalysis:
-    def __init__(self, source: Any, engine: FaceEngine | None = None, collection: Collection | None = None, *,
+    def __init__(self, source: Any, engine: FaceEngine | None = None, collection: FaceCollection | None = None, *,
                  sample_fps: float | None = DEFAULT_SAMPLE_FPS, search: SearchSettings = SearchSettings(),
                  tracker: TrackerSettings | None = None, embed: EmbedPolicy = EmbedPolicy(),
                  annotate: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT,

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceindex.collection import Collection
+from faceindex.collection.contract import FaceCollection
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
-from faceindex.evaluation import thresholds
+from faceindex import thresholds
 from faceindex.types import Face, Float64Array, FloatArray
 from faceindex.video.frame_reader import SampledFrame
 from faceindex.video.results import FrameFaces, Track, TrackedFace, TrackEvent
@@ -94,7 +94,7 @@ class FaceTracking:
     """Feed it analysed frames in time order (`step`), then `finish()`. Tracks, their searches
     and events are kept here; frames are not."""
 
-    def __init__(self, engine: FaceEngine, collection: Collection | None = None, *,
+    def __init__(self, engine: FaceEngine, collection: FaceCollection | None = None, *,
                  search: SearchSettings = SearchSettings(), tracker: TrackerSettings | None = None,
                  embed: EmbedPolicy = EmbedPolicy()) -> None:
         if collection is not None and (collection.pack.name, collection.pack.version) != (
@@ -131,7 +131,7 @@ class FaceTracking:
             self._event("frames_dropped", count=frame.dropped_before)
         # The one path every image takes (detect, quality, largest first); a decoded frame is
         # already contiguous uint8 RGB, so nothing is copied on the way in.
-        detections = self.engine._find(frame.rgb).detections
+        detections = self.engine.find(frame.rgb).detections
         cut = self._shots(frame.rgb)
         if cut:
             self._tracker.shot_change()
@@ -142,7 +142,7 @@ class FaceTracking:
         unmatched = np.flatnonzero(ids == UNMATCHED)
         refresh = [i for i in np.flatnonzero(ids >= 0) if self._wants_embedding(int(ids[i]), float(quality[i]), t)]
         chosen = np.concatenate([unmatched, np.asarray(refresh, dtype=np.intp)]).astype(np.intp)
-        embeddings = (self.engine._embeddings(frame.rgb, detections.take(chosen)) if len(chosen)
+        embeddings = (self.engine.embed(frame.rgb, detections.take(chosen)) if len(chosen)
                       else np.zeros((0, self.engine.pack.embedding_size), np.float32))
         if len(unmatched):
             ids[unmatched] = self._tracker.admit(unmatched, embeddings[:len(unmatched)])

@@ -24,16 +24,16 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from faceindex.collection import Collection
+from faceindex.collection.contract import FaceCollection
 from faceindex.engine import FaceEngine
 from faceindex.errors import VideoError, VideoTimeoutError
 from faceindex.video.face_tracking import EmbedPolicy, FaceTracking, SearchSettings
 from faceindex.video.frame_reader import FrameReader
 from faceindex.video.reconnect import ReconnectPolicy
-from faceindex.video.results import EventKind, TrackEvent
+from faceindex.video.results import EventKind, FrameFaces, Track, TrackEvent
 from faceindex.video_sampling import DEFAULT_SAMPLE_FPS, TimeSampler
 from faceindex.video_source import DEFAULT_TIMEOUT, VideoSource
 from faceindex.video.tracker import TrackerSettings
@@ -48,13 +48,18 @@ class StreamSearch:
     duration: seconds (wall clock) after which the stream stops by itself (None: until stop()).
     timeout: seconds the source may take to open and between two reads.
     on_event: called with each event, in the thread that iterates `events()` (or calls `run()`).
+    on_frame: called after each analysed frame with its faces, the open tracks (each with its latest
+        search) and the frame's (width, height), in the same thread: a per-frame record (a stream
+        processor's output) is made from them.
     """
 
-    def __init__(self, source: str | Path, engine: FaceEngine | None = None, collection: Collection | None = None,
+    def __init__(self, source: str | Path, engine: FaceEngine | None = None, collection: FaceCollection | None = None,
                  *, sample_fps: float | None = DEFAULT_SAMPLE_FPS, search: SearchSettings = SearchSettings(),
                  tracker: TrackerSettings | None = None, embed: EmbedPolicy = EmbedPolicy(),
                  timeout: float = DEFAULT_TIMEOUT, reconnect: ReconnectPolicy = ReconnectPolicy(),
-                 duration: float | None = None, on_event: Callable[[TrackEvent], None] | None = None) -> None:
+                 duration: float | None = None, on_event: Callable[[TrackEvent], None] | None = None,
+                 on_frame: Callable[[FrameFaces, Mapping[int, Track], tuple[int, int]], None] | None = None
+                 ) -> None:
         if duration is not None and not (math.isfinite(duration) and duration > 0):
             raise ValueError(f"duration must be a positive number of seconds or None, got {duration!r}")
         if not (math.isfinite(timeout) and timeout > 0):
@@ -69,6 +74,7 @@ class StreamSearch:
         self.timeout = timeout
         self.reconnect = reconnect
         self._on_event = on_event
+        self._on_frame = on_frame
         self._tracking = FaceTracking(engine, collection, search=search, tracker=tracker, embed=embed)
         self._spec = source
         self._stop = threading.Event()
@@ -141,7 +147,10 @@ class StreamSearch:
                 for frame in reader:
                     stream_time = max(stream_time, offset + frame.timestamp)
                     clock_at_stream_time = time.monotonic()
-                    self._tracking.step(dataclasses.replace(frame, timestamp=stream_time))
+                    faces = self._tracking.step(dataclasses.replace(frame, timestamp=stream_time))
+                    if self._on_frame is not None:
+                        height, width = frame.rgb.shape[:2]
+                        self._on_frame(faces, self._tracking.tracks, (int(width), int(height)))
                     self.frames_analysed += 1
                     self.frames_dropped += frame.dropped_before
                     yield from self._deliver(self._tracking.take_events())

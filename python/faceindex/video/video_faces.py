@@ -24,7 +24,7 @@ import numpy as np
 
 from faceindex.collection.ingest import ExternalIdFrom, FileOutcome, IngestReport, external_id_of
 from faceindex.collection.quality_filter import QualityFilterSpec, resolve_quality_filter, select_faces
-from faceindex.collection import Collection
+from faceindex.collection.contract import FaceCollection
 from faceindex.collection.results import IndexFacesResult, UnindexedFace
 from faceindex.detections import Detections
 from faceindex.engine import FaceEngine
@@ -84,7 +84,7 @@ def face_external_id(video_id: str | None, timestamp: float) -> str | None:
     return video_id[:255 - len(suffix)] + suffix
 
 
-def index_video(collection: Collection, source: Any, external_image_id: str | None = None,
+def index_video(collection: FaceCollection, source: Any, external_image_id: str | None = None,
                 max_faces: int | None = None, quality_filter: QualityFilterSpec = "auto",
                 sample_fps: float | None = DEFAULT_SAMPLE_FPS) -> IndexFacesResult:
     """Index a stored video's faces, one per track, as one image of the collection (its frame size;
@@ -98,7 +98,7 @@ def index_video(collection: Collection, source: Any, external_image_id: str | No
     return IndexFacesResult(records, found.unindexed, image_id, collection.pack.ref)
 
 
-def index_videos(collection: Collection, files: Sequence[Path], external_id_from: ExternalIdFrom = "filename",
+def index_videos(collection: FaceCollection, files: Sequence[Path], external_id_from: ExternalIdFrom = "filename",
                  max_faces: int | None = None, quality_filter: QualityFilterSpec = "auto",
                  on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
     """index_video on every file, as index_paths does photos: a file that is not a readable video is

@@ -2,7 +2,9 @@
 
 A file is identified by its sha256. A file carrying the name of an official
 release file with other content is refused (a corrupt download or a
-substitute); any other unknown file loads with an UnverifiedModelWarning.
+substitute); a file faceindex has measured (models/onnx_models.json's "measurements": its
+input convention and threshold) loads quietly; any other file loads with an
+UnverifiedModelWarning.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class Identity:
         return self.sha256[:12]
 
     def describe(self) -> str:
-        return f"{self.path.name} (sha256 {self.short}…, {'known' if self.known else 'unverified'})"
+        status = "known" if self.known else "measured" if self.measurement else "unverified"
+        return f"{self.path.name} (sha256 {self.short}…, {status})"
 
 
 @lru_cache(maxsize=1)
@@ -112,7 +115,8 @@ def file_sha256(path: Path) -> str:
 
 def identify(path: Path, stacklevel: int = 2) -> Identity:
     """Hash a model file and match it against the manifest; refuse an official name with
-    the wrong content, warn for a file nobody vouches for."""
+    the wrong content, warn for a file nobody vouches for (neither an official release file
+    nor one faceindex measured)."""
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
     if not path.is_file():
@@ -132,6 +136,7 @@ def identify(path: Path, stacklevel: int = 2) -> Identity:
                 + ". Refusing a corrupt or substituted file; download it again, or rename it if it is "
                 "a different model on purpose."
             )
+    if known is None and measured is None:
         warnings.warn(
             UnverifiedModelWarning(
                 f"{path} (sha256 {digest}) is not one of the model files faceindex knows; it is loaded "

@@ -9,30 +9,13 @@ ServiceError for a Rekognition error; faceindex's own errors are translated by t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from faceindex.service.context import RequestContext
-
-Handler = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
-
-OPERATIONS: dict[str, Handler] = {}
-
-
-def operation(name: str) -> Callable[[Handler], Handler]:
-    """Register a handler under Rekognition's operation name."""
-
-    def register(handler: Handler) -> Handler:
-        if name in OPERATIONS:
-            raise RuntimeError(f"operation {name} registered twice")
-        OPERATIONS[name] = handler
-        return handler
-
-    return register
+from faceindex.service.operations.registry import Handler
 
 
 def load_all() -> dict[str, Handler]:
     """Import every operation module (each registers its handlers) and return the table."""
-    from faceindex.service.operations import collections, faces, images, users, video  # noqa: F401
+    from faceindex.service.operations import (  # noqa: F401
+        collections, faces, images, stream_processors, tags, users, video)
+    from faceindex.service.operations.registry import OPERATIONS
 
     return OPERATIONS

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from faceindex import rekognition_shapes as shapes
-from faceindex.collection import Collection
 from faceindex.collection.results import FaceSearchResult
 from faceindex.service import accountability
-from faceindex.service.context import AnyCollection, RequestContext
+from faceindex.collection.contract import FaceCollection
+from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter
 from faceindex.service.image_input import decode
-from faceindex.service.operations import operation
-from faceindex.service.searched_face import searched_face
+from faceindex.service.operations.registry import operation
 
 DEFAULT_LIST_FACES = 1000
 DEFAULT_MAX_FACES = 10  # SearchFaces / SearchFacesByImage without MaxFaces
@@ -26,12 +25,10 @@ def invalid_pagination_token(message: str) -> ServiceError:
 def index_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection = ctx.open_collection(params["CollectionId"])
     image = decode(ctx.config, params["Image"], max_pixels=collection.engine.max_pixels)
-    arguments = {"external_image_id": params.get("ExternalImageId"), "max_faces": params.get("MaxFaces"),
-                 "quality_filter": params.get("QualityFilter", "AUTO").lower()}
-    if isinstance(collection, Collection):
-        result = collection.index_faces(image.rgb, **arguments)
-    else:  # sharded: a 503 may follow a write that lands; the SDK's retry of it is stored once
-        result = collection.index_faces(image.rgb, **arguments, write_id=ctx.invocation_id)
+    # write_id: the SDK's invocation id, the same on each of its retries, so a retry after a timeout
+    # or a 503 (a shard that did not answer, though the write may land) is stored once.
+    result = collection.index_faces(image.rgb, params.get("ExternalImageId"), params.get("MaxFaces"),
+                                    params.get("QualityFilter", "AUTO").lower(), write_id=ctx.invocation_id)
     pack = collection.engine.pack  # the live pack: it knows which points its landmarks are
     # DetectionAttributes DEFAULT and ALL give the same FaceDetail: faceindex estimates no more.
     return {
@@ -87,7 +84,7 @@ def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"DeletedFaces": result.deleted_faces, "UnsuccessfulFaceDeletions": unsuccessful}
 
 
-def _matches(result: FaceSearchResult, collection: AnyCollection) -> list[dict[str, Any]]:
+def _matches(result: FaceSearchResult, collection: FaceCollection) -> list[dict[str, Any]]:
     pack = collection.pack
     return [{"Similarity": shapes.similarity(pack, m.similarity), "Face": shapes.stored_face(m.face, pack)}
             for m in result.face_matches]
@@ -110,13 +107,14 @@ def search_faces_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[s
     collection = ctx.open_collection(params["CollectionId"])
     wanted = accountability.requested(collection.pack, params.get("FaceMatchThreshold"))
     image = decode(ctx.config, params["Image"], max_pixels=collection.engine.max_pixels)
-    searched = searched_face(collection.engine, image, params.get("QualityFilter", "NONE"))
-    result = collection.search_faces_by_embedding(
-        searched.embedding, pack=collection.pack, max_faces=params.get("MaxFaces", DEFAULT_MAX_FACES),
-        threshold=wanted.threshold, max_fmr=wanted.max_fmr, purpose="rekognition:SearchFacesByImage",
-        reference=ctx.request_id)
+    result = collection.search_faces_by_image(
+        image.rgb, params.get("MaxFaces", DEFAULT_MAX_FACES), wanted.threshold, max_fmr=wanted.max_fmr,
+        purpose="rekognition:SearchFacesByImage", reference=ctx.request_id,
+        quality_filter=params.get("QualityFilter", "NONE").lower())
     ctx.response_headers.update(accountability.headers(collection.pack, result.threshold_choice, wanted))
-    return {"SearchedFaceBoundingBox": shapes.bounding_box(searched.face.bbox, image.width, image.height),
-            "SearchedFaceConfidence": shapes.percent(searched.face.score * 100.0),
+    searched = result.searched_face
+    assert searched is not None  # a search by image always names the face it searched with
+    return {"SearchedFaceBoundingBox": shapes.bounding_box(searched.bbox, image.width, image.height),
+            "SearchedFaceConfidence": shapes.percent(searched.score * 100.0),
             "FaceMatches": _matches(result, collection),
             "FaceModelVersion": shapes.face_model_version(collection.pack)}

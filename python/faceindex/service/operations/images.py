@@ -8,13 +8,12 @@ import numpy as np
 
 from faceindex import rekognition_shapes as shapes
 from faceindex.collection.quality_filter import quality_reasons, resolve_quality_filter
-from faceindex.detections import Detections
+from faceindex.collection.search import searched_faces
 from faceindex.service import accountability
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import invalid_parameter
 from faceindex.service.image_input import decode
-from faceindex.service.operations import operation
-from faceindex.service.searched_face import searched_face
+from faceindex.service.operations.registry import operation
 
 MAX_TARGET_FACES = 100  # CompareFaces compares the source face with the 100 largest in the target, as AWS
 
@@ -38,16 +37,19 @@ def compare_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     level = params.get("QualityFilter", "NONE")
     source_image = decode(ctx.config, params["SourceImage"], "SourceImage", max_pixels=engine.max_pixels)
     target_image = decode(ctx.config, params["TargetImage"], "TargetImage", max_pixels=engine.max_pixels)
-    source = searched_face(engine, source_image, level)
-    targets = engine.detect(target_image.rgb)[:MAX_TARGET_FACES]
-    if targets:  # faces below the quality bar are left out of both lists
-        reasons = quality_reasons(Detections.from_faces(targets), resolve_quality_filter(level.lower()))
-        targets = [face for face, failed in zip(targets, reasons) if not failed]
-    if not targets:
+    # The source's largest face, held to the QualityFilter (NoFaceError / FaceQualityError: InvalidParameter).
+    source = searched_faces(engine, source_image.rgb, quality_filter=level.lower())
+    found = engine.find(target_image.rgb)
+    candidates = found.detections.take(slice(0, MAX_TARGET_FACES))
+    # Faces below the quality bar are left out of both lists.
+    reasons = quality_reasons(candidates, resolve_quality_filter(level.lower()))
+    passing = candidates.take([i for i, failed in enumerate(reasons) if not failed])
+    if not len(passing):
         raise invalid_parameter("There are no faces in the target image that pass QualityFilter "
                                 f"{level}. Should be at least 1.")
-    embeddings = engine.embed(target_image.rgb, targets)
-    cosines = embeddings.astype(np.float64) @ source.embedding.astype(np.float64)
+    targets = passing.faces()
+    embeddings = engine.embed(found.rgb, passing)
+    cosines = embeddings.astype(np.float64) @ source.embeddings[0].astype(np.float64)
     w, h = target_image.width, target_image.height
     order = sorted(range(len(targets)), key=lambda i: -cosines[i])
     matches = [{"Similarity": shapes.similarity(pack, float(cosines[i])),
@@ -56,6 +58,6 @@ def compare_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
                  if cosines[i] < choice.value]
     ctx.response_headers.update(accountability.headers(pack, choice, wanted))
     return {"SourceImageFace": {
-                "BoundingBox": shapes.bounding_box(source.face.bbox, source_image.width, source_image.height),
-                "Confidence": shapes.percent(source.face.score * 100.0)},
+                "BoundingBox": shapes.bounding_box(source.faces[0].bbox, source_image.width, source_image.height),
+                "Confidence": shapes.percent(source.faces[0].score * 100.0)},
             "FaceMatches": matches, "UnmatchedFaces": unmatched}

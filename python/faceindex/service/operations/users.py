@@ -13,9 +13,8 @@ from faceindex.service import accountability, idempotency
 from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter
 from faceindex.service.image_input import decode
-from faceindex.service.operations import operation
+from faceindex.service.operations.registry import operation
 from faceindex.service.operations.faces import invalid_pagination_token
-from faceindex.service.searched_face import searched_face
 from faceindex.types import PackInfo
 
 DEFAULT_LIST_USERS = 100
@@ -155,14 +154,15 @@ def search_users_by_image(ctx: RequestContext, params: dict[str, Any]) -> dict[s
     pack = collection.pack
     wanted = accountability.requested(pack, params.get("UserMatchThreshold"))
     image = decode(ctx.config, params["Image"], max_pixels=collection.engine.max_pixels)
-    searched = searched_face(collection.engine, image, params.get("QualityFilter", "NONE"))
-    result = collection.search_users_by_embedding(
-        searched.embedding, pack=pack, max_users=params.get("MaxUsers", DEFAULT_MAX_USERS),
-        threshold=wanted.threshold, max_fmr=wanted.max_fmr, purpose="rekognition:SearchUsersByImage",
-        reference=ctx.request_id)
+    result = collection.search_users_by_image(
+        image.rgb, params.get("MaxUsers", DEFAULT_MAX_USERS), wanted.threshold, max_fmr=wanted.max_fmr,
+        purpose="rekognition:SearchUsersByImage", reference=ctx.request_id,
+        quality_filter=params.get("QualityFilter", "NONE").lower())
     ctx.response_headers.update(accountability.headers(pack, result.threshold_choice, wanted))
+    searched = result.searched_face
+    assert searched is not None  # a search by image always names the face it searched with
     w, h, live = image.width, image.height, collection.engine.pack  # the live pack names its landmarks
     return {"UserMatches": _user_matches(result, pack), "FaceModelVersion": shapes.face_model_version(pack),
-            "SearchedFace": {"FaceDetail": shapes.face_detail_of(searched.face, live, w, h)},
-            "UnsearchedFaces": [{"FaceDetails": shapes.face_detail_of(face, live, w, h), "Reasons": ["FACE_NOT_LARGEST"]}
-                                for face in searched.others]}
+            "SearchedFace": {"FaceDetail": shapes.face_detail_of(searched, live, w, h)},
+            "UnsearchedFaces": [{"FaceDetails": shapes.face_detail_of(u.face, live, w, h), "Reasons": list(u.reasons)}
+                                for u in result.unsearched_faces]}

@@ -2,8 +2,11 @@
 
 Start answers at once with a JobId (the same one for a repeated ClientRequestToken); the
 job runs in the background (service/video_jobs.py) and Get answers IN_PROGRESS until its
-document is written, then pages through it with MaxResults / NextToken.
-NotificationChannel (SNS) is accepted and not used: poll with Get.
+document is written, then pages through it with MaxResults / NextToken (an empty NextToken is
+the first page, as AWS's own examples send it). NotificationChannel: the completion is published
+to the SNS topic (--sns-endpoint-url; without it, InvalidParameterException at Start).
+GetFaceSearch's Persons holds, as AWS documents it, the persons whose face matched a face of the
+collection (each tracked person's entries are in faceindex's Tracks member too).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from faceindex.service.context import RequestContext
 from faceindex.service.errors import ServiceError, invalid_parameter, not_found
 from faceindex.service.image_input import local_s3_path
 from faceindex.service.jobs import FACE_DETECTION, FACE_SEARCH, IN_PROGRESS, SUCCEEDED, Job
-from faceindex.service.operations import operation
+from faceindex.service.operations.registry import operation
 from faceindex.service.video_jobs import VideoJobs
 
 # Rekognition's limits for stored video: at most 10 GB; Get pages hold at most 1000 entries.
@@ -30,6 +33,7 @@ MAX_PAGE = 1000
 
 @operation("StartFaceDetection")
 def start_face_detection(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    _check_channel(ctx, params)
     video = video_file(ctx, params["Video"])
     return {"JobId": _jobs(ctx).submit(FACE_DETECTION, params, video)}
 
@@ -38,6 +42,7 @@ def start_face_detection(ctx: RequestContext, params: dict[str, Any]) -> dict[st
 def start_face_search(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     collection = ctx.open_collection(params["CollectionId"])  # ResourceNotFoundException now, not a failed job later
     accountability.requested(collection.pack, params.get("FaceMatchThreshold"))  # a bad threshold fails here
+    _check_channel(ctx, params)
     video = video_file(ctx, params["Video"])
     return {"JobId": _jobs(ctx).submit(FACE_SEARCH, params, video)}
 
@@ -55,15 +60,23 @@ def get_face_detection(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
 @operation("GetFaceSearch")
 def get_face_search(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     job = _job(ctx, params["JobId"], FACE_SEARCH)
+    ctx.require_collection(job.request["CollectionId"])  # a key limited to other collections may not read it
     response = _status(job)
     if job.status == SUCCEEDED:
         document = _jobs(ctx).store.document(job.job_id)
+        # Persons: those matched, as AWS documents GetFaceSearch (older documents held every tracked person).
+        document["Persons"] = [p for p in document["Persons"] if p.get("FaceMatches")]
         sort_by = params.get("SortBy", "TIMESTAMP")
         if sort_by == "INDEX":  # by person (track), then time; the document is by time, then person
             document["Persons"].sort(key=lambda p: (p["Person"]["Index"], p["Timestamp"]))
         response.update(_page(job, document, "Persons", sort_by, params))
         ctx.response_headers.update(document.get("FaceindexHeaders", {}))
     return response
+
+
+def _check_channel(ctx: RequestContext, params: dict[str, Any]) -> None:
+    if "NotificationChannel" in params:
+        ctx.catalog.notifications.check(params["NotificationChannel"])
 
 
 def video_file(ctx: RequestContext, video: dict[str, Any]) -> Path:
@@ -107,7 +120,7 @@ def _status(job: Job) -> dict[str, Any]:
 def _page(job: Job, document: dict[str, Any], key: str, sort_by: str, params: dict[str, Any]) -> dict[str, Any]:
     """One page of the document's entries, plus everything else in it on the first page."""
     size = min(int(params.get("MaxResults", MAX_PAGE)), MAX_PAGE)
-    start = 0 if params.get("NextToken") is None else _offset(params["NextToken"], job.job_id, sort_by)
+    start = 0 if not params.get("NextToken") else _offset(params["NextToken"], job.job_id, sort_by)
     entries = document[key]
     page: dict[str, Any] = {key: entries[start:start + size]}
     if start == 0:  # VideoMetadata, the pack, faceindex's tracks and threshold: once

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faceindex.evaluation.calibration import SHIPPED_DIR, table_file_name, user_dir
+from faceindex.thresholds.tables import SHIPPED_DIR, table_file_name, user_dir
 from faceindex.types import PackRef
 
 # The rule (issue 15): what a reduced precision must keep of the f32 results.

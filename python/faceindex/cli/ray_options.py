@@ -1,18 +1,19 @@
 """The CLI's Ray options: `faceindex collection create NAME --shards N --ray ADDRESS` and
-`faceindex index NAME SOURCE... --ray ADDRESS`. cli.py calls add_ray_options once (its hook);
-without --ray/--shards the commands run as before, and Ray is imported only with them."""
+`faceindex index NAME SOURCE... --ray ADDRESS`; `collection list/describe/delete` know sharded
+collections. Without --ray/--shards the commands run as before, and Ray is imported only with them."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from faceindex.cli_numbers import shards
+from faceindex.cli.common import CliError, Output, make_engine, open_collections
+from faceindex.cli.numbers import shards
+from faceindex.cli.results import description_lines
 from faceindex.distributed.connect import before_ray, connect
 from faceindex.distributed.layout import delete_sharded, describe_sharded, is_sharded, list_sharded, shard_count
-from faceindex.errors import EXIT_OK, EXIT_PARTIAL
+from faceindex.errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_PARTIAL
 
 
 def add_ray_options(create: argparse.ArgumentParser, index: argparse.ArgumentParser,
@@ -41,20 +42,17 @@ def _route(parser: argparse.ArgumentParser, handler: Callable[..., int], when: C
            ) -> None:
     plain = parser.get_default("handler")
 
-    def route(args: argparse.Namespace, out: Any) -> int:
+    def route(args: argparse.Namespace, out: Output) -> int:
         return int(handler(args, out) if when(args) else plain(args, out))
 
     parser.set_defaults(handler=route)
 
 
-
-
-def cmd_create_sharded(args: argparse.Namespace, out: Any) -> int:
+def cmd_create_sharded(args: argparse.Namespace, out: Output) -> int:
     before_ray(args.ray)
-    from faceindex.cli import _engine
     from faceindex.distributed.sharded_collection import ShardedCollection
 
-    pack = _engine(args).pack
+    pack = make_engine(args).pack
     connect(args.ray)
     with ShardedCollection.create(args.home, args.collection_id, args.shards or 1, pack) as sharded:
         info = {"collection_id": sharded.collection_id, "shards": sharded.shards, "pack": str(pack.ref),
@@ -64,7 +62,7 @@ def cmd_create_sharded(args: argparse.Namespace, out: Any) -> int:
     return EXIT_OK
 
 
-def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
+def cmd_index_distributed(args: argparse.Namespace, out: Output) -> int:
     before_ray(args.ray)
     from faceindex.distributed.ingestion import ImageFaces, IngestionReport, ingest, sources_of
     from faceindex.distributed.sharded_collection import ShardedCollection
@@ -72,9 +70,6 @@ def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
 
     sources = sources_of(args.paths)
     if not sources:
-        from faceindex.cli import CliError
-        from faceindex.errors import EXIT_NOT_FOUND
-
         raise CliError(f"no photos or videos found in {', '.join(args.paths)}", EXIT_NOT_FOUND)
     connect(args.ray)
     bar = ProgressBar(len(sources), "indexing (ray)", enabled=args.progress)
@@ -101,25 +96,21 @@ def cmd_index_distributed(args: argparse.Namespace, out: Any) -> int:
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
-def cmd_list_with_sharded(args: argparse.Namespace, out: Any) -> int:
-    from faceindex.cli import _collections
-
-    plain, sharded = _collections(args).list_collections(), list_sharded(args.home)
+def cmd_list_with_sharded(args: argparse.Namespace, out: Output) -> int:
+    plain, sharded = open_collections(args).list_collections(), list_sharded(args.home)
     out.emit({"collections": plain, "sharded": sharded},
              lambda: plain + [f"{name} (sharded, {shard_count(args.home, name)} shards)" for name in sharded])
     return EXIT_OK
 
 
-def cmd_describe_sharded(args: argparse.Namespace, out: Any) -> int:
-    from faceindex.cli import description_lines
-
+def cmd_describe_sharded(args: argparse.Namespace, out: Output) -> int:
     d = describe_sharded(args.home, args.collection_id)
     shards = shard_count(args.home, args.collection_id)
     out.emit({**vars(d), "shards": shards}, lambda: description_lines(d, shards))
     return EXIT_OK
 
 
-def cmd_delete_sharded(args: argparse.Namespace, out: Any) -> int:
+def cmd_delete_sharded(args: argparse.Namespace, out: Output) -> int:
     delete_sharded(args.home, args.collection_id)
     out.emit({"deleted": args.collection_id}, lambda: [f"deleted sharded collection {args.collection_id}"])
     return EXIT_OK

@@ -26,9 +26,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,8 @@ import numpy as np
 import numpy.typing as npt
 
 from faceindex.errors import CalibrationError
-from faceindex.evaluation.intervals import Z95, resolution, wilson_interval
-from faceindex.types import PackInfo, PackRef, RateEstimate
+from faceindex.thresholds.intervals import Z95, resolution, wilson_interval
+from faceindex.types import PackRef, RateEstimate
 
 FORMAT = "faceindex-calibration"
 FORMAT_VERSION = 1
@@ -55,6 +54,58 @@ class Tail:
     fmr_at_start: float  # count / impostor_pairs
     scale: float  # mean excess of the `count` highest scores over start (the MLE)
     count: int
+
+
+@dataclass(frozen=True)
+class FmrCurve:
+    """The false-match rate as a continuous, strictly decreasing function of the score, in decades
+    (d = -log10 FMR, strictly increasing in the score), for what must order every two scores as they
+    are ordered (Rekognition's Similarity). fmr_at answers in whole pairs, as they were counted;
+    this curve passes through the same points without steps:
+
+    - between the measured knots, log FMR linear in the score (the interpolation threshold_for_fmr
+      inverts, so the threshold of a rate lies exactly where the curve reaches it);
+    - beyond the resolved rate (3 pairs), the fitted tail: its line where it lies below the counted
+      rate, else the counted rate carried on at the tail's slope. With an untrusted tail, the counted
+      knots are followed to the last impostor pair and the tail's slope goes on from there;
+    - below the first knot whose rate is under 1, d decays exponentially toward 0 (FMR toward 1),
+      matching the first segment's slope, so even scores below every impostor pair stay ordered.
+    """
+
+    scores: npt.NDArray[np.float64]  # knots, strictly increasing
+    decades: npt.NDArray[np.float64]  # d at them: positive, strictly increasing
+    beyond_score: float  # where the line beyond the knots starts (the last knot)
+    beyond_decades: float  # d there, at least decades[-1] (the fitted tail may lie below the counted rate)
+    slope: float  # decades per unit of score beyond: 1 / (the tail's scale x ln 10)
+
+    def decades_at(self, score: float) -> float:
+        """-log10 FMR at a score (inf for +inf, 0 for -inf)."""
+        s, d = self.scores, self.decades
+        if math.isnan(score):
+            raise ValueError("a score is a number, got NaN")
+        if score > self.beyond_score:
+            return self.beyond_decades + self.slope * (score - self.beyond_score)
+        if score >= s[0]:
+            return float(np.interp(score, s, d))
+        first_slope = (d[1] - d[0]) / (s[1] - s[0]) if len(s) > 1 else self.slope
+        return float(d[0] * math.exp((score - s[0]) * first_slope / d[0]))
+
+    def score_at(self, decades: float) -> float:
+        """The lowest score whose -log10 FMR is at least `decades` (the inverse of decades_at; where
+        the tail starts below the counted rate, every d of that step gives the step's score)."""
+        s, d = self.scores, self.decades
+        if decades <= 0:
+            return -math.inf
+        if math.isinf(decades):
+            return math.inf
+        if decades < d[0]:
+            first_slope = (d[1] - d[0]) / (s[1] - s[0]) if len(s) > 1 else self.slope
+            return float(s[0] + math.log(decades / d[0]) * d[0] / first_slope)
+        if decades <= d[-1]:
+            return float(np.interp(decades, d, s))
+        if decades <= self.beyond_decades:
+            return self.beyond_score
+        return self.beyond_score + (decades - self.beyond_decades) / self.slope
 
 
 @dataclass(frozen=True)
@@ -141,6 +192,33 @@ class CalibrationTable:
                 f"{self.resolved_fmr:.2g}, give threshold= yourself, or calibrate on more faces.")
         t = self.tail.start + self.tail.scale * math.log(self.tail.fmr_at_start / max_fmr)
         return max(t, self._empirical_threshold(3)), True
+
+    @cached_property
+    def fmr_curve(self) -> FmrCurve:
+        """FMR as a continuous, strictly decreasing function of the score (see FmrCurve)."""
+        n = self.impostor_pairs
+        scores, counts = self.impostor_scores, self.impostor_counts
+        # The last knot of each run of equal counts (no pair scored between them): log-linear from
+        # there to the next knot keeps the curve strictly decreasing.
+        keep = np.append(counts[:-1] > counts[1:], True)
+        s, c = scores[keep].astype(np.float64), counts[keep].astype(np.float64)
+        log10_tail_slope = 1.0 / (self.tail.scale * math.log(10.0))
+        if self.tail_trusted and c[-1] <= 3:
+            # Measured up to the resolved rate: where 3 pairs score above (threshold_for_fmr hands over
+            # to the tail there); the fitted tail beyond, never above the rate counted at its start.
+            resolved = c > 3
+            s = np.append(s[resolved], self._empirical_threshold(3))
+            c = np.append(c[resolved], 3.0)
+            tail_fmr = self.tail.fmr_at_start * math.exp(-(float(s[-1]) - self.tail.start) / self.tail.scale)
+            beyond = -math.log10(min(tail_fmr, 3.0 / n))
+        else:
+            beyond = -math.log10(float(c[-1]) / n)
+        decades = -np.log10(c / n)
+        # Knots at FMR 1 (every pair scored above) carry no order: the exponential below the first
+        # knot under 1 takes their place.
+        under_one = decades > 0
+        return FmrCurve(s[under_one], decades[under_one], float(s[-1]), max(beyond, float(decades[-1])),
+                        log10_tail_slope)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -251,114 +329,3 @@ class CalibrationTable:
         except (OSError, ValueError) as e:
             raise CalibrationError(f"cannot read calibration table {path}: {e}") from e
         return cls.from_json(data, str(path))
-
-
-# -- building a table ----------------------------------------------------------------------
-
-
-def pair_scores(embeddings: npt.NDArray[np.float32], labels: npt.ArrayLike
-                ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Every impostor and every genuine score among the photos (each unordered pair once),
-    computed exactly with FlatIndex, a block of queries at a time."""
-    from faceindex.flat_index import FlatIndex
-
-    vectors = np.ascontiguousarray(embeddings, dtype=np.float32)
-    ids = np.asarray(labels)
-    n = len(vectors)
-    if n < 3 or len(ids) != n:
-        raise CalibrationError(f"calibration needs at least 3 photos with one label each, got {n} and {len(ids)}")
-    index = FlatIndex(vectors.shape[1], metric="cosine")
-    index.add(np.arange(n, dtype=np.uint64), vectors)
-    impostor, genuine = [], []
-    block = max(1, min(n, 4_000_000 // n))
-    for start in range(0, n, block):
-        rows = np.arange(start, min(n, start + block))
-        found, scores = index.search(vectors[rows], n)
-        for r, (f, s) in enumerate(zip(found, scores)):
-            i = rows[r]
-            later = f > i  # each unordered pair once
-            same = ids[f[later]] == ids[i]
-            impostor.append(s[later][~same])
-            genuine.append(s[later][same])
-    return np.concatenate(impostor), np.concatenate(genuine)
-
-
-def build_table(impostor: npt.ArrayLike, genuine: npt.ArrayLike, pack: PackRef,
-                provenance: dict[str, Any]) -> CalibrationTable:
-    imp = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]  # descending
-    gen = np.sort(np.asarray(genuine, dtype=np.float64))
-    n = len(imp)
-    if n < 10 * TAIL_SCORES // 2 or len(gen) < 10:
-        raise CalibrationError(f"too few pairs to calibrate: {n} impostor, {len(gen)} genuine "
-                               f"(at least {10 * TAIL_SCORES // 2} and 10)")
-    # Knots at FMR = 10^(-k/KNOTS_PER_DECADE) down to the 3rd highest score, plus the top scores.
-    decades = math.log10(n / 3)
-    counts = {int(round(n * 10 ** (-k / KNOTS_PER_DECADE))) for k in range(int(decades * KNOTS_PER_DECADE) + 1)}
-    counts |= {1, 2, 3, n}
-    knots: dict[float, int] = {}
-    for c in sorted(c for c in counts if 1 <= c <= n):
-        score = float(imp[c - 1])
-        knots[score] = int(np.count_nonzero(imp >= score))  # exact, ties included
-    scores = np.array(sorted(knots), dtype=np.float64)
-    m = min(TAIL_SCORES, n // 10)
-    start = float(imp[m])
-    tail = Tail(start=start, fmr_at_start=m / n, scale=float(np.mean(imp[:m] - start)), count=m)
-    quantiles = np.unique(np.linspace(0, len(gen) - 1, min(GENUINE_QUANTILES, len(gen))).round().astype(np.int64))
-    gen_scores = gen[quantiles]
-    gen_below = np.searchsorted(gen, gen_scores, side="left")
-    return CalibrationTable(pack, n, len(gen), scores, np.array([knots[s] for s in scores], dtype=np.int64), tail,
-                            gen_scores, gen_below.astype(np.int64), provenance)
-
-
-def provenance(dataset: str, images: int, identities: int, faces_found: int, pipeline: str) -> dict[str, Any]:
-    import faceindex
-
-    return {"dataset": dataset, "images": images, "identities": identities, "photos_with_a_face": faces_found,
-            "pipeline": pipeline, "faceindex_version": faceindex.__version__,
-            "date": datetime.now(timezone.utc).date().isoformat(), "python": platform.python_version(),
-            "machine": platform.machine()}
-
-
-# -- finding a pack's table ---------------------------------------------------------------------
-
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "calibration"
-
-
-def user_dir() -> Path:
-    """Where `faceindex calibrate` writes tables by default: $FACEINDEX_CALIBRATION, else the
-    user data folder's calibration/."""
-    import platformdirs
-
-    configured = os.environ.get("FACEINDEX_CALIBRATION")
-    return Path(configured) if configured else Path(platformdirs.user_data_dir("faceindex", appauthor=False)) / "calibration"
-
-
-def table_file_name(pack: PackRef) -> str:
-    safe = "".join(c if c.isalnum() or c in "._-+" else "_" for c in f"{pack.name}@{pack.version}")
-    return f"{safe[:200]}.json"
-
-
-_loaded: dict[PackRef, CalibrationTable | None] = {}
-
-
-def table_for(pack: PackInfo | PackRef) -> CalibrationTable | None:
-    """The calibration table of this pack (name and version): the user's own first, then the
-    ones shipped with faceindex. None when the pack was never calibrated."""
-    ref = pack.ref if isinstance(pack, PackInfo) else pack
-    if ref not in _loaded:
-        found = None
-        for folder in (user_dir(), SHIPPED_DIR):
-            path = folder / table_file_name(ref)
-            if path.is_file():
-                table = CalibrationTable.load(path)
-                if table.pack != ref:
-                    raise CalibrationError(f"{path} calibrates {table.pack}, not {ref}")
-                found = table
-                break
-        _loaded[ref] = found
-    return _loaded[ref]
-
-
-def forget_loaded_tables() -> None:
-    """Drop the tables read so far (after writing a new one)."""
-    _loaded.clear()

@@ -6,22 +6,22 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from faceindex.cli import numbers
+from faceindex.cli.common import OptionGroups, Output, add_command, make_engine, open_collection, plural, stderr_of
+from faceindex.cli.results import nearest_words, threshold_line
 from faceindex.errors import EXIT_OK, EXIT_PARTIAL
 
 
-def add_video_commands(commands: Any, command: Callable[..., Any], engine: Any, searching: Any,
-                       threshold_type: Callable[[str], float]) -> None:
-    from faceindex.cli_numbers import sample_fps
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
     from faceindex.video_sampling import DEFAULT_SAMPLE_FPS
 
     video = commands.add_parser("video", help="faces and collection matches in a stored video")
     actions = video.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def options(p: Any) -> None:
-        p.add_argument("--sample-fps", type=sample_fps, default=DEFAULT_SAMPLE_FPS, metavar="FPS",
+        p.add_argument("--sample-fps", type=numbers.sample_fps, default=DEFAULT_SAMPLE_FPS, metavar="FPS",
                        help=f"frames analysed per second of video, by timestamp (default {DEFAULT_SAMPLE_FPS:g}; "
                        "'all': every frame)")
         p.add_argument("--annotate", metavar="OUT.mp4", help="also write the video with boxes, track numbers and "
@@ -29,15 +29,15 @@ def add_video_commands(commands: Any, command: Callable[..., Any], engine: Any, 
         p.add_argument("--timeout", type=float, default=10.0, help="seconds a URL or camera may take to answer")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = command(actions, "detect", cmd_video_detect, "faces in a video, followed as tracks (GetFaceDetection)",
-                [engine])
+    p = add_command(actions, "detect", cmd_video_detect, "faces in a video, followed as tracks (GetFaceDetection)",
+                    [groups.common, groups.engine])
     p.add_argument("video", help="a video file, a URL FFmpeg opens, or a camera (/dev/video0)")
     options(p)
-    p = command(actions, "search", cmd_video_search, "search a collection for the people in a video "
-                "(GetFaceSearch)", [searching])
+    p = add_command(actions, "search", cmd_video_search, "search a collection for the people in a video "
+                    "(GetFaceSearch)", [groups.common, groups.searching])
     p.add_argument("collection")
     p.add_argument("video", help="a video file, a URL FFmpeg opens, or a camera (/dev/video0)")
-    p.add_argument("--threshold", type=threshold_type, help="cosine similarity (default: by error rate)")
+    p.add_argument("--threshold", type=numbers.threshold, help="cosine similarity (default: by error rate)")
     p.add_argument("--max-faces", type=int, default=5, help="matches kept per track (default 5)")
     options(p)
 
@@ -66,6 +66,7 @@ def _run(analysis: Any, args: argparse.Namespace, stderr: TextIO) -> list[str]:
         try:
             for frame in analysis:
                 progress(frame)
+            progress.bar.finish()
         finally:
             progress.bar.close()
     for w in caught:
@@ -74,54 +75,58 @@ def _run(analysis: Any, args: argparse.Namespace, stderr: TextIO) -> list[str]:
     return problems
 
 
-def _stderr(args: argparse.Namespace) -> TextIO:
-    """Where warnings go: main()'s stderr (tests give their own), else the process's."""
-    import sys
-
-    stream: TextIO = getattr(args, "stderr", None) or sys.stderr
-    return stream
+def _name(match: Any) -> str:
+    return str(match.face.external_image_id or match.face.face_id)
 
 
-def _track_lines(analysis: Any) -> list[str]:
+def _track_lines(analysis: Any, settings: Any = None, default: Any = None) -> list[str]:
+    """A summary per track: its span, and with a collection its match, or its best candidate
+    below the threshold (a near miss a person can judge), then the threshold and how it was chosen."""
     m = analysis.metadata
     lines = [f"{analysis.source.name}: {m.frame_width}x{m.frame_height} {m.codec}, "
-             f"{(m.duration_millis or 0) / 1000:.1f} s, {analysis.timeline.frames} frames analysed, "
-             f"{len(analysis.tracks)} tracks"]
+             f"{(m.duration_millis or 0) / 1000:.1f} s, {plural(analysis.timeline.frames, 'frame')} analysed, "
+             f"{plural(len(analysis.tracks), 'track')}"]
+    searched = None
     for t in analysis.tracks:
-        line = f"  track {t.index}: {t.first_timestamp:7.2f}-{t.last_timestamp:7.2f} s, {t.faces_seen} faces"
+        line = f"  track {t.index}: {t.first_timestamp:5.2f}-{t.last_timestamp:5.2f} s, {plural(t.faces_seen, 'face')}"
         if t.search is not None:
-            best = t.best_match
-            line += (f", {best.face.external_image_id or best.face.face_id} {best.similarity:.3f}" if best
-                     else ", no match") + f" (threshold {t.search.threshold:.4f})"
+            searched = t.search
+            best, nearest = t.best_match, t.search.nearest
+            if best is not None:
+                line += f", {_name(best)} {best.similarity:.3f}"
+            else:
+                line += ", no match" + (f" ({nearest_words(nearest, t.search.threshold)})" if nearest else "")
         lines.append(line)
+    if searched is not None:
+        asked = settings is not None and any(v is not None for v in (settings.threshold, settings.max_fmr,
+                                                                      settings.max_fpir))
+        lines.append(threshold_line(searched, asked, default))
     return lines
 
 
-def cmd_video_detect(args: argparse.Namespace, out: Any) -> int:
-    from faceindex.cli import _engine
+def cmd_video_detect(args: argparse.Namespace, out: Output) -> int:
     from faceindex.video.analysis import VideoAnalysis
 
-    engine = _engine(args)
+    engine = make_engine(args)
     with VideoAnalysis(args.video, engine, sample_fps=args.sample_fps, annotate=args.annotate,
                        timeout=args.timeout) as analysis:
-        problems = _run(analysis, args, _stderr(args))
+        problems = _run(analysis, args, stderr_of(args))
         out.emit(analysis.face_detection_document(), lambda: _track_lines(analysis))
     return EXIT_PARTIAL if problems else EXIT_OK
 
 
-def cmd_video_search(args: argparse.Namespace, out: Any) -> int:
-    from faceindex.cli import _collection
+def cmd_video_search(args: argparse.Namespace, out: Output) -> int:
+    from faceindex import thresholds
     from faceindex.video.analysis import VideoAnalysis
     from faceindex.video.face_tracking import SearchSettings
 
     settings = SearchSettings(max_faces=args.max_faces, threshold=args.threshold, max_fmr=args.max_fmr,
                               max_fpir=args.max_fpir, purpose=args.purpose, reference=args.reference)
-    with _collection(args) as collection, \
+    with open_collection(args) as collection, \
             VideoAnalysis(args.video, collection=collection, sample_fps=args.sample_fps, search=settings,
                           annotate=args.annotate, timeout=args.timeout) as analysis:
-        problems = _run(analysis, args, _stderr(args))
-        out.emit(analysis.face_search_document(), lambda: _track_lines(analysis))
+        problems = _run(analysis, args, stderr_of(args))
+        asked = any(v is not None for v in (args.threshold, args.max_fmr, args.max_fpir))
+        default = thresholds.for_search(collection.pack, len(collection)) if asked else None
+        out.emit(analysis.face_search_document(), lambda: _track_lines(analysis, settings, default))
     return EXIT_PARTIAL if problems else EXIT_OK
-
-
-__all__: Sequence[str] = ["add_video_commands", "cmd_video_detect", "cmd_video_search"]

@@ -1,31 +1,20 @@
 """`faceindex serve`: the Rekognition-compatible HTTP endpoint (AWS JSON 1.1, SigV4), so that
 existing boto3 code runs against faceindex with one changed line (endpoint_url).
-See service/ and the README's "Use your existing Rekognition code"."""
+See service/ and docs/service.md."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from faceindex.cli import Output
-
+from faceindex.cli import numbers
+from faceindex.cli.common import CliError, OptionGroups, Output, add_command
 
 
-
-
-
-
-
-def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentParser]) -> None:
-    """Register `serve` among the subcommands; common_parents: the shared options (--home)."""
-    from faceindex import cli_numbers as numbers
-
-    help = "serve the Rekognition API (AWS JSON 1.1, SigV4) over HTTP, for boto3 and the AWS CLI"
-    p = commands.add_parser("serve", parents=list(common_parents), help=help, description=help)
-    p.set_defaults(handler=cmd_serve)
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], groups: OptionGroups) -> None:
+    p = add_command(commands, "serve", cmd_serve,
+                    "serve the Rekognition API (AWS JSON 1.1, SigV4) over HTTP, for boto3 and the AWS CLI",
+                    [groups.common])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=numbers.port, default=8080, help="port (default 8080; 0: any free port)")
     p.add_argument("--workers", type=numbers.positive, default=2,
@@ -47,13 +36,20 @@ def add_serve_command(commands: Any, common_parents: Sequence[argparse.ArgumentP
                    "address, 'auto', or 'local' for a Ray instance in this process); needs faceindex[ray]")
     p.add_argument("--shards", type=numbers.positive, help="with --ray: CreateCollection makes collections sharded over "
                    "this many Ray actors (without it, plain collections)")
+    p.add_argument("--sns-endpoint-url", metavar="URL",
+                   help="publish video jobs' completion to their NotificationChannel's SNS topic at this endpoint "
+                   "(credentials and signing as botocore finds them; without it NotificationChannel is refused)")
+    p.add_argument("--kinesis-endpoint-url", metavar="URL",
+                   help="stream processors put their records to Kinesis Data Streams at this endpoint")
+    p.add_argument("--stream-sources", type=Path, metavar="FILE",
+                   help="JSON object mapping Kinesis Video Stream ARNs to the sources faceindex opens for them "
+                   "(rtsp:// http:// tcp:// URLs, camera devices): a stream processor's Input")
     p.add_argument("--shard-timeout", type=numbers.timeout_seconds, default=10.0, metavar="SECONDS",
                    help="with --ray: how long a request waits for a shard before it is answered ServiceUnavailable "
                    "(HTTP 503, naming the shards; default 10)")
 
 
 def cmd_serve(args: argparse.Namespace, out: Output) -> int:
-    from faceindex.cli import CliError
     from faceindex.collection import default_home
     from faceindex.errors import EXIT_USAGE
     try:
@@ -81,9 +77,26 @@ def cmd_serve(args: argparse.Namespace, out: Output) -> int:
             import ray  # noqa: F401
         except ImportError as e:
             raise CliError("--ray needs Ray: pip install 'faceindex[ray]'", EXIT_USAGE) from e
+    for option, url in (("--sns-endpoint-url", args.sns_endpoint_url), ("--kinesis-endpoint-url",
+                                                                        args.kinesis_endpoint_url)):
+        if url is not None:
+            from faceindex.service.outputs import credentials_found
+
+            if not credentials_found():
+                raise CliError(f"{option} needs AWS credentials to sign with (AWS_ACCESS_KEY_ID and "
+                               "AWS_SECRET_ACCESS_KEY, or a profile botocore finds)", EXIT_USAGE)
+    if args.stream_sources is not None:
+        from faceindex.service.stream_processors import StreamSourceError, load_stream_sources
+
+        try:
+            load_stream_sources(args.stream_sources)
+        except StreamSourceError as e:
+            raise CliError(str(e), EXIT_USAGE) from e
     config = ServiceConfig(
         home=Path(args.home) if args.home else default_home(), host=args.host, port=args.port,
         workers=args.workers, queue_size=args.queue_size, credentials_file=args.credentials,
         no_auth=args.no_auth, region=args.region, s3_root=args.s3_root, s3_endpoint_url=args.s3_endpoint_url,
-        pack=args.pack, ray_address=args.ray, shards=args.shards, shard_timeout_s=args.shard_timeout)
+        pack=args.pack, ray_address=args.ray, shards=args.shards, shard_timeout_s=args.shard_timeout,
+        sns_endpoint_url=args.sns_endpoint_url, kinesis_endpoint_url=args.kinesis_endpoint_url,
+        stream_sources=args.stream_sources)
     return serve(config, out=args.stderr)

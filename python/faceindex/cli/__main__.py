@@ -1,0 +1,7 @@
+"""`python -m faceindex.cli`: the `faceindex` command."""
+
+import sys
+
+from faceindex.cli import main
+
+sys.exit(main())

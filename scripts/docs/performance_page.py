@@ -1,0 +1,192 @@
+"""The performance page, generated from what the benchmarks recorded: every figure on it is read
+from bench/results/*.json (`make bench` writes them; bench/compare_builds.py and ab_builds.py
+write the before/after files), bench/results/experiments.json (measurements of designs that
+were tried and not kept) and the precision verification records in models/calibration/.
+The prose pages link here instead of repeating a figure.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+INTRO = """# Performance
+
+Generated at build time from the benchmarks' own records: `bench/results/*.json` (`make bench`
+runs each suite with its peers side by side in one process and writes the medians, the ratios
+and the machine), `bench/results/experiments.json` (designs measured and not kept) and the
+precision verification records in `models/calibration/`. Timings taken on a shared 2-core
+machine move from run to run; the ratios, measured side by side in one run, are what to compare.
+`make bench BENCH=bench/bench_flat_index.py` runs one suite.
+"""
+
+
+def page(repo: Path) -> str:
+    results = repo / "bench" / "results"
+    parts = [INTRO]
+    suites = sorted(results.glob("bench_*.json"))
+    if not suites:
+        raise SystemExit(f"no benchmark results in {results}")
+    parts.append("## Contents\n")
+    for path in suites:
+        parts.append(f"- [{path.stem}](#{path.stem}): {summary(repo, path.stem)}")
+    parts.append("- [Before and after a change](#before-and-after)")
+    parts.append("- [Precision verification records](#precision-records)")
+    parts.append("- [Designs measured and not kept](#experiments)\n")
+    for path in suites:
+        parts.append(suite_section(repo, path))
+    parts.append("## Before and after a change {#before-and-after}\n")
+    for path in sorted(p for p in results.glob("*.json") if not p.name.startswith(("bench_", "experiments"))):
+        parts.append(before_after_section(path))
+    parts.append(precision_section(repo))
+    parts.append(experiments_section(results / "experiments.json"))
+    return "\n".join(parts)
+
+
+def summary(repo: Path, suite: str) -> str:
+    """The first line of the suite's docstring: what it measures."""
+    doc = docstring(repo / "bench" / f"{suite}.py")
+    return " ".join(doc.split("\n\n", 1)[0].split()) if doc else "(no bench module)"
+
+
+def docstring(path: Path) -> str:
+    if not path.exists():
+        return ""
+    return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+
+
+def suite_section(repo: Path, path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"## {path.stem} {{#{path.stem}}}", ""]
+    doc = docstring(repo / "bench" / f"{path.stem}.py")
+    if doc:
+        lines += [doc.split("\n\n", 1)[0].replace("\n", " "), ""]
+    machine = data.get("machine", {})
+    if machine:
+        lines += [f"Measured {machine.get('when', 'at an unrecorded time')} on {machine.get('cpu', '?')}, "
+                  f"{machine.get('cores', '?')} cores, Python {machine.get('python', '?')}, "
+                  f"faceindex {machine.get('faceindex', '?')} (`bench/results/{path.name}`).", ""]
+    ratios = data.get("ratios") or []
+    if ratios:
+        lines += ["| ratio | value | target | met |", "| --- | --- | --- | --- |"]
+        for r in ratios:
+            met = {True: "yes", False: "**no**", None: ""}[r.get("meets_target")]
+            lines.append(f"| {cell(r['label'])} | {fmt(r['value'])}x | {cell(r.get('target') or '')} | {met} |")
+        lines.append("")
+    timings = data.get("timings") or {}
+    if timings:
+        lines += ["| timing | median | fastest | rounds |", "| --- | --- | --- | --- |"]
+        for name, t in timings.items():
+            lines.append(f"| {cell(name)} | {duration(t['median_s'])} | {duration(t['min_s'])} | {t['rounds']} |")
+        lines.append("")
+    records = data.get("records") or {}
+    flat = {name: r for name, r in records.items() if not is_table(r)}
+    if flat:
+        lines += ["| record | values |", "| --- | --- |"]
+        for name, record in flat.items():
+            lines.append(f"| {cell(name)} | {cell('; '.join(f'{k}: {v}' for k, v in flatten(record)))} |")
+        lines.append("")
+    for name, record in records.items():
+        if is_table(record):
+            lines += [f"**{cell(name)}**", ""] + grid(record) + [""]
+    return "\n".join(lines)
+
+
+def is_table(record: Any) -> bool:
+    """A record of rows: a dict whose every value is a dict (one row per key)."""
+    return isinstance(record, dict) and len(record) > 1 and all(isinstance(v, dict) for v in record.values())
+
+
+def grid(record: dict[str, dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in record.values():
+        columns += [k for k, _ in flatten(row) if k not in columns]
+    lines = ["| | " + " | ".join(cell(c) for c in columns) + " |", "| --- " * (len(columns) + 1) + "|"]
+    for name, row in record.items():
+        values = dict(flatten(row))
+        lines.append(f"| {cell(name)} | " + " | ".join(cell(values.get(c, "")) for c in columns) + " |")
+    return lines
+
+
+def before_after_section(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"### {path.stem}", "", f"`bench/results/{path.name}`", ""]
+    lines += table(data) + [""]
+    return "\n".join(lines)
+
+
+def precision_section(repo: Path) -> str:
+    lines = ["## Precision verification records {#precision-records}", "",
+             "What `make verify-precision` measured for each reduced precision against ONNX Runtime f32 "
+             "(the rule is on [Model packs, backends, precision](packs.md#the-verification-rule)); "
+             "`precision=\"auto\"` takes only a candidate that passed.", ""]
+    for path in sorted((repo / "models" / "calibration").glob("*.precision.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        pack = data["pack"]
+        lines += [f"### {pack['name']} {pack['version']}", "", f"`models/calibration/{path.name}`", ""]
+        names = sorted({c for cand in data["candidates"] for c in cand.get("criteria", {})})
+        lines.append("| backend, precision | date | " + " | ".join(names) + " | verdict |")
+        lines.append("| --- " * (len(names) + 3) + "|")
+        for cand in data["candidates"]:
+            cells = []
+            for name in names:
+                c = cand.get("criteria", {}).get(name)
+                if c is None or c["value"] is None:
+                    cells.append("not measured")
+                else:
+                    value = f"{c['value']:.6g}" if isinstance(c["value"], float) else fmt(c["value"])
+                    cells.append(f"{value} ({cell(c['bound'])}{'' if c['passed'] else ', **fails**'})")
+            verdict = "passed" if cand.get("passed") else "failed"
+            lines.append(f"| {cand['backend']}, {cand['precision']} | {cand.get('date', '')[:10]} | "
+                         + " | ".join(cells) + f" | {verdict} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def experiments_section(path: Path) -> str:
+    lines = ["## Designs measured and not kept {#experiments}", "",
+             f"From `bench/results/{path.name}`: what was tried, measured, and why it was not built.", ""]
+    for item in json.loads(path.read_text(encoding="utf-8"))["experiments"]:
+        lines += [f"### {item['title']}", "", f"*{item['date']}; {item['conditions']}*", ""]
+        lines += [f"- {m}" for m in item["measured"]]
+        lines += ["", f"**Outcome**: {item['outcome']}", ""]
+    return "\n".join(lines)
+
+
+def table(record: Any) -> list[str]:
+    """A record (nested dicts) as a two-column table, nested keys joined by ' / '."""
+    rows = list(flatten(record))
+    return ["| field | value |", "| --- | --- |"] + [f"| {cell(k)} | {cell(v)} |" for k, v in rows]
+
+
+def flatten(value: Any, prefix: str = "") -> Any:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from flatten(v, f"{prefix} / {k}" if prefix else str(k))
+    else:
+        yield prefix or "value", fmt(value)
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(fmt(v) for v in value) if all(not isinstance(v, (dict, list)) for v in value) \
+            else json.dumps(value)
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds:.3g} s" if seconds >= 1 else f"{seconds * 1000:.3g} ms"
+
+
+def cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
