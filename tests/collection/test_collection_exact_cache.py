@@ -30,8 +30,11 @@ def exact(similarity: float) -> bytes:
     return struct.pack("<d", similarity)  # equal floats of different bits (0.0, -0.0) differ here
 
 
-def face_answer(result: Any) -> list[tuple[str, bytes]]:
-    return [(m.face.face_id, exact(m.similarity)) for m in result.face_matches]
+def face_answer(result: Any) -> tuple[list[tuple[str, bytes]], tuple[str, bytes] | None]:
+    """The matches and the nearest face (the near miss when none reaches the threshold)."""
+    near = result.nearest
+    return ([(m.face.face_id, exact(m.similarity)) for m in result.face_matches],
+            (near.face.face_id, exact(near.similarity)) if near is not None else None)
 
 
 def user_answer(result: Any) -> list[tuple[str, bytes, str]]:
