@@ -57,6 +57,20 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["FACEINDEX_CACHE"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cohorts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No cohort of the developer's own (faceindex cohort build) changes what compare and small
+    collections do here: the tests that use one make it."""
+    path = tmp_path_factory.mktemp("faceindex-cohorts")
+    before = os.environ.get("FACEINDEX_COHORTS")
+    os.environ["FACEINDEX_COHORTS"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("FACEINDEX_COHORTS", None)
+    else:
+        os.environ["FACEINDEX_COHORTS"] = before
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     root = test_data_root()

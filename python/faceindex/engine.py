@@ -21,10 +21,12 @@ from faceindex.detections import Detections, as_detections
 from faceindex.errors import NoFaceError
 from faceindex import thresholds
 from faceindex.thresholds import table_for
+from faceindex.thresholds import cohorts
+from faceindex.thresholds.score_norm import Cohort, normalise
 from faceindex.images import DEFAULT_MAX_PIXELS, RGBImage, load_image
 from faceindex.packs import DEFAULT_PACK, ModelPack, load_pack
 from faceindex.quality import measure_quality
-from faceindex.types import Comparison, Face, FloatArray, PackInfo
+from faceindex.types import Comparison, Face, FloatArray, PackInfo, ScoreNormalisation
 
 Embed = Literal["none", "largest", "all"]
 
@@ -139,19 +141,33 @@ class FaceEngine:
             return np.zeros((0, self.pack.embedding_size), dtype=np.float32)
         return self._embeddings(self.load(image), detections)
 
-    def compare(self, a: Any, b: Any, threshold: float | None = None, *, max_fmr: float | None = None
-                ) -> Comparison:
+    def compare(self, a: Any, b: Any, threshold: float | None = None, *, max_fmr: float | None = None,
+                cohort: Cohort | Literal["auto"] | None = "auto") -> Comparison:
         """Compare two faces: each an image (its largest face is used), a Face with an
         embedding, or an embedding vector from this pack.
 
         The threshold: `threshold` (a cosine similarity), or the lowest one whose false-match
         rate per comparison is at most `max_fmr` on the pack's calibration table, or by
         default FMR 1e-4. The result says which, and the FMR estimated at it.
+
+        cohort: what the score is normalised against (AS-norm, thresholds/score_norm.py): "auto"
+        (default) the cohort the user built for this pack (`faceindex cohort build`), a Cohort, or
+        None. Without a cohort, or with threshold= (a cosine), the decision is on the cosine, and
+        the result's `normalisation` says why.
         """
         choice = thresholds.for_comparison(self.pack, threshold, max_fmr)
         face_a, emb_a = self._embedding_of(a, "a")
         face_b, emb_b = self._embedding_of(b, "b")
         similarity = float(np.dot(emb_a.astype(np.float64), emb_b.astype(np.float64)))
+        use, normalisation = self._cohort_for_compare(cohort, threshold)
+        if use is not None:
+            lines = use.lines(np.stack([emb_a, emb_b]))
+            z = float(normalise(similarity, lines.take([0]), lines.take([1]))[0])
+            choice = thresholds.for_comparison(self.pack, None, max_fmr, score="as-norm")
+            table = table_for(self.pack, "as-norm")
+            assert table is not None
+            return Comparison(similarity, choice.value, z >= choice.value, self.pack.ref, choice, table.fmr_at(z),
+                              (face_a, face_b), score=z, normalisation=normalisation)
         table = table_for(self.pack)
         return Comparison(
             similarity=similarity,
@@ -161,7 +177,29 @@ class FaceEngine:
             threshold_choice=choice,
             fmr_at_similarity=table.fmr_at(similarity) if table else None,
             faces=(face_a, face_b),
+            normalisation=normalisation,
         )
+
+    def _cohort_for_compare(self, cohort: Cohort | Literal["auto"] | None, threshold: float | None
+                            ) -> tuple[Cohort | None, ScoreNormalisation]:
+        if threshold is not None:
+            return None, ScoreNormalisation("none", "a threshold= was given: it is a cosine similarity", None)
+        if cohort == "auto":
+            cohort = cohorts.cohort_for(self.pack)
+            if cohort is None:
+                return None, ScoreNormalisation("none", "no cohort (`faceindex cohort build` makes one for pack "
+                                                        f"{self.pack.name} {self.pack.version})", None)
+        if cohort is None:
+            return None, ScoreNormalisation("none", "no cohort was given", None)
+        if not isinstance(cohort, Cohort):
+            raise TypeError(f"cohort must be \"auto\", a Cohort or None, got {type(cohort).__name__}")
+        if cohort.pack != self.pack.ref:
+            raise ValueError(f"the cohort is of pack {cohort.pack}, not {self.pack.ref}: embeddings of different "
+                             "packs cannot be compared")
+        if not thresholds.can_normalise(self.pack):
+            return None, ScoreNormalisation("none", f"pack {self.pack.name} {self.pack.version} has no calibration "
+                                                    "table of AS-norm scores", None)
+        return cohort, cohort.describe()
 
     # -- the one path every image takes --------------------------------------------------
 

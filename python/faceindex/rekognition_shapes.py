@@ -155,6 +155,17 @@ def similarity(pack: PackInfo, cosine: float) -> float:
         return max(0.0, float(cosine)) * 100.0
 
 
+def match_similarity(pack: PackInfo, cosine: float, score: float | None) -> float:
+    """The Similarity of a collection's match: from its AS-norm score where it was judged on one (the
+    same FMR gives the same Similarity on either scale), else from its cosine."""
+    if score is not None:
+        try:
+            return thresholds.rekognition_similarity(pack, score, "as-norm")
+        except CalibrationError:
+            pass
+    return similarity(pack, cosine)
+
+
 def similarity_scale(pack: PackInfo) -> str:
     """What a Similarity of this pack means: "calibrated-fmr" or "cosine-x100" (no calibration table)."""
     return "calibrated-fmr" if table_for(pack) is not None else "cosine-x100"

@@ -50,6 +50,46 @@ class RateEstimate:
 
 
 ChosenBy = Literal["fixed", "fmr", "fpir", "uncalibrated default"]
+# What a score (and the threshold it is judged against) is: a cosine similarity, or the cosine
+# standardised by AS-norm against a cohort (thresholds/score_norm.py).
+ScoreKind = Literal["cosine", "as-norm"]
+
+
+@dataclass(frozen=True)
+class ScoreNormalisation:
+    """Whether scores were normalised, and against which cohort (thresholds/score_norm.py).
+
+    method "as-norm": each cosine standardised by the mean and spread of the top_k cosines of each
+    face against the cohort's faces; "none": the scores are cosine similarities, and `cohort` says why.
+    """
+
+    method: Literal["none", "as-norm"]
+    cohort: str  # which faces, in words (a collection's own sample, a cohort the user built), or why none
+    cohort_id: str | None  # the cohort's digest (16 hex digits); None when not normalised
+    cohort_size: int = 0
+    top_k: int = 0
+
+    @property
+    def applied(self) -> bool:
+        return self.method != "none"
+
+    @property
+    def score(self) -> ScoreKind:
+        return "cosine" if self.method == "none" else "as-norm"
+
+    def __repr__(self) -> str:  # short when not applied: it rides in every result's repr
+        if not self.applied:
+            return f"ScoreNormalisation('none', {self.cohort!r})"
+        return (f"ScoreNormalisation('as-norm', {self.cohort!r}, cohort_id={self.cohort_id!r}, "
+                f"cohort_size={self.cohort_size}, top_k={self.top_k})")
+
+    def __str__(self) -> str:
+        if not self.applied:
+            return f"not normalised ({self.cohort})"
+        return f"AS-norm, top {self.top_k} of {self.cohort_size:,} cohort faces ({self.cohort}; cohort {self.cohort_id})"
+
+
+NOT_NORMALISED = ScoreNormalisation("none", "no cohort: scores are cosine similarities", None)
 
 
 @dataclass(frozen=True)
@@ -63,13 +103,14 @@ class ThresholdChoice:
     its placeholder threshold, whose error rates faceindex has not measured).
     """
 
-    value: float  # the cosine similarity a match must reach
+    value: float  # the score a match must reach: a cosine similarity, or an AS-norm z (see `score`)
     chosen_by: ChosenBy
     requested: float | None  # the max_fmr or max_fpir asked for (or the default one)
     fmr: RateEstimate | None  # per comparison at `value`; None without a calibration table
     fpir: RateEstimate | None = None  # searches: at gallery_size
     gallery_size: int | None = None  # faces searched
     calibration: str = ""  # which table the estimates come from, or why there is none
+    score: ScoreKind = "cosine"  # the scale of `value`, and of the table it was chosen on
 
     @property
     def beyond_table(self) -> bool:
@@ -144,12 +185,17 @@ class Face:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The outcome of comparing two faces, with everything it was judged by."""
+    """The outcome of comparing two faces, with everything it was judged by.
+
+    What was judged: the cosine similarity, or (with a cohort) its AS-norm z in `score`;
+    `normalisation` says which, and against which cohort."""
 
     similarity: float  # cosine similarity of the two embeddings
-    threshold: float  # the threshold it was judged against
-    same_person: bool  # similarity >= threshold
+    threshold: float  # the threshold `score` was judged against
+    same_person: bool  # score >= threshold
     pack: PackRef  # the model pack that made both embeddings
     threshold_choice: ThresholdChoice  # how the threshold was chosen, and its estimated false-match rate
-    fmr_at_similarity: RateEstimate | None  # the FMR at this pair's own similarity (None: uncalibrated pack)
+    fmr_at_similarity: RateEstimate | None  # the FMR at this pair's own score (None: uncalibrated pack)
     faces: tuple[Face | None, Face | None] = field(default=(None, None), compare=False)
+    score: float | None = None  # the AS-norm z that was judged; None: the similarity was
+    normalisation: ScoreNormalisation = NOT_NORMALISED

@@ -81,6 +81,9 @@ def make_old_database(home: Collections, engine: ScriptedEngine, version: int) -
         path = c.directory / schema.DATABASE_NAME
     conn = sqlite3.connect(str(path))
     try:
+        for table in ("score_lines", "score_cohort"):  # schema 4 (issue 29)
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DELETE FROM meta WHERE key LIKE 'score_%'")
         conn.execute("DROP INDEX faces_by_image")
         conn.execute("DROP TABLE images")
         if version == 1:
@@ -106,7 +109,7 @@ def test_an_older_database_is_migrated_on_open(tmp_path: Path, engine: ScriptedE
         c.search_faces_by_image(scene(2, 200, 300), threshold=0.5)  # and the audit log is there
     conn = sqlite3.connect(str(path))
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 4
         assert conn.execute("SELECT width, height FROM images").fetchall() == [(200, 300)]
     finally:
         conn.close()

@@ -53,7 +53,7 @@ def test_headers_say_what_the_choice_was(dlib_pack: PackInfo) -> None:
     choice = thresholds.for_search(dlib_pack, 1000, max_fmr=wanted.max_fmr)
     headers = accountability.headers(dlib_pack, choice, wanted)
     assert headers["X-Faceindex-Threshold"] == f"{choice.value:.6f}"
-    assert headers["X-Faceindex-Threshold-Chosen-By"] == "fmr"
+    assert headers["X-Faceindex-Threshold-Chosen-By"] == "fmr" and headers["X-Faceindex-Threshold-Score"] == "cosine"
     assert float(headers["X-Faceindex-Estimated-FMR"]) <= 1e-3
     low, high = (float(v) for v in headers["X-Faceindex-Estimated-FMR-Interval"].split())
     assert low <= float(headers["X-Faceindex-Estimated-FMR"]) <= high

@@ -1,5 +1,5 @@
 """The `faceindex` command, one module per command group (collection, indexing, search, images,
-faces, users, audit, evaluation, video, stream, serve, and the Ray options), the helpers they
+faces, users, audit, evaluation, cohort, video, stream, serve, and the Ray options), the helpers they
 share in common.py and results.py, and the parser and main() in run.py."""
 
 from __future__ import annotations

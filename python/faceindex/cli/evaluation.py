@@ -18,6 +18,9 @@ def add_calibrate(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--out", help="where to write the table (default: the user's calibration folder, where "
                    "faceindex finds it)")
     p.add_argument("--dataset", help="how to name the photos in the table's provenance (default: the folder's name)")
+    p.add_argument("--as-norm", action=argparse.BooleanOptionalAction, default=True,
+                   help="also the table of AS-norm scores, beside the cosine one (default: yes; it needs photos of "
+                        "at least a few hundred people)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
 
@@ -40,18 +43,47 @@ def add_eval(commands: argparse._SubParsersAction[argparse.ArgumentParser], grou
 def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
     from faceindex import thresholds
     from faceindex.evaluation.calibrate import calibrate, labelled_photos
+    from faceindex.thresholds import CalibrationTable
     from faceindex.progress import ProgressBar
 
     engine = make_engine(args)
     bar = ProgressBar(len(labelled_photos(Path(args.images))), "embedding", enabled=args.progress)
     try:
-        table = calibrate(engine, Path(args.images), args.dataset or Path(args.images).resolve().name,
-                          on_photo=lambda p: bar.advance(p.name))
+        table, normalised = calibrate(engine, Path(args.images), args.dataset or Path(args.images).resolve().name,
+                                      on_photo=lambda p: bar.advance(p.name), as_norm=args.as_norm)
     finally:
         bar.close()
     path = Path(args.out) if args.out else thresholds.user_dir() / thresholds.table_file_name(engine.pack.ref)
     table.save(path)
+    written = [(path, table)]
+    if isinstance(normalised, CalibrationTable):  # beside the cosine table, named for it (thresholds/tables.py)
+        written.append((path.with_name(path.name.removesuffix(".json") + ".as-norm.json"), normalised))
+        normalised.save(written[-1][0])
     thresholds.forget_loaded_tables()
+    points = [_points(t) for _, t in written]
+    report: list[dict[str, Any]] = [
+        {"table": str(where), "score": t.score, "pack": engine.pack.ref, "impostor_pairs": t.impostor_pairs,
+         "genuine_pairs": t.genuine_pairs, "resolved_fmr": t.resolved_fmr, "operating_points": rows}
+        for (where, t), (rows, _) in zip(written, points)]
+
+    def lines() -> list[str]:
+        out_lines = []
+        for (where, t), (rows, unresolved) in zip(written, points):
+            out_lines += [f"wrote {where}: {t.source}", f"rates resolved down to FMR {t.resolved_fmr:.2g}"]
+            out_lines += [f"  FMR {r['fmr']:g}: threshold {r['threshold']:.4f}, FNMR {r['fnmr']}"
+                          + (" (fitted tail)" if r["beyond_table"] else "") for r in rows]
+            out_lines += [f"  FMR {fmr:g}: not resolved by {plural(t.impostor_pairs, 'impostor pair')}, and the "
+                          "fitted tail is not trusted that far" for fmr in unresolved]
+        if isinstance(normalised, str):
+            out_lines.append(normalised)
+        return out_lines
+
+    out.emit(report[0] | {"as_norm": report[1] if len(report) > 1 else normalised}, lines)
+    return EXIT_OK
+
+
+def _points(table: Any) -> tuple[list[dict[str, Any]], list[float]]:
+    """A table's operating points at FMR 1e-3 to 1e-6, and the rates it cannot resolve."""
     rows, unresolved = [], []
     for fmr in (1e-3, 1e-4, 1e-5, 1e-6):
         try:
@@ -60,14 +92,7 @@ def cmd_calibrate(args: argparse.Namespace, out: Output) -> int:
             unresolved.append(fmr)
             continue
         rows.append({"fmr": fmr, "threshold": t, "fnmr": table.fnmr_at(t), "beyond_table": beyond})
-    out.emit({"table": str(path), "pack": engine.pack.ref, "impostor_pairs": table.impostor_pairs,
-              "genuine_pairs": table.genuine_pairs, "resolved_fmr": table.resolved_fmr, "operating_points": rows},
-             lambda: [f"wrote {path}: {table.source}", f"rates resolved down to FMR {table.resolved_fmr:.2g}"] + [
-                 f"  FMR {r['fmr']:g}: threshold {r['threshold']:.4f}, FNMR {r['fnmr']}"
-                 + (" (fitted tail)" if r["beyond_table"] else "") for r in rows] + [
-                 f"  FMR {fmr:g}: not resolved by {plural(table.impostor_pairs, 'impostor pair')}, and the fitted "
-                 "tail is not trusted that far" for fmr in unresolved])
-    return EXIT_OK
+    return rows, unresolved
 
 
 def cmd_eval(args: argparse.Namespace, out: Output) -> int:
@@ -77,6 +102,20 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
                                             args.threshold, args.gallery_split, args.progress)
     ver = report.verification
     points = [p for p in ver.points if p.resolved]
+    pipes = report.pipelines
+    crossed = pipes.cross_validated if pipes is not None else {}
+
+    def side_by_side() -> list[str]:
+        if not crossed:
+            return []
+        lines = ["cross-validated FNMR (thresholds chosen on other people): cosine | AS-norm"]
+        for k, point in enumerate(crossed.get("cosine", [])):
+            other = crossed["as-norm"][k] if "as-norm" in crossed else None
+            cells = [str(p.fnmr) if p is not None and p.resolved else "not resolved" for p in (point, other)]
+            lines.append(f"  FMR {point.target:g}: {cells[0]} | {cells[1] if other is not None else '-'}")
+        if pipes is not None and "as-norm" not in crossed:
+            lines.append(f"  AS-norm {pipes.normalisation}")
+        return lines
 
     def point_line(p: Any, fp: str, fn: str, trials: int, kind: str) -> str:
         if not p.resolved:
@@ -100,8 +139,8 @@ def cmd_eval(args: argparse.Namespace, out: Output) -> int:
             g = report.groups
             lines.append(f"groups at threshold {g.threshold:.4f} ({g.threshold_source}): "
                          + ", ".join(f"{r.group} FMR {r.fmr.value:.2g} FNMR {r.fnmr.value:.2g}" for r in g.rows))
-        return lines + [f"report: {html_path}", f"json:   {json_path}"]
+        return lines + side_by_side() + [f"report: {html_path}", f"json:   {json_path}"]
 
-    out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification},
-             human)
+    out.emit({"html": html_path, "json": json_path, "verification": points, "identification": report.identification,
+              "pipelines": pipes}, human)
     return EXIT_OK

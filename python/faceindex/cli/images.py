@@ -6,7 +6,7 @@ import argparse
 
 from faceindex.cli import numbers
 from faceindex.cli.common import OptionGroups, Output, add_command, box, inference, make_engine, plural
-from faceindex.cli.results import threshold_line
+from faceindex.cli.results import normalised_lines, threshold_line
 from faceindex.errors import EXIT_OK
 
 
@@ -33,9 +33,11 @@ def cmd_compare(args: argparse.Namespace, out: Output) -> int:
     default = thresholds.for_comparison(engine.pack) if asked else None
 
     def human() -> list[str]:
-        verdict = ("same person: similarity {s:.4f}, at or above" if c.same_person
-                   else "different people: similarity {s:.4f}, below").format(s=c.similarity)
-        return [f"{verdict} the threshold {c.threshold:.4f}", threshold_line(c, asked, default)]
+        score = f" (AS-norm score {c.score:.4f})" if c.normalisation.applied and c.score is not None else ""
+        verdict = ("same person: similarity {s:.4f}{z}, at or above" if c.same_person
+                   else "different people: similarity {s:.4f}{z}, below").format(s=c.similarity, z=score)
+        return [f"{verdict} the threshold {c.threshold:.4f}", threshold_line(c, asked, default),
+                *normalised_lines(c)]
 
     out.emit(c, human)
     return EXIT_OK

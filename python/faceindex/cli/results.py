@@ -37,7 +37,7 @@ def _looser_than_default(c: ThresholdChoice, value: float, default: ThresholdCho
     """Why a rate asked for gives a looser threshold than the default, when it asked for a rate no
     looser than the default's own (a stricter FPIR on a small collection, whose default also holds
     FMR 1e-4 per comparison; a per-comparison FMR on a large one, whose default holds FPIR 1%)."""
-    if default is None or c.requested is None or value >= default.value:
+    if default is None or c.requested is None or value >= default.value or c.score != default.score:
         return None
     stricter = (c.requested <= DEFAULT_MAX_FPIR) if c.chosen_by == "fpir" else (c.requested <= DEFAULT_MAX_FMR)
     if c.chosen_by not in ("fmr", "fpir") or not stricter:
@@ -61,7 +61,22 @@ def threshold_line(result: Any, asked: bool = True, default: ThresholdChoice | N
     if looser:
         parts.append(looser)
     parts.append(rates(c))
-    return f"threshold {result.threshold:.4f} ({'; '.join(parts)}; pack {result.pack})"
+    scale = "AS-norm score " if getattr(c, "score", "cosine") == "as-norm" else ""
+    return f"threshold {scale}{result.threshold:.4f} ({'; '.join(parts)}; pack {result.pack})"
+
+
+def normalisation_line(result: Any) -> str:
+    """Whether the scores were normalised (AS-norm), against which cohort, or why not."""
+    n = result.normalisation
+    if not n.applied:
+        return f"scores: cosine similarities ({n.cohort})"
+    return (f"scores: AS-norm, top {n.top_k} of {n.cohort_size:,} cohort faces ({n.cohort}; cohort {n.cohort_id})")
+
+
+def normalised_lines(result: Any) -> list[str]:
+    """normalisation_line where the scores were normalised (cosines, the usual case, go unsaid)."""
+    n = getattr(result, "normalisation", None)
+    return [normalisation_line(result)] if n is not None and n.applied else []
 
 
 def nearest_words(nearest: Any, threshold: float) -> str:
@@ -71,14 +86,15 @@ def nearest_words(nearest: Any, threshold: float) -> str:
 
 
 def match_lines(result: Any, asked: bool = True, default: ThresholdChoice | None = None) -> list[str]:
-    lines = [threshold_line(result, asked, default)]
+    lines = [threshold_line(result, asked, default), *normalised_lines(result)]
     if result.searched_face is not None:
         lines[0] = f"searched face {box(result.searched_face.bbox)}, " + lines[0]
     nearest = getattr(result, "nearest", None)
     if not result.face_matches:
         lines.append("  no match" + (f" ({nearest_words(nearest, result.threshold)})" if nearest else ""))
     for m in result.face_matches:
-        lines.append(f"  {m.similarity:.3f}  {m.face.face_id}  {m.face.external_image_id or '-'}"
+        score = f"  z {m.score:.2f}" if m.score is not None else ""
+        lines.append(f"  {m.similarity:.3f}{score}  {m.face.face_id}  {m.face.external_image_id or '-'}"
                      + (f"  user {m.face.user_id}" if m.face.user_id else ""))
     return lines
 

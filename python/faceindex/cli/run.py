@@ -20,6 +20,7 @@ from typing import TextIO
 
 from faceindex.cli import (
     audit,
+    cohort,
     collection,
     evaluation,
     faces,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_commands(commands, groups)
     evaluation.add_calibrate(commands, groups)
     evaluation.add_eval(commands, groups)
+    cohort.add_commands(commands, groups)
     video.add_commands(commands, groups)
     serve.add_commands(commands, groups)
     return parser

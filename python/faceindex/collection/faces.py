@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from faceindex.collection import audit, store, validation
+from faceindex.collection import audit, score_norm, store, validation
 from faceindex.collection.ids import new_face_ids, page_token, read_page_token, write_image_id
 from faceindex.collection.quality_filter import QualityFilterSpec, resolve_quality_filter, select_faces
 from faceindex.collection.results import (
@@ -147,6 +147,7 @@ def insert(state: CollectionState, vectors: FloatArray, faces: Detections | None
             row_ids = store.insert_faces(conn, rows, now)
             if image_size is not None:
                 store.insert_image(conn, image_ids[0], *image_size)
+            score_norm.on_insert(state.score_norm, conn, row_ids, vectors)  # issue 29: their AS-norm lines
             after = store.bump_generation(conn)
     except sqlite3.IntegrityError as e:
         if given and "face_id" in str(e):
@@ -202,8 +203,12 @@ def delete_faces(state: CollectionState, face_ids: str | Sequence[str], keep_use
             if forget_in_audit:
                 audit.forget_faces(conn, [f for f in ids if f in found])
             after = store.bump_generation(conn, erased=True)
+        # issue 29: erased faces leave the cohort (on a shard, the copy of another shard's face too)
+        copies = score_norm.forget_faces(state.score_norm, conn, [f for f in ids if f not in kept]) if forget_in_audit else 0
     if rows:
         finish_erasure(state, before, after, rows)
+    elif copies:
+        store.checkpoint_truncate(conn)  # the copy's old bytes leave the write-ahead log
     return DeleteFacesResult(
         deleted_faces=[f for f in ids if f in found],
         unsuccessful_face_deletions=[

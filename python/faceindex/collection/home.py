@@ -72,10 +72,13 @@ class Collections:
         return child_path(self.root, validation.collection_folder(collection_id), "collection id")
 
     def create_collection(self, collection_id: str, pack: str | PackInfo | None = None, *,
-                          engine: FaceEngine | None = None) -> Collection:
+                          engine: FaceEngine | None = None, score_normalisation: bool = True) -> Collection:
         """A new, empty collection bound to a model pack: a pack name (its FaceEngine is loaded to
         learn its version), a PackInfo (for embeddings you bring), or the pack of `engine`.
-        Default: the "dlib" pack. CollectionExistsError if the id is taken."""
+        Default: the "dlib" pack. CollectionExistsError if the id is taken.
+
+        score_normalisation: rank and judge searches by AS-norm scores once the collection has a
+        cohort (collection/score_norm.py); False keeps them on cosines, and stores no cohort."""
         directory = self.path_of(collection_id)
         if engine is not None:
             if pack is not None and not (isinstance(pack, str) and pack == engine.pack.name) and pack != engine.pack:
@@ -96,7 +99,8 @@ class Collections:
         try:
             if self.key is not None:
                 encryption.write_marker(staging, self.key)
-            schema.create(staging / schema.DATABASE_NAME, collection_id, info, self.key)
+            schema.create(staging / schema.DATABASE_NAME, collection_id, info, self.key,
+                          cohort_policy="own" if score_normalisation else "off")  # issue 29
             try:
                 os.rename(staging, directory)
             except OSError as e:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from faceindex.types import Face, PackRef, ThresholdChoice
+from faceindex.types import NOT_NORMALISED, Face, PackRef, ScoreNormalisation, ThresholdChoice
 
 # The quality checks a face can fail (collection/quality_filter.py), for indexing and searching alike.
 QualityReason = Literal[
@@ -70,14 +70,16 @@ class UnsearchedFace:
 class FaceMatch:
     similarity: float  # cosine similarity of the embeddings
     face: FaceRecord
+    score: float | None = None  # the AS-norm z it was ranked and judged by; None: by the similarity
 
 
 @dataclass(frozen=True)
 class FaceSearchResult:
-    """Matches for one searched face, best first, all at or above `threshold`."""
+    """Matches for one searched face, best first, all at or above `threshold` (on their `score` where
+    `normalisation` was applied, else on their similarity)."""
 
     face_matches: list[FaceMatch]
-    threshold: float  # the similarity threshold the matches were judged against
+    threshold: float  # the threshold the matches were judged against (threshold_choice.score: its scale)
     pack: PackRef
     threshold_choice: ThresholdChoice  # how it was chosen; estimated FMR and FPIR at it
     searched_face: Face | None = field(default=None, compare=False)  # the face found in the image
@@ -87,6 +89,7 @@ class FaceSearchResult:
     # The most similar stored face whatever the threshold: the best match, or, when none reached
     # the threshold, a near miss for people to judge (not a match, not an audited candidate).
     nearest: FaceMatch | None = field(default=None, compare=False)
+    normalisation: ScoreNormalisation = NOT_NORMALISED  # AS-norm against which cohort, or why not
 
     @property
     def best(self) -> FaceMatch | None:
@@ -131,6 +134,7 @@ class UnsuccessfulFaceAssociation:
     reasons: tuple[AssociationFailure, ...]
     user_id: str | None = None  # the user the face belongs to, for ASSOCIATED_TO_A_DIFFERENT_USER
     similarity: float | None = None  # best similarity to the user's faces, for LOW_MATCH_CONFIDENCE
+    score: float | None = None  # the best AS-norm z it was judged by (None: not normalised)
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class AssociateFacesResult:
     threshold: float  # the user match threshold new faces were judged against
     pack: PackRef
     threshold_choice: ThresholdChoice
+    normalisation: ScoreNormalisation = NOT_NORMALISED
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ class UserMatch:
     similarity: float  # the user's best face against the searched face(s)
     user: User
     face: FaceRecord  # the user's face that matched best
+    score: float | None = None  # its AS-norm z, by which users were ranked (None: by the similarity)
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,7 @@ class UserSearchResult:
     searched_face_id: str | None = None
     searched_user_id: str | None = None
     unsearched_faces: list[UnsearchedFace] = field(default_factory=list, compare=False)
+    normalisation: ScoreNormalisation = NOT_NORMALISED
 
     @property
     def best(self) -> UserMatch | None:

@@ -17,13 +17,14 @@ from functools import cache
 from pathlib import Path
 
 from faceindex.collection import dbapi, encryption, permissions
+from faceindex.collection import score_norm_store  # issue 29: AS-norm tables (schema 4)
 from faceindex.collection.encryption import CollectionKey
 from faceindex.errors import CollectionFileError
 from faceindex.types import PackInfo
 
 DATABASE_NAME = "collection.db"
 APPLICATION_ID = 0x46494458  # "FIDX": marks the file as a faceindex collection
-SCHEMA_VERSION = 3  # 2: the audit log; 3: the indexed images' sizes
+SCHEMA_VERSION = 4  # 2: the audit log; 3: the indexed images' sizes; 4: AS-norm's cohort and lines
 DEFAULT_BUSY_TIMEOUT_S = 60.0
 
 # The audit log (schema 2): one row per search or compare through the collection, never an
@@ -101,7 +102,7 @@ CREATE TABLE faces (
 );
 CREATE INDEX faces_by_user ON faces(user_id) WHERE user_id IS NOT NULL;
 CREATE INDEX faces_by_external_image ON faces(external_image_id) WHERE external_image_id IS NOT NULL;
-""" + "\n" + "".join(s + ";\n" for s in (*_AUDIT, *_IMAGES))
+""" + "\n" + "".join(s + ";\n" for s in (*_AUDIT, *_IMAGES, *score_norm_store.TABLES))
 
 # meta keys. generation counts every change to the set of faces; erase_generation
 # is the generation of the last deletion: a cache saved before it holds erased
@@ -111,6 +112,7 @@ META_KEYS = (
     "collection_id", "store_uuid", "created_at", "pack", "pack_version", "embedding_size",
     "default_threshold", "threshold_source", "pack_detector", "pack_recognizer", "pack_license",
     "generation", "erase_generation", "id_digest",
+    *score_norm_store.META,  # schema 4 (issue 29)
 )
 
 
@@ -154,8 +156,10 @@ def _encrypted_hint(path: Path, key: CollectionKey | None) -> str:
             "was lost, restore that file)")
 
 
-def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | None = None) -> None:
-    """Write a new, empty collection database at path (which must not exist); encrypted with key."""
+def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | None = None,
+           cohort_policy: str = "own") -> None:
+    """Write a new, empty collection database at path (which must not exist); encrypted with key.
+    cohort_policy: AS-norm's (score_norm_store.py): "own", "given" or "off"."""
     # Made 0600 before SQLite opens it: SQLite gives the -wal, -shm and journal files the same mode.
     permissions.create_private_file(path)
     conn = connect(path, key=key)
@@ -182,6 +186,8 @@ def create(path: Path, collection_id: str, pack: PackInfo, key: CollectionKey | 
             "generation": 0,
             "erase_generation": 0,
             "id_digest": "0" * 16,
+            **score_norm_store.META,
+            "score_cohort_policy": cohort_policy,
         }
         conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", values.items())
         conn.execute("COMMIT")
@@ -210,7 +216,7 @@ def check(conn: sqlite3.Connection, path: Path) -> dict[str, object]:
         )
     if version < 1:
         raise CollectionFileError(f"{path}: collection schema version {version} is not valid")
-    for migration, to_version in ((_add_audit_log, 2), (_add_image_sizes, 3)):
+    for migration, to_version in ((_add_audit_log, 2), (_add_image_sizes, 3), (_add_score_norm, 4)):
         if version < to_version:
             try:
                 migration(conn)
@@ -272,6 +278,9 @@ _META_CHECKS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
     ("generation", _count(2**62), "a non-negative integer"),
     ("erase_generation", _count(2**62), "a non-negative integer"),
     ("id_digest", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{16}", v) is not None, "16 hex digits"),
+    ("score_cohort_policy", lambda v: v in ("own", "given", "off"), "own, given or off"),
+    ("score_cohort_source", lambda v: isinstance(v, str), "text"),
+    ("score_norm_version", _count(2**62), "a non-negative integer"),
 )
 
 
@@ -297,6 +306,22 @@ def _add_image_sizes(conn: sqlite3.Connection) -> None:
             for statement in _IMAGES:
                 conn.execute(statement)
             conn.execute("PRAGMA user_version = 3")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _add_score_norm(conn: sqlite3.Connection) -> None:
+    """Migration 3 -> 4 (issue 29): AS-norm's tables, empty (the collection forms its cohort, and
+    computes every face's line, when it next stores faces)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 3:  # another process may have migrated
+            for statement in score_norm_store.TABLES:
+                conn.execute(statement)
+            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", score_norm_store.META.items())
+            conn.execute("PRAGMA user_version = 4")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

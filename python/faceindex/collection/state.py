@@ -15,6 +15,7 @@ import numpy.typing as npt
 from faceindex.collection import encryption, schema, store
 from faceindex.collection.encryption import CollectionKey
 from faceindex.collection.index_cache import DEFAULT_CACHE_DTYPE, CacheDType, IndexCache, cache_key
+from faceindex.collection.score_norm import ScoreNormState
 from faceindex.engine import FaceEngine
 from faceindex.errors import PackMismatchError
 from faceindex.types import FloatArray, PackInfo, PackRef
@@ -42,6 +43,7 @@ class CollectionState:
         self.cache = IndexCache(self.directory, cache_key(str(meta["store_uuid"]), self.pack.name, self.pack.version,
                                                          self.pack.embedding_size, cache_dtype),
                                 self.pack.embedding_size, key, cache_dtype)
+        self.score_norm = ScoreNormState(self.pack)  # issue 29: AS-norm's cohort and lines, kept like the cache
         if engine is not None:
             self.check_engine(engine)
             self._engine = engine

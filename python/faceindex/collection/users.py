@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from faceindex.collection import audit, store, validation
+from faceindex.collection import audit, score_norm, store, validation
 from faceindex.collection.faces import finish_erasure
 from faceindex.collection.ids import page_token, read_page_token
 from faceindex.collection.matching import similarity
@@ -42,6 +42,7 @@ def delete_user(state: CollectionState, user_id: str, delete_faces: bool) -> Del
         if delete_faces and rows:
             store.delete_rows(conn, rows)
             audit.forget_faces(conn, [face_id for _, face_id in owned])
+            score_norm.forget_faces(state.score_norm, conn, [face_id for _, face_id in owned])  # issue 29: out of the cohort too
             after = store.bump_generation(conn, erased=True)
         else:
             store.set_user_of_rows(conn, rows, None)
@@ -74,7 +75,9 @@ def list_users(state: CollectionState, max_results: int, next_token: str | None)
 def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequence[str],
                     user_match_threshold: float | None, max_fmr: float | None, purpose: str | None,
                     reference: str | None) -> AssociateFacesResult:
-    """A face joins a user whose faces it matches: a 1:1 decision (by default FMR 1e-4)."""
+    """A face joins a user whose faces it matches: a 1:1 decision (by default FMR 1e-4), on AS-norm
+    scores where the collection has a cohort and the pack AS-norm tables (issue 29), unless
+    user_match_threshold (a cosine) is given."""
     user_id = validation.user_id(user_id)
     ids = validation.face_ids(face_ids)
     purpose, reference = audit.note(purpose, "purpose"), audit.note(reference, "reference")
@@ -82,16 +85,22 @@ def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequen
         choice = thresholds.for_comparison(state.pack, user_match_threshold, max_fmr)
     except ValueError as e:
         raise ValueError(str(e).replace("threshold", "user_match_threshold", 1)) from e
-    threshold = choice.value
     conn = state.conn()
     dim = state.pack.embedding_size
     associated: list[str] = []
     failed: list[UnsuccessfulFaceAssociation] = []
+    normalisation = score_norm.not_normalised(score_norm.FIXED_THRESHOLD)
     with store.write_transaction(conn):
         require_user(state, user_id)
         found = store.faces_by_face_ids(conn, ids)
         owned_rows = [row for row, _ in store.rows_of_user(conn, user_id)]
         owned = store.embeddings_of(conn, owned_rows, dim) if owned_rows else None
+        normalised = None
+        if user_match_threshold is None:  # issue 29: judged on AS-norm scores where the collection can
+            normalised, normalisation = score_norm.association_view(state.score_norm, conn)
+            if normalised is not None:
+                choice = thresholds.for_comparison(state.pack, None, max_fmr, score="as-norm")
+        threshold = choice.value
         to_set = []
         for face_id in ids:
             if face_id not in found:
@@ -107,8 +116,15 @@ def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequen
                 continue
             if owned is not None:
                 vector = store.embeddings_of(conn, [row], dim)[0]
-                best = similarity(float(np.max(owned.astype(np.float64) @ vector.astype(np.float64))))
-                if best < threshold:
+                cosines = owned.astype(np.float64) @ vector.astype(np.float64)
+                best = similarity(float(np.max(cosines)))
+                if normalised is not None:
+                    z = score_norm.pair_scores(state.score_norm, conn, row, owned_rows, cosines)
+                    if float(np.max(z)) < threshold:
+                        failed.append(UnsuccessfulFaceAssociation(face_id, ("LOW_MATCH_CONFIDENCE",),
+                                                                  similarity=best, score=float(np.max(z))))
+                        continue
+                elif best < threshold:
                     failed.append(UnsuccessfulFaceAssociation(face_id, ("LOW_MATCH_CONFIDENCE",), similarity=best))
                     continue
             to_set.append(row)
@@ -116,7 +132,7 @@ def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequen
         store.set_user_of_rows(conn, to_set, user_id)
     if owned is not None:  # a comparison was made: the user's faces were judged against the threshold
         audit.record(state, "associate_faces", choice, [f for f in associated], purpose, reference)
-    return AssociateFacesResult(user_id, associated, failed, threshold, state.pack.ref, choice)
+    return AssociateFacesResult(user_id, associated, failed, threshold, state.pack.ref, choice, normalisation)
 
 
 def disassociate_faces(state: CollectionState, user_id: str,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceindex.collection import Collection, store
+from faceindex.collection import Collection, score_norm, score_norm_store, store
 from faceindex.collection.results import FaceRecord
 from faceindex.types import FloatArray
 
@@ -25,6 +25,7 @@ from faceindex.types import FloatArray
 class MovedFace:
     record: FaceRecord
     embedding: FloatArray  # the stored unit vector
+    line: tuple[float, float] | None = None  # its AS-norm cohort statistics (mean, spread), kept as they were
 
 
 def export_faces(collection: Collection, face_ids: Sequence[str]) -> list[MovedFace]:
@@ -37,7 +38,8 @@ def export_faces(collection: Collection, face_ids: Sequence[str]) -> list[MovedF
         if not free:
             return []
         vectors = store.embeddings_of(conn, [row for row, _ in free], state.pack.embedding_size)
-    return [MovedFace(record, vectors[i].copy()) for i, (_, record) in enumerate(free)]
+        lines = score_norm_store.lines_of(conn, [row for row, _ in free])
+    return [MovedFace(record, vectors[i].copy(), lines.get(row)) for i, (row, record) in enumerate(free)]
 
 
 def import_faces(collection: Collection, faces: Sequence[MovedFace]) -> list[str]:
@@ -61,6 +63,17 @@ def import_faces(collection: Collection, faces: Sequence[MovedFace]) -> list[str
             row_ids.append(store.insert_faces(conn, [row], r.created_at.timestamp()))
             if r.image_width is not None and r.image_height is not None and not store.has_image_size(conn, r.image_id):
                 store.insert_image(conn, r.image_id, r.image_width, r.image_height)
+        # issue 29: their AS-norm lines as the source had them (the cohort is the same on every shard), else
+        # computed against this shard's cohort
+        rows = np.concatenate(row_ids)
+        carried = np.array([f.line is not None for f in new])
+        if carried.any():
+            kept = [f.line for f in new if f.line is not None]
+            score_norm_store.insert_lines(conn, rows[carried], [m for m, _ in kept], [d for _, d in kept])
+        if (~carried).any():
+            score_norm.on_insert(state.score_norm, conn, rows[~carried],
+                                 np.stack([np.asarray(f.embedding, dtype=np.float32)
+                                           for f, c in zip(new, carried) if not c]))
         after = store.bump_generation(conn)
     state.cache.apply_added(before, after, np.concatenate(row_ids),
                             np.stack([np.asarray(f.embedding, dtype=np.float32) for f in new]))

@@ -53,8 +53,9 @@ from faceindex.collection.state import PackIdentity
 from faceindex.collection.ids import page_token, write_image_id
 from faceindex.collection.users import require_user
 from faceindex.distributed.face_moves import MovedFace, drop_moved_faces, export_faces, import_faces
+from faceindex.collection import score_norm
 from faceindex.errors import FaceIdTakenError
-from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
+from faceindex.types import Face, FloatArray, PackInfo, ScoreNormalisation, ThresholdChoice
 
 LEDGER_NAME = "ingested.sqlite"
 # A repeated write comes within an SDK's retries (seconds to minutes): answers are kept in memory
@@ -75,6 +76,9 @@ class Shard:
         self.directory = Path(directory)
         self.collection: Collection = Collections(self.directory).collection(collection_id)
         self.pack = self.collection.pack
+        # issue 29: the cohort is the whole collection's, set by ShardedCollection on every shard alike
+        state = self.collection._open()
+        score_norm.make_given(state.score_norm, state.conn())
         self._write_lock = threading.Lock()  # held while a write checks for its earlier self and stores
         self._local = threading.local()
         self._answers: OrderedDict[str, IndexFacesResult] = OrderedDict()
@@ -275,25 +279,57 @@ class Shard:
             return store.embeddings_of(conn, rows, state.pack.embedding_size) if rows else np.zeros(
                 (0, state.pack.embedding_size), np.float32)
 
-    def search_faces(self, queries: FloatArray, pack: PackIdentity, max_faces: int, threshold: float,
-                     exclude_face_id: str | None) -> list[list[FaceMatch]]:
-        """Each query's best faces on this shard at or above the (collection-wide) threshold. Not
+    def search_faces(self, queries: FloatArray, pack: PackIdentity, max_faces: int, choice: ThresholdChoice,
+                     exclude_face_id: str | None) -> tuple[list[list[FaceMatch]], ScoreNormalisation]:
+        """Each query's best faces on this shard at or above the (collection-wide) threshold: a cosine, or
+        on AS-norm scores against the shards' one cohort; and the normalisation they were judged by. Not
         logged here: the sharded collection logs the whole search once (record_search)."""
         asked = max_faces + (exclude_face_id is not None)
-        criteria = search.Criteria(threshold=threshold, record=False)
-        found = []
+        criteria = self._criteria(choice)
+        state = self.collection._open()
+        found, normalisation = [], score_norm.not_normalised(score_norm.FIXED_THRESHOLD)
         for query in queries:
-            result = search.faces_by_embedding(self.collection._open(), query, pack, asked, criteria)
+            result = search.faces_by_embedding(state, query, pack, asked, criteria)
+            normalisation = result.normalisation
             found.append([m for m in result.face_matches if m.face.face_id != exclude_face_id][:max_faces])
-        return found
+        return found, normalisation
 
-    def search_users(self, queries: FloatArray, pack: PackIdentity, max_users: int, threshold: float,
-                     exclude_user_id: str | None, exclude_face_id: str | None) -> list[UserMatch]:
+    def search_users(self, queries: FloatArray, pack: PackIdentity, max_users: int, choice: ThresholdChoice,
+                     exclude_user_id: str | None, exclude_face_id: str | None
+                     ) -> tuple[list[UserMatch], ScoreNormalisation]:
         asked = max_users + (exclude_user_id is not None or exclude_face_id is not None)
-        result = search.users_by_embedding(self.collection._open(), queries, pack, asked,
-                                           search.Criteria(threshold=threshold, record=False))
+        result = search.users_by_embedding(self.collection._open(), queries, pack, asked, self._criteria(choice))
         return [m for m in result.user_matches if m.user.user_id != exclude_user_id
-                and m.face.face_id != exclude_face_id][:max_users]
+                and m.face.face_id != exclude_face_id][:max_users], result.normalisation
+
+    @staticmethod
+    def _criteria(choice: ThresholdChoice) -> search.Criteria:
+        if choice.score == "as-norm":
+            return search.Criteria(as_norm_choice=choice, record=False)
+        return search.Criteria(threshold=choice.value, record=False)
+
+    # -- the cohort (issue 29: one for the whole collection, the same on every shard) ----------------
+
+    def cohort_status(self) -> tuple[int, str | None, int, list[str]]:
+        """Faces here, the cohort's digest (None: none) and size, and this shard's faces in it."""
+        state = self.collection._open()
+        return score_norm.cohort_status(state.score_norm, state.conn())
+
+    def sample_faces(self, k: int, leave_out: Sequence[str], seed: int | None = None) -> tuple[list[str], FloatArray]:
+        state = self.collection._open()
+        return score_norm.sample_faces(state.score_norm, state.conn(), k, leave_out, seed)
+
+    def set_cohort(self, face_ids: Sequence[str], embeddings: FloatArray, source: str) -> str | None:
+        state = self.collection._open()
+        return score_norm.set_given_cohort(state.score_norm, state.conn(), list(face_ids), embeddings, source)
+
+    def add_cohort_faces(self, face_ids: Sequence[str], embeddings: FloatArray) -> str | None:
+        state = self.collection._open()
+        return score_norm.add_given_faces(state.score_norm, state.conn(), list(face_ids), embeddings)
+
+    def forget_cohort_faces(self, face_ids: Sequence[str]) -> None:
+        """Erase this shard's copies of faces erased on another shard (a deleted user's)."""
+        self.collection.delete_faces(list(face_ids))
 
     # -- the audit log ------------------------------------------------------------------------
     # A sharded search is logged once, on one shard (any: the sharded audit log merges them all),

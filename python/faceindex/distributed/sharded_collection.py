@@ -15,6 +15,14 @@ Waits are bounded: a search asks the shards' sizes, then searches them, each rou
 up to timeout_s. A shard that does not answer in time (dead, restarting) makes a search raise ShardUnavailableError naming it, or with allow_partial=True answer with
 partial=True and the shard in missing_shards, never silently fewer faces.
 
+AS-norm (issue 29): the collection has one cohort, the same on every shard: once it holds
+COHORT_SIZE faces, a search first has ShardedCollection sample that many of its faces across the
+shards (each in proportion to its faces) and set them as every shard's cohort (each shard then
+computes its faces' lines against it), and tops it up after cohort faces were erased. A search
+judges on AS-norm scores when every shard answers with that one cohort: each shard scores its
+faces exactly as one Collection holding them all would (the lines are per face, the probe's from
+the same cohort), so the merged top k is the same.
+
 Listings (list_faces, list_users) merge the shards' pages in one global order, by face id
 and by user id, so a page token is the last id of the page before. A face moved between
 shards (associate_faces: a user's faces live on the user's shard; face_moves.py) is written
@@ -79,7 +87,8 @@ from faceindex.errors import (
     UserNotFoundError,
 )
 from faceindex import thresholds
-from faceindex.types import Face, FloatArray, PackInfo, ThresholdChoice
+from faceindex.thresholds.score_norm import COHORT_SIZE, MIN_COHORT_SIZE
+from faceindex.types import Face, FloatArray, PackInfo, ScoreKind, ScoreNormalisation, ThresholdChoice
 
 __all__ = ["LAYOUT_NAME", "SHARDED_FOLDER", "ShardedCollection", "sharded_path"]
 
@@ -92,6 +101,17 @@ ABSENT = (RayActorError, ActorUnavailableError)
 _RETRY_PAUSE_S = 0.2
 # list_faces' page token: "g" and the last face id of the page before (face ids are UUIDs).
 _FACE_TOKEN = re.compile(r"g[0-9A-Za-z-]{1,64}\Z")
+
+
+def score_norm_off(choice: ThresholdChoice) -> ScoreNormalisation:
+    return ScoreNormalisation("none", "a threshold= was given: it is a cosine similarity" if choice.chosen_by == "fixed"
+                              else "no cohort yet: a sharded collection normalises against its own faces from "
+                                   f"{COHORT_SIZE:,} on", None)
+
+
+def _ranked_by(match: FaceMatch | UserMatch) -> float:
+    """What the shards ranked a match by: its AS-norm score where it has one, else its cosine."""
+    return match.score if match.score is not None else match.similarity
 
 
 def shard_actor_class(**options: Any) -> Any:
@@ -298,13 +318,74 @@ class ShardedCollection:
 
     def _choose(self, timeout_s: float, threshold: float | None, max_fmr: float | None, max_fpir: float | None,
                 purpose: str | None, reference: str | None) -> tuple[ThresholdChoice, list[int], tuple[int, ...], int]:
-        """The threshold for the whole collection's size, and the shards that answered."""
+        """The threshold for the whole collection's size (on AS-norm scores when every shard answering
+        holds the collection's one cohort and no threshold= is given), and the shards that answered."""
         audit.note(purpose, "purpose")  # bad values fail before any work
         audit.note(reference, "reference")
         thresholds.for_search(self.pack, 1, threshold, max_fmr, max_fpir)
-        counts, missing = self._call_all(lambda i: self.actors[i].face_count.remote(), range(self.shards), timeout_s)
-        size = sum(counts.values())
-        return thresholds.for_search(self.pack, size, threshold, max_fmr, max_fpir), sorted(counts), missing, size
+        status, missing = self._cohort_status(timeout_s)
+        if not missing and threshold is None:
+            status = self._keep_cohort(status, timeout_s)
+        size = sum(s[0] for s in status.values())
+        digests = {s[1] for s in status.values()}
+        score: ScoreKind = "as-norm" if (threshold is None and len(digests) == 1 and None not in digests
+                                         and thresholds.can_normalise(self.pack)) else "cosine"
+        return (thresholds.for_search(self.pack, size, threshold, max_fmr, max_fpir, score), sorted(status), missing,
+                size)
+
+    # -- the cohort: one for the whole collection, on every shard (issue 29) ----------------------
+
+    def _cohort_status(self, timeout_s: float) -> tuple[dict[int, Any], tuple[int, ...]]:
+        return self._call_all(lambda i: self.actors[i].cohort_status.remote(), range(self.shards), timeout_s)
+
+    def _keep_cohort(self, status: dict[int, Any], timeout_s: float) -> dict[int, Any]:
+        """Form the cohort once the collection has COHORT_SIZE faces, set it again where shards disagree,
+        top it up where cohort faces were erased; the shards' status after."""
+        total = sum(s[0] for s in status.values())
+        digests = {s[1] for s in status.values()}
+        size = min(s[2] for s in status.values())
+        if total < COHORT_SIZE or (len(digests) == 1 and None not in digests and size >= COHORT_SIZE):
+            return status
+        members = sorted({f for s in status.values() for f in s[3]})
+        if len(digests) == 1 and None not in digests and size >= MIN_COHORT_SIZE:
+            ids, vectors = self._sample(status, COHORT_SIZE - size, members, timeout_s)
+            if ids:
+                _, missing = self._call_all(lambda i: self.actors[i].add_cohort_faces.remote(ids, vectors),
+                                            range(self.shards), timeout_s)
+                self._require(missing, "top the cohort up on every shard")
+        else:
+            ids, vectors = self._sample(status, COHORT_SIZE, [], timeout_s)
+            source = f"a random sample of {len(ids):,} of this sharded collection's faces"
+            _, missing = self._call_all(lambda i: self.actors[i].set_cohort.remote(ids, vectors, source),
+                                        range(self.shards), timeout_s)
+            self._require(missing, "set the cohort on every shard")
+        after, missing = self._cohort_status(timeout_s)
+        self._require(missing, "read the cohort of every shard")
+        return after
+
+    def _sample(self, status: dict[int, Any], k: int, leave_out: list[str], timeout_s: float
+                ) -> tuple[list[str], FloatArray]:
+        """k faces at random over the shards (each shard's share in proportion to its faces)."""
+        counts = np.array([status[i][0] for i in range(self.shards)], dtype=np.int64)
+        share = np.random.default_rng().multinomial(k, counts / counts.sum())
+        share = np.minimum(share, counts)
+        answers, missing = self._call_all(lambda i: self.actors[i].sample_faces.remote(int(share[i]), leave_out),
+                                          [i for i in range(self.shards) if share[i]], timeout_s)
+        self._require(missing, "sample the cohort's faces")
+        ids = [f for i in sorted(answers) for f in answers[i][0]]
+        vectors = [answers[i][1] for i in sorted(answers)]
+        return ids, (np.concatenate(vectors).astype(np.float32) if vectors
+                     else np.zeros((0, self.pack.embedding_size), np.float32))
+
+    @staticmethod
+    def _one_normalisation(answers: dict[int, tuple[Any, ScoreNormalisation]], choice: ThresholdChoice
+                           ) -> ScoreNormalisation:
+        """The normalisation every shard judged by: one cohort for all, or cosines for all."""
+        found = {a[1] for a in answers.values()}
+        if choice.score == "as-norm" and len({n.cohort_id for n in found}) > 1:
+            raise CollectionFileError("the shards answered with different cohorts (one changed during the search): "
+                                      "search again")
+        return next(iter(found)) if found else score_norm_off(choice)
 
     def _gather(self, call: Callable[[int], Any], shards: list[int], missing: tuple[int, ...],
                 timeout_s: float, allow_partial: bool) -> tuple[dict[int, Any], tuple[int, ...]]:
@@ -516,15 +597,17 @@ class ShardedCollection:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir, purpose, reference)
         answers, missing = self._gather(lambda i: self.actors[i].search_faces.remote(
-            queries, pack, max_faces, choice.value, exclude_face_id), shards, missing, timeout, allow_partial)
+            queries, pack, max_faces, choice, exclude_face_id), shards, missing, timeout, allow_partial)
+        normalisation = self._one_normalisation(answers, choice)
         results = []
         for q in range(len(queries)):
             # One match per face id: a face being moved between shards may be on both for a moment.
             matches: list[FaceMatch] = list({m.face.face_id: m for shard in sorted(answers)
-                                             for m in answers[shard][q]}.values())
-            matches.sort(key=lambda m: (-m.similarity, m.face.face_id))
+                                             for m in answers[shard][0][q]}.values())
+            matches.sort(key=lambda m: (-_ranked_by(m), m.face.face_id))
             results.append(ShardedFaceSearchResult(matches[:max_faces], choice.value, self.pack.ref, choice,
-                                                   partial=bool(missing), missing_shards=missing, searched_faces=size))
+                                                   normalisation=normalisation, partial=bool(missing),
+                                                   missing_shards=missing, searched_faces=size))
         self._record(operation, choice, [m.face.face_id for r in results for m in r.face_matches], purpose,
                      reference, sorted(answers), timeout)
         return results
@@ -630,6 +713,11 @@ class ShardedCollection:
         result: DeleteUserResult = self._on_user_shard(
             user_id, lambda i: self.actors[i].delete_user.remote(user_id, delete_faces), "delete the user")
         self._forget_in_audit(result.deleted_faces)
+        if result.deleted_faces:  # issue 29: the other shards' copies of any of them in the cohort
+            others = [i for i in range(self.shards) if i != self._user_shard(user_id)]
+            _, missing = self._call_all(lambda i: self.actors[i].forget_cohort_faces.remote(result.deleted_faces),
+                                        others, self.timeout_s)
+            self._require(missing, "erase the user's faces from the cohort on every shard")
         return result
 
     def list_users(self, max_results: int = 100, next_token: str | None = None) -> UsersPage:
@@ -707,15 +795,16 @@ class ShardedCollection:
         timeout = self.timeout_s if timeout_s is None else timeout_s
         choice, shards, missing, size = self._choose(timeout, threshold, max_fmr, max_fpir, purpose, reference)
         answers, missing = self._gather(lambda i: self.actors[i].search_users.remote(
-            queries, pack, max_users, choice.value, exclude_user_id, exclude_face_id),
+            queries, pack, max_users, choice, exclude_user_id, exclude_face_id),
             shards, missing, timeout, allow_partial)
-        matches: list[UserMatch] = [m for shard in sorted(answers) for m in answers[shard]]
-        matches.sort(key=lambda m: (-m.similarity, m.user.user_id))
+        normalisation = self._one_normalisation(answers, choice)
+        matches: list[UserMatch] = [m for shard in sorted(answers) for m in answers[shard][0]]
+        matches.sort(key=lambda m: (-_ranked_by(m), m.user.user_id))
         matches = matches[:max_users]
         self._record(operation, choice, [m.face.face_id for m in matches], purpose, reference, sorted(answers),
                      timeout)
-        return ShardedUserSearchResult(matches, choice.value, self.pack.ref, choice, partial=bool(missing),
-                                       missing_shards=missing, searched_faces=size)
+        return ShardedUserSearchResult(matches, choice.value, self.pack.ref, choice, normalisation=normalisation,
+                                       partial=bool(missing), missing_shards=missing, searched_faces=size)
 
     # -- ingestion ledger -------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""Building a calibration table from a labelled folder of photos (`faceindex calibrate`,
+"""Building a pack's calibration tables from a labelled folder of photos (`faceindex calibrate`,
 `make calibrate`): one embedding per photo (its largest face), every pair of photos
-scored, impostor pairs (different identities) and genuine pairs (the same one).
+scored, impostor pairs (different identities) and genuine pairs (the same one): a table of
+the cosines, and one of the same pairs' AS-norm scores (issue 29).
 
 The fitted tail is checked on the spot: fitted again on a tenth of the impostor pairs,
 it predicts the FMR at thresholds that only the whole set resolves; the predictions and
@@ -18,9 +19,10 @@ import numpy as np
 from faceindex.engine import FaceEngine
 from faceindex.errors import CalibrationError, FaceIndexError
 from faceindex.media_files import IMAGE_SUFFIXES
+from faceindex.evaluation.normalised_scores import normalised_pair_scores
 from faceindex.evaluation.table_builder import build_table, pair_scores, provenance
 from faceindex.thresholds.calibration_table import TAIL_SCORES, CalibrationTable
-from faceindex.types import PackRef
+from faceindex.types import PackInfo, PackRef
 
 
 
@@ -73,21 +75,42 @@ def tail_check(impostor: np.ndarray, seed: int = 0) -> list[dict[str, Any]]:
             continue
         t = float(ranked[count - 1])
         estimate = fitted.fmr_at(t)
+        if estimate.beyond_table:  # what the tail fitted on the tenth predicts there (it is not trusted yet)
+            estimate = fitted.tail_estimate(t)
         checks.append({"threshold": round(t, 6), "counted_fmr": count / len(impostor),
                        "fitted_on_a_tenth": estimate.value, "interval": [estimate.low, estimate.high],
                        "from_tail": estimate.beyond_table})
     return checks
 
 
-def calibrate(engine: FaceEngine, folder: Path, dataset: str, on_photo: Callable[[Path], None] | None = None
-              ) -> CalibrationTable:
+def calibrate(engine: FaceEngine, folder: Path, dataset: str, on_photo: Callable[[Path], None] | None = None,
+              as_norm: bool = True) -> tuple[CalibrationTable, CalibrationTable | str | None]:
+    """The pack's table of cosines and (as_norm) its table of AS-norm scores, from the same photos."""
     photos = labelled_photos(folder)
     vectors, labels, missed = embed_photos(engine, photos, on_photo)
+    return tables_of(vectors, labels, engine.pack, dataset, len(photos), len({label for _, label in photos}), as_norm)
+
+
+def tables_of(vectors: np.ndarray, labels: Sequence[str], pack: PackInfo, dataset: str, photos: int, identities: int,
+              as_norm: bool = True) -> tuple[CalibrationTable, CalibrationTable | str | None]:
+    """Both tables from the embeddings of the photos with a face (one per photo) and their labels
+    (the second: why there is none, where the photos are too few for cohorts of other people).
+
+    The AS-norm table scores the same pairs, each normalised against a cohort of 1,000 faces from
+    the identity groups that hold neither of its faces (evaluation/normalised_scores.py)."""
     impostor, genuine = pair_scores(vectors, labels)
-    info = provenance(dataset, images=len(photos), identities=len({label for _, label in photos}),
-                      faces_found=len(photos) - missed,
-                      pipeline=f"FaceEngine defaults, the largest face of each photo; pack {engine.pack.name} "
-                               f"{engine.pack.version} ({engine.pack.detector}; {engine.pack.recognizer})")
+    info = provenance(dataset, images=photos, identities=identities, faces_found=len(vectors),
+                      pipeline=f"FaceEngine defaults, the largest face of each photo; pack {pack.name} "
+                               f"{pack.version} ({pack.detector}; {pack.recognizer})")
     info["tail_check"] = tail_check(impostor)
-    return build_table(impostor, genuine, engine.pack.ref, info)
+    cosine = build_table(impostor, genuine, pack.ref, info)
+    if not as_norm:
+        return cosine, None
+    del impostor
+    try:
+        z_impostor, z_genuine, how = normalised_pair_scores(vectors, labels)
+    except CalibrationError as e:
+        return cosine, f"no table of AS-norm scores: {e}"
+    normalised = dict(info, score_normalisation=how, tail_check=tail_check(z_impostor))
+    return cosine, build_table(z_impostor, z_genuine, pack.ref, normalised, score="as-norm")
 

@@ -8,6 +8,11 @@ Wilson 95% interval (intervals.rate) and its counts; a target rate below what th
 
 A photo without a face stays in the counts: a genuine pair with it is a false non-match, an
 impostor pair a correct rejection, a mated probe a miss, a non-mated probe a correct rejection.
+
+Two pipelines side by side (issue 29): the cosine similarity, and AS-norm scores with each pair
+normalised against a cohort from identity groups that hold neither of its faces
+(normalised_scores.py); for each, FNMR at FMR 1e-3 .. 1e-6 with thresholds chosen on the same
+pairs, and cross-validated over seven identity-disjoint groups (cross_validation.py).
 """
 
 from __future__ import annotations
@@ -24,18 +29,35 @@ import numpy.typing as npt
 from faceindex.errors import UsageError
 from faceindex.types import Float64Array
 
+from faceindex.evaluation.cross_validation import CrossValidatedPoint, CrossValidation, cross_validated_pairs
+from faceindex.evaluation.normalised_scores import GroupCohorts, all_pair_blocks, identity_groups
+from faceindex.errors import CalibrationError
 from faceindex.thresholds.intervals import Rate, rate, resolution
 from faceindex.flat_index import FlatIndex
 
 FMR_TARGETS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+CV_TARGETS = (1e-3, 1e-4, 1e-5, 1e-6)
 FPIR_TARGETS = (1e-2, 3e-3)
 GROUP_FMR = 1e-3  # the fixed threshold of the group table: FMR = 1e-3 overall, unless given
 UNLABELLED = "(unlabelled)"
 
-# Score histograms: bins of 1e-4 over [-1, 1]. FMR and FNMR at a bin edge are exact counts.
-_BIN = 1e-4
-_NBINS = 20001
 _BLOCK = 512  # rows of the all-pairs score matrix computed at once
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """Score histograms: nbins bins of width `bin` from `low` (the last one takes everything above).
+    FMR and FNMR at a bin edge are exact counts."""
+
+    name: str
+    low: float
+    bin: float
+    nbins: int
+    coarse: int  # bins per bar of the histogram figure
+
+
+COSINE = ScoreScale("cosine similarity", -1.0, 1e-4, 20001, 100)  # [-1, 1] in 1e-4
+AS_NORM = ScoreScale("AS-norm score", -40.0, 1e-3, 120001, 250)  # [-40, 80] in 1e-3
 
 IntArray = npt.NDArray[np.int64]
 
@@ -80,6 +102,7 @@ class Verification:
     points: list[OperatingPoint]
     curve: Curve
     histogram: Histogram
+    score: str = COSINE.name  # what the thresholds and curves are on
 
 
 @dataclass(frozen=True)
@@ -125,6 +148,16 @@ class Groups:
 
 
 @dataclass(frozen=True)
+class Pipelines:
+    """Cosine and AS-norm scores side by side (issue 29)."""
+
+    normalisation: str  # how the AS-norm scores were made, or why they were not measured
+    as_norm: Verification | None  # thresholds chosen on all the pairs, as `verification` for the cosine
+    cross_validation: str  # how the groups were made
+    cross_validated: dict[str, list[CrossValidatedPoint]]  # "cosine", "as-norm": FNMR at FMR, thresholds from other groups
+
+
+@dataclass(frozen=True)
 class EvalReport:
     images: int
     identities: int
@@ -134,6 +167,7 @@ class EvalReport:
     groups: Groups | None
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    pipelines: Pipelines | None = None
 
 
 # -- verification scores --------------------------------------------------------------------
@@ -152,10 +186,10 @@ class Scores:
     impostor_without_face: int
 
 
-def _bins(scores: Float64Array) -> IntArray:
+def _bins(scores: Float64Array, scale: ScoreScale = COSINE) -> IntArray:
     finite = scores[np.isfinite(scores)]
-    index = np.clip(np.floor((finite + 1.0) / _BIN + 1e-6), 0, _NBINS - 1).astype(np.int64)
-    return np.bincount(index, minlength=_NBINS).astype(np.int64)
+    index = np.clip(np.floor((finite - scale.low) / scale.bin + 1e-6), 0, scale.nbins - 1).astype(np.int64)
+    return np.bincount(index, minlength=scale.nbins).astype(np.int64)
 
 
 def _top_k(values: Float64Array, k: int) -> Float64Array:
@@ -169,14 +203,14 @@ def _top_needed(impostor_count: int) -> int:
 
 
 def scores_from_pairs(similarity: npt.ArrayLike, same: npt.ArrayLike,
-                      pair_groups: npt.ArrayLike | None = None) -> Scores:
+                      pair_groups: npt.ArrayLike | None = None, scale: ScoreScale = COSINE) -> Scores:
     """Scores of listed pairs (a pairs file): -inf where either image has no face."""
     s = np.asarray(similarity, dtype=np.float64)
     y = np.asarray(same, dtype=bool)
     impostor = s[~y]
     groups = None if pair_groups is None else np.asarray(pair_groups, dtype=np.int64)[y]
     return Scores(s[y], groups, len(impostor), np.sort(_top_k(impostor, _top_needed(len(impostor))))[::-1].copy(),
-                  _bins(impostor), int(np.sum(~np.isfinite(impostor))))
+                  _bins(impostor, scale), int(np.sum(~np.isfinite(impostor))))
 
 
 def _blocks(embeddings: npt.NDArray[np.float32], has_face: npt.NDArray[np.bool_]) -> Any:
@@ -193,37 +227,52 @@ def _blocks(embeddings: npt.NDArray[np.float32], has_face: npt.NDArray[np.bool_]
         yield rows, scores
 
 
+class ScoreAccumulator:
+    """Scores of all pairs of a labelled set, a block of all_pair_blocks at a time: same label
+    genuine, different label impostor."""
+
+    def __init__(self, labels: npt.ArrayLike, image_groups: npt.ArrayLike | None = None,
+                 scale: ScoreScale = COSINE) -> None:
+        self.lab = np.asarray(labels, dtype=np.int64)
+        self.groups = None if image_groups is None else np.asarray(image_groups, dtype=np.int64)
+        self.scale = scale
+        n = len(self.lab)
+        same_counts = np.bincount(self.lab)
+        genuine_count = int(np.sum(same_counts * (same_counts - 1) // 2))
+        self.impostor_count = n * (n - 1) // 2 - genuine_count
+        self.keep = _top_needed(self.impostor_count)
+        self.genuine: list[Float64Array] = []
+        self.genuine_groups: list[IntArray] = []
+        self.top = np.zeros(0)
+        self.hist = np.zeros(scale.nbins, dtype=np.int64)
+        self.without_face = 0
+
+    def add(self, rows: npt.NDArray[np.int64], scores: Float64Array) -> None:
+        pair = ~np.isnan(scores)
+        same = self.lab[rows][:, None] == self.lab[None, :]
+        self.genuine.append(scores[pair & same])
+        if self.groups is not None:
+            self.genuine_groups.append(np.broadcast_to(self.groups[rows][:, None], scores.shape)[pair & same])
+        impostor = scores[pair & ~same]
+        self.without_face += int(np.sum(np.isinf(impostor)))
+        self.hist += _bins(impostor, self.scale)
+        self.top = _top_k(np.concatenate([self.top, impostor[np.isfinite(impostor)]]), self.keep)
+
+    def scores(self) -> Scores:
+        return Scores(np.concatenate(self.genuine) if self.genuine else np.zeros(0),
+                      np.concatenate(self.genuine_groups) if self.genuine_groups else None,
+                      self.impostor_count, np.sort(self.top)[::-1].copy(), self.hist, self.without_face)
+
+
 def scores_from_embeddings(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, labels: npt.ArrayLike,
                            image_groups: npt.ArrayLike | None = None) -> Scores:
     """All pairs of a labelled set: same label genuine, different label impostor."""
     emb = np.ascontiguousarray(embeddings, dtype=np.float32)
     face = np.asarray(has_face, dtype=bool)
-    lab = np.asarray(labels, dtype=np.int64)
-    n = len(lab)
-    same_counts = np.bincount(lab)
-    genuine_count = int(np.sum(same_counts * (same_counts - 1) // 2))
-    impostor_count = n * (n - 1) // 2 - genuine_count
-    keep = _top_needed(impostor_count)
-    genuine: list[Float64Array] = []
-    genuine_groups: list[IntArray] = []
-    top = np.zeros(0)
-    hist = np.zeros(_NBINS, dtype=np.int64)
-    without_face = 0
+    accumulator = ScoreAccumulator(labels, image_groups)
     for rows, scores in _blocks(emb, face):
-        pair = ~np.isnan(scores)
-        same = lab[rows][:, None] == lab[None, :]
-        genuine.append(scores[pair & same])
-        if image_groups is not None:
-            g = np.asarray(image_groups, dtype=np.int64)
-            genuine_groups.append(np.broadcast_to(g[rows][:, None], scores.shape)[pair & same])
-        impostor = scores[pair & ~same]
-        without_face += int(np.sum(np.isinf(impostor)))
-        hist += _bins(impostor)
-        top = _top_k(np.concatenate([top, impostor[np.isfinite(impostor)]]), keep)
-    top_desc = np.sort(top)[::-1].copy()
-    return Scores(np.concatenate(genuine) if genuine else np.zeros(0),
-                  np.concatenate(genuine_groups) if genuine_groups else None,
-                  impostor_count, top_desc, hist, without_face)
+        accumulator.add(rows, scores)
+    return accumulator.scores()
 
 
 def threshold_at(top_desc: Float64Array, count: int, target: float) -> float:
@@ -234,7 +283,7 @@ def threshold_at(top_desc: Float64Array, count: int, target: float) -> float:
     return float(np.nextafter(top_desc[allowed], np.inf))
 
 
-def verification(scores: Scores) -> Verification:
+def verification(scores: Scores, scale: ScoreScale = COSINE) -> Verification:
     n_imp, n_gen = scores.impostor_count, len(scores.genuine)
     points = []
     for target in FMR_TARGETS:
@@ -247,14 +296,14 @@ def verification(scores: Scores) -> Verification:
         points.append(OperatingPoint(target, True, t, rate(false_matches, n_imp), rate(misses, n_gen)))
     # Curves at bin edges: FMR(edge) = impostors in bins >= edge; FNMR(edge) = genuine below it.
     imp_at_or_above = np.cumsum(scores.impostor_hist[::-1])[::-1]
-    gen_hist = _bins(scores.genuine)
+    gen_hist = _bins(scores.genuine, scale)
     gen_below = n_gen - np.cumsum(gen_hist[::-1])[::-1]
-    edges = -1.0 + _BIN * np.arange(_NBINS)
+    edges = scale.low + scale.bin * np.arange(scale.nbins)
     fmr = imp_at_or_above / max(n_imp, 1)
     fnmr = gen_below / max(n_gen, 1)
     change = np.union1d(np.flatnonzero(np.diff(fmr, prepend=-1) != 0), np.flatnonzero(np.diff(fnmr, prepend=-1) != 0))
-    coarse = 100  # the histogram: 200 bins of 0.01
-    hist_edges = (-1.0 + _BIN * coarse * np.arange(_NBINS // coarse + 1)).tolist()
+    coarse = scale.coarse  # the histogram figure's bars (cosine: 200 bins of 0.01)
+    hist_edges = (scale.low + scale.bin * coarse * np.arange(scale.nbins // coarse + 1)).tolist()
     return Verification(
         genuine_pairs=n_gen, impostor_pairs=n_imp,
         genuine_pairs_without_face=int(np.sum(np.isneginf(scores.genuine))),
@@ -262,6 +311,7 @@ def verification(scores: Scores) -> Verification:
         fmr_resolution=resolution(n_imp), points=points,
         curve=Curve(edges[change].round(4).tolist(), fmr[change].tolist(), fnmr[change].tolist()),
         histogram=Histogram(hist_edges, _coarse(gen_hist, coarse), _coarse(scores.impostor_hist, coarse)),
+        score=scale.name,
     )
 
 
@@ -423,7 +473,7 @@ def evaluate(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, identities: Seq
             group_names.append(UNLABELLED)
         gcode = {g: k for k, g in enumerate(group_names)}
         image_groups = np.array([gcode[groups.get(i, UNLABELLED)] for i in identities], dtype=np.int64)
-    scores = scores_from_embeddings(emb, face, labels, image_groups)
+    scores, pipelines = _both_pipelines(emb, face, labels, list(identities), image_groups)
     ver = verification(scores)
     ident = identification(emb, face, labels, holdout)
     notes = [] if ident is not None else ["1:N: no identity has two images, so there is no gallery"]
@@ -438,7 +488,35 @@ def evaluate(embeddings: npt.ArrayLike, has_face: npt.ArrayLike, identities: Seq
             [len({i for i, gi in zip(identities, image_groups) if gi == k}) for k in range(len(group_names))],
             [int(np.sum(image_groups == k)) for k in range(len(group_names))])
     return EvalReport(len(identities), len(names), int(np.sum(~face)), ver, ident, group_result,
-                      dict(provenance or {}), notes)
+                      dict(provenance or {}), notes, pipelines)
+
+
+CV_SPLIT = ("seven identity-disjoint groups (a stable hash of each identity): for each group, the threshold of "
+            "each target FMR is chosen on the impostor pairs with neither photo in it and applied to the pairs "
+            "inside it; misses and false matches are pooled over the groups")
+
+
+def _both_pipelines(emb: npt.NDArray[np.float32], face: npt.NDArray[np.bool_], labels: IntArray,
+                    identities: list[str], image_groups: IntArray | None) -> tuple[Scores, Pipelines]:
+    """Every pair's cosine (for the report's cosine sections) and, in the same pass, its AS-norm score
+    and both pipelines' cross-validated operating points."""
+    groups = identity_groups(identities)
+    try:
+        cohorts: GroupCohorts | None = GroupCohorts(emb, face, groups)
+        how = cohorts.describe() if cohorts is not None else ""
+    except CalibrationError as e:
+        cohorts, how = None, f"not measured: {e}"
+    cosine, z_scores = ScoreAccumulator(labels, image_groups), ScoreAccumulator(labels, None, AS_NORM)
+    cv = {"cosine": CrossValidation(labels, groups, CV_TARGETS), "as-norm": CrossValidation(labels, groups, CV_TARGETS)}
+    for rows, cos, z in all_pair_blocks(emb, face, cohorts):
+        cosine.add(rows, cos)
+        cv["cosine"].add(rows, cos)
+        if z is not None:
+            z_scores.add(rows, z)
+            cv["as-norm"].add(rows, z)
+    crossed = {name: acc.points() for name, acc in cv.items() if name == "cosine" or cohorts is not None}
+    return cosine.scores(), Pipelines(how, verification(z_scores.scores(), AS_NORM) if cohorts else None,
+                                      CV_SPLIT, crossed)
 
 
 def impostor_pair_count(identities: Sequence[str]) -> int:
@@ -470,12 +548,28 @@ def _group_threshold(ver: Verification, threshold: float | None) -> tuple[float,
 def evaluate_pairs(similarity: npt.ArrayLike, same: npt.ArrayLike, identity_a: Sequence[str],
                    identity_b: Sequence[str], groups: Mapping[str, str] | None = None,
                    threshold: float | None = None, images: int = 0, images_without_face: int = 0,
-                   provenance: Mapping[str, Any] | None = None) -> EvalReport:
-    """The report for listed pairs (a pairs file): verification and groups; no 1:N (no gallery)."""
+                   provenance: Mapping[str, Any] | None = None, normalised: npt.ArrayLike | None = None,
+                   folds: npt.ArrayLike | None = None, normalisation: str = "") -> EvalReport:
+    """The report for listed pairs (a pairs file): verification and groups; no 1:N (no gallery).
+    normalised: each pair's AS-norm score (normalisation: how they were made); folds: each pair's
+    identity-disjoint fold, for cross-validated operating points."""
     s = np.asarray(similarity, dtype=np.float64)
     y = np.asarray(same, dtype=bool)
     if groups is not None:
         check_groups(int(np.sum(~y)), threshold)
+    pipelines = None
+    if folds is not None:
+        f = np.asarray(folds, dtype=np.int64)
+        crossed = {"cosine": cross_validated_pairs(s, y, f, CV_TARGETS)}
+        z_ver = None
+        if normalised is not None:
+            z = np.asarray(normalised, dtype=np.float64)
+            crossed["as-norm"] = cross_validated_pairs(z, y, f, CV_TARGETS)
+            z_ver = verification(scores_from_pairs(z, y, scale=AS_NORM), AS_NORM)
+        pipelines = Pipelines(normalisation or "not measured", z_ver,
+                              "the pairs file's folds: for each fold, the threshold of each target FMR is chosen on "
+                              "the impostor pairs of the other folds and applied to this fold's pairs; misses "
+                              "and false matches are pooled", crossed)
     group_names: list[str] = []
     pair_groups: tuple[IntArray, IntArray] | None = None
     if groups is not None:
@@ -506,4 +600,4 @@ def evaluate_pairs(similarity: npt.ArrayLike, same: npt.ArrayLike, identity_a: S
             [len({i for i, gi in zip(every_a, every_g) if gi == k}) for k in range(G)],
             [0] * G)
     return EvalReport(images, len(set(identity_a) | set(identity_b)), images_without_face, ver, None,
-                      group_result, dict(provenance or {}), notes)
+                      group_result, dict(provenance or {}), notes, pipelines)

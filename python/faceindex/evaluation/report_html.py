@@ -16,7 +16,8 @@ from typing import Any
 
 from faceindex.errors import FaceIndexError
 from faceindex.thresholds.intervals import Rate
-from faceindex.evaluation.report import EvalReport, OperatingPoint
+from faceindex.evaluation.cross_validation import CrossValidatedPoint
+from faceindex.evaluation.report import EvalReport, OperatingPoint, Verification
 
 
 class MissingExtraError(FaceIndexError):
@@ -79,6 +80,12 @@ def _unresolved_fmr(ax: Any, impostor_pairs: int, low: float) -> None:
         ax.axvspan(low, resolved, label=f"FMR not resolved: below 3/n, n = {impostor_pairs:,}", **_UNRESOLVED)
 
 
+def _curve(ver: Verification) -> tuple[list[float], list[float]]:
+    floor = 1.0 / max(ver.impostor_pairs, 1)
+    pts = [(f, n) for f, n in zip(ver.curve.fmr, ver.curve.fnmr) if f > 0]
+    return [p[0] for p in pts] or [floor], [p[1] for p in pts] or [1.0]
+
+
 def figures(report: EvalReport) -> dict[str, str]:
     """The report's figures as PNG data URLs."""
     return {name: _png(fig) for name, fig in plots(report).items()}
@@ -93,12 +100,15 @@ def plots(report: EvalReport) -> dict[str, Any]:
     n_imp, n_gen = max(ver.impostor_pairs, 1), max(ver.genuine_pairs, 1)
     floor = 1.0 / n_imp  # the smallest FMR one false match makes
     pts = [(f, n) for f, n in zip(ver.curve.fmr, ver.curve.fnmr) if f > 0]
-    fmr = [p[0] for p in pts] or [floor]
-    fnmr = [p[1] for p in pts] or [1.0]
+    fmr, fnmr = _curve(ver)
+    curves = [("cosine", fmr, fnmr)]
+    if report.pipelines is not None and report.pipelines.as_norm is not None:
+        curves.append(("AS-norm", *_curve(report.pipelines.as_norm)))
     out: dict[str, Any] = {}
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(fmr, [1 - v for v in fnmr], drawstyle="steps-post", label="measured")
+    for label, x, y in curves:
+        ax.plot(x, [1 - v for v in y], drawstyle="steps-post", label=label)
     ax.set_xscale("log")
     ax.set_xlim(floor, 1)
     _unresolved_fmr(ax, n_imp, floor)
@@ -114,7 +124,8 @@ def plots(report: EvalReport) -> dict[str, Any]:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     # An FNMR of 0 has no place on a log axis: those points are left out (the line stops) and the
     # band below 3/n genuine pairs says what the pairs cannot tell apart from 0.
-    ax.plot(fmr, [v if v > 0 else float("nan") for v in fnmr], drawstyle="steps-post", label="measured")
+    for label, x, y in curves:
+        ax.plot(x, [v if v > 0 else float("nan") for v in y], drawstyle="steps-post", label=label)
     bottom = 0.5 / n_gen
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -169,6 +180,39 @@ def _point_rows(points: list[OperatingPoint], fp: str, fn: str) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _side_by_side(report: EvalReport) -> list[str]:
+    """Cosine and AS-norm: FNMR at each FMR, cross-validated and on all the pairs."""
+    pipes = report.pipelines
+    if pipes is None:
+        return []
+    e = html.escape
+
+    def cv_cell(points: list[CrossValidatedPoint] | None, target: float) -> str:
+        point = next((p for p in points or [] if p.target == target), None)
+        if point is None:
+            return "<td>-</td>"
+        if not point.resolved:
+            return "<td>not resolved</td>"
+        return f"<td>FNMR {_rate(point.fnmr)}<br><span class=n>FMR on held-out people {_rate(point.fmr)}</span></td>"
+
+    def oracle_cell(ver: Verification | None, target: float) -> str:
+        point = next((p for p in ver.points if p.target == target), None) if ver is not None else None
+        if point is None:
+            return "<td>-</td>"
+        return "<td>not resolved</td>" if not point.resolved else f"<td>{_rate(point.false_negative)}</td>"
+
+    targets = sorted({p.target for points in pipes.cross_validated.values() for p in points}, reverse=True)
+    rows = ["<tr><th>target FMR</th><th>cosine, cross-validated</th><th>AS-norm, cross-validated</th>"
+            "<th>cosine, threshold on all pairs</th><th>AS-norm, threshold on all pairs</th></tr>"]
+    for t in targets:
+        rows.append(f"<tr><td>{t:g}</td>{cv_cell(pipes.cross_validated.get('cosine'), t)}"
+                    f"{cv_cell(pipes.cross_validated.get('as-norm'), t)}{oracle_cell(report.verification, t)}"
+                    f"{oracle_cell(pipes.as_norm, t)}</tr>")
+    return ["<h2>Cosine and AS-norm scores side by side</h2>",
+            f"<p>AS-norm: {e(pipes.normalisation)}. Cross-validated: {e(pipes.cross_validation)}.</p>",
+            "<table>" + "".join(rows) + "</table>"]
+
+
 def render_html(report: EvalReport) -> str:
     e = html.escape
     figs = figures(report)
@@ -191,6 +235,7 @@ def render_html(report: EvalReport) -> str:
         f"{ver.impostor_pairs:,} impostor pairs ({ver.impostor_pairs_without_face:,} with an image without a face). "
         f"The smallest FMR these impostor pairs resolve is about {ver.fmr_resolution:.2g} (3/n).</p>",
         _point_rows(ver.points, "FMR", "FNMR"),
+        *_side_by_side(report),
         f"<img alt=ROC src='{figs['roc']}'><img alt=DET src='{figs['det']}'>",
         f"<img alt='score histogram' src='{figs['histogram']}'>",
     ]

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from faceindex.errors import CalibrationError
 from faceindex.thresholds.calibration_table import GENUINE_QUANTILES, KNOTS_PER_DECADE, TAIL_SCORES, CalibrationTable, Tail
-from faceindex.types import PackRef
+from faceindex.types import PackRef, ScoreKind
 
 
 def pair_scores(embeddings: npt.NDArray[np.float32], labels: npt.ArrayLike
@@ -44,7 +44,7 @@ def pair_scores(embeddings: npt.NDArray[np.float32], labels: npt.ArrayLike
 
 
 def build_table(impostor: npt.ArrayLike, genuine: npt.ArrayLike, pack: PackRef,
-                provenance: dict[str, Any]) -> CalibrationTable:
+                provenance: dict[str, Any], score: ScoreKind = "cosine") -> CalibrationTable:
     imp = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]  # descending
     gen = np.sort(np.asarray(genuine, dtype=np.float64))
     n = len(imp)
@@ -57,8 +57,8 @@ def build_table(impostor: npt.ArrayLike, genuine: npt.ArrayLike, pack: PackRef,
     counts |= {1, 2, 3, n}
     knots: dict[float, int] = {}
     for c in sorted(c for c in counts if 1 <= c <= n):
-        score = float(imp[c - 1])
-        knots[score] = int(np.count_nonzero(imp >= score))  # exact, ties included
+        at = float(imp[c - 1])
+        knots[at] = int(np.count_nonzero(imp >= at))  # exact, ties included
     scores = np.array(sorted(knots), dtype=np.float64)
     m = min(TAIL_SCORES, n // 10)
     start = float(imp[m])
@@ -67,7 +67,7 @@ def build_table(impostor: npt.ArrayLike, genuine: npt.ArrayLike, pack: PackRef,
     gen_scores = gen[quantiles]
     gen_below = np.searchsorted(gen, gen_scores, side="left")
     return CalibrationTable(pack, n, len(gen), scores, np.array([knots[s] for s in scores], dtype=np.int64), tail,
-                            gen_scores, gen_below.astype(np.int64), provenance)
+                            gen_scores, gen_below.astype(np.int64), provenance, score)
 
 
 def provenance(dataset: str, images: int, identities: int, faces_found: int, pipeline: str) -> dict[str, Any]:

@@ -73,6 +73,7 @@ def headers(pack: PackInfo, choice: ThresholdChoice, wanted: Requested | None = 
     out = {
         "X-Faceindex-Pack": _text(shapes.pack_name_and_version(pack)),
         "X-Faceindex-Threshold": f"{choice.value:.6f}",
+        "X-Faceindex-Threshold-Score": choice.score,  # issue 29: "cosine" or "as-norm", the scale of the threshold
         "X-Faceindex-Threshold-Chosen-By": choice.chosen_by,
         "X-Faceindex-Calibration": _text(choice.calibration),
         "X-Faceindex-Similarity-Scale": shapes.similarity_scale(pack),

@@ -10,6 +10,7 @@ from faceindex.thresholds.calibration_table import CalibrationTable
 from faceindex.thresholds.choice import (
     DEFAULT_MAX_FMR,
     DEFAULT_MAX_FPIR,
+    can_normalise,
     fmr_for_fpir,
     for_comparison,
     for_search,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_MAX_FPIR",
     "SIMILARITY_TABLE",
     "CalibrationTable",
+    "can_normalise",
     "fmr_for_fpir",
     "fmr_of_similarity",
     "for_comparison",

@@ -19,6 +19,10 @@ refused rather than extrapolated; defaults and Rekognition's Similarity use the 
 limit there instead (the lowest threshold with no counted false match), flagged.
 Every estimate beyond the measured pairs is flagged `beyond_table`; rates below
 MIN_TAIL_FMR are refused.
+
+A table is of one kind of score (`score`): cosine similarities, or AS-norm z scores
+(thresholds/score_norm.py), whose table is built the same way from the normalised scores of
+the same pairs and lives beside the cosine one (format version 2, `"score": "as-norm"`).
 """
 
 from __future__ import annotations
@@ -36,10 +40,10 @@ import numpy.typing as npt
 
 from faceindex.errors import CalibrationError
 from faceindex.thresholds.intervals import Z95, resolution, wilson_interval
-from faceindex.types import PackRef, RateEstimate
+from faceindex.types import PackRef, RateEstimate, ScoreKind
 
 FORMAT = "faceindex-calibration"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the "score" kind (a cosine table is still written as version 1)
 KNOTS_PER_DECADE = 20
 GENUINE_QUANTILES = 1000
 TAIL_SCORES = 2000  # impostor scores the exponential tail is fitted to (the highest ones)
@@ -123,6 +127,7 @@ class CalibrationTable:
     genuine_scores: npt.NDArray[np.float64]
     genuine_below: npt.NDArray[np.int64]
     provenance: dict[str, Any] = field(default_factory=dict)
+    score: ScoreKind = "cosine"  # what the scores are: cosine similarities or AS-norm z
 
     # -- reading the table ----------------------------------------------------------------
 
@@ -145,7 +150,8 @@ class CalibrationTable:
     @property
     def source(self) -> str:
         p = self.provenance
-        return (f"calibration of {self.pack} on {p.get('dataset', 'unknown data')} ({p.get('images', '?')} images, "
+        kind = "" if self.score == "cosine" else f" ({self.score} scores)"
+        return (f"calibration of {self.pack}{kind} on {p.get('dataset', 'unknown data')} ({p.get('images', '?')} images, "
                 f"{self.impostor_pairs:,} impostor and {self.genuine_pairs:,} genuine pairs, {p.get('date', '?')})")
 
     def fmr_at(self, threshold: float) -> RateEstimate:
@@ -220,6 +226,11 @@ class CalibrationTable:
         return FmrCurve(s[under_one], decades[under_one], float(s[-1]), max(beyond, float(decades[-1])),
                         log10_tail_slope)
 
+    def tail_estimate(self, threshold: float) -> RateEstimate:
+        """The FMR the fitted tail gives at a threshold beyond the resolved pairs, trusted or not (the
+        tail check compares it with what more pairs counted)."""
+        return self._tail_estimate(threshold)
+
     # -- internals -----------------------------------------------------------------------
 
     def _impostors_at_or_above(self, threshold: float) -> int:
@@ -268,8 +279,9 @@ class CalibrationTable:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "format": FORMAT, "format_version": 1 if self.score == "cosine" else FORMAT_VERSION,
             "pack": {"name": self.pack.name, "version": self.pack.version},
+            **({} if self.score == "cosine" else {"score": self.score}),
             "provenance": self.provenance,
             "impostor_pairs": self.impostor_pairs, "genuine_pairs": self.genuine_pairs,
             "impostor": {"scores": [float(s) for s in self.impostor_scores],
@@ -285,6 +297,9 @@ class CalibrationTable:
             if data.get("format") != FORMAT or int(data["format_version"]) > FORMAT_VERSION:
                 raise CalibrationError(f"{where} is not a faceindex calibration table of version <= {FORMAT_VERSION}")
             t = data["tail"]
+            score = data.get("score", "cosine")
+            if score not in ("cosine", "as-norm"):
+                raise CalibrationError(f"{where} is of scores {score!r}, which this faceindex does not know")
             table = cls(
                 pack=PackRef(str(data["pack"]["name"]), str(data["pack"]["version"])),
                 impostor_pairs=int(data["impostor_pairs"]), genuine_pairs=int(data["genuine_pairs"]),
@@ -294,6 +309,7 @@ class CalibrationTable:
                 genuine_scores=np.asarray(data["genuine"]["scores"], dtype=np.float64),
                 genuine_below=np.asarray(data["genuine"]["counts_below"], dtype=np.int64),
                 provenance=dict(data.get("provenance", {})),
+                score=score,
             )
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CalibrationError):

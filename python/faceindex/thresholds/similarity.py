@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from faceindex.thresholds.choice import fpir_for_fmr, require_table
-from faceindex.types import PackInfo, ThresholdChoice
+from faceindex.types import PackInfo, ScoreKind, ThresholdChoice
 
 # Similarity is defined through the calibrated FMR, so it means the same for every pack:
 # d = -log10(FMR); Similarity = 80 d / 6 up to FMR 1e-6 (d = 6 -> 80), then 80 + 10 (d - 6) up to
@@ -60,26 +60,29 @@ def fmr_of_similarity(similarity: float) -> float:
     return float(10.0 ** -decades_of_similarity(similarity))
 
 
-def rekognition_similarity(pack: PackInfo, cosine: float) -> float:
-    """Similarity (0-100) of a cosine similarity from this pack: strictly increasing in the cosine,
-    below 100 for every finite one."""
-    return similarity_of_decades(require_table(pack, "Similarity").fmr_curve.decades_at(float(cosine)))
+def rekognition_similarity(pack: PackInfo, value: float, score: ScoreKind = "cosine") -> float:
+    """Similarity (0-100) of a score from this pack: a cosine similarity, or an AS-norm z
+    (score="as-norm"): the same FMR gives the same Similarity on either scale. Strictly increasing
+    in the score, below 100 for every finite one."""
+    return similarity_of_decades(require_table(pack, "Similarity", score).fmr_curve.decades_at(float(value)))
 
 
-def threshold_for_similarity(pack: PackInfo, similarity: float, gallery_size: int | None = None) -> ThresholdChoice:
-    """The threshold a FaceMatchThreshold (0-100) means for this pack: the lowest cosine whose
+def threshold_for_similarity(pack: PackInfo, similarity: float, gallery_size: int | None = None,
+                             score: ScoreKind = "cosine") -> ThresholdChoice:
+    """The threshold a FaceMatchThreshold (0-100) means for this pack: the lowest score whose
     Similarity reaches it, on the same curve rekognition_similarity reads (so every match at or
     above the threshold has at least that Similarity). A cosine is at most 1: a Similarity above
     that of identical faces asks for 1.0. Rates beyond the measured pairs are flagged beyond_table."""
-    table = require_table(pack, "Similarity")
+    table = require_table(pack, "Similarity", score)
     fmr = fmr_of_similarity(similarity)
-    value = min(1.0, table.fmr_curve.score_at(decades_of_similarity(similarity)))
-    value = max(-1.0, value)
+    value = table.fmr_curve.score_at(decades_of_similarity(similarity))
+    if score == "cosine":
+        value = max(-1.0, min(1.0, value))
     estimate = table.fmr_at(value)
     if gallery_size is None:
-        return ThresholdChoice(value, "fmr", fmr, estimate, calibration=table.source)
+        return ThresholdChoice(value, "fmr", fmr, estimate, calibration=table.source, score=score)
     n = max(0, int(gallery_size))
-    return ThresholdChoice(value, "fmr", fmr, estimate, fpir_for_fmr(estimate, n), n, table.source)
+    return ThresholdChoice(value, "fmr", fmr, estimate, fpir_for_fmr(estimate, n), n, table.source, score)
 
 
 # Similarity -> the FMR it stands for, as docs/thresholds.md prints it.

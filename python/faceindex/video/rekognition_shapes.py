@@ -38,7 +38,7 @@ def face_match(match: FaceMatch, pack: PackInfo) -> dict[str, Any]:
     x1, y1, x2, y2 = face.face.bbox
     shape = {"ExternalImageId": None, "UserId": None, **shapes.stored_face(face, pack),
              "BoundingBoxPixels": {"Left": x1, "Top": y1, "Width": x2 - x1, "Height": y2 - y1}}
-    return {"Similarity": shapes.similarity(pack, match.similarity), "Cosine": match.similarity, "Face": shape}
+    return {"Similarity": shapes.match_similarity(pack, match.similarity, match.score), "Cosine": match.similarity, "Face": shape}
 
 
 def face_detection_document(metadata: VideoMetadata, timeline: Timeline, pack: PackInfo,

@@ -86,7 +86,7 @@ def delete_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 
 def _matches(result: FaceSearchResult, collection: FaceCollection) -> list[dict[str, Any]]:
     pack = collection.pack
-    return [{"Similarity": shapes.similarity(pack, m.similarity), "Face": shapes.stored_face(m.face, pack)}
+    return [{"Similarity": shapes.match_similarity(pack, m.similarity, m.score), "Face": shapes.stored_face(m.face, pack)}
             for m in result.face_matches]
 
 

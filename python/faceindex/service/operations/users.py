@@ -100,7 +100,7 @@ def associate_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         if failure.user_id is not None:
             entry["UserId"] = failure.user_id
         if failure.similarity is not None:
-            entry["Confidence"] = shapes.similarity(pack, failure.similarity)
+            entry["Confidence"] = shapes.match_similarity(pack, failure.similarity, failure.score)
         unsuccessful.append(entry)
     return {"AssociatedFaces": [{"FaceId": f} for f in result.associated_faces],
             "UnsuccessfulFaceAssociations": unsuccessful, "UserStatus": ACTIVE}
@@ -121,7 +121,7 @@ def disassociate_faces(ctx: RequestContext, params: dict[str, Any]) -> dict[str,
 
 
 def _user_matches(result: UserSearchResult, pack: PackInfo) -> list[dict[str, Any]]:
-    return [{"Similarity": shapes.similarity(pack, m.similarity), "User": {"UserId": m.user.user_id,
+    return [{"Similarity": shapes.match_similarity(pack, m.similarity, m.score), "User": {"UserId": m.user.user_id,
                                                                           "UserStatus": ACTIVE}}
             for m in result.user_matches]
 
