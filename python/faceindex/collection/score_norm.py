@@ -33,9 +33,9 @@ top k that way, k grows fourfold and the search is asked again (at k = every fac
 unseen). The bound adds BOUND_SLACK for rounding: z and the bound are computed in float64 from
 the same float32 cosines, terms of at most ~1e3, so their rounding differs by far less.
 
-Composition with a scan that bounds cosines (a compressed scan, f32 rescoring): per stored face
-z is increasing in s, so an interval [lo, hi] on a face's cosine maps to [z(lo), z(hi)] on its z;
-the same envelope bounds the faces the scan never reported.
+A compressed cache (i8/f16 codes, issue 32) serves the one call into the index, the cosines at or
+above a floor, through matching.best_faces: every face that could reach the floor within the codes'
+proven bound is re-scored in f32, so the cosines, and with them z, are the f32 scan's to the bit.
 """
 
 from __future__ import annotations
