@@ -118,6 +118,11 @@ def test_faceindex_calibrate_builds_a_table_from_a_users_folder(data_file: Calla
         table = thresholds.table_for(faceindex.FaceEngine().pack)
         assert table is not None and table.provenance["dataset"] == "my people"
         wrote, resolved, *points = out.getvalue().splitlines()
+        # Then the AS-norm table (issue 29): its own block, or one line saying why there is none.
+        points, as_norm = points[:4], points[4:]
+        as_norm_file = tmp_path / "tables" / thresholds.table_file_name(table.pack, "as-norm")
+        assert (as_norm and as_norm[0].startswith(f"wrote {as_norm_file}: ")) or \
+            (len(as_norm) == 1 and as_norm[0].startswith("no table of AS-norm scores: ")), as_norm
         written = tmp_path / "tables" / thresholds.table_file_name(table.pack)
         assert wrote == f"wrote {written}: calibration of dlib 1.1 on my people ({table.provenance['images']} " \
                         f"images, {table.impostor_pairs:,} impostor and {table.genuine_pairs:,} genuine pairs, " \

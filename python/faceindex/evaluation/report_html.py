@@ -101,9 +101,9 @@ def plots(report: EvalReport) -> dict[str, Any]:
     floor = 1.0 / n_imp  # the smallest FMR one false match makes
     pts = [(f, n) for f, n in zip(ver.curve.fmr, ver.curve.fnmr) if f > 0]
     fmr, fnmr = _curve(ver)
-    curves = [("cosine", fmr, fnmr)]
-    if report.pipelines is not None and report.pipelines.as_norm is not None:
-        curves.append(("AS-norm", *_curve(report.pipelines.as_norm)))
+    curves = [("measured", fmr, fnmr)]
+    if report.pipelines is not None and report.pipelines.as_norm is not None:  # side by side (issue 29)
+        curves = [("cosine", fmr, fnmr), ("AS-norm", *_curve(report.pipelines.as_norm))]
     out: dict[str, Any] = {}
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
