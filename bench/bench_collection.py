@@ -259,7 +259,8 @@ def _batch_search(collection: Collection, queries: np.ndarray, threshold: float)
     state = collection._open()
 
     def search(index: FlatIndex, conn: Any) -> list[Any]:
-        return matching.face_matches(index, conn, queries, 10, threshold, [None] * len(queries))
+        found = matching.face_matches(index, conn, queries, 10, threshold, [None] * len(queries))
+        return [matches for matches, _nearest in found]
 
     return state.cache.read(state.conn(), search)
 

@@ -92,7 +92,10 @@ def run_suite(suite: str, rounds: int, scratch: Path) -> tuple[dict[str, Any] | 
         cwd=REPO, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     path = scratch / f"{suite}.json"
-    tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    # pytest's summary ("1 failed, 3 passed in 20 s"), not whatever a plugin printed last
+    tail = [line for line in lines if " passed" in line or " failed" in line or " error" in line][-1:] \
+        or lines[-1:] or [""]
     if done.returncode not in (0, 5):  # 5: nothing collected (every test skipped at collection)
         return None, f"failed: {tail[0]}", seconds
     if not path.exists():
