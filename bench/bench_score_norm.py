@@ -130,9 +130,9 @@ def test_how_deep_normalised_searches_go(built: dict[str, Any], record: Any, mon
     asked: list[int] = []
     original = score_norm._candidates
 
-    def counted(index: Any, q: Any, probe: Any, view: Any, k: int, floor: Any) -> Any:
-        asked.append(k)
-        return original(index, q, probe, view, k, floor)
+    def counted(index: Any, conn: Any, q: Any, probe: Any, view: Any, k: int, floor: Any) -> Any:
+        asked.append(k)  # a search with no match also scans for its near miss (issue 26's nearest)
+        return original(index, conn, q, probe, view, k, floor)
 
     monkeypatch.setattr(score_norm, "_candidates", counted)
     collection = built["collections"]["as-norm"]
