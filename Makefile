@@ -12,7 +12,7 @@ BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/be
 # that CMake's build/ directory keeps an unchanged tree cheap to rebuild).
 BUILD_TOOLS := "cmake>=3.24" ninja
 
-.PHONY: demo test docs bench bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate verify-precision clean
+.PHONY: demo test docs bench bench-check bench-check-calibrate bench-scale bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate verify-precision clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,21 @@ bench: install $(VENV)/.deps-bench
 	    $(BENCH_ARGS) || failed="$$failed $$name"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "benchmark suites failed:$$failed"; exit 1; fi
+
+# The benchmark gate: every suite at its quick size (conftest.bench_size), benchmarks interleaved
+# in rounds, ratios compared with bench/results/quick/ (margins measured there from repeated runs;
+# bench/check.py says how). bench-check-calibrate stores a new reference (after a deliberate change,
+# or on a new machine). BASELINE=<site-packages of another build> also times FlatIndex against it.
+bench-check: install $(VENV)/.deps-bench
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) bench/check.py $(if $(BASELINE),--baseline $(BASELINE)) $(BENCH_CHECK_ARGS)
+
+bench-check-calibrate: install $(VENV)/.deps-bench
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) bench/check.py --calibrate 3 $(BENCH_CHECK_ARGS)
+
+# Collections at the release sizes (hours; one at a time, each needs its memory free):
+# bench/results/collection_scale.json.
+bench-scale: install $(VENV)/.deps-bench
+	$(PY) bench/collection_scale.py $(SCALE_ARGS)
 
 # Optional benchmark peer: dlib built from source with OpenBLAS in .peers/dlib-src (~12 min).
 bench-peers: install

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 
 ray = pytest.importorskip("ray", reason="faceindex[ray] is not installed")
 
@@ -35,8 +35,8 @@ from faceindex.distributed import ShardedCollection  # noqa: E402
 from faceindex.distributed.ingestion import ingest, sources_of  # noqa: E402
 from faceindex.distributed.sharded_index import ShardedFlatIndex  # noqa: E402
 
-VECTORS = int(os.environ.get("FACEINDEX_BENCH_SHARDED_VECTORS", 10_000_000))
-IMAGES = int(os.environ.get("FACEINDEX_BENCH_INGEST_IMAGES", 400))
+VECTORS = bench_size("FACEINDEX_BENCH_SHARDED_VECTORS", full=10_000_000, quick=200_000)
+IMAGES = bench_size("FACEINDEX_BENCH_INGEST_IMAGES", full=400, quick=16)
 SHARDS = 4
 DIM = 128
 K = 10

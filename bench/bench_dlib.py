@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import Ratio
+from conftest import Ratio, bench_size
 
 from faceindex.images import load_image
 
@@ -26,6 +26,9 @@ from dlib_peer import shared_data_file, DlibPeer  # noqa: E402
 PHOTO = "images/insightface/t1.jpg"
 REPO = Path(__file__).resolve().parent.parent
 SOURCE_PEER_PYTHON = REPO / ".peers" / "dlib-src" / "bin" / "python"
+
+# dlib-bin runs the photo in ~9 s: its rounds are few.
+PEER_ROUNDS = bench_size("FACEINDEX_BENCH_DLIB_PEER_ROUNDS", full=2, quick=1)
 
 RATIOS = [
     Ratio("end to end (detect+embed): dlib-bin / faceindex", "dlib_bin_end_to_end", "faceindex_end_to_end", ">= 4"),
@@ -58,7 +61,7 @@ def test_faceindex_end_to_end(benchmark: Any, pack: Any, photo: np.ndarray) -> N
 
 def test_dlib_bin_end_to_end(benchmark: Any, peer: DlibPeer, photo: np.ndarray) -> None:
     benchmark.extra_info["key"] = "dlib_bin_end_to_end"
-    faces = benchmark.pedantic(lambda: peer.analyze(photo), rounds=2, warmup_rounds=0)
+    faces = benchmark.pedantic(lambda: peer.analyze(photo), rounds=PEER_ROUNDS, warmup_rounds=0)
     assert len(faces) == 6
 
 

@@ -22,6 +22,7 @@ from faceindex.evaluation.lfw import read_pairs
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin is the peer")
 
+from conftest import bench_size  # noqa: E402
 from dlib_peer import shared_data_file, lfw_images, our_lfw_embedding, pair_similarities, peer_lfw_embeddings  # noqa: E402
 
 
@@ -29,7 +30,7 @@ def test_lfw_dev_ours_vs_dlib(record: Callable[..., None], data_file: Callable[[
     from faceindex.packs.dlib import DlibPack
 
     pairs = read_pairs(data_file("lfw/pairs_dev.txt"))
-    limit = int(os.environ.get("FACEINDEX_LFW_LIMIT", "0"))
+    limit = bench_size("FACEINDEX_LFW_LIMIT", full=0, quick=14)  # pairs; 0: all
     if limit:
         fold_ids = sorted({p.fold for p in pairs})
         per_fold = max(2, limit // len(fold_ids))

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 from faceindex import load_image
 from faceindex.packs.onnx import OnnxPack, UnverifiedModelWarning
 from faceindex.packs.onnx.kernels import letterbox
@@ -35,7 +35,8 @@ FAMILIES = {
 }
 RECOGNIZER = "mobilefacenet/mobilefacenet.onnx"
 DET_SIZE = (640, 640)
-ROUNDS, WARMUP = 30, 3  # fixed rounds: medians of enough samples on a busy machine
+ROUNDS = bench_size("FACEINDEX_BENCH_ONNX_ROUNDS", full=30, quick=8)  # fixed rounds: medians of enough samples
+WARMUP = 3
 
 
 def timed(benchmark: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

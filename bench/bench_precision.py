@@ -28,13 +28,15 @@ from faceindex import load_image
 from faceindex.backends.precision import INT8_BACKEND, why_not_int8, why_not_native
 from faceindex.thresholds.precision_records import load_record
 from faceindex.packs.onnx import OnnxPack, UnverifiedModelWarning
+from conftest import bench_size
 from onnx_bench_data import shared_data
 
 pytest.importorskip("openvino", reason="the openvino extra is the subject of this benchmark")
 
 PHOTO = "images/insightface/t1.jpg"
 DET_SIZE = (640, 640)
-ROUNDS, WARMUP = 25, 3
+ROUNDS = bench_size("FACEINDEX_BENCH_PRECISION_ROUNDS", full=25, quick=5)
+WARMUP = 3
 PAUSE_S = 0.02  # before each timed call (see interleaved)
 # "auto": what precision="auto" runs (a verified mix keeps its f32 network on ONNX Runtime).
 VARIANTS = [("onnxruntime", "f32"), ("openvino", "f32"), ("openvino", "bf16"), ("openvino", "bf16-detector"),

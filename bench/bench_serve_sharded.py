@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 from onnx_bench_data import shared_data
 
 ray = pytest.importorskip("ray", reason="faceindex[ray] is not installed")
@@ -30,7 +30,8 @@ from faceindex import Collections  # noqa: E402
 from faceindex.distributed import ShardedCollection  # noqa: E402
 from service_helpers import RunningServer, start_server  # noqa: E402
 
-FACES = 1000
+FACES = bench_size("FACEINDEX_BENCH_SERVE_SHARDED_FACES", full=1000, quick=1000)
+ROUNDS = bench_size("FACEINDEX_BENCH_SERVE_SHARDED_ROUNDS", full=20, quick=6)
 SHARDS = 2
 WORKERS = 2
 QUERY = "images/face_recognition/knn_examples/train/obama/obama2.jpg"
@@ -87,5 +88,5 @@ def test_search(servers: tuple[RunningServer, RunningServer], data_dir: Path, ki
     query = {"Bytes": (data_dir / QUERY).read_bytes()}
     benchmark.extra_info["key"] = f"{kind}_search"
     response = benchmark.pedantic(lambda: client.search_faces_by_image(CollectionId="bench", Image=query, MaxFaces=10),
-                                  rounds=20, warmup_rounds=3)
+                                  rounds=ROUNDS, warmup_rounds=3)
     assert response["FaceMatches"][0]["Face"]["ExternalImageId"] == "obama.jpg"

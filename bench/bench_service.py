@@ -21,7 +21,7 @@ import pytest
 
 import faceindex
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 from onnx_bench_data import shared_data
 from faceindex import Collections
 from faceindex.collection import Collection
@@ -29,8 +29,10 @@ from faceindex.collection import Collection
 pytest.importorskip("boto3", reason="boto3 (the bench extra) is not installed")
 from service_helpers import RunningServer, start_server  # noqa: E402
 
-FACES = 1000
-REQUESTS = 16  # per client in the throughput runs
+FACES = bench_size("FACEINDEX_BENCH_SERVICE_FACES", full=1000, quick=1000)
+REQUESTS = bench_size("FACEINDEX_BENCH_SERVICE_REQUESTS", full=16, quick=4)  # per client in the throughput runs
+SEARCH_ROUNDS = bench_size("FACEINDEX_BENCH_SERVICE_ROUNDS", full=15, quick=5)
+THROUGHPUT_ROUNDS = bench_size("FACEINDEX_BENCH_SERVICE_THROUGHPUT_ROUNDS", full=3, quick=1)
 WORKERS = 2
 QUERY = "images/face_recognition/knn_examples/train/obama/obama2.jpg"
 INDEXED = ["images/face_recognition/knn_examples/train/obama/obama.jpg",
@@ -82,8 +84,8 @@ def test_inprocess_search(served: tuple[Collection, RunningServer], query: bytes
     that the ratio is the cost of HTTP, SigV4 and the protocol alone."""
     collection, _ = served
     benchmark.extra_info["key"] = "inprocess_search"
-    result = benchmark.pedantic(lambda: collection.search_faces_by_image(query, max_faces=10), rounds=15,
-                                warmup_rounds=2)
+    result = benchmark.pedantic(lambda: collection.search_faces_by_image(query, max_faces=10),
+                                rounds=SEARCH_ROUNDS, warmup_rounds=2)
     assert result.best is not None and result.best.face.external_image_id == "obama.jpg"
 
 
@@ -93,7 +95,7 @@ def test_http_search(served: tuple[Collection, RunningServer], query: bytes, ben
     benchmark.extra_info["key"] = "http_search"
     response = benchmark.pedantic(
         lambda: client.search_faces_by_image(CollectionId="bench", Image={"Bytes": query}, MaxFaces=10),
-        rounds=15, warmup_rounds=2)
+        rounds=SEARCH_ROUNDS, warmup_rounds=2)
     assert response["FaceMatches"][0]["Face"]["ExternalImageId"] == "obama.jpg"
 
 
@@ -126,7 +128,7 @@ def test_throughput(served: tuple[Collection, RunningServer], query: bytes, clie
     benchmark.extra_info["key"] = "one_client" if clients == 1 else "two_clients"
     runs: list[list[float]] = []
     benchmark.pedantic(lambda: runs.append(_clients_run(server, query, clients, 2 * REQUESTS // clients)),
-                       rounds=3, warmup_rounds=0)
+                       rounds=THROUGHPUT_ROUNDS, warmup_rounds=0)
     latencies = sorted(x for run in runs for x in run)
     wall = benchmark.stats.stats.median
     record(f"{clients} client(s)", requests_per_s=2 * REQUESTS / wall,

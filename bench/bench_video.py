@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Ratio
+from conftest import Ratio, bench_size
 from onnx_bench_data import shared_data
 
 import faceindex as fi
@@ -43,6 +43,8 @@ LIN, ALEX = "lin-manuel-miranda.png", "alex-lacamoire.png"
 SHOTS = [(0, 1505), (1505, 3575), (3575, 7880), (7880, 10100)]
 APPEARANCES = [(LIN, 0), (ALEX, 1), (LIN, 2)]
 CLIP_FRAMES = 275
+RUN_ROUNDS = bench_size("FACEINDEX_BENCH_VIDEO_ROUNDS", full=3, quick=1)  # whole-clip runs per variant
+LOOPS = bench_size("FACEINDEX_BENCH_VIDEO_LOOPS", full=60, quick=12)  # the long video: the clip this many times
 
 RATIOS = [
     Ratio("every frame, SCRFD+MBF: insightface naive loop / faceindex video search",
@@ -98,7 +100,7 @@ def test_faceindex_video_every_frame(benchmark: Any, record: Callable[..., None]
         runs.append(VideoAnalysis(data / CLIP, scrfd_engine, collection, sample_fps=None).run())
 
     benchmark.extra_info["key"] = "faceindex_video_every_frame"
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(run, rounds=RUN_ROUNDS, warmup_rounds=1)
     analysis = runs[-1]
     matches = [(row["timestamp_ms"], t.best_match.face.external_image_id)
                for row in analysis.timeline.rows()
@@ -148,7 +150,7 @@ def test_insightface_naive_every_frame(benchmark: Any, record: Callable[..., Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # insightface's scikit-image call, not ours
         benchmark.extra_info["key"] = "insightface_naive_every_frame"
-        benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+        benchmark.pedantic(run, rounds=RUN_ROUNDS, warmup_rounds=1)
     seconds = benchmark.stats.stats.median
     record("insightface_naive_every_frame", fps=CLIP_FRAMES / seconds, realtime_factor=10.02 / seconds,
            recall=appearances_found(found[-1]), false_match_frames=false_matches(found[-1]), threshold=threshold)
@@ -229,7 +231,7 @@ def loop_clip(source: Path, target: Path, times: int) -> None:
 def test_memory_stays_flat_on_a_ten_minute_video(record: Callable[..., None], data: Path,
                                                 tmp_path: Path) -> None:
     long_video = tmp_path / "ten_minutes.mkv"
-    loop_clip(data / CLIP, long_video, 60)
+    loop_clip(data / CLIP, long_video, LOOPS)
     results = {}
     for name, video in (("10 s", data / CLIP), ("10 min", long_video)):
         done = subprocess.run([sys.executable, "-c", LOOPED_RUN, str(data), str(video)], capture_output=True,
@@ -237,9 +239,9 @@ def test_memory_stays_flat_on_a_ten_minute_video(record: Callable[..., None], da
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     ratio = results["10 min"]["peak_rss_mb"] / results["10 s"]["peak_rss_mb"]
     record("memory_ten_minutes_vs_ten_seconds", short=results["10 s"], long=results["10 min"], ratio=ratio,
-           target="<= 1.2", meets_target=ratio <= 1.2)
-    # 60 loops of the clip's 9.2 s of frames (0.84-10.0 s) at 5 fps.
-    assert results["10 min"]["frames"] >= 2700
+           target="<= 1.2", meets_target=ratio <= 1.2, loops=LOOPS)
+    # LOOPS loops (60: ten minutes) of the clip's 9.2 s of frames (0.84-10.0 s) at 5 fps.
+    assert results["10 min"]["frames"] >= 45 * LOOPS
 
 
 def test_live_event_delay_on_a_loopback_stream(record: Callable[..., None], data: Path, home: Path,

@@ -111,6 +111,28 @@ py::array_t<uint64_t> to_array(const std::vector<uint64_t>& v) {
   return out;
 }
 
+// Ids and offsets are below 2**63, so they fit int64 as numpy indexes like.
+py::array_t<int64_t> to_int64_array(const std::vector<uint64_t>& v) {
+  py::array_t<int64_t> out(py::ssize_t(v.size()));
+  int64_t* p = out.mutable_data();
+  for (size_t i = 0; i < v.size(); ++i) p[i] = int64_t(v[i]);
+  return out;
+}
+
+size_t checked_k(long long k, size_t nq) {
+  if (k < 1) throw InvalidArgument("k must be >= 1, got " + std::to_string(k));
+  const size_t kk = size_t(k);
+  if (nq > 0 && kk > (size_t(1) << 40) / nq) throw InvalidArgument("k * number of queries is too large");
+  return kk;
+}
+
+// (ids, scores) arrays of nq x k, or of k for a single query given as one row.
+py::tuple result_arrays(const Rows& rows, size_t k, py::array_t<int64_t>& ids, py::array_t<float>& scores) {
+  if (rows.one_dimensional)
+    return py::make_tuple(ids.attr("reshape")(py::make_tuple(k)), scores.attr("reshape")(py::make_tuple(k)));
+  return py::make_tuple(ids, scores);
+}
+
 }  // namespace
 
 void bind_search(py::module_& m) {
@@ -146,6 +168,13 @@ void bind_search(py::module_& m) {
              self.add(id_list.data(), rows.data, rows.n);
            },
            py::arg("ids"), py::arg("vectors"))
+      .def("reserve", [](FlatIndex& self, long long n) {
+             if (n < 0) throw InvalidArgument("n must be >= 0, got " + std::to_string(n));
+             if (n > (1LL << 40)) throw InvalidArgument("n is too large: " + std::to_string(n));
+             py::gil_scoped_release release;
+             self.reserve(size_t(n));
+           },
+           py::arg("n"))
       .def("remove", [](FlatIndex& self, const py::array& ids) {
              const std::vector<uint64_t> id_list = ids_from(ids, "ids");
              py::gil_scoped_release release;
@@ -162,8 +191,7 @@ void bind_search(py::module_& m) {
       .def("search", [](const FlatIndex& self, const py::array& queries, long long k) {
              if (k < 1) throw InvalidArgument("k must be >= 1, got " + std::to_string(k));
              const Rows rows = rows_from(queries, self.dim(), "queries");
-             const size_t kk = size_t(k);
-             if (rows.n > 0 && kk > (size_t(1) << 40) / rows.n) throw InvalidArgument("k * number of queries is too large");
+             const size_t kk = checked_k(k, rows.n);
              py::array_t<int64_t> ids({py::ssize_t(rows.n), py::ssize_t(kk)});
              py::array_t<float> scores({py::ssize_t(rows.n), py::ssize_t(kk)});
              int64_t* ids_out = ids.mutable_data();
@@ -172,12 +200,45 @@ void bind_search(py::module_& m) {
                py::gil_scoped_release release;
                self.search(rows.data, rows.n, kk, ids_out, scores_out, python_interrupt_poll());
              }
-             if (rows.one_dimensional)
-               return py::tuple(py::make_tuple(ids.attr("reshape")(py::make_tuple(kk)),
-                                               scores.attr("reshape")(py::make_tuple(kk))));
-             return py::tuple(py::make_tuple(ids, scores));
+             return result_arrays(rows, kk, ids, scores);
            },
            py::arg("queries"), py::arg("k"))
+      .def("candidates", [](const FlatIndex& self, const py::array& queries, long long k, double min_score) {
+             const Rows rows = rows_from(queries, self.dim(), "queries");
+             const size_t kk = checked_k(k, rows.n);
+             search::CandidateLists found;
+             {
+               py::gil_scoped_release release;
+               found = self.candidates(rows.data, rows.n, kk, min_score, python_interrupt_poll());
+             }
+             return py::make_tuple(to_int64_array(found.offsets), to_int64_array(found.ids));
+           },
+           py::arg("queries"), py::arg("k"), py::arg("min_score"))
+      .def("rescore", [](const FlatIndex& self, const py::array& queries, const py::array& offsets,
+                         const py::array& candidate_ids, const py::array& vector_ids, const py::array& vectors,
+                         long long k, double min_score) {
+             const Rows rows = rows_from(queries, self.dim(), "queries");
+             const size_t kk = checked_k(k, rows.n);
+             search::CandidateLists candidates{ids_from(offsets, "candidate offsets"),
+                                               ids_from(candidate_ids, "candidate ids")};
+             const std::vector<uint64_t> ids = ids_from(vector_ids, "vector ids");
+             const Rows given = rows_from(vectors, self.dim(), "vectors");
+             if (given.n != ids.size())
+               throw InvalidArgument("got " + std::to_string(ids.size()) + " vector ids for " +
+                                     std::to_string(given.n) + " vectors");
+             py::array_t<int64_t> out_ids({py::ssize_t(rows.n), py::ssize_t(kk)});
+             py::array_t<float> out_scores({py::ssize_t(rows.n), py::ssize_t(kk)});
+             int64_t* ids_out = out_ids.mutable_data();
+             float* scores_out = out_scores.mutable_data();
+             {
+               py::gil_scoped_release release;
+               self.rescore(rows.data, rows.n, candidates, ids.data(), given.data, given.n, kk, min_score, ids_out,
+                            scores_out, python_interrupt_poll());
+             }
+             return result_arrays(rows, kk, out_ids, out_scores);
+           },
+           py::arg("queries"), py::arg("offsets"), py::arg("candidate_ids"), py::arg("vector_ids"),
+           py::arg("vectors"), py::arg("k"), py::arg("min_score"))
       .def("save", [](const FlatIndex& self, const std::string& path) {
              py::gil_scoped_release release;
              self.save(path);

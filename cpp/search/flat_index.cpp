@@ -10,6 +10,7 @@
 #include "id_map.h"
 #include "index_file.h"
 #include "kernel_dispatch.h"
+#include "compressed_scan.h"
 #include "exact_scan.h"
 #include "query_prep.h"
 #include "vector_store.h"
@@ -163,6 +164,13 @@ void FlatIndex::add(const uint64_t* ids, const float* vectors, size_t n) {
   for (size_t i = 0; i < n; ++i) id_map_->insert(ids[i], first + i);
 }
 
+void FlatIndex::reserve(size_t n) {
+  std::unique_lock lock(mutex_);
+  if (n <= store_->count()) return;
+  id_map_->reserve(n);
+  store_->reserve(n);
+}
+
 size_t FlatIndex::remove(const uint64_t* ids, size_t n) {
   std::unique_lock lock(mutex_);
   size_t removed = 0;
@@ -221,6 +229,55 @@ void FlatIndex::search(const float* queries, size_t nq, size_t k, int64_t* out_i
         out_scores[i * k + j] = float(std::max(0.0, d));
       }
   }
+}
+
+namespace {
+
+void check_exact_from_codes(Metric metric, DType dtype, size_t k, double min_score) {
+  if (dtype == DType::F32) throw InvalidArgument("exact search from codes needs an f16 or i8 index; this one is f32");
+  if (metric != Metric::Cosine)
+    throw InvalidArgument(std::string("exact search from codes needs the cosine metric; this index is ") +
+                          metric_name(metric));
+  if (k == 0) throw InvalidArgument("k must be >= 1");
+  if (std::isnan(min_score)) throw InvalidArgument("min_score must not be NaN");
+}
+
+}  // namespace
+
+CandidateLists FlatIndex::candidates(const float* queries, size_t nq, size_t k, double min_score,
+                                     const InterruptPoll& poll) const {
+  check_exact_from_codes(metric_, dtype_, k, min_score);
+  check_rows(queries, nq, dim_, Metric::Cosine, DType::F32, "query");
+  std::shared_lock lock(mutex_);
+  if (nq == 0 || store_->count() == 0) return CandidateLists{std::vector<uint64_t>(nq + 1, 0), {}};
+  const Kernels& kernels = active_kernels();
+  const bool screened = use_screened_scan(*store_, nq, kernels);
+  const PreparedQueries prepared = prepare_queries(queries, nq, dim_, metric_, dtype_, screened);
+  return compressed_candidates(*store_, prepared, k, min_score, kernels, screened, poll);
+}
+
+void FlatIndex::rescore(const float* queries, size_t nq, const CandidateLists& candidates, const uint64_t* vector_ids,
+                        const float* vectors, size_t n_vectors, size_t k, double min_score, int64_t* out_ids,
+                        float* out_scores, const InterruptPoll& poll) const {
+  check_exact_from_codes(metric_, dtype_, k, min_score);
+  if (candidates.offsets.size() != nq + 1 || candidates.offsets[0] != 0 ||
+      candidates.offsets[nq] != candidates.ids.size())
+    throw InvalidArgument("candidate offsets must hold one more entry than there are queries, from 0 to the number "
+                          "of candidate ids");
+  for (size_t j = 0; j < nq; ++j)
+    if (candidates.offsets[j + 1] < candidates.offsets[j])
+      throw InvalidArgument("candidate offsets must not decrease");
+  std::fill(out_ids, out_ids + nq * k, int64_t(-1));
+  std::fill(out_scores, out_scores + nq * k, -std::numeric_limits<float>::infinity());
+  if (nq == 0) return;
+  check_rows(queries, nq, dim_, Metric::Cosine, DType::F32, "query");
+  check_rows(vectors, n_vectors, dim_, Metric::Cosine, DType::F32, "vector");
+  // The f32 rows as add() would store them in an f32 index.
+  std::vector<float> normalised(n_vectors * size_t(dim_));
+  normalise_rows(vectors, n_vectors, dim_, normalised.data());
+  const PreparedQueries prepared = prepare_queries(queries, nq, dim_, metric_, DType::F32, false);
+  rescore_exact(prepared, candidates, VectorsById{vector_ids, normalised.data(), n_vectors}, k, min_score,
+                active_kernels(), out_ids, out_scores, poll);
 }
 
 void FlatIndex::save(const std::string& path) const {

@@ -67,8 +67,16 @@ PanelRange VectorStore::range(size_t first_panel, size_t n) const {
 
 void VectorStore::reserve(size_t rows) {
   if (rows <= capacity_ && !borrowed()) return;
-  size_t capacity = std::max<size_t>(capacity_ + capacity_ / 2, rows);  // grow by half: amortised O(1)
-  capacity = std::max<size_t>(capacity, kPanel);
+  reallocate(std::max(rows, count_));
+}
+
+void VectorStore::grow(size_t rows) {
+  if (rows <= capacity_ && !borrowed()) return;
+  reallocate(std::max<size_t>(capacity_ + capacity_ / 2, rows));  // grow by half: amortised O(1)
+}
+
+void VectorStore::reallocate(size_t rows) {
+  size_t capacity = std::max<size_t>(rows, kPanel);
   capacity = (capacity + kPanel - 1) / kPanel * kPanel;
   if (capacity / kPanel > SIZE_MAX / panel_bytes_) throw std::bad_alloc();
   AlignedBytes panels = allocate_aligned(capacity / kPanel * panel_bytes_);
@@ -94,7 +102,7 @@ void VectorStore::reserve(size_t rows) {
 }
 
 void VectorStore::own() {
-  if (borrowed()) reserve(count_);
+  if (borrowed()) reallocate(count_);
 }
 
 void VectorStore::encode_row(size_t row, const float* values, const Kernels& kernels, float* scratch) {
@@ -146,8 +154,7 @@ void VectorStore::encode_row(size_t row, const float* values, const Kernels& ker
 
 void VectorStore::append(const uint64_t* ids, const float* rows, size_t n, const Kernels& kernels) {
   if (n == 0) return;
-  own();
-  reserve(count_ + n);
+  grow(count_ + n);  // owned memory, with room for n more
   const size_t first = count_;
   std::memcpy(ids_ + first, ids, n * sizeof(uint64_t));
   // Rows of one panel share cache lines: hand out whole panels per task.

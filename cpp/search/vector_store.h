@@ -56,6 +56,8 @@ class VectorStore {
 
   PanelRange range(size_t first_panel, size_t n_panels) const;
 
+  // Room for `rows` rows in owned memory, so that appending up to them copies nothing.
+  void reserve(size_t rows);
   // Appends rows (finite, normalised already for cosine), encoding them to the
   // store's dtype, in parallel when there are many.
   void append(const uint64_t* ids, const float* rows, size_t n, const Kernels& kernels);
@@ -65,7 +67,8 @@ class VectorStore {
   void decode(size_t row, float* out, const Kernels& kernels) const;
 
  private:
-  void reserve(size_t rows);
+  void grow(size_t rows);         // room for rows, growing by half at least
+  void reallocate(size_t rows);   // owned buffers of that capacity, the rows copied over
   void own();  // copy borrowed memory into owned buffers
   void encode_row(size_t row, const float* values, const Kernels& kernels, float* scratch);
   void copy_row(size_t from, size_t to);

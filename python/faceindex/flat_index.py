@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -14,6 +17,20 @@ Metric = Literal["cosine", "ip", "l2"]
 DType = Literal["f32", "f16", "i8"]
 
 _search = _core.search
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What an exact search from codes must re-score: ids[offsets[j]:offsets[j + 1]] for query j, ascending."""
+
+    offsets: npt.NDArray[np.int64]
+    ids: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def of(self, query: int) -> npt.NDArray[np.int64]:
+        return self.ids[self.offsets[query]:self.offsets[query + 1]]
 
 
 class FlatIndex:
@@ -83,10 +100,42 @@ class FlatIndex:
         queries [q, dim] -> (ids int64 [q, k], scores float32 [q, k]); a single
         query [dim] -> ([k], [k]).
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an int, got {type(k).__name__}")
-        ids, scores = self._index.search(_as_floats(queries, "queries"), int(k))
+        ids, scores = self._index.search(_as_floats(queries, "queries"), _as_k(k))
         return ids, scores
+
+    def candidates(self, queries: npt.ArrayLike, k: int, min_score: float = -math.inf) -> Candidates:
+        """For an f16 or i8 cosine index: for each query, every stored id whose f32 score could be
+        among the k best at or above min_score (docs/ARCHITECTURE.md, "Exact search from compressed
+        codes", proves the bound that decides it). A single query [dim] gives one list."""
+        offsets, ids = self._index.candidates(_as_floats(queries, "queries"), _as_k(k), _as_min_score(min_score))
+        return Candidates(offsets, ids)
+
+    def rescore(self, queries: npt.ArrayLike, candidates: Candidates, vector_ids: npt.ArrayLike,
+                vectors: npt.ArrayLike, k: int,
+                min_score: float = -math.inf) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The k best candidates of each query at or above min_score, best first, scored at full
+        precision by the f32 kernel from vectors[i], the f32 vector given to add() for vector_ids[i].
+        Shapes and padding as search()'s; every candidate needs a vector (else ValueError)."""
+        return self._index.rescore(_as_floats(queries, "queries"), candidates.offsets, candidates.ids,
+                                   _as_ids(vector_ids), _as_floats(vectors, "vectors"), _as_k(k),
+                                   _as_min_score(min_score))
+
+    def search_exact(self, queries: npt.ArrayLike, k: int,
+                     vectors_of: Callable[[npt.NDArray[np.int64]], npt.ArrayLike],
+                     min_score: float = -math.inf) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """search() on an f32 index of the same vectors, from this f16 or i8 index's codes, less the
+        scores below min_score: the same ids, order and scores to the bit. vectors_of(ids) returns
+        the f32 vectors given to add() for those ids (ascending), [len(ids), dim]."""
+        found = self.candidates(queries, k, min_score)
+        wanted = np.unique(found.ids)
+        return self.rescore(queries, found, wanted, vectors_of(wanted), k, min_score)
+
+    def reserve(self, n: int) -> None:
+        """Make room for n vectors in all, so that adding up to them grows memory once, to n
+        (without it, memory grows by halves and is copied each time)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        self._index.reserve(int(n))
 
     def remove(self, ids: npt.ArrayLike) -> int:
         """Remove ids; those not present are ignored. Returns how many were removed."""
@@ -149,6 +198,20 @@ def set_simd_level(level: str) -> None:
 
 def supported_simd_levels() -> list[str]:
     return str(_search.supported_simd_levels()).split(",")
+
+
+def _as_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    return int(k)
+
+
+def _as_min_score(min_score: float) -> float:
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.integer, np.floating)):
+        raise TypeError(f"min_score must be a number, got {type(min_score).__name__}")
+    if math.isnan(min_score):
+        raise ValueError("min_score must not be NaN")
+    return float(min_score)
 
 
 def _as_ids(ids: npt.ArrayLike) -> np.ndarray:

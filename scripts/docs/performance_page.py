@@ -113,8 +113,42 @@ def grid(record: dict[str, dict[str, Any]]) -> list[str]:
 def before_after_section(path: Path) -> str:
     data = json.loads(path.read_text(encoding="utf-8"))
     lines = [f"### {path.stem}", "", f"`bench/results/{path.name}`", ""]
-    lines += table(data) + [""]
+    lines += (scale_table(data) if path.stem == "collection_scale" else table(data)) + [""]
     return "\n".join(lines)
+
+
+def scale_table(runs: dict[str, Any]) -> list[str]:
+    """bench/collection_scale.py's runs (make bench-scale): one row per size and cache, then each
+    size's ratios with their targets."""
+    lines = ["| faces x dim | cache | RSS after open | after 100 searches | open | search of 1 / 16 / 256 faces "
+             "| re-scored per query (every face / at a match threshold) |", "| --- " * 7 + "|"]
+    notes = []
+    for size, run in runs.items():
+        if "not_run" in run or "result" not in run:
+            notes.append(f"- {size}: not run ({cell(run.get('not_run', 'failed'))})")
+            continue
+        result = run["result"]
+        records, timings = result.get("records", {}), result.get("timings", {})
+        for cache in run["caches"]:
+            memory, opened = records.get(f"memory, {cache} cache", {}), records.get(f"open, {cache} cache", {})
+            searches = [timings.get(f"search_q{b}_{cache}", {}).get("median_s") for b in (1, 16, 256)]
+            shares = [v.get("per_query") for k, v in records.items()
+                      if k.startswith(f"re-scored share, {cache} cache,") and k.endswith("batch 1")]
+            lines.append(f"| {size} | {cache} | {memory.get('rss_after_open', 0) / 2**30:.2f} GiB "
+                         f"| {memory.get('rss_after_searches', 0) / 2**30:.2f} GiB "
+                         f"| {duration(opened['seconds_median']) if 'seconds_median' in opened else '-'} "
+                         f"| {' / '.join(duration(t) if t else '-' for t in searches)} "
+                         f"| {' / '.join(f'{v:.0f}' for v in shares) or '-'} |")
+        machine = result.get("machine", {})
+        notes.append(f"- {size}, measured {machine.get('when', '?')} on {machine.get('cpu', '?')}, "
+                     f"{machine.get('cores', '?')} cores ({run['seconds'] / 60:.0f} min):")
+        for r in result.get("ratios", []):
+            met = {True: " (met)", False: " (**not met**)", None: ""}[r.get("meets_target")]
+            notes.append(f"    - {cell(r['label'])}: {fmt(r['value'])}x {cell(r.get('target') or '')}{met}")
+        for name, r in records.items():
+            if isinstance(r, dict) and "value" in r:
+                notes.append(f"    - {cell(name)}: {fmt(r['value'])}x {cell(r.get('target') or '')}")
+    return lines + [""] + notes
 
 
 def precision_section(repo: Path) -> str:

@@ -254,14 +254,15 @@ def test_key_files(tmp_path: Path, key: bytes, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_tampered_or_foreign_cache_is_rebuilt(tmp_path: Path, key: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Small chunks, so that the file has many and the chunk order and count are tested too.
-    monkeypatch.setattr(sealed_index, "CHUNK_BYTES", 4096)
+    # Small chunks, so that the file has many and the chunk order and count are tested too
+    # (the i8 cache of 300 faces is 45 kB).
+    monkeypatch.setattr(sealed_index, "CHUNK_BYTES", 1024)
     home = Collections(tmp_path, key=key)
     with home.create_collection("c", SYNTHETIC) as c:
         c.index_embeddings(unit_vectors(300, 3), pack=SYNTHETIC)
         cache = c.save_cache()
     sealed = cache.read_bytes()
-    header, chunk = sealed_index._HEADER.size, 4096 + 16
+    header, chunk = sealed_index._HEADER.size, 1024 + 16
     assert sealed[:8] == b"FIDXSEAL" and (len(sealed) - header) // chunk >= 30
 
     def reopened_with(data: bytes) -> str:

@@ -12,21 +12,28 @@ from faceindex import Collections, FlatIndex
 from faceindex.collection import Collection
 from collection_helpers import SYNTHETIC, collection_files, face, unit_vectors
 
-PANEL = 16  # FlatIndex stores vectors in panels of 16, dimension-major: one vector's floats are 64 bytes apart
+PANEL = 16  # FlatIndex stores vectors in panels of 16, dimension-major: one vector's values are 16 apart
+CACHES = ["i8", "f16", "f32"]
 
 
 def holds_vector(data: bytes, vector: np.ndarray) -> bool:
-    """True if the float32 vector is in data, contiguous or in the FlatIndex panel layout."""
-    values = np.asarray(vector, dtype=np.float32)
-    first = values[:1].tobytes()
+    """True if the vector (float32, float16 or int8 codes) is in data, contiguous or in the FlatIndex
+    panel layout (a panel row holds one value, or for int8 one pair of values, of 16 vectors)."""
+    values = np.asarray(vector)
+    unit = 2 if values.dtype == np.int8 else values.itemsize  # bytes a vector has in one panel row
+    raw = values.tobytes()
+    if len(raw) % unit:
+        raw += bytes(unit - len(raw) % unit)  # an odd dimension's last pair is padded with 0
+    units = len(raw) // unit
+    first = raw[:unit]
     start = data.find(first)
     while start != -1:
-        for stride in (4, 4 * PANEL):
-            end = start + stride * (len(values) - 1) + 4
+        for stride in (unit, unit * PANEL):
+            end = start + stride * (units - 1) + unit
             if end <= len(data):
                 found = np.frombuffer(data[start:end], dtype=np.uint8)
-                picked = np.lib.stride_tricks.as_strided(found, shape=(len(values), 4), strides=(stride, 1))
-                if picked.tobytes() == values.tobytes():
+                picked = np.lib.stride_tricks.as_strided(found, shape=(units, unit), strides=(stride, 1))
+                if picked.tobytes() == raw:
                     return True
         start = data.find(first, start + 1)
     return False
@@ -38,21 +45,28 @@ def traces(directory: Path, needles: dict[str, object]) -> list[str]:
     for path in collection_files(directory):
         data = path.read_bytes()
         for what, needle in needles.items():
-            hit = data.find(needle) != -1 if isinstance(needle, bytes) else holds_vector(data, needle)  # type: ignore[arg-type]
+            hit = data.find(needle) != -1 if isinstance(needle, bytes) else holds_vector(data, needle)
             if hit:
                 found.append(f"{path.name}: {what}")
     return found
 
 
 def stored_vectors(collection: Collection, face_id: str) -> tuple[bytes, np.ndarray]:
-    """The embedding as the database holds it, and as the saved cache file holds it."""
+    """The embedding as the database holds it, and as the saved cache file holds it (float32,
+    float16, or int8 codes)."""
     db = sqlite3.connect(collection.directory / "collection.db")
     row_id, blob = db.execute("SELECT id, embedding FROM faces WHERE face_id = ?", (face_id,)).fetchone()
     # Copy the WAL into the database file (the WAL keeps its frames): the bytes are then in both.
     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
     db.close()
     cache = FlatIndex.load(collection.save_cache())
-    return blob, cache.reconstruct(row_id)
+    decoded = cache.reconstruct(row_id)
+    if cache.dtype == "f16":
+        return blob, decoded.astype(np.float16)
+    if cache.dtype == "i8":  # codes times a scale; the largest code is 127
+        scale = np.float32(np.abs(decoded).max() / 127)
+        return blob, np.rint(decoded / scale).astype(np.int8)
+    return blob, decoded
 
 
 def populate(collection: Collection, secret_name: str) -> str:
@@ -65,9 +79,10 @@ def populate(collection: Collection, secret_name: str) -> str:
     return secret.face_id
 
 
+@pytest.mark.parametrize("cache", CACHES)
 @pytest.mark.parametrize("how", ["delete_faces", "delete_user"])
-def test_deleted_faces_leave_no_bytes_in_any_file(tmp_path: Path, how: str) -> None:
-    home = Collections(tmp_path)
+def test_deleted_faces_leave_no_bytes_in_any_file(tmp_path: Path, how: str, cache: str) -> None:
+    home = Collections(tmp_path, cache_dtype=cache)
     collection = home.create_collection("c", SYNTHETIC)
     secret_name = "secret-image-7f3a9c.jpg"
     face_id = populate(collection, secret_name)
@@ -107,9 +122,10 @@ def test_deleted_faces_leave_no_bytes_in_any_file(tmp_path: Path, how: str) -> N
         assert hit is not None and hit.similarity == pytest.approx(1.0, abs=1e-6)
 
 
-def test_a_cache_from_before_a_deletion_is_never_used_and_is_removed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache", CACHES)
+def test_a_cache_from_before_a_deletion_is_never_used_and_is_removed(tmp_path: Path, cache: str) -> None:
     """A crash between the deletion's commit and the cache rewrite leaves an old cache: opening finishes the erasure."""
-    home = Collections(tmp_path)
+    home = Collections(tmp_path, cache_dtype=cache)
     with home.create_collection("c", SYNTHETIC) as collection:
         face_id = populate(collection, "x.jpg")
         _, cache_vector = stored_vectors(collection, face_id)

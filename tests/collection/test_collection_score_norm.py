@@ -127,6 +127,37 @@ def test_normalised_search_is_exactly_what_scoring_every_face_gives(collection: 
         assert [m.similarity for m in result.face_matches] == pytest.approx(cosine[q][expected].tolist(), abs=1e-6)
 
 
+def test_an_i8_cache_answers_normalised_searches_as_an_f32_cache(tmp_path: Path, calibrated: None) -> None:
+    """The compressed scan serves a normalised search's one call (the cosines above a floor) exactly:
+    the same faces, z and similarities to the bit as from an f32 cache, near misses included."""
+    home = tmp_path / "home"
+    faces, _ = population(3000, seed=7)
+    with Collections(home, cache_dtype="f32").create_collection("c", SYNTHETIC) as c:
+        c.index_embeddings(faces, pack=SYNTHETIC)
+        c.create_user("u")
+        c.associate_faces("u", [f.face_id for f in c.iter_faces()][:5], user_match_threshold=-1.0)
+    queries, _ = population(30, seed=8)
+    queries = np.concatenate([queries, faces[:5]])  # stored faces too: cosines of 1
+    answers = {}
+    for dtype in ("f32", "i8"):
+        with Collections(home, cache_dtype=dtype).collection("c") as c:
+            got: list[object] = []
+            for query in queries:
+                for asked in ({"max_fmr": 1e-4}, {"max_fmr": 0.3, "max_faces": 50}):
+                    found = c.search_faces_by_embedding(query, pack=SYNTHETIC, **asked)
+                    assert found.normalisation.applied
+                    near = found.nearest
+                    got.append(([(m.face.face_id, m.similarity, m.score) for m in found.face_matches],
+                                None if near is None else (near.face.face_id, near.similarity, near.score)))
+                users = c.search_users_by_embedding(query, pack=SYNTHETIC, max_fmr=0.3)
+                got.append([(m.user.user_id, m.face.face_id, m.similarity, m.score) for m in users.user_matches])
+            answers[dtype] = got
+    assert answers["i8"] == answers["f32"]
+    faces_answers = [a for a in answers["i8"] if isinstance(a, tuple)]
+    assert any(not matches and near is not None for matches, near in faces_answers), "a near miss compared"
+    assert any(matches for matches, _ in faces_answers), "matches compared"
+
+
 def test_the_bound_on_unseen_faces_holds_and_deepening_finds_lonely_faces(collection: Collection) -> None:
     """A face that resembles nobody (low cohort mean and spread) reaches a high z at a modest cosine:
     the loneliest are scored on every search, the others are bounded by the envelope, and a face far

@@ -183,7 +183,7 @@ def test_a_cache_that_lies_about_its_contents_is_rebuilt(home: Collections) -> N
     with home.create_collection("c", SYNTHETIC) as c:
         records = c.index_embeddings(vectors, pack=SYNTHETIC)
     (path,) = cache_files(home, "c")
-    forged = FlatIndex(DIM)
+    forged = FlatIndex(DIM, "cosine", "i8")  # the cache's own layout, so only the ids can tell
     forged.add(np.arange(1000, 1050, dtype=np.uint64), unit_vectors(50, 8))
     path.unlink()
     forged.save(path)

@@ -88,8 +88,9 @@ def test_search_users_matches_through_all_of_a_users_faces(collection: Collectio
     collection.index_embeddings(unit_vectors(300, 11), pack=SYNTHETIC)  # faces of nobody
     # A probe close to one face of person-7 only: the user is found through that face.
     target = collection.get_faces(owned["person-7"][2])[owned["person-7"][2]]
-    probe_vector = collection._state.cache._index.reconstruct(  # the stored vector of that face
-        int(collection._state.conn().execute("SELECT id FROM faces WHERE face_id = ?", (target.face_id,)).fetchone()[0]))
+    probe_vector = np.frombuffer(  # the stored vector of that face
+        collection._state.conn().execute("SELECT embedding FROM faces WHERE face_id = ?",
+                                         (target.face_id,)).fetchone()[0], dtype=np.float32)
     result = collection.search_users_by_embedding(probe_vector, pack=SYNTHETIC)
     assert result.best is not None
     assert result.best.user.user_id == "person-7" and result.best.face.face_id == target.face_id

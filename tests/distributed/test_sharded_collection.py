@@ -1,5 +1,6 @@
 """ShardedCollection against one Collection holding the same faces: the same matches, in the
-same order, at the same threshold (chosen for the whole collection's size)."""
+same order, at the same threshold (chosen for the whole collection's size). The shards keep the
+default i8 index cache, the one Collection an f32 one: their answers are the same to the bit."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def both(ray_instance: None, dlib_pack: PackInfo, tmp_path_factory: pytest.TempP
     # Near copies of the first queries, so that thresholds matter.
     vectors[100:110] = [near(vectors[i], 0.7 + 0.02 * i, seed=50 + i) for i in range(10)]
     names = [f"img{i:04d}" for i in range(FACES)]
-    single = Collections(home).create_collection("single", dlib_pack)
+    single = Collections(home, cache_dtype="f32").create_collection("single", dlib_pack)  # shards: i8 (the default)
     single.index_embeddings(vectors, pack=dlib_pack, external_image_id=names, image_id=names)
     sharded = ShardedCollection.create(home, "faces", SHARDS, dlib_pack, timeout_s=30)
     sharded.index_embeddings(vectors, pack=dlib_pack, external_image_id=names, image_id=names)
@@ -129,7 +130,7 @@ def sharded_faces(sharded: ShardedCollection) -> list:  # type: ignore[type-arg]
 def test_user_search_is_exact(ray_instance: None, dlib_pack: PackInfo, tmp_path: Path) -> None:
     vectors = unit_vectors(120, seed=9)
     users = [f"user{u}" for u in range(12)]
-    single = Collections(tmp_path).create_collection("single", dlib_pack)
+    single = Collections(tmp_path, cache_dtype="f32").create_collection("single", dlib_pack)
     with ShardedCollection.create(tmp_path, "people", SHARDS, dlib_pack) as sharded:
         for u, user in enumerate(users):
             rows = vectors[u * 10:(u + 1) * 10]

@@ -176,3 +176,21 @@ def test_remove_then_search_matches_brute_force() -> None:
         # Re-adding removed ids works.
         idx.add(gone[:5], np.ascontiguousarray(data[::3][:5]))
         assert len(idx) == keep.sum() + 5
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "i8"])
+def test_reserve_grows_memory_once_to_the_size_asked(dtype: str) -> None:
+    rng = np.random.default_rng(6)
+    data = rng.standard_normal((1000, 64)).astype(np.float32)
+    grown, reserved = FlatIndex(64, "cosine", dtype), FlatIndex(64, "cosine", dtype)
+    reserved.reserve(1000)
+    for start in range(0, 1000, 100):  # adds in batches grow the store by halves
+        grown.add(np.arange(start, start + 100, dtype=np.uint64), data[start:start + 100])
+        reserved.add(np.arange(start, start + 100, dtype=np.uint64), data[start:start + 100])
+    assert reserved.memory_bytes < grown.memory_bytes
+    reserved.reserve(10)  # less than held: nothing changes
+    np.testing.assert_array_equal(reserved.search(data[:5], 7)[0], grown.search(data[:5], 7)[0])
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        reserved.reserve(-1)
+    with pytest.raises(TypeError, match="n must be an int"):
+        reserved.reserve(10.0)  # type: ignore[arg-type]

@@ -21,6 +21,13 @@ namespace faceindex::search {
 class VectorStore;
 class IdMap;
 
+// Candidate ids per query of an exact search from codes:
+// ids[offsets[j] .. offsets[j + 1]) ascending, for query j.
+struct CandidateLists {
+  std::vector<uint64_t> offsets;
+  std::vector<uint64_t> ids;
+};
+
 class FlatIndex {
  public:
   FlatIndex(int dim, Metric metric, DType dtype);
@@ -39,6 +46,8 @@ class FlatIndex {
   // checked before anything changes: on error the index is as it was.
   void add(const uint64_t* ids, const float* vectors, size_t n);
   size_t remove(const uint64_t* ids, size_t n);
+  // Room for n vectors in all: adding up to them then copies nothing (memory grows once, to n).
+  void reserve(size_t n);
   bool contains(uint64_t id) const;
   // The stored vector as float32 (normalised for cosine, decoded for f16/i8).
   bool reconstruct(uint64_t id, float* out) const;
@@ -49,6 +58,18 @@ class FlatIndex {
   // for l2 (padding NaN). Queries are float32 nq x dim, finite.
   void search(const float* queries, size_t nq, size_t k, int64_t* out_ids, float* out_scores,
               const InterruptPoll& poll = nullptr) const;
+
+  // Exact search from the codes of an f16 or i8 cosine index, in two steps
+  // (compressed_scan.h): the ids whose f32 score could be among the k best at
+  // or above min_score, then their f32 scores from the caller's f32 vectors
+  // (as given to add(), normalised here as add() normalises), scored by the
+  // f32 kernel. The result is that of search() on an f32 index holding the
+  // same vectors, less the scores below min_score (padding as search()'s).
+  CandidateLists candidates(const float* queries, size_t nq, size_t k, double min_score,
+                            const InterruptPoll& poll = nullptr) const;
+  void rescore(const float* queries, size_t nq, const CandidateLists& candidates, const uint64_t* vector_ids,
+               const float* vectors, size_t n_vectors, size_t k, double min_score, int64_t* out_ids,
+               float* out_scores, const InterruptPoll& poll = nullptr) const;
 
   void save(const std::string& path) const;
   // The file's bytes written to fd (no flush, no rename): an encrypted cache writes them to a memfd.

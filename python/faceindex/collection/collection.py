@@ -25,7 +25,7 @@ from faceindex.collection import audit, schema, search, store, users
 from faceindex.collection.audit import AuditEntry
 from faceindex.collection.contract import FaceCollection
 from faceindex.collection.encryption import CollectionKey
-from faceindex.collection.index_cache import OpenReport
+from faceindex.collection.index_cache import DEFAULT_CACHE_DTYPE, CacheDType, OpenReport
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.results import (
     AssociateFacesResult,
@@ -53,11 +53,12 @@ class Collection:
     """
 
     def __init__(self, directory: Path, engine: FaceEngine | None = None,
-                 busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S, key: CollectionKey | None = None) -> None:
+                 busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S, key: CollectionKey | None = None,
+                 cache_dtype: CacheDType = DEFAULT_CACHE_DTYPE) -> None:
         self.directory = Path(directory)
         self._state: CollectionState | None = None
         try:
-            self._state = state = CollectionState(self.directory, engine, busy_timeout_s, key)
+            self._state = state = CollectionState(self.directory, engine, busy_timeout_s, key, cache_dtype)
             conn = state.conn()
             report = state.cache.open(conn)
             # A cache file from before the last deletion may be on disk after a crash: remove it

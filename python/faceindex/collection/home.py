@@ -14,7 +14,7 @@ from faceindex import thresholds
 from faceindex.collection import dbapi, encryption, permissions, schema, store, validation
 from faceindex.collection.collection import Collection
 from faceindex.collection.encryption import CollectionKey
-from faceindex.collection.index_cache import cache_bytes
+from faceindex.collection.index_cache import DEFAULT_CACHE_DTYPE, CacheDType, cache_bytes, check_cache_dtype
 from faceindex.collection.results import CollectionDescription
 from faceindex.engine import FaceEngine
 from faceindex.errors import CollectionExistsError, CollectionFileError, CollectionNotFoundError
@@ -36,6 +36,12 @@ class Collections:
 
     Each collection is the folder <home>/collections/<collection_id>.
 
+    The index cache each collection keeps in memory (and in a file beside its database) holds
+    `cache_dtype` codes: "i8" (the default, a quarter of f32's memory and scan), "f16", or "f32".
+    Searches answer the same from each, to the last bit of every similarity: a compressed cache
+    scans its codes, bounds each score's error, and re-scores the faces that could still match
+    from their f32 embeddings in the database.
+
     Encryption at rest: with a key (key= 32 bytes, key_file=, else the file named by
     $FACEINDEX_KEY_FILE) new collections are encrypted (database through SQLCipher,
     index cache with AES-256-GCM) and encrypted ones are opened; without one, plain
@@ -45,11 +51,13 @@ class Collections:
 
     def __init__(self, home: str | os.PathLike[str] | None = None,
                  busy_timeout_s: float = schema.DEFAULT_BUSY_TIMEOUT_S, *,
-                 key: bytes | CollectionKey | None = None, key_file: str | os.PathLike[str] | None = None) -> None:
+                 key: bytes | CollectionKey | None = None, key_file: str | os.PathLike[str] | None = None,
+                 cache_dtype: CacheDType = DEFAULT_CACHE_DTYPE) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.root = self.home / _COLLECTIONS
         self.busy_timeout_s = busy_timeout_s
         self.key = encryption.resolve_key(key, key_file)
+        self.cache_dtype = check_cache_dtype(cache_dtype)
 
     @property
     def encrypted(self) -> bool:
@@ -103,7 +111,7 @@ class Collections:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        return Collection(directory, engine, self.busy_timeout_s, self.key)
+        return Collection(directory, engine, self.busy_timeout_s, self.key, self.cache_dtype)
 
     def collection(self, collection_id: str, *, engine: FaceEngine | None = None) -> Collection:
         """Open a collection. CollectionNotFoundError if there is none of that id;
@@ -111,7 +119,7 @@ class Collections:
         directory = self.path_of(collection_id)
         if not (directory / schema.DATABASE_NAME).is_file():
             raise CollectionNotFoundError(self._not_found(collection_id))
-        return Collection(directory, engine, self.busy_timeout_s, self.key)
+        return Collection(directory, engine, self.busy_timeout_s, self.key, self.cache_dtype)
 
     def list_collections(self) -> list[str]:
         if not self.root.is_dir():

@@ -15,6 +15,11 @@ keeps an erased embedding.
 
 An encrypted collection's cache files hold the same bytes sealed with AES-256-GCM
 (sealed_index.py); one that does not decrypt is rebuilt like any damaged file.
+
+The cache holds i8 codes by default (f16 or f32 on request): searches answer from
+them exactly as from f32 (matching.best_faces). The layout, and with it the key, names
+the format version and the precision: a cache of an older format or another precision
+is never a candidate, so it is rebuilt from the database and removed, never misread.
 """
 
 from __future__ import annotations
@@ -43,17 +48,28 @@ from faceindex.flat_index import FlatIndex
 log = logging.getLogger("faceindex.collection")
 
 INDEX_METRIC: Literal["cosine"] = "cosine"
-INDEX_DTYPE: Literal["f32"] = "f32"
-_LAYOUT = f"faceindex-cache-1/{INDEX_METRIC}/{INDEX_DTYPE}"
+CacheDType = Literal["i8", "f16", "f32"]
+CACHE_DTYPES: tuple[CacheDType, ...] = ("i8", "f16", "f32")
+DEFAULT_CACHE_DTYPE: CacheDType = "i8"
+# Format 1: f32 only (searched as it is). Format 2: the precision is part of the layout.
+_FORMAT = "faceindex-cache-2"
 _NAME = re.compile(r"^index-([0-9a-f]{16})-g(\d{12})\.fidx$")
 LOCK_NAME = "cache.lock"
 
 T = TypeVar("T")
 
 
-def cache_key(store_uuid: str, pack: str, pack_version: str, dim: int) -> str:
-    text = "\0".join((_LAYOUT, store_uuid, pack, pack_version, str(dim)))
+def cache_key(store_uuid: str, pack: str, pack_version: str, dim: int, dtype: CacheDType) -> str:
+    layout = f"{_FORMAT}/{INDEX_METRIC}/{dtype}"
+    text = "\0".join((layout, store_uuid, pack, pack_version, str(dim)))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_cache_dtype(dtype: object) -> CacheDType:
+    for known in CACHE_DTYPES:
+        if dtype == known:
+            return known
+    raise ValueError(f"cache_dtype must be one of {', '.join(CACHE_DTYPES)}, got {dtype!r}")
 
 
 def cache_path(directory: Path, key: str, generation: int) -> Path:
@@ -112,12 +128,14 @@ class IndexCache:
     their read transaction; updates hold the exclusive lock.
     """
 
-    def __init__(self, directory: Path, key: str, dim: int, encryption_key: CollectionKey | None = None) -> None:
+    def __init__(self, directory: Path, key: str, dim: int, encryption_key: CollectionKey | None = None,
+                 dtype: CacheDType = DEFAULT_CACHE_DTYPE) -> None:
         self.directory = directory
         self.key = key
         self.dim = dim
+        self.dtype = check_cache_dtype(dtype)
         self._encryption_key = encryption_key  # None: the file is the FlatIndex file, memory-mapped
-        self._index = FlatIndex(dim, INDEX_METRIC, INDEX_DTYPE)
+        self._index = FlatIndex(dim, INDEX_METRIC, self.dtype)
         self._generation = -1  # nothing loaded yet
         self._max_id = 0
         self._saved_generation = -1
@@ -166,9 +184,9 @@ class IndexCache:
                 index = sealed_index.load(candidate.path, self._encryption_key)
         except (IndexFileError, OSError) as e:
             return f"cache file {candidate.path.name} unreadable: {e}"
-        if (index.dim, index.metric, index.dtype) != (self.dim, INDEX_METRIC, INDEX_DTYPE):
+        if (index.dim, index.metric, index.dtype) != (self.dim, INDEX_METRIC, self.dtype):
             return (f"cache file {candidate.path.name} has dim {index.dim}, {index.metric}, {index.dtype}; "
-                    f"expected {self.dim}, {INDEX_METRIC}, {INDEX_DTYPE}")
+                    f"expected {self.dim}, {INDEX_METRIC}, {self.dtype}")
         ids = index.ids()
         self._index, self._max_id = index, int(ids.max()) if len(ids) else 0
         added = self._add_after(conn, self._max_id)
@@ -184,7 +202,8 @@ class IndexCache:
     def _rebuild(self, conn: sqlite3.Connection, gens: store.Generations, reason: str) -> None:
         if reason != "no cache file":
             log.warning("rebuilding the index of %s from its database: %s", self.directory, reason)
-        self._index = FlatIndex(self.dim, INDEX_METRIC, INDEX_DTYPE)
+        self._index = FlatIndex(self.dim, INDEX_METRIC, self.dtype)
+        self._index.reserve(store.face_count(conn))  # memory grows once, to its size
         self._max_id = 0
         self._add_after(conn, 0)
         self._generation = gens.generation

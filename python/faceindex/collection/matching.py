@@ -1,5 +1,10 @@
 """The match algorithms: pure functions over a FlatIndex of the collection's faces
-(ids are database row ids) and the database snapshot it reflects."""
+(ids are database row ids) and the database snapshot it reflects.
+
+Every search goes through best_faces, whose answer is the f32 scan's whatever the index
+holds: an f16 or i8 index scans its codes and re-scores, from the f32 embeddings in the
+database, every face whose score could still reach the threshold or the k best
+(FlatIndex.search_exact; the bound is proved in docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from faceindex.collection import store
 from faceindex.collection.results import FaceMatch, UserMatch
@@ -20,6 +26,27 @@ def similarity(score: float) -> float:
     return min(1.0, max(-1.0, float(score)))
 
 
+def best_faces(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, k: int,
+               threshold: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Each query's k best faces that may reach the threshold, best first: row ids (-1 past the
+    last) and f32 cosine scores (-inf there), the same to the bit from an f32, f16 or i8 index.
+
+    Callers judge each score with `score >= threshold`, a float32 score against a Python float,
+    which numpy compares in float32 (numpy 2) or in double (numpy 1): every score either way
+    admits is kept here, and the callers' own comparison decides, as it always has."""
+    floor = min(threshold, float(np.float32(threshold)))
+    if index.dtype == "f32":
+        ids, scores = index.search(queries, k)
+        below = ~(scores.astype(np.float64) >= floor)
+        ids[below], scores[below] = -1, -np.inf
+        return ids, scores
+
+    def embeddings(rows: npt.NDArray[np.int64]) -> FloatArray:
+        return store.embeddings_of(conn, rows.tolist(), index.dim)
+
+    return index.search_exact(queries, k, embeddings, floor)
+
+
 def face_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, max_faces: int, threshold: float,
                  exclude: Sequence[int | None]) -> list[tuple[list[FaceMatch], FaceMatch | None]]:
     """For each query, its best faces at or above threshold, best first, at most
@@ -28,13 +55,21 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray
     k = min(max_faces + 1, len(index))
     if k == 0:
         return [([], None) for _ in queries]
-    ids, scores = index.search(queries, k)
+    ids, scores = best_faces(index, conn, queries, k, threshold)
     chosen: list[list[tuple[int, float]]] = []
     nearest: list[tuple[int, float] | None] = []
     for row_ids, row_scores, left_out in zip(ids, scores, exclude):
         candidates = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != left_out]
         chosen.append([(i, s) for i, s in candidates if s >= threshold][:max_faces])
         nearest.append(candidates[0] if candidates else None)
+    # A query with no face left at the threshold still has a nearest face: the two best
+    # (one may be the face searched with) without a floor, exact from any index.
+    missing = [q for q, near in enumerate(nearest) if near is None]
+    if missing:
+        near_ids, near_scores = best_faces(index, conn, queries[missing], min(2, len(index)), -np.inf)
+        for q, row_ids, row_scores in zip(missing, near_ids, near_scores):
+            below = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != exclude[q]]
+            nearest[q] = below[0] if below else None
     records = store.faces_by_row_ids(conn, [i for picked in chosen for i, _ in picked]
                                      + [n[0] for n in nearest if n is not None])
     return [([FaceMatch(similarity(s), records[i]) for i, s in picked],
@@ -48,14 +83,15 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray
 
     Deepens the face search until the ranking is exact: a user whose best
     seen face scores at least every query's k-th score cannot have a better
-    face beyond the k searched.
+    face beyond the k searched. (A query with fewer than k faces at the
+    threshold has all of them: its k-th is padding, -inf.)
     """
     n = len(index)
     if n == 0:
         return []
     k = min(n, max(64, 8 * max_users))
     while True:
-        ids, scores = index.search(queries, k)
+        ids, scores = best_faces(index, conn, queries, k, threshold)
         valid = (ids >= 0) & (scores >= threshold)
         if exclude_row is not None:
             valid &= ids != exclude_row

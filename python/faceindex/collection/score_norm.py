@@ -33,9 +33,9 @@ top k that way, k grows fourfold and the search is asked again (at k = every fac
 unseen). The bound adds BOUND_SLACK for rounding: z and the bound are computed in float64 from
 the same float32 cosines, terms of at most ~1e3, so their rounding differs by far less.
 
-Composition with a scan that bounds cosines (a compressed scan, f32 rescoring): per stored face
-z is increasing in s, so an interval [lo, hi] on a face's cosine maps to [z(lo), z(hi)] on its z;
-the same envelope bounds the faces the scan never reported.
+A compressed cache (i8/f16 codes, issue 32) serves the one call into the index, the cosines at or
+above a floor, through matching.best_faces: every face that could reach the floor within the codes'
+proven bound is re-scored in f32, so the cosines, and with them z, are the f32 scan's to the bit.
 """
 
 from __future__ import annotations
@@ -381,25 +381,30 @@ def pair_scores(norm: ScoreNormState, conn: sqlite3.Connection, row: int, others
 # -- exact searches on normalised scores ------------------------------------------------------------
 
 
-def _best_cosines(index: FlatIndex, queries: FloatArray, k: int, floor: Float64Array
+def _best_cosines(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, k: int, floor: Float64Array
                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Each query's k best cosines at or above its floor (ids -1 and -inf past the last). The one call
-    into the index: a scan that takes a floor (a compressed scan's min_score) prunes by it; this f32
-    scan asks for k and drops what is below."""
-    ids, cosine = index.search(queries, k)
+    into the index: matching.best_faces, exact from any cache (a compressed one prunes by the lowest
+    floor, then re-scores); each query's own floor drops what is below it."""
+    from faceindex.collection.matching import best_faces
+
+    lowest = float(np.min(floor)) if len(floor) else -np.inf
+    if lowest == np.inf:  # no face can reach any query's target
+        return np.full((len(queries), k), -1, np.int64), np.full((len(queries), k), -np.inf, np.float32)
+    ids, cosine = best_faces(index, conn, queries, k, lowest)
     below = ~(cosine.astype(np.float64) >= floor[:, None])
     ids[below], cosine[below] = -1, -np.inf
     return ids, cosine
 
 
-def _candidates(index: FlatIndex, queries: FloatArray, probe: Lines, view: NormView, k: int, floor: Float64Array
-                ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Float64Array, Float64Array]:
+def _candidates(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, probe: Lines, view: NormView, k: int,
+                floor: Float64Array) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], Float64Array, Float64Array]:
     """The k best cosines of each query at or above its floor and every outlier face, their z (-inf
     where no face), and a bound on the z of every face not among them (-inf when none is left out).
 
     floor[i]: no face below it can reach what query i needs (NormView.cosine_reaching), so a query
     that gets fewer than k faces has seen every face that can; its bound is the bound at its floor."""
-    ids, cosine = _best_cosines(index, queries, k, floor)
+    ids, cosine = _best_cosines(index, conn, queries, k, floor)
     full = ids[:, k - 1] >= 0  # k faces at or above the floor: faces beyond the k-th may be unseen
     if len(view.outliers):
         more_ids, more = view.outliers.search(queries, len(view.outliers))
@@ -452,9 +457,16 @@ def _first_ask(view: NormView, probe: Lines, threshold: float, n: int, wanted: i
 
 
 def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, queries: FloatArray, max_faces: int,
-                 threshold: float, exclude: Sequence[int | None]) -> list[list[FaceMatch]]:
+                 threshold: float, exclude: Sequence[int | None]) -> list[tuple[list[FaceMatch], FaceMatch | None]]:
     """matching.face_matches on z: each query's best faces with z >= threshold, best first (ties: lower
-    row id), exact (the module's docstring proves it)."""
+    row id), exact (the module's docstring proves it), and its nearest face by z whatever the threshold."""
+    matches = _z_matches(index, conn, view, queries, max_faces, threshold, exclude)
+    return [(found, found[0] if found else _near_miss(index, conn, view, queries[i:i + 1], exclude[i]))
+            for i, found in enumerate(matches)]
+
+
+def _z_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, queries: FloatArray, max_faces: int,
+               threshold: float, exclude: Sequence[int | None]) -> list[list[FaceMatch]]:
     from faceindex.collection.matching import similarity
 
     n = len(index)
@@ -465,7 +477,7 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
     k = _first_ask(view, probe, threshold, n, wanted)
     floor = _floor(view, probe, threshold)
     while True:
-        ids, cosine, z, bound = _candidates(index, queries, probe, view, k, floor)
+        ids, cosine, z, bound = _candidates(index, conn, queries, probe, view, k, floor)
         chosen, settled, target = [], True, np.full(len(queries), float(threshold))
         for i in range(len(queries)):
             ok = (ids[i] >= 0) & (z[i] >= threshold)
@@ -486,6 +498,22 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
             for i, order in enumerate(chosen)]
 
 
+def _near_miss(index: FlatIndex, conn: sqlite3.Connection, view: NormView, query: FloatArray,
+               exclude: int | None) -> FaceMatch | None:
+    """The face of highest z for a query none of whose faces reached the threshold: the z of its two
+    best cosines (one may be the face searched with) is a threshold the best z reaches, so an exact
+    search there for one face finds it, scanning no deeper than that threshold needs. (A hair lower:
+    z of one face may round differently in another batch.)"""
+    probe = view.cohort.lines(query)
+    ids, _, z, _ = _candidates(index, conn, query, probe, view, min(2, len(index)), np.full(1, -np.inf))
+    seen = (ids[0] >= 0) & (ids[0] != (-1 if exclude is None else exclude))
+    if not seen.any():
+        return None
+    reached = float(np.max(z[0][seen]))
+    found, = _z_matches(index, conn, view, query, 1, reached - 1e-6 * (1.0 + abs(reached)), [exclude])
+    return found[0] if found else None
+
+
 def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, queries: FloatArray, max_users: int,
                  threshold: float, exclude_user: str | None = None, exclude_row: int | None = None) -> list[UserMatch]:
     """matching.user_matches on z: users ranked by their best face's z against any query face, exact
@@ -500,7 +528,7 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, view: NormView, que
     k = _first_ask(view, probe, threshold, n, wanted)
     floor = _floor(view, probe, threshold)
     while True:
-        ids, cosine, z, bound = _candidates(index, queries, probe, view, k, floor)
+        ids, cosine, z, bound = _candidates(index, conn, queries, probe, view, k, floor)
         valid = (ids >= 0) & (z >= threshold)
         if exclude_row is not None:
             valid &= ids != exclude_row

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from faceindex.collection import encryption, schema, store
 from faceindex.collection.encryption import CollectionKey
-from faceindex.collection.index_cache import IndexCache, cache_key
+from faceindex.collection.index_cache import DEFAULT_CACHE_DTYPE, CacheDType, IndexCache, cache_key
 from faceindex.collection.score_norm import ScoreNormState
 from faceindex.engine import FaceEngine
 from faceindex.errors import PackMismatchError
@@ -26,7 +26,7 @@ PackIdentity = PackInfo | PackRef | tuple[str, str]  # a PackInfo, a PackRef, or
 
 class CollectionState:
     def __init__(self, directory: Path, engine: FaceEngine | None, busy_timeout_s: float,
-                 key: CollectionKey | None = None) -> None:
+                 key: CollectionKey | None = None, cache_dtype: CacheDType = DEFAULT_CACHE_DTYPE) -> None:
         self.directory = Path(directory)
         self.db_path = self.directory / schema.DATABASE_NAME
         self.busy_timeout_s = busy_timeout_s
@@ -42,7 +42,8 @@ class CollectionState:
         self.collection_id = str(meta["collection_id"])
         self.pack = schema.pack_of(meta)
         self.cache = IndexCache(self.directory, cache_key(str(meta["store_uuid"]), self.pack.name, self.pack.version,
-                                                         self.pack.embedding_size), self.pack.embedding_size, key)
+                                                         self.pack.embedding_size, cache_dtype),
+                                self.pack.embedding_size, key, cache_dtype)
         self.score_norm = ScoreNormState(self.pack)  # issue 29: AS-norm's cohort and lines, kept like the cache
         if engine is not None:
             self.check_engine(engine)
