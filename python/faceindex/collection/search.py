@@ -134,10 +134,7 @@ def _face_search(state: CollectionState, operation: str, criteria: Criteria, que
             assert queries is not None
             query = queries
         if view is not None:
-            # On AS-norm scores the scan reads only the cosines that can reach the threshold, so the
-            # nearest face is the best match where there is one, and no near miss is named below it.
-            return [(found, found[0] if found else None) for found in
-                    score_norm.face_matches(index, conn, view, query, max_faces, choice.value, exclude)]
+            return score_norm.face_matches(index, conn, view, query, max_faces, choice.value, exclude)
         return matching.face_matches(index, conn, query, max_faces, choice.value, exclude)
 
     matches = state.cache.read(state.conn(), search)
