@@ -12,6 +12,11 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
+
+# `make mutate` (scripts/mutate.py): every mutant meets the same examples, and no failing example
+# of one mutant is replayed for the next (--hypothesis-profile=mutation).
+settings.register_profile("mutation", database=None, derandomize=True)
 
 # A developer's own key file must not turn every plain collection the tests make into a
 # CollectionKeyError; the encryption tests name their keys themselves.
@@ -46,8 +51,10 @@ def missing_data(what: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Converted models and rewritten networks go to a cache of this run, not the user's."""
-    path = tmp_path_factory.mktemp("faceindex-cache")
+    """Converted models and rewritten networks go to a cache of this run, not the user's; or to
+    FACEINDEX_TEST_CACHE, kept across runs (`make mutate` runs the tests once per mutant)."""
+    kept = os.environ.get("FACEINDEX_TEST_CACHE")
+    path = Path(kept) if kept else tmp_path_factory.mktemp("faceindex-cache")
     before = os.environ.get("FACEINDEX_CACHE")
     os.environ["FACEINDEX_CACHE"] = str(path)
     yield path
