@@ -76,6 +76,29 @@ def test_quality_filter_reasons(collection: Collection) -> None:
         collection.index_faces(scene_image(2), quality_filter="best")
 
 
+def test_a_face_turned_or_pitched_past_the_bounds_is_refused(collection: Collection, engine: ScriptedEngine) -> None:
+    """EXTREME_POSE: yaw or pitch beyond the level's bounds, either way ("auto": 60 and 45 degrees,
+    "high": 30 and 25, "low": 75 and 60); a face at a bound, or whose pose the pack does not
+    give (NaN), passes."""
+    nan = float("nan")
+    poses = {0: (0.0, 50.0, 0.0), 100: (0.0, -50.0, 0.0), 200: (55.0, 40.0, 0.0), 300: (-65.0, 0.0, 0.0),
+             400: (nan, nan, nan), 500: (0.0, 45.0, 0.0), 600: (60.0, 0.0, 0.0)}
+    engine.scenes[6] = [(face(x, 0, 90, pose=pose), E[i]) for i, (x, pose) in enumerate(poses.items())]
+
+    def refused(level: str | QualityFilter) -> set[float]:
+        result = collection.index_faces(scene_image(6), quality_filter=level)
+        assert all(u.reasons == ("EXTREME_POSE",) for u in result.unindexed_faces)
+        assert len(result.face_records) + len(result.unindexed_faces) == len(poses)
+        return {u.face.bbox[0] for u in result.unindexed_faces}
+
+    assert refused("auto") == {0, 100, 300}  # pitched up, pitched down, turned
+    assert refused("high") == {0, 100, 200, 300, 500, 600}
+    assert refused("low") == set()  # every face within 75 and 60 degrees
+    assert refused("none") == set()
+    pitch_only = QualityFilter(max_pitch=10)
+    assert refused(pitch_only) == {0, 100, 200, 500}  # yaw not checked
+
+
 def test_quality_first_then_max_faces(collection: Collection) -> None:
     result = collection.index_faces(scene_image(2), max_faces=1)
     assert [r.face.bbox[0] for r in result.face_records] == [0]

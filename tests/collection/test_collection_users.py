@@ -139,3 +139,41 @@ def test_delete_user_keeps_or_erases_the_faces(collection: Collection) -> None:
     assert sorted(erased.deleted_faces) == sorted(owned["person-1"]) and erased.disassociated_faces == []
     assert collection.get_faces(owned["person-1"]) == {}
     assert len(collection) == 3
+
+
+def test_a_user_whose_best_face_scores_exactly_the_threshold_is_a_match(collection: Collection) -> None:
+    probe = unit_vectors(1, 40)[0]
+    collection.create_user("edge")
+    records = collection.index_embeddings(np.array([near(probe, 0.65, seed=41), near(probe, 0.2, seed=42)]),
+                                          pack=SYNTHETIC)
+    collection.associate_faces("edge", [r.face_id for r in records], user_match_threshold=-1)
+    collection.index_embeddings(unit_vectors(50, 43), pack=SYNTHETIC)
+    (score,) = [m.similarity for m in collection.search_users_by_embedding(probe, pack=SYNTHETIC,
+                                                                           threshold=-1, max_users=1).user_matches]
+    assert score == pytest.approx(0.65, abs=1e-6)
+    at = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=score)
+    assert [(m.user.user_id, m.face.face_id, m.similarity) for m in at.user_matches] == [
+        ("edge", records[0].face_id, score)]
+    above = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=float(np.nextafter(score, 2.0)))
+    assert above.user_matches == []
+
+
+def test_user_ranking_is_exact_when_a_weaker_face_is_found_first_and_the_better_one_lies_deeper(
+        collection: Collection) -> None:
+    """A search by user searches with each of its faces. User "a" is first seen through a weak face
+    near one query face, while its better face, near the other query face, lies below that query's
+    first candidates (many faces of nobody score higher there): the search must go deeper before it
+    ranks "a" below "b", whose only face scores between a's two."""
+    q1, q2 = unit_vectors(2, 50)
+    collection.create_user("q")
+    queries = collection.index_embeddings(np.array([q1, q2]), pack=SYNTHETIC)
+    collection.associate_faces("q", [r.face_id for r in queries], user_match_threshold=-1)
+    collection.index_embeddings(np.array([near(q2, 0.9, seed=600 + i) for i in range(300)]), pack=SYNTHETIC)
+    faces = {"a": [near(q1, 0.5, seed=51), near(q2, 0.8, seed=52)], "b": [near(q1, 0.6, seed=53)]}
+    for user, vectors in faces.items():
+        collection.create_user(user)
+        records = collection.index_embeddings(np.array(vectors), pack=SYNTHETIC)
+        collection.associate_faces(user, [r.face_id for r in records], user_match_threshold=-1)
+    result = collection.search_users(user_id="q", threshold=0.0, max_users=2)
+    assert [m.user.user_id for m in result.user_matches] == ["a", "b"]
+    assert [m.similarity for m in result.user_matches] == pytest.approx([0.8, 0.6], abs=1e-5)

@@ -56,7 +56,8 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray
     k = min(n, max(64, 8 * max_users))
     while True:
         ids, scores = index.search(queries, k)
-        valid = (ids >= 0) & (scores >= threshold)
+        # In float64, as face_matches compares: float32 would round a threshold a hair above a score down to it.
+        valid = (ids >= 0) & (scores.astype(np.float64) >= threshold)
         if exclude_row is not None:
             valid &= ids != exclude_row
         owners = store.user_of_rows(conn, np.unique(ids[valid]).tolist())
