@@ -1,0 +1,164 @@
+"""The arithmetic of decisions, against numbers worked out by hand from the definitions:
+FPIR = 1 - (1 - FMR)^N for a search of N faces, its inverse, Wilson's interval, the 0-100
+Similarity's anchors, and counting a table's impostor pairs at a threshold."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from faceindex import PackRef
+from faceindex.errors import CalibrationError
+from faceindex.thresholds import fmr_for_fpir, fpir_for_fmr
+from faceindex.thresholds.calibration_table import CalibrationTable, Tail
+from faceindex.thresholds.intervals import rate, resolution, wilson_interval
+from faceindex.thresholds.similarity import (
+    decades_of_similarity,
+    fmr_of_similarity,
+    similarity_of_decades,
+    similarity_of_fmr,
+)
+from faceindex.types import RateEstimate
+
+# 1 - (1 - FMR)^N by the binomial expansion (or exactly, for small N), worked out by hand:
+# N = 10:   10 x 1e-4 - 45 x 1e-8 + 120 x 1e-12 - 210 x 1e-16 = 9.9955011998e-4
+# N = 2:    2 x 1e-3 - 1e-6 = 1.999e-3
+# N = 1000: 1 - exp(1000 ln(1 - 1e-4)) = 1 - exp(-0.1000050003) = 0.0951671064
+# N = 1e6:  1 - exp(1e6 ln(1 - 1e-6)) = 1 - exp(-1.0000005) = 0.6321207428
+FPIR_BY_HAND = [
+    (1e-4, 1, 1e-4),
+    (1e-4, 10, 9.9955011998e-4),
+    (1e-3, 2, 1.999e-3),
+    (1e-4, 1000, 0.0951671064),
+    (1e-6, 1_000_000, 0.6321207428),
+]
+
+
+@pytest.mark.parametrize("fmr, n, fpir", FPIR_BY_HAND)
+def test_fpir_is_one_minus_the_chance_that_none_of_n_comparisons_false_matches(fmr: float, n: int, fpir: float) -> None:
+    estimate = fpir_for_fmr(RateEstimate(fmr, fmr / 2, fmr * 2, beyond_table=False), n)
+    assert estimate.value == pytest.approx(fpir, rel=1e-9)
+    # The interval's ends go through the same formula, and the flag is kept.
+    assert estimate.low == pytest.approx(1 - (1 - fmr / 2) ** n, rel=1e-9)
+    assert estimate.high == pytest.approx(1 - (1 - fmr * 2) ** n, rel=1e-9)
+    assert estimate.beyond_table is False
+    assert fpir_for_fmr(RateEstimate(fmr, fmr, fmr, beyond_table=True), n).beyond_table is True
+
+
+def test_fpir_at_the_edges() -> None:
+    # An empty gallery is searched as one face (no search of nothing reports FPIR 0 as a rate).
+    assert fpir_for_fmr(RateEstimate(1e-4, 1e-4, 1e-4, False), 0).value == pytest.approx(1e-4, rel=1e-12)
+    # FMR 1 (every pair above the threshold): a false candidate is certain, not NaN.
+    assert fpir_for_fmr(RateEstimate(1.0, 0.5, 1.0, False), 50).value == pytest.approx(1.0)
+    assert fpir_for_fmr(RateEstimate(0.0, 0.0, 0.0, False), 10**9).value == 0.0
+
+
+# The inverse, FMR = 1 - (1 - FPIR)^(1/N), by hand: N = 100, FPIR 1%: ln 0.99 = -0.01005033585,
+# / 100 -> 1 - exp(-1.005033585e-4) = 1.004983082e-4; N = 1e6: 1.005033580e-8.
+@pytest.mark.parametrize("fpir, n, fmr", [(0.01, 1, 0.01), (0.01, 100, 1.004983082e-4), (0.01, 1_000_000, 1.005033580e-8),
+                                          (0.5, 2, 1 - math.sqrt(0.5))])
+def test_the_fmr_of_an_fpir_is_its_inverse(fpir: float, n: int, fmr: float) -> None:
+    assert fmr_for_fpir(fpir, n) == pytest.approx(fmr, rel=1e-8)
+    assert fpir_for_fmr(RateEstimate(fmr, fmr, fmr, False), n).value == pytest.approx(fpir, rel=1e-8)
+
+
+def test_an_fpir_outside_0_1_is_refused() -> None:
+    for bad in (0.0, 1.0, -0.1, 2.0):
+        with pytest.raises(ValueError, match="max_fpir must be in"):
+            fmr_for_fpir(bad, 10)
+    assert fmr_for_fpir(0.01, 0) == pytest.approx(0.01)  # no faces: searched as one
+
+
+def test_wilson_interval_by_hand() -> None:
+    # 5 errors in 100 trials, z = 1.96: centre (0.05 + 1.96^2/200) / (1 + 1.96^2/100) = 0.066647,
+    # half-width 1.96 sqrt(0.05 x 0.95 / 100 + 1.96^2 / 40000) / 1.038415 = 0.045104.
+    low, high = wilson_interval(5, 100)
+    assert low == pytest.approx(0.021543, abs=1e-5) and high == pytest.approx(0.111751, abs=1e-5)
+    # None of 1000: the upper end is about the rule of three (3/n), the lower end exactly 0.
+    low, high = wilson_interval(0, 1000)
+    assert low == 0.0 and high == pytest.approx(0.003827, abs=1e-5)
+    # All of them: the upper end exactly 1.
+    low, high = wilson_interval(20, 20)
+    assert high == 1.0 and low == pytest.approx(0.8389, abs=1e-3)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="errors must be in"):
+        wilson_interval(11, 10)
+    r = rate(5, 100)
+    assert (r.value, r.errors, r.trials) == (0.05, 5, 100) and str(r) == "0.05 [0.0215, 0.112] (5/100)"
+    assert rate(0, 0).value == 0.0
+    assert resolution(300) == 0.01 and resolution(0) == 1.0
+
+
+@pytest.mark.parametrize("decades, similarity", [
+    (0.0, 0.0), (-1.0, 0.0), (3.0, 40.0), (6.0, 80.0),  # 80 d / 6 up to FMR 1e-6
+    (6.5, 85.0), (7.0, 90.0), (7.8, 98.0),  # then 10 per decade up to 98
+    (8.0, 99.0), (9.0, 100 - 2 / 7), (10.0, 100 - 2 / 12), (math.inf, 100.0),  # then 100 - 2 / (1 + 5 (d - 7.8))
+])
+def test_similarity_of_the_fmr_by_its_definition(decades: float, similarity: float) -> None:
+    assert similarity_of_decades(decades) == pytest.approx(similarity, abs=1e-9)
+    if decades >= 0:
+        assert decades_of_similarity(similarity) == pytest.approx(decades, abs=1e-9)
+        assert similarity_of_fmr(10.0 ** -decades) == pytest.approx(similarity, abs=1e-9)
+        assert fmr_of_similarity(similarity) == pytest.approx(10.0 ** -decades, rel=1e-9)
+
+
+def test_similarity_out_of_its_range_is_refused() -> None:
+    assert similarity_of_fmr(0.0) == 100.0 and similarity_of_fmr(2.0) == 0.0
+    for bad in (-0.1, 100.1, float("nan")):
+        with pytest.raises(ValueError, match="0-100 scale"):
+            decades_of_similarity(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        similarity_of_decades(float("nan"))
+
+
+def tiny_table(tail_checked: bool = True) -> CalibrationTable:
+    """1000 impostor pairs counted at four knots, by hand: 1000 score >= 0.0, 100 >= 0.2, 10 >= 0.4,
+    1 >= 0.6; a tail fitted from 0.4 (10 pairs, scale 0.05)."""
+    check = [{"from_tail": True, "interval": [0.0, 0.02], "counted_fmr": 0.01}] if tail_checked else []
+    return CalibrationTable(
+        pack=PackRef("tiny", "1"), impostor_pairs=1000, genuine_pairs=100,
+        impostor_scores=np.array([0.0, 0.2, 0.4, 0.6]), impostor_counts=np.array([1000, 100, 10, 1]),
+        tail=Tail(start=0.4, fmr_at_start=0.01, scale=0.05, count=10),
+        genuine_scores=np.array([0.3, 0.5, 0.7]), genuine_below=np.array([0, 50, 100]),
+        provenance={"dataset": "by hand", "images": 10, "date": "today", "tail_check": check})
+
+
+def test_a_table_counts_its_pairs_at_a_threshold_by_hand() -> None:
+    table = tiny_table()
+    assert table.resolved_fmr == 0.003
+    # At the knots, the counts themselves; between them, log-linear: at 0.1, sqrt(1000 x 100) = 316.
+    assert table.fmr_at(0.2).value == 0.1 and table.fmr_at(0.4).value == 0.01
+    assert table.fmr_at(0.1).value == 0.316 and table.fmr_at(-1.0).value == 1.0
+    assert not table.fmr_at(0.3).beyond_table and table.fmr_at(0.3).value == 0.031  # floor(sqrt(1000))
+    # The threshold of a rate: FMR 1e-2 -> 10 pairs -> 0.4; 3.16e-2 -> 31.6 pairs -> halfway, 0.3.
+    assert table.threshold_for_fmr(0.01) == (0.4, False)
+    assert table.threshold_for_fmr(math.sqrt(10) / 100)[0] == pytest.approx(0.3)
+    # Below 3 pairs: the fitted tail, 0.01 exp(-(t - 0.4) / 0.05) = 1e-4 at t = 0.4 + 0.05 ln 100.
+    t, beyond = table.threshold_for_fmr(1e-4)
+    assert beyond and t == pytest.approx(0.4 + 0.05 * math.log(100))
+    estimate = table.fmr_at(t)
+    assert estimate.beyond_table and estimate.value == pytest.approx(1e-4)
+    assert estimate.low <= 1e-4 <= estimate.high
+    # FNMR: genuine pairs below the threshold, interpolated: 25 of 100 at 0.4.
+    assert table.fnmr_at(0.4).value == 0.25 and table.fnmr_at(0.2).value == 0.0 and table.fnmr_at(0.9).value == 1.0
+    assert table.limit_threshold == float(np.nextafter(0.6, 1.0))
+    assert "tiny 1 on by hand (10 images, 1,000 impostor and 100 genuine pairs, today)" in table.source
+
+
+def test_an_unchecked_tail_gives_the_table_limit_or_refuses() -> None:
+    table = tiny_table(tail_checked=False)
+    assert not table.tail_trusted
+    assert table.threshold_for_fmr(1e-4, at_limit=True) == (table.limit_threshold, True)
+    with pytest.raises(CalibrationError, match="will not extrapolate"):
+        table.threshold_for_fmr(1e-4)
+    resolved = table.fmr_at(0.5)  # floor(sqrt(10 x 1)) = 3 pairs: still resolved
+    assert resolved.value == 0.003 and not resolved.beyond_table
+    counted = table.fmr_at(0.55)  # floor(10^0.25) = 1 pair: what was counted, flagged unresolved
+    assert counted.value == 0.001 and counted.beyond_table
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(CalibrationError, match="max_fmr must be in"):
+            table.threshold_for_fmr(bad)
+    with pytest.raises(CalibrationError, match="not trusted further"):
+        tiny_table().threshold_for_fmr(1e-10)
