@@ -5,11 +5,12 @@ Similarity's anchors, and counting a table's impostor pairs at a threshold."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from faceindex import PackRef
+from faceindex import PackRef, thresholds
 from faceindex.errors import CalibrationError
 from faceindex.thresholds import fmr_for_fpir, fpir_for_fmr
 from faceindex.thresholds.calibration_table import CalibrationTable, Tail
@@ -20,7 +21,7 @@ from faceindex.thresholds.similarity import (
     similarity_of_decades,
     similarity_of_fmr,
 )
-from faceindex.types import RateEstimate
+from faceindex.types import PackInfo, RateEstimate
 
 # 1 - (1 - FMR)^N by the binomial expansion (or exactly, for small N), worked out by hand:
 # N = 10:   10 x 1e-4 - 45 x 1e-8 + 120 x 1e-12 - 210 x 1e-16 = 9.9955011998e-4
@@ -162,3 +163,58 @@ def test_an_unchecked_tail_gives_the_table_limit_or_refuses() -> None:
             table.threshold_for_fmr(bad)
     with pytest.raises(CalibrationError, match="not trusted further"):
         tiny_table().threshold_for_fmr(1e-10)
+
+
+def test_the_fmr_curve_of_a_table_by_hand() -> None:
+    """Similarity's curve: log FMR linear between the counted knots (at 0.3, halfway from 1e-1 to 1e-2:
+    1.5 decades), the fitted tail beyond the resolved rate (at 0.6: 0.01 exp(-4), 2 + 4 / ln 10 decades),
+    and below the first knot under FMR 1 an exponential toward 0 decades (at 0.0: e^-1)."""
+    curve = tiny_table().fmr_curve
+    assert curve.decades_at(0.3) == pytest.approx(1.5)
+    assert curve.decades_at(0.6) == pytest.approx(2 + 4 / math.log(10))
+    assert curve.decades_at(0.0) == pytest.approx(math.exp(-1))
+    assert curve.score_at(1.5) == pytest.approx(0.3)
+    assert curve.score_at(2 + 4 / math.log(10)) == pytest.approx(0.6)
+    assert curve.score_at(math.exp(-1)) == pytest.approx(0.0)
+    assert curve.score_at(0.0) == -math.inf and curve.score_at(math.inf) == math.inf
+    with pytest.raises(ValueError, match="NaN"):
+        curve.decades_at(float("nan"))
+    # An untrusted tail: the counted knots to the last pair (1 of 1000 at 0.6: 3 decades), then the
+    # tail's slope, 1 / (0.05 ln 10) decades per unit of score.
+    untrusted = tiny_table(tail_checked=False).fmr_curve
+    assert untrusted.decades_at(0.6) == pytest.approx(3.0)
+    assert untrusted.decades_at(0.7) == pytest.approx(3 + 0.1 / (0.05 * math.log(10)))
+    assert untrusted.score_at(3 + 0.1 / (0.05 * math.log(10))) == pytest.approx(0.7)
+
+
+def test_similarity_and_its_threshold_through_a_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pack = PackInfo(name="tiny", version="1", embedding_size=8, default_threshold=0.5, threshold_source="-",
+                    detector="-", recognizer="-", license="-")
+    monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path))
+    tiny_table().save(tmp_path / thresholds.table_file_name(pack.ref))
+    thresholds.forget_loaded_tables()
+    try:
+        # 1.5 decades: Similarity 80 x 1.5 / 6 = 20; and Similarity 20 asks for the cosine 0.3.
+        assert thresholds.rekognition_similarity(pack, 0.3) == pytest.approx(20.0)
+        choice = thresholds.threshold_for_similarity(pack, 20.0)
+        assert choice.value == pytest.approx(0.3) and choice.chosen_by == "fmr"
+        assert choice.requested == pytest.approx(10 ** -1.5) and choice.fpir is None
+        searched = thresholds.threshold_for_similarity(pack, 20.0, gallery_size=10)
+        assert searched.gallery_size == 10 and searched.fmr is not None and searched.fpir is not None
+        assert searched.fpir.value == pytest.approx(1 - (1 - searched.fmr.value) ** 10)
+        # Beyond identical faces: a cosine is at most 1.
+        assert thresholds.threshold_for_similarity(pack, 99.99).value == 1.0
+        # A search's default: FPIR 1% at the gallery's size, no looser than FMR 1e-4 per comparison;
+        # on this table 1e-4 needs the tail (0.4 + 0.05 ln 100), FPIR 1% at 10 faces allows 1.005e-3,
+        # 1.005 pairs of 1000: the tail too, at 0.4 + 0.05 ln(0.01 / 1.005e-3).
+        small = thresholds.for_search(pack, 10)
+        assert small.chosen_by == "fmr" and small.value == pytest.approx(0.4 + 0.05 * math.log(100))
+        large = thresholds.for_search(pack, 100_000)
+        allowed = 1 - 0.99 ** (1 / 100_000)
+        assert large.chosen_by == "fpir" and large.value == pytest.approx(0.4 + 0.05 * math.log(0.01 / allowed))
+        assert thresholds.for_search(pack, 10, max_fmr=0.01).value == 0.4
+        assert thresholds.for_search(pack, 10, threshold=0.2).fmr.value == 0.1  # type: ignore[union-attr]
+        assert thresholds.for_comparison(pack).value == pytest.approx(0.4 + 0.05 * math.log(100))
+        assert thresholds.for_comparison(pack, max_fmr=0.1).value == 0.2
+    finally:
+        thresholds.forget_loaded_tables()
