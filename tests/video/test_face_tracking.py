@@ -1,0 +1,118 @@
+"""Faces through a video, the Python side (faceindex.video.face_tracking) on scripted frames: which
+faces the recognizer runs on (a track's first face, a clearly better one, a refresh every 2 s of one
+nearly as good), the template searched (the mean of a track's embeddings), and the events a live
+search reports. The detector and recognizer are scripted (collection_helpers.ScriptedEngine), so the
+policy is checked against values worked out by hand, apart from any model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceindex import Collections, PackInfo
+from faceindex.detections import Detections
+from faceindex.types import ARCFACE_LANDMARKS
+from faceindex.video.face_tracking import FaceTracking, SearchSettings, frontal_scores, quality_scores
+from faceindex.video.frame_reader import SampledFrame
+from collection_helpers import ScriptedEngine, face, near, unit_vectors
+
+# dlib 1.1's name and version: the shipped calibration table gives the re-identification threshold.
+PACK = PackInfo(name="dlib", version="1.1", embedding_size=128, default_threshold=0.6, threshold_source="-",
+                detector="scripted", recognizer="scripted", license="-")
+ANN, BOB = unit_vectors(2, 70)
+BOBISH = near(BOB, 0.9, seed=71)
+
+
+def frame(scene: int, t: float, dropped: int = 0) -> SampledFrame:
+    """A flat grey frame (no cut between any two) whose first pixel names the scripted scene."""
+    rgb = np.full((64, 64, 3), 128, np.uint8)
+    rgb[0, 0, 0] = scene
+    return SampledFrame(index=int(round(t * 10)), timestamp=t, rgb=rgb, analyse=True, dropped_before=dropped)
+
+
+def test_quality_is_size_sharpness_confidence_and_how_frontal_by_hand() -> None:
+    # 56 px of 112: 0.5; sharpness 50: 50 / (50 + 50) = 0.5; score 0.81: sqrt = 0.9; frontal: 1.
+    faces = [face(0, 0, 56, score=0.81, sharpness=50.0), face(100, 0, 224, score=1.0, sharpness=150.0)]
+    detections = Detections.from_faces(faces)
+    assert quality_scores(detections, ARCFACE_LANDMARKS) == pytest.approx([0.5 * 0.5 * 0.9, 1.0 * 0.75 * 1.0])
+    assert len(quality_scores(Detections.from_faces([]), ARCFACE_LANDMARKS)) == 0
+
+
+def test_a_turned_face_scores_less_frontal() -> None:
+    # Eyes 40 px apart; the nose 10 px off their midpoint: 1 - 2 x 10 / 40 = 0.5; 20 px: 0, held at 0.2.
+    points = np.array([[[30, 40], [70, 40], [50 + dx, 60], [35, 80], [65, 80]] for dx in (0, 10, -10, 20)],
+                      dtype=np.float64)
+    assert frontal_scores(points, ARCFACE_LANDMARKS) == pytest.approx([1.0, 0.5, 0.5, 0.2])
+    # Landmarks that do not say where the eyes and nose are: no judgement.
+    assert frontal_scores(points, ("a", "b", "c", "d", "e")) == pytest.approx([1.0] * 4)
+
+
+def scripted() -> ScriptedEngine:
+    """One face moving right; quality 0.225 (56 px, sharpness 50, score 0.81), except scene 6 (sharpness
+    150: 0.3375, 1.5 times better). Embeddings: Ann's first, then Bob-like, then Bob's."""
+    def one(x: float, sharpness: float, embedding: np.ndarray) -> list[tuple[object, np.ndarray]]:
+        return [(face(x, 100, 56, score=0.81, sharpness=sharpness), embedding)]
+
+    return ScriptedEngine({1: one(100, 50, ANN), 2: one(104, 50, BOBISH), 3: one(108, 50, BOBISH),
+                           4: one(112, 50, BOBISH), 5: one(116, 50, BOBISH), 6: one(120, 150, BOB),
+                           7: one(124, 50, BOB)}, pack=PACK)  # type: ignore[dict-item]
+
+
+def test_the_recognizer_runs_on_a_tracks_first_face_a_better_one_and_every_2_s(tmp_path: Path) -> None:
+    engine = scripted()
+    with Collections(tmp_path).create_collection("c", engine=engine) as collection:
+        (ann,) = collection.index_embeddings(ANN[None], pack=PACK, external_image_id="ann")
+        (bob,) = collection.index_embeddings(BOB[None], pack=PACK, external_image_id="bob")
+        tracking = FaceTracking(engine, collection, search=SearchSettings(threshold=0.5))
+        times = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+        seen = [tracking.step(frame(scene, t, dropped=2 if t == 3.0 else 0))
+                for scene, t in zip(range(1, 8), times)]
+        # 0.0: the track starts; 2.0: 2 s since, as good; 2.5: 1.5 times better; the others not.
+        assert [[f.embedded for f in s.faces] for s in seen] == [[True], [False], [False], [False], [True], [True],
+                                                                  [False]]
+        assert {f.track for s in seen for f in s.faces} == {0}
+        (track,) = tracking.finish()
+        assert (track.faces_seen, track.embeddings, track.ended) == (7, 3, True)
+        assert (track.first_timestamp, track.last_timestamp) == (0.0, 3.0)
+        assert track.best_quality == pytest.approx(0.5 * 0.75 * 0.9)
+        assert track.best_face_timestamp == 2.5 and track.best_face is not None
+        assert track.best_face.bbox == (120.0, 100.0, 176.0, 156.0)
+        np.testing.assert_allclose(track.best_face.embedding, BOB)  # type: ignore[arg-type]
+        # The template is the mean of Ann's, Bob-like and Bob's embeddings: nearer Bob (1.9 against 1).
+        template = (ANN.astype(np.float64) + BOBISH + BOB) / np.linalg.norm(ANN.astype(np.float64) + BOBISH + BOB)
+        assert track.best_match is not None and track.best_match.face.face_id == bob.face_id
+        assert track.best_match.similarity == pytest.approx(float(template @ BOB), abs=1e-5)
+        events = tracking.take_events()
+        assert [(e.kind, e.track, e.stream_time) for e in events] == [
+            ("track_started", 0, 0.0), ("track_matched", 0, 0.0), ("match_changed", 0, 2.5),
+            ("frames_dropped", None, 3.0), ("track_ended", 0, 3.0)]
+        matched, changed = events[1], events[2]
+        assert (matched.face_id, matched.external_image_id) == (ann.face_id, "ann")
+        assert matched.similarity == pytest.approx(1.0, abs=1e-5)
+        assert (changed.face_id, changed.external_image_id) == (bob.face_id, "bob")
+        assert changed.threshold == 0.5 and changed.chosen_by == "fixed" and changed.pack == PACK.ref
+        assert events[3].count == 2 and events[3].face_id is None
+        assert tracking.take_events() == []
+
+
+def test_without_a_collection_tracks_are_kept_and_not_searched() -> None:
+    tracking = FaceTracking(scripted())
+    for scene, t in zip(range(1, 8), (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)):
+        tracking.step(frame(scene, t))
+    (track,) = tracking.finish()
+    assert track.search is None and track.best_match is None and track.embeddings == 3
+    assert [e.kind for e in tracking.take_events()] == ["track_started", "track_ended"]
+
+
+def test_a_collection_of_another_pack_is_refused(tmp_path: Path) -> None:
+    other = PackInfo(name="other", version="2", embedding_size=128, default_threshold=0.6, threshold_source="-",
+                     detector="-", recognizer="-", license="-")
+    with Collections(tmp_path).create_collection("c", other) as collection:
+        with pytest.raises(ValueError, match="the engine runs pack dlib 1.1, the collection holds other 2"):
+            FaceTracking(scripted(), collection)
+        # Bad search settings fail before any frame.
+    with Collections(tmp_path).create_collection("d", PACK) as collection:
+        with pytest.raises(ValueError, match="give at most one of"):
+            FaceTracking(scripted(), collection, search=SearchSettings(threshold=0.5, max_fmr=1e-3))
