@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceindex import Collection, Collections, UserExistsError, UserNotFoundError
+from faceindex import Collection, Collections, FaceNotFoundError, UserExistsError, UserNotFoundError
 from collection_helpers import SYNTHETIC, near, unit_vectors
 
 
@@ -177,3 +177,65 @@ def test_user_ranking_is_exact_when_a_weaker_face_is_found_first_and_the_better_
     result = collection.search_users(user_id="q", threshold=0.0, max_users=2)
     assert [m.user.user_id for m in result.user_matches] == ["a", "b"]
     assert [m.similarity for m in result.user_matches] == pytest.approx([0.8, 0.6], abs=1e-5)
+
+
+def test_list_users_pages_exactly(collection: Collection) -> None:
+    names = ["u1", "u2", "u3", "u4", "u5"]
+    for name in names:
+        collection.create_user(name)
+    seen, token = [], None
+    for expected in (["u1", "u2", "u3"], ["u4", "u5"]):
+        page = collection.list_users(max_results=3, next_token=token)
+        assert [u.user_id for u in page.users] == expected
+        seen += page.users
+        token = page.next_token
+    assert token is None and [u.user_id for u in seen] == names
+    whole = collection.list_users(max_results=5)  # exactly the page size: no further page
+    assert [u.user_id for u in whole.users] == names and whole.next_token is None
+    with pytest.raises(ValueError, match="max_results must be an int from 1 to 100000"):
+        collection.list_users(max_results=0)
+    assert collection.list_users(max_results=100_000).next_token is None
+
+
+def test_a_user_alone_in_the_collection_or_without_faces(collection: Collection) -> None:
+    probe = unit_vectors(1, 60)[0]
+    collection.create_user("solo")
+    (record,) = collection.index_embeddings(near(probe, 0.9, seed=61)[None], pack=SYNTHETIC)
+    collection.associate_faces("solo", [record.face_id])
+    found = collection.search_users_by_embedding(probe, pack=SYNTHETIC)
+    assert [(m.user.user_id, m.face.face_id) for m in found.user_matches] == [("solo", record.face_id)]
+    collection.create_user("empty")
+    assert collection.search_users(user_id="empty").user_matches == []  # no faces to search with
+    with pytest.raises(FaceNotFoundError, match="face 'ghost' is not in collection 'c'"):
+        collection.search_users(face_id="ghost")
+
+
+def test_a_user_at_the_threshold_behind_many_equal_faces_is_found(collection: Collection) -> None:
+    """300 faces of nobody, all one vector, fill the first candidates; the user's face is that vector
+    too, indexed last. With the threshold exactly their score the search must still look past them."""
+    probe = unit_vectors(1, 62)[0]
+    same = near(probe, 0.8, seed=63)
+    collection.index_embeddings(np.repeat(same[None], 300, axis=0), pack=SYNTHETIC)
+    collection.create_user("last")
+    (record,) = collection.index_embeddings(same[None], pack=SYNTHETIC)
+    collection.associate_faces("last", [record.face_id])
+    (score,) = {m.similarity for m in collection.search_faces_by_embedding(probe, pack=SYNTHETIC, threshold=-1,
+                                                                           max_faces=5).face_matches}
+    found = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=score)
+    assert [(m.user.user_id, m.similarity) for m in found.user_matches] == [("last", score)]
+
+
+def test_similarities_stay_within_minus_1_and_1(collection: Collection) -> None:
+    """float32 dot products of unit vectors land a hair outside [-1, 1]; results report them inside:
+    a face searched with itself is at most 1, with its opposite at least -1 (and a match at -1)."""
+    vectors = unit_vectors(100, 64)
+    collection.create_user("all")
+    records = collection.index_embeddings(vectors, pack=SYNTHETIC)
+    collection.associate_faces("all", [r.face_id for r in records], user_match_threshold=-1)
+    for v in vectors:
+        (best,) = collection.search_faces_by_embedding(v, pack=SYNTHETIC, threshold=-1.0, max_faces=1).face_matches
+        assert 1.0 - 1e-6 <= best.similarity <= 1.0
+        worst = collection.search_faces_by_embedding(-v, pack=SYNTHETIC, threshold=-1.0, max_faces=100).face_matches
+        assert len(worst) == 100 and -1.0 <= worst[-1].similarity <= -1.0 + 1e-6  # at -1: still a match at -1
+        (user,) = collection.search_users_by_embedding(v, pack=SYNTHETIC, threshold=-1.0).user_matches
+        assert 1.0 - 1e-6 <= user.similarity <= 1.0

@@ -32,7 +32,8 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray
     chosen: list[list[tuple[int, float]]] = []
     nearest: list[tuple[int, float] | None] = []
     for row_ids, row_scores, left_out in zip(ids, scores, exclude):
-        candidates = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != left_out]
+        # Judged as reported: a face at similarity -1 (or 1) matches a threshold of -1 (or 1).
+        candidates = [(int(i), similarity(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != left_out]
         chosen.append([(i, s) for i, s in candidates if s >= threshold][:max_faces])
         nearest.append(candidates[0] if candidates else None)
     records = store.faces_by_row_ids(conn, [i for picked in chosen for i, _ in picked]
@@ -56,8 +57,9 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray
     k = min(n, max(64, 8 * max_users))
     while True:
         ids, scores = index.search(queries, k)
-        # In float64, as face_matches compares: float32 would round a threshold a hair above a score down to it.
-        valid = (ids >= 0) & (scores.astype(np.float64) >= threshold)
+        # As face_matches judges: in float64 (float32 would round a threshold a hair above a score down
+        # to it), and within [-1, 1] as reported.
+        valid = (ids >= 0) & (np.clip(scores.astype(np.float64), -1.0, 1.0) >= threshold)
         if exclude_row is not None:
             valid &= ids != exclude_row
         owners = store.user_of_rows(conn, np.unique(ids[valid]).tolist())

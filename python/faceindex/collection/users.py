@@ -80,8 +80,8 @@ def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequen
     purpose, reference = audit.note(purpose, "purpose"), audit.note(reference, "reference")
     try:
         choice = thresholds.for_comparison(state.pack, user_match_threshold, max_fmr)
-    except ValueError as e:
-        raise ValueError(str(e).replace("threshold", "user_match_threshold", 1)) from e
+    except ValueError as e:  # in the caller's terms, of the same type (a CalibrationError stays one)
+        raise type(e)(str(e).replace("threshold", "user_match_threshold", 1)) from e
     threshold = choice.value
     conn = state.conn()
     dim = state.pack.embedding_size
