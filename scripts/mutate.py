@@ -145,6 +145,7 @@ def run_group(group: Group, jobs: int) -> dict[str, Any]:
     verdicts = json.loads(out)
     verdicts["seconds"] = round(time.monotonic() - started)
     verdicts["group"] = group.name
+    verdicts["tests"] = group.tests
     (root / "verdicts.json").write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
     return verdicts
 
@@ -260,19 +261,19 @@ def write_report(results: list[dict[str, Any]], config: dict[str, Group]) -> str
                    f"| {c['untested']} | {c['other']} | {rate(c)} |")
     out.append(f"| **all** | | {total['mutants']} | {total['killed']} | {total['survived']} | "
                f"{total['equivalent']} | {total['untested']} | {total['other']} | **{rate(total)}** |")
-    out += ["", "Tests each group runs (each mutant: those among them that call its function):", ""]
+    out += ["", "The tests each group ran (each mutant: those among them that call its function), and how long "
+            "the group took:", ""]
     for result in results:
-        g = config.get(result["group"])
-        if g is not None:
-            seconds = result.get("seconds")
-            out.append(f"- {g.name}: {', '.join(g.tests)}" + (f" ({seconds} s)" if seconds is not None else ""))
+        tests = result.get("tests") or (config[result["group"]].tests if result["group"] in config else [])
+        seconds = result.get("seconds")
+        out.append(f"- {result['group']}: {', '.join(tests)}" + (f" ({seconds} s)" if seconds is not None else ""))
     if survivors:
         out += ["", "## Not killed and not explained", ""]
-        for module, m in survivors:
+        for _, m in survivors:
             out += [f"### {m['name']} ({m['status']})", "", "```diff", m["diff"], "```", ""]
     if explained:
         out += ["", "## Equivalent mutants (mutation/equivalent.toml)", ""]
-        for module, m, e in explained:
+        for module, _, e in explained:
             change = "; ".join(as_lines(e["from"])) + " -> " + "; ".join(as_lines(e["to"]))
             out.append(f"- `{module}.{e['function']}`: `{change}`: {e['reason']}")
     if stale:

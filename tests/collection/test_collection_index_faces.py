@@ -223,10 +223,21 @@ def test_an_engine_returning_the_wrong_shape_is_caught(tmp_path: Path) -> None:
 
 
 def test_the_collection_reopens_with_an_engine_of_its_pack(tmp_path: Path, engine: ScriptedEngine) -> None:
+    """Reopened with an engine of its pack, a collection indexes and searches with it: faces indexed
+    before the reopening are found by a search by image after it, beside the new ones."""
     home = Collections(tmp_path)
-    home.create_collection("c", engine=engine).close()
+    with home.create_collection("c", engine=engine) as c:
+        before = c.index_faces(scene_image(2), quality_filter="none").face_records
     with home.collection("c", engine=engine) as c:
-        assert c.index_faces(scene_image(1)).face_records
+        assert (c.pack.name, c.pack.version) == (SYNTHETIC.name, SYNTHETIC.version)
+        after = c.index_faces(scene_image(1)).face_records
+        assert [r.face.bbox for r in after] == [(100, 0, 220, 120), (300, 0, 380, 80), (0, 0, 40, 40)]
+        # Scene 4's largest face is 0.8 from scene 2's largest (indexed before), 0.9 from scene 1's.
+        result = c.search_faces_by_image(scene_image(4))
+        assert [m.face.face_id for m in result.face_matches] == [before[0].face_id]
+        every = c.search_faces_by_image(scene_image(4), all_faces=True)
+        assert [m.face.face_id for m in every[1].face_matches] == [after[0].face_id]
+        assert len(c) == 9
 
 
 def test_a_search_by_image_holds_the_largest_face_unless_asked_for_all(engine: ScriptedEngine) -> None:
