@@ -6,6 +6,7 @@ policy is checked against values worked out by hand, apart from any model."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,17 @@ def frame(scene: int, t: float, dropped: int = 0) -> SampledFrame:
 
 def test_quality_is_size_sharpness_confidence_and_how_frontal_by_hand() -> None:
     # 56 px of 112: 0.5; sharpness 50: 50 / (50 + 50) = 0.5; score 0.81: sqrt = 0.9; frontal: 1.
-    faces = [face(0, 0, 56, score=0.81, sharpness=50.0), face(100, 0, 224, score=1.0, sharpness=150.0)]
-    detections = Detections.from_faces(faces)
-    assert quality_scores(detections, ARCFACE_LANDMARKS) == pytest.approx([0.5 * 0.5 * 0.9, 1.0 * 0.75 * 1.0])
-    assert len(quality_scores(Detections.from_faces([]), ARCFACE_LANDMARKS)) == 0
+    # 224 px: held at 1; a score above 1 held at 1, below 0 at 0; the nose 5 px off the eyes' midpoint
+    # of a 56 px face (eyes 22.4 px apart): 1 - 2 x 5 / 22.4.
+    turned = face(300, 0, 56, score=0.81, sharpness=50.0)
+    turned.landmarks[2, 0] += 5
+    faces = [face(0, 0, 56, score=0.81, sharpness=50.0), face(100, 0, 224, score=1.2, sharpness=150.0),
+             face(500, 0, 56, score=-0.5, sharpness=50.0), turned]
+    scores = quality_scores(Detections.from_faces(faces), ARCFACE_LANDMARKS)
+    assert scores.dtype == np.float32
+    assert scores == pytest.approx([0.5 * 0.5 * 0.9, 1.0 * 0.75 * 1.0, 0.0, 0.225 * (1 - 10 / 22.4)], rel=1e-6)
+    empty = quality_scores(Detections.from_faces([]), ARCFACE_LANDMARKS)
+    assert empty.shape == (0,) and empty.dtype == np.float32
 
 
 def test_a_turned_face_scores_less_frontal() -> None:
@@ -55,7 +63,8 @@ def scripted() -> ScriptedEngine:
     def one(x: float, sharpness: float, embedding: np.ndarray) -> list[tuple[object, np.ndarray]]:
         return [(face(x, 100, 56, score=0.81, sharpness=sharpness), embedding)]
 
-    return ScriptedEngine({1: one(100, 50, ANN), 2: one(104, 50, BOBISH), 3: one(108, 50, BOBISH),
+    weak = (face(300, 300, 120, score=0.05), unit_vectors(1, 72)[0])  # larger, but too weak to track: ignored
+    return ScriptedEngine({1: [weak, *one(100, 50, ANN)], 2: one(104, 50, BOBISH), 3: one(108, 50, BOBISH),
                            4: one(112, 50, BOBISH), 5: one(116, 50, BOBISH), 6: one(120, 150, BOB),
                            7: one(124, 50, BOB)}, pack=PACK)  # type: ignore[dict-item]
 
@@ -65,29 +74,35 @@ def test_the_recognizer_runs_on_a_tracks_first_face_a_better_one_and_every_2_s(t
     with Collections(tmp_path).create_collection("c", engine=engine) as collection:
         (ann,) = collection.index_embeddings(ANN[None], pack=PACK, external_image_id="ann")
         (bob,) = collection.index_embeddings(BOB[None], pack=PACK, external_image_id="bob")
-        tracking = FaceTracking(engine, collection, search=SearchSettings(threshold=0.5))
-        times = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
-        seen = [tracking.step(frame(scene, t, dropped=2 if t == 3.0 else 0))
+        search = SearchSettings(threshold=0.5, max_faces=1, purpose="door 3", reference="case-17")
+        tracking = FaceTracking(engine, collection, search=search)
+        times = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+        before = time.time()
+        seen = [tracking.step(frame(scene, t, dropped=2 if t == 4.0 else 0))
                 for scene, t in zip(range(1, 8), times)]
-        # 0.0: the track starts; 2.0: 2 s since, as good; 2.5: 1.5 times better; the others not.
+        # 1.0: the track starts; 3.0: 2 s since, as good; 3.5: 1.5 times better; the others not.
         assert [[f.embedded for f in s.faces] for s in seen] == [[True], [False], [False], [False], [True], [True],
                                                                   [False]]
         assert {f.track for s in seen for f in s.faces} == {0}
+        assert [(s.index, s.timestamp, s.shot_change, s.dropped_before) for s in seen] == [
+            (10 + 5 * k, t, False, 2 if t == 4.0 else 0) for k, t in enumerate(times)]
+        assert [s.faces[0].face.bbox for s in seen] == [(x, 100.0, x + 56.0, 156.0) for x in range(100, 128, 4)]
         (track,) = tracking.finish()
         assert (track.faces_seen, track.embeddings, track.ended) == (7, 3, True)
-        assert (track.first_timestamp, track.last_timestamp) == (0.0, 3.0)
+        assert (track.first_timestamp, track.last_timestamp) == (1.0, 4.0)
         assert track.best_quality == pytest.approx(0.5 * 0.75 * 0.9)
-        assert track.best_face_timestamp == 2.5 and track.best_face is not None
+        assert track.best_face_timestamp == 3.5 and track.best_face is not None
         assert track.best_face.bbox == (120.0, 100.0, 176.0, 156.0)
         np.testing.assert_allclose(track.best_face.embedding, BOB)  # type: ignore[arg-type]
         # The template is the mean of Ann's, Bob-like and Bob's embeddings: nearer Bob (1.9 against 1).
         template = (ANN.astype(np.float64) + BOBISH + BOB) / np.linalg.norm(ANN.astype(np.float64) + BOBISH + BOB)
-        assert track.best_match is not None and track.best_match.face.face_id == bob.face_id
+        assert [m.face.face_id for m in track.matches] == [bob.face_id]  # max_faces=1: Ann is not listed
         assert track.best_match.similarity == pytest.approx(float(template @ BOB), abs=1e-5)
         events = tracking.take_events()
         assert [(e.kind, e.track, e.stream_time) for e in events] == [
-            ("track_started", 0, 0.0), ("track_matched", 0, 0.0), ("match_changed", 0, 2.5),
-            ("frames_dropped", None, 3.0), ("track_ended", 0, 3.0)]
+            ("track_started", 0, 1.0), ("track_matched", 0, 1.0), ("match_changed", 0, 3.5),
+            ("frames_dropped", None, 4.0), ("track_ended", 0, 4.0)]
+        assert all(before <= e.wall_time <= time.time() for e in events)
         matched, changed = events[1], events[2]
         assert (matched.face_id, matched.external_image_id) == (ann.face_id, "ann")
         assert matched.similarity == pytest.approx(1.0, abs=1e-5)
@@ -95,11 +110,14 @@ def test_the_recognizer_runs_on_a_tracks_first_face_a_better_one_and_every_2_s(t
         assert changed.threshold == 0.5 and changed.chosen_by == "fixed" and changed.pack == PACK.ref
         assert events[3].count == 2 and events[3].face_id is None
         assert tracking.take_events() == []
+        log = collection.audit_log()  # one search per change of the template, with the caller's notes
+        assert [e.operation for e in log] == ["search_faces_by_embedding"] * 3
+        assert all((e.purpose, e.reference) == ("door 3", "case-17") for e in log)
 
 
 def test_without_a_collection_tracks_are_kept_and_not_searched() -> None:
     tracking = FaceTracking(scripted())
-    for scene, t in zip(range(1, 8), (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)):
+    for scene, t in zip(range(1, 8), (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)):
         tracking.step(frame(scene, t))
     (track,) = tracking.finish()
     assert track.search is None and track.best_match is None and track.embeddings == 3
@@ -116,3 +134,38 @@ def test_a_collection_of_another_pack_is_refused(tmp_path: Path) -> None:
     with Collections(tmp_path).create_collection("d", PACK) as collection:
         with pytest.raises(ValueError, match="give at most one of"):
             FaceTracking(scripted(), collection, search=SearchSettings(threshold=0.5, max_fmr=1e-3))
+
+
+def test_searches_follow_the_rate_asked_for(tmp_path: Path) -> None:
+    engine = scripted()
+    with Collections(tmp_path).create_collection("c", engine=engine) as collection:
+        collection.index_embeddings(ANN[None], pack=PACK)
+        for settings, chosen_by, requested in ((SearchSettings(max_fmr=1e-3), "fmr", 1e-3),
+                                               (SearchSettings(max_fpir=0.02), "fpir", 0.02)):
+            tracking = FaceTracking(engine, collection, search=settings)
+            tracking.step(frame(1, 0.0))
+            (track,) = tracking.finish()
+            assert track.search is not None
+            assert (track.search.threshold_choice.chosen_by, track.search.threshold_choice.requested) == (
+                chosen_by, requested)
+        with pytest.raises(ValueError, match="give at most one of"):
+            FaceTracking(engine, collection, search=SearchSettings(threshold=0.5, max_fpir=0.01))
+
+
+def test_a_face_back_from_an_occlusion_rejoins_its_track_at_fmr_1e_3() -> None:
+    """Re-identification: a face lost for a moment that comes back elsewhere (no motion links it) continues
+    its track when the pack's 1:1 decision at FMR 1e-3 says it is the same person, and starts a new one
+    otherwise. Its embedding here lies between the thresholds of FMR 1e-3 and 1e-4 (stricter)."""
+    from faceindex import thresholds
+
+    at_1e3 = thresholds.for_comparison(PACK, max_fmr=1e-3).value
+    at_1e4 = thresholds.for_comparison(PACK, max_fmr=1e-4).value
+    assert at_1e3 < at_1e4
+    back = near(ANN, (at_1e3 + at_1e4) / 2, seed=73)
+    other = near(ANN, at_1e3 - 0.05, seed=74)
+    engine = ScriptedEngine({1: [(face(100, 100, 56), ANN)], 2: [(face(100, 100, 56), ANN)], 3: [],
+                             4: [(face(500, 300, 56), back)], 5: [(face(100, 400, 56), other)]}, pack=PACK)
+    tracking = FaceTracking(engine)
+    ids = [[f.track for f in tracking.step(frame(scene, t)).faces]
+           for scene, t in ((1, 0.0), (2, 0.5), (3, 0.8), (4, 1.0), (3, 1.2), (5, 1.6))]
+    assert ids == [[0], [0], [], [0], [], [1]]
