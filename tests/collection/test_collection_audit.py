@@ -248,3 +248,18 @@ def test_search_arguments_are_checked_before_any_work(collection: Collection) ->
     with pytest.raises(ValueError, match="max_results must be an int from 1 to 100000"):
         collection.list_users(max_results=100_001)
     assert collection.audit_log() == []
+
+
+def test_notes_that_are_not_text_are_refused_by_name(collection: Collection) -> None:
+    (record,) = collection.index_embeddings(unit_vectors(1, 42), pack=SYNTHETIC)
+    collection.create_user("ann")
+    query = unit_vectors(1, 43)[0]
+    for name in ("purpose", "reference"):
+        bad = {name: 17}
+        with pytest.raises(TypeError, match=f"^{name} must be a string, got int$"):
+            collection.associate_faces("ann", [record.face_id], **bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"^{name} must be a string, got int$"):
+            collection.search_faces_by_embedding(query, pack=SYNTHETIC, **bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"^{name} must be a string, got int$"):
+            collection.search_users_by_embedding(query, pack=SYNTHETIC, **bad)  # type: ignore[arg-type]
+    assert collection.audit_log() == [] and collection.get_faces(record.face_id)[record.face_id].user_id is None
