@@ -53,8 +53,10 @@ def test_a_turned_face_scores_less_frontal() -> None:
     points = np.array([[[30, 40], [70, 40], [50 + dx, 60], [35, 80], [65, 80]] for dx in (0, 10, -10, 20)],
                       dtype=np.float64)
     assert frontal_scores(points, ARCFACE_LANDMARKS) == pytest.approx([1.0, 0.5, 0.5, 0.2])
-    # Landmarks that do not say where the eyes and nose are: no judgement.
-    assert frontal_scores(points, ("a", "b", "c", "d", "e")) == pytest.approx([1.0] * 4)
+    # Landmarks that do not say where both eyes and the nose are: no judgement.
+    for names in (("a", "b", "c", "d", "e"), ("nose tip", "b", "c", "d", "e"), ("left eye", "right eye", "c", "d", "e"),
+                  ("left eye", "b", "nose tip", "d", "e")):
+        assert frontal_scores(points, names) == pytest.approx([1.0] * 4)
 
 
 def scripted() -> ScriptedEngine:
@@ -169,3 +171,11 @@ def test_a_face_back_from_an_occlusion_rejoins_its_track_at_fmr_1e_3() -> None:
     ids = [[f.track for f in tracking.step(frame(scene, t)).faces]
            for scene, t in ((1, 0.0), (2, 0.5), (3, 0.8), (4, 1.0), (3, 1.2), (5, 1.6))]
     assert ids == [[0], [0], [], [0], [], [1]]
+
+
+def test_a_track_of_faces_of_quality_0_still_keeps_its_best_face() -> None:
+    engine = ScriptedEngine({1: [(face(100, 100, 56, sharpness=0.0), ANN)]}, pack=PACK)
+    tracking = FaceTracking(engine)
+    tracking.step(frame(1, 0.0))
+    (track,) = tracking.finish()
+    assert track.best_quality == 0.0 and track.best_face is not None and track.best_face_timestamp == 0.0

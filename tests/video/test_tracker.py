@@ -208,7 +208,7 @@ def test_the_tracker_takes_any_array_like_from_python() -> None:
     ids = tracker.associate(0.0, [[0.0, 0.0, 60.0, 60.0], [200.0, 0.0, 260.0, 60.0]], [[0.9], [0.8]])
     assert ids.tolist() == [UNMATCHED, UNMATCHED]
     embeddings = np.eye(2, 8)  # float64
-    assert tracker.admit([0, 1], embeddings).tolist() == [0, 1]
+    assert tracker.admit([[0], [1]], embeddings).tolist() == [0, 1]  # a column of face indices
     tracker.set_appearance(np.int64(0), np.eye(1, 8)[0])
     flat = np.array([2.0, 1.0, 62.0, 61.0, 201.0, 0.0, 261.0, 60.0])  # two boxes in one row
     assert tracker.associate(0.2, flat, np.array([0.9, 0.8])).tolist() == [0, 1]
