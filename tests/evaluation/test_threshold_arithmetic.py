@@ -218,3 +218,53 @@ def test_similarity_and_its_threshold_through_a_table(tmp_path: Path, monkeypatc
         assert thresholds.for_comparison(pack, max_fmr=0.1).value == 0.2
     finally:
         thresholds.forget_loaded_tables()
+
+
+def test_rates_and_thresholds_asked_for_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rate is a number in (0, 1) (FMR 1 allowed: every pair), a threshold a cosine in [-1, 1]; at most
+    one of them per decision; an uncalibrated pack takes a threshold but no rate."""
+    pack = PackInfo(name="tiny", version="1", embedding_size=8, default_threshold=0.5, threshold_source="-",
+                    detector="-", recognizer="-", license="-")
+    monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path))
+    tiny_table().save(tmp_path / thresholds.table_file_name(pack.ref))
+    thresholds.forget_loaded_tables()
+    try:
+        for bad in (0.0, 1.5, -0.1, float("nan"), float("inf"), True, "0.01"):
+            with pytest.raises(ValueError, match="max_fmr must be"):
+                thresholds.for_comparison(pack, max_fmr=bad)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="max_fpir must be"):
+                thresholds.for_search(pack, 10, max_fpir=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="max_fpir must be"):
+            thresholds.for_search(pack, 10, max_fpir=1.0)  # a false candidate certain is no rate to ask for
+        assert thresholds.for_comparison(pack, max_fmr=1.0).value == 0.0  # every pair: the lowest knot
+        assert thresholds.for_search(pack, 10, max_fmr=1).requested == 1.0
+        for bad in (1.01, -1.01, float("nan"), True, "0.5"):
+            with pytest.raises(ValueError, match="threshold is a cosine similarity from -1 to 1"):
+                thresholds.for_comparison(pack, threshold=bad)  # type: ignore[arg-type]
+        assert thresholds.for_comparison(pack, threshold=-1).value == -1.0
+        assert thresholds.for_search(pack, 10, threshold=1).value == 1.0
+        with pytest.raises(ValueError, match="at most one of"):
+            thresholds.for_search(pack, 10, max_fmr=0.01, max_fpir=0.01)
+        with pytest.raises(ValueError, match="at most one of"):
+            thresholds.for_search(pack, 10, threshold=0.5, max_fpir=0.01)
+        fixed = thresholds.for_search(pack, 10, threshold=0.2)
+        assert (fixed.chosen_by, fixed.requested, fixed.gallery_size) == ("fixed", None, 10)
+        assert fixed.fpir is not None and fixed.fpir.value == pytest.approx(1 - 0.9 ** 10)
+        assert "by hand" in fixed.calibration
+        assert thresholds.for_search(pack, -5).gallery_size == 0  # no faces: searched as one
+    finally:
+        thresholds.forget_loaded_tables()
+    other = PackInfo(name="never-measured", version="1", embedding_size=8, default_threshold=0.42,
+                     threshold_source="-", detector="-", recognizer="-", license="-")
+    given = thresholds.for_search(other, 10, threshold=0.3)
+    assert (given.value, given.chosen_by, given.fmr, given.fpir, given.gallery_size) == (0.3, "fixed", None, None, 10)
+    assert "has no calibration table" in given.calibration
+    assert thresholds.for_comparison(other, threshold=0.3).fmr is None
+    default = thresholds.for_search(other, 10)
+    assert (default.value, default.chosen_by) == (0.42, "uncalibrated default")
+    with pytest.raises(CalibrationError, match="max_fmr needs a calibration table"):
+        thresholds.for_search(other, 10, max_fmr=1e-3)
+    with pytest.raises(CalibrationError, match="max_fpir needs a calibration table"):
+        thresholds.for_search(other, 10, max_fpir=1e-3)
+    with pytest.raises(CalibrationError, match="max_fmr needs a calibration table"):
+        thresholds.for_comparison(other, max_fmr=1e-3)
