@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "python" / "faceindex"
 CONFIG = REPO / "mutation" / "modules.toml"
 EQUIVALENT = REPO / "mutation" / "equivalent.toml"
+NAMED = REPO / "mutation" / "named.toml"
 REPORT = REPO / "mutation" / "report.md"
 BUILD = REPO / "build" / "mutation"
 DATA = Path(os.environ.get("FACEINDEX_TEST_DATA", REPO.parent / "shared" / "data")).resolve()
@@ -174,6 +175,49 @@ def read_verdicts() -> None:
     json.dump({"modules": modules}, sys.stdout)
 
 
+def run_named() -> list[dict[str, Any]]:
+    """The hand-made wrong decisions of mutation/named.toml, one at a time on a copy of the sources
+    (build/mutation/named/src, the installed _core beside it), each against its tests: killed when
+    they fail."""
+    entries = tomllib.loads(NAMED.read_text(encoding="utf-8")).get("named", [])
+    root = BUILD / "named"
+    shutil.rmtree(root, ignore_errors=True)
+    package = root / "src" / "faceindex"
+    shutil.copytree(SOURCE, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    installed = installed_package()
+    for path in installed.rglob("*"):
+        relative = path.relative_to(installed)
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in relative.parts:
+            (package / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, package / relative)
+    env = dict(os.environ, FACEINDEX_TEST_DATA=str(DATA), FACEINDEX_TEST_CACHE=str(BUILD / "model-cache"),
+               PYTHONPATH=str(root / "src"), PYTHONDONTWRITEBYTECODE="1")
+    every_test = sorted({t for e in entries for t in e["tests"]})
+    clean = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *every_test], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if clean != 0:  # a mutant "killed" by tests that fail anyway would prove nothing
+        raise SystemExit(f"the tests of mutation/named.toml fail on the unchanged sources (exit {clean})")
+    results = []
+    for e in entries:
+        target = package / e["file"]
+        original = target.read_text(encoding="utf-8")
+        if original.count(e["from"]) != 1:
+            raise SystemExit(f"{NAMED.relative_to(REPO)}: {e['what']}: {e['from']!r} is not once in {e['file']}")
+        target.write_text(original.replace(e["from"], e["to"]), encoding="utf-8")
+        try:
+            code = subprocess.call([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *e["tests"]],
+                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        finally:
+            target.write_text(original, encoding="utf-8")
+        if code not in (0, 1):
+            raise SystemExit(f"named mutant '{e['what']}': pytest could not run {e['tests']} (exit {code})")
+        results.append({"what": e["what"], "file": e["file"], "from": e["from"], "to": e["to"],
+                        "tests": e["tests"], "killed": code == 1})
+        print(f"   {'killed' if code == 1 else 'SURVIVED'}: {e['what']}", flush=True)
+    (root / "verdicts.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return results
+
+
 # -- equivalents and the report ---------------------------------------------------------------
 
 
@@ -214,7 +258,7 @@ def explain(module: str, mutant: dict[str, Any], equivalents: list[dict[str, Any
     return None
 
 
-def write_report(results: list[dict[str, Any]], config: dict[str, Group]) -> str:
+def write_report(results: list[dict[str, Any]], config: dict[str, Group], named: list[dict[str, Any]]) -> str:
     equivalents = load_equivalents()
     used: set[int] = set()
     rows, survivors, explained = [], [], []
@@ -272,6 +316,11 @@ def write_report(results: list[dict[str, Any]], config: dict[str, Group]) -> str
         tests = result.get("tests") or (config[result["group"]].tests if result["group"] in config else [])
         seconds = result.get("seconds")
         out.append(f"- {result['group']}: {', '.join(tests)}" + (f" ({seconds} s)" if seconds is not None else ""))
+    if named:
+        out += ["", "## Wrong decisions made by hand (mutation/named.toml)", "",
+                "| change | file | caught by | killed |", "| --- | --- | --- | --- |"]
+        out += [f"| {n['what']} | {n['file']} | {', '.join(n['tests'])} | {'yes' if n['killed'] else '**no**'} |"
+                for n in named]
     if survivors:
         out += ["", "## Not killed and not explained", ""]
         for _, m in survivors:
@@ -293,16 +342,22 @@ def main() -> None:
     parser.add_argument("groups", nargs="*", help="groups of mutation/modules.toml to run (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the last runs")
+    parser.add_argument("--named", action="store_true", help="only the wrong decisions of mutation/named.toml")
     parser.add_argument("--read-verdicts", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read_verdicts:
         read_verdicts()
         return
+    if args.named:
+        run_named()
     config = groups()
     unknown = [g for g in args.groups if g not in config]
     if unknown:
         raise SystemExit(f"no such group(s) {unknown}; mutation/modules.toml has {sorted(config)}")
-    if not args.report_only:
+    if not args.report_only and not args.named:
+        if not args.groups:
+            print("== named: the wrong decisions of mutation/named.toml", flush=True)
+            run_named()
         for name in args.groups or list(config):
             run_group(config[name], args.jobs)
     results = []
@@ -310,7 +365,11 @@ def main() -> None:
         saved = BUILD / name / "verdicts.json"
         if saved.is_file():
             results.append(json.loads(saved.read_text(encoding="utf-8")))
-    REPORT.write_text(write_report(results, config), encoding="utf-8")
+    saved_named = BUILD / "named" / "verdicts.json"
+    named = json.loads(saved_named.read_text(encoding="utf-8")) if saved_named.is_file() else []
+    REPORT.write_text(write_report(results, config, named), encoding="utf-8")
+    if any(not n["killed"] for n in named):
+        raise SystemExit("a wrong decision of mutation/named.toml went unnoticed: see mutation/report.md")
     print(f"wrote {REPORT.relative_to(REPO)}")
 
 
