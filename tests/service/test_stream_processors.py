@@ -85,7 +85,7 @@ def test_a_stream_processor_searches_a_live_stream_into_kinesis(tmp_path: Path, 
         home = tmp_path / "home"
         server: RunningServer = start_server(home, extra_args=args, env=ENV)
         try:
-            assert "Kinesis at " + moto in server.log() and "1 stream source(s)" in server.log()
+            assert "Kinesis at " + moto in server.log() and "1 stream source," in server.log()
             rk = server.client()
             rk.create_collection(CollectionId="cast")
             lin = rk.index_faces(CollectionId="cast", ExternalImageId="lin", Image={

@@ -115,7 +115,8 @@ def test_corrupt_empty_and_truncated_inputs(tmp_path: Path, data_file: DataFile)
         load_image(b"this is not an image at all")
     # Pillow's own message names its stream object by address: not in faceindex's.
     assert "object at 0x" not in str(unknown.value) and "BytesIO" not in str(unknown.value)
-    assert str(unknown.value) == "cannot decode image bytes: not an image in a format Pillow reads (JPEG, PNG, WebP, ...)"
+    assert str(unknown.value) == ("cannot decode image bytes: not an image format faceindex reads (JPEG, PNG, WebP, GIF, "
+                                  "BMP, TIFF and the others Pillow opens)")
     jpeg = data_file("images/insightface/t1.jpg").read_bytes()
     with pytest.raises(ImageError, match="cannot decode"):
         load_image(jpeg[: len(jpeg) // 2])

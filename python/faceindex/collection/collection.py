@@ -184,13 +184,7 @@ class Collection:
 
     def iter_faces(self, *, user_id: str | None = None, external_image_id: str | None = None,
                    page_size: int = 1000) -> Iterator[FaceRecord]:
-        token: str | None = None
-        while True:
-            page = self.list_faces(page_size, token, user_id=user_id, external_image_id=external_image_id)
-            yield from page.faces
-            if page.next_token is None:
-                return
-            token = page.next_token
+        return stored_faces.every_face(self.list_faces, user_id, external_image_id, page_size)
 
     def get_faces(self, face_ids: str | Sequence[str]) -> dict[str, FaceRecord]:
         """The stored faces among face_ids (those not stored are absent from the result)."""

@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -225,3 +225,15 @@ def finish_erasure(state: CollectionState, before: int, after: int, row_ids: Seq
                 "write-ahead log busy: their old bytes are wiped by the next deletion or open"
             )
         time.sleep(0.05)
+
+
+def every_face(list_faces: Callable[..., FacesPage], user_id: str | None, external_image_id: str | None,
+               page_size: int) -> Iterator[FaceRecord]:
+    """Every stored face (of a user, of an image), page after page of a collection's list_faces."""
+    token: str | None = None
+    while True:
+        page = list_faces(page_size, token, user_id=user_id, external_image_id=external_image_id)
+        yield from page.faces
+        if page.next_token is None:
+            return
+        token = page.next_token

@@ -45,7 +45,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 from faceindex.collection import Collections, audit, validation
 from faceindex.collection.audit import AuditEntry
 from faceindex.collection.contract import FaceCollection
-from faceindex.collection.faces import faces_to_index
+from faceindex.collection.faces import every_face, faces_to_index
 from faceindex.collection.quality_filter import QualityFilterSpec
 from faceindex.collection.search import searched_faces
 from faceindex.collection.results import (
@@ -437,13 +437,7 @@ class ShardedCollection:
 
     def iter_faces(self, *, user_id: str | None = None, external_image_id: str | None = None,
                    page_size: int = 1000) -> Iterator[FaceRecord]:
-        token: str | None = None
-        while True:
-            page = self.list_faces(page_size, token, user_id=user_id, external_image_id=external_image_id)
-            yield from page.faces
-            if page.next_token is None:
-                return
-            token = page.next_token
+        return every_face(self.list_faces, user_id, external_image_id, page_size)
 
     def __iter__(self) -> Iterator[FaceRecord]:
         return self.iter_faces()

@@ -14,12 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +23,7 @@ from typing import Any
 from faceindex.collection import permissions
 from faceindex.paths import fsync_directory
 from faceindex.service.errors import ServiceError
+from faceindex.service.private_database import PrivateDatabase
 
 IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
 FACE_DETECTION, FACE_SEARCH = "FaceDetection", "FaceSearch"
@@ -73,36 +70,18 @@ class JobStore:
         permissions.ensure_private_dir(self.directory)
         permissions.ensure_private_dir(self.documents)
         self.db_path = self.directory / "jobs.db"
-        if not self.db_path.exists():
-            permissions.create_private_file(self.db_path)
         self.max_open_jobs = max_open_jobs
-        self._lock = threading.Lock()  # one connection, shared by the request threads and the runner
-        self._conn = sqlite3.connect(str(self.db_path), isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = FULL")
-        self._conn.execute(_SCHEMA)
+        self._db = PrivateDatabase(self.db_path, _SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._db.close()
 
     def submit(self, kind: str, request: dict[str, Any], video_path: Path) -> tuple[str, bool]:
         """(job id, created): a new IN_PROGRESS job, or the job an earlier request with the same
         ClientRequestToken made (IdempotentParameterMismatchException if its parameters differ)."""
         token = request.get("ClientRequestToken")
         digest = request_digest(kind, request)
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             if token is not None:
                 row = conn.execute("SELECT job_id, request_digest FROM jobs WHERE kind = ? AND client_token = ?",
                                    (kind, token)).fetchone()
@@ -124,18 +103,14 @@ class JobStore:
         return job_id, True
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT job_id, kind, request, video_path, status, status_message, created_at, finished_at"
-                " FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
-        return None if row is None else _job(row)
+        rows = self._db.query("SELECT job_id, kind, request, video_path, status, status_message, created_at, finished_at"
+                              " FROM jobs WHERE job_id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
 
     def next_in_progress(self, after: set[str] | None = None) -> Job | None:
         """The oldest job still to run (skipping those in `after`: already being run)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT job_id, kind, request, video_path, status, status_message, created_at, finished_at"
-                " FROM jobs WHERE status = ? ORDER BY created_at, job_id", (IN_PROGRESS,)).fetchall()
+        rows = self._db.query("SELECT job_id, kind, request, video_path, status, status_message, created_at, finished_at"
+                              " FROM jobs WHERE status = ? ORDER BY created_at, job_id", (IN_PROGRESS,))
         for row in rows:
             if not after or row[0] not in after:
                 return _job(row)
@@ -161,7 +136,7 @@ class JobStore:
         self._finish(job_id, FAILED, message[:1000])
 
     def _finish(self, job_id: str, status: str, message: str | None) -> None:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             conn.execute("UPDATE jobs SET status = ?, status_message = ?, finished_at = ? WHERE job_id = ?",
                          (status, message, time.time(), job_id))
 

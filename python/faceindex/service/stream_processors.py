@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +40,7 @@ from faceindex.service import accountability, tags
 from faceindex.service.access import ACCOUNT
 from faceindex.service.errors import ServiceError, invalid_parameter, not_found
 from faceindex.service.outputs import KinesisRecords, OutputError
+from faceindex.service.private_database import PrivateDatabase
 from faceindex.types import PackInfo
 
 if TYPE_CHECKING:
@@ -109,33 +108,14 @@ class Processor:
 class ProcessorStore:
     def __init__(self, directory: Path) -> None:
         permissions.ensure_private_dir(directory)
-        path = directory / "stream_processors.db"
-        if not path.exists():
-            permissions.create_private_file(path)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = FULL")
-        self._conn.execute(_SCHEMA)
+        self._db = PrivateDatabase(directory / "stream_processors.db", _SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._db.close()
 
     def create(self, name: str, request: dict[str, Any], tag_map: dict[str, str]) -> None:
         now = time.time()
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             if conn.execute("SELECT 1 FROM stream_processors WHERE name = ?", (name,)).fetchone():
                 raise resource_in_use(f"a stream processor named {name} exists already")
             if conn.execute("SELECT count(*) FROM stream_processors").fetchone()[0] >= MAX_PROCESSORS:
@@ -144,9 +124,8 @@ class ProcessorStore:
                          (name, json.dumps(request), json.dumps(tag_map), STOPPED, STOPPED, now, now))
 
     def get(self, name: str) -> Processor | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM stream_processors WHERE name = ?", (name,)).fetchone()
-        return None if row is None else _processor(row)
+        rows = self._db.query("SELECT * FROM stream_processors WHERE name = ?", (name,))
+        return _processor(rows[0]) if rows else None
 
     def require(self, name: str) -> Processor:
         found = self.get(name)
@@ -155,14 +134,12 @@ class ProcessorStore:
         return found
 
     def all(self) -> list[Processor]:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM stream_processors ORDER BY name").fetchall()
-        return [_processor(r) for r in rows]
+        return [_processor(r) for r in self._db.query("SELECT * FROM stream_processors ORDER BY name")]
 
     def change(self, name: str, *, allowed: tuple[str, ...] | None = None, **values: Any) -> Processor:
         """Set columns of one processor (request/tags as objects); with `allowed`, only from those
         statuses (ResourceInUseException otherwise). The processor as changed."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = conn.execute("SELECT * FROM stream_processors WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise not_found(f"The stream processor {name} does not exist")
@@ -177,7 +154,7 @@ class ProcessorStore:
         return _processor(row)
 
     def delete(self, name: str, allowed: tuple[str, ...]) -> None:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = conn.execute("SELECT status FROM stream_processors WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise not_found(f"The stream processor {name} does not exist")
