@@ -4,6 +4,7 @@ Similarity's anchors, and counting a table's impostor pairs at a threshold."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -268,3 +269,100 @@ def test_rates_and_thresholds_asked_for_are_checked(tmp_path: Path, monkeypatch:
         thresholds.for_search(other, 10, max_fpir=1e-3)
     with pytest.raises(CalibrationError, match="max_fmr needs a calibration table"):
         thresholds.for_comparison(other, max_fmr=1e-3)
+
+
+def tiny_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: CalibrationTable) -> PackInfo:
+    pack = PackInfo(name=table.pack.name, version=table.pack.version, embedding_size=8, default_threshold=0.5,
+                    threshold_source="-", detector="-", recognizer="-", license="-")
+    monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path))
+    table.save(tmp_path / thresholds.table_file_name(pack.ref))
+    thresholds.forget_loaded_tables()
+    return pack
+
+
+def test_a_match_exactly_at_the_threshold_of_a_similarity_has_that_similarity(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny table's step: 3 pairs of 1000 score at or above 0.4 + 0.2 log10(10 / 3) = 0.504576 (2.5229
+    decades, Similarity 33.64), where the fitted tail says 0.01 exp(-0.104576 / 0.05) = 1.2349e-3 (2.9083
+    decades, Similarity 80 x 2.9083 / 6 = 38.78). A FaceMatchThreshold inside the step asks for 0.504576, and
+    a face scoring exactly that has Similarity 38.78, not the 33.64 counted just below it."""
+    pack = tiny_pack(tmp_path, monkeypatch, tiny_table())
+    try:
+        step = 0.4 + 0.2 * math.log10(10 / 3)
+        tail_decades = -math.log10(0.01 * math.exp(-(step - 0.4) / 0.05))
+        assert tail_decades == pytest.approx(2.90833, abs=1e-5)
+        for asked in (34.0, 38.7, 80 * tail_decades / 6):
+            choice = thresholds.threshold_for_similarity(pack, asked)
+            assert choice.value == pytest.approx(step, abs=1e-12)
+            assert thresholds.rekognition_similarity(pack, choice.value) == pytest.approx(80 * tail_decades / 6)
+            assert thresholds.rekognition_similarity(pack, choice.value) >= asked - 1e-9
+        curve = tiny_table().fmr_curve
+        assert curve.beyond_score == pytest.approx(step, abs=1e-12)
+        assert curve.decades_at(curve.beyond_score) == pytest.approx(tail_decades)
+        # Just below it, what was counted: 3 pairs of 1000.
+        assert curve.decades_at(np.nextafter(curve.beyond_score, 0.0)) == pytest.approx(math.log10(1000 / 3))
+    finally:
+        thresholds.forget_loaded_tables()
+
+
+def test_a_similarity_threshold_says_how_it_was_chosen_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """Similarity 20 on the tiny table: 1.5 decades, FMR 10^-1.5 asked, the cosine 0.3, where
+    floor(sqrt(1000 x 100)) = 31 pairs of 1000 were counted (FMR 0.031); a search of 10 faces there:
+    FPIR 1 - 0.969^10; of no faces: the gallery size 0 as asked, FPIR as for one comparison."""
+    pack = tiny_pack(tmp_path, monkeypatch, tiny_table())
+    try:
+        alone = thresholds.threshold_for_similarity(pack, 20.0)
+        assert (alone.chosen_by, alone.requested, alone.fpir, alone.gallery_size) == ("fmr", 10 ** -1.5, None, None)
+        assert alone.value == pytest.approx(0.3, abs=1e-12)
+        assert alone.fmr == RateEstimate(0.031, *wilson_interval(31, 1000), beyond_table=False)
+        assert "calibration of tiny 1 on by hand" in alone.calibration
+        searched = thresholds.threshold_for_similarity(pack, 20.0, gallery_size=10)
+        assert (searched.chosen_by, searched.requested, searched.gallery_size) == ("fmr", 10 ** -1.5, 10)
+        assert searched.value == alone.value and searched.fmr == alone.fmr
+        assert searched.fpir is not None and searched.fpir.value == pytest.approx(1 - 0.969 ** 10, rel=1e-12)
+        assert searched.fpir.high == pytest.approx(1 - (1 - wilson_interval(31, 1000)[1]) ** 10, rel=1e-12)
+        assert "calibration of tiny 1 on by hand" in searched.calibration
+        empty = thresholds.threshold_for_similarity(pack, 20.0, gallery_size=0)
+        assert empty.gallery_size == 0 and empty.fpir is not None and empty.fpir.value == pytest.approx(0.031)
+        # Similarity 0 asks for every pair: the lowest cosine there is, -1.
+        assert thresholds.threshold_for_similarity(pack, 0.0).value == -1.0
+    finally:
+        thresholds.forget_loaded_tables()
+    other = PackInfo(name="never-measured", version="1", embedding_size=8, default_threshold=0.42,
+                     threshold_source="-", detector="-", recognizer="-", license="-")
+    with pytest.raises(CalibrationError, match="^Similarity needs a calibration table, and pack never-measured 1 has "
+                       r"no calibration table: its error rates are not measured \(faceindex calibrate builds one "
+                       r"from your own labelled photos\); give threshold= instead$"):
+        thresholds.rekognition_similarity(other, 0.5)
+    with pytest.raises(CalibrationError, match="^Similarity needs a calibration table"):
+        thresholds.threshold_for_similarity(other, 80.0)
+
+
+def test_fnmr_is_the_genuine_pairs_below_with_its_interval() -> None:
+    """25 of 100 genuine pairs below 0.4 (halfway from 0 below 0.3 to 50 below 0.5); the highest genuine pair
+    scores 0.7 (99 below it), so just above it all 100 are below."""
+    table = dataclasses.replace(tiny_table(), genuine_below=np.array([0, 50, 99]))
+    assert table.fnmr_at(0.4) == RateEstimate(0.25, *wilson_interval(25, 100), beyond_table=False)
+    assert table.fnmr_at(0.7).value == 0.99 and table.fnmr_at(0.71).value == 1.0 and table.fnmr_at(0.2).value == 0.0
+
+
+def test_the_fmr_curve_between_its_last_knots_and_below_its_first() -> None:
+    """The tiny table (trusted tail): knots at 0.2, 0.4 and 0.504576 (1, 2 and log10(1000 / 3) decades, 0.2 of
+    score per decade between the last two), so 2.3 decades at 0.46. A table whose first knot under FMR 1 is
+    at 2 decades (10 of 1000 pairs at 0.3, 1 at 0.6: 10 / 3 decades per unit of score): below 0.3,
+    2 exp((s - 0.3) (10 / 3) / 2), 2 e^-0.5 at 0.0. A table with one knot under FMR 1 (5 of 1000 at 0.5:
+    log10 200 decades) goes below it at the tail's slope, 1 / (0.05 ln 10)."""
+    curve = tiny_table().fmr_curve
+    assert curve.score_at(2.3) == pytest.approx(0.46) and curve.decades_at(0.46) == pytest.approx(2.3)
+    untrusted = dict(tail=Tail(start=0.3, fmr_at_start=0.01, scale=0.05, count=10), provenance={})
+    two = dataclasses.replace(tiny_table(), impostor_scores=np.array([0.0, 0.3, 0.6]),
+                              impostor_counts=np.array([1000, 10, 1]), **untrusted).fmr_curve
+    assert two.decades_at(0.0) == pytest.approx(2 * math.exp(-0.5))
+    assert two.score_at(2 * math.exp(-0.5)) == pytest.approx(0.0, abs=1e-12)
+    assert two.score_at(2.5) == pytest.approx(0.45)
+    one = dataclasses.replace(tiny_table(), impostor_scores=np.array([0.0, 0.5]), impostor_counts=np.array([1000, 5]),
+                              **untrusted).fmr_curve
+    d0, slope = math.log10(200), 1 / (0.05 * math.log(10))
+    assert one.decades_at(0.4) == pytest.approx(d0 * math.exp(-0.1 * slope / d0))
+    assert one.score_at(d0 * math.exp(-0.1 * slope / d0)) == pytest.approx(0.4)
