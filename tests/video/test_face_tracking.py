@@ -179,3 +179,24 @@ def test_a_track_of_faces_of_quality_0_still_keeps_its_best_face() -> None:
     tracking.step(frame(1, 0.0))
     (track,) = tracking.finish()
     assert track.best_quality == 0.0 and track.best_face is not None and track.best_face_timestamp == 0.0
+
+
+def test_a_face_exactly_1_25_times_better_or_0_8_as_good_after_2_s_is_embedded_and_a_tie_keeps_the_first() -> None:
+    """The embedding policy at its bounds, on qualities that are exact in binary: 56 px (0.5 of 112),
+    sharpness 50 (0.5), score 1, frontal: 0.25; 70 px (0.625): 0.3125 = 1.25 x 0.25, and 0.25 = 0.8 x 0.3125.
+    A face as good as the best so far is embedded (a refresh) but does not replace the best face."""
+    small, large = face(100, 100, 56, score=1.0, sharpness=50.0), face(100, 100, 70, score=1.0, sharpness=50.0)
+    quality = quality_scores(Detections.from_faces([small, large]), ARCFACE_LANDMARKS)
+    assert quality.tolist() == [0.25, 0.3125] and 0.3125 * 0.8 == 0.25  # the bounds are met exactly
+    engine = ScriptedEngine({1: [(small, ANN)], 2: [(large, BOBISH)], 3: [(small, BOB)], 4: [(large, ANN)]},
+                            pack=PACK)
+    tracking = FaceTracking(engine)
+    # 1.0 first; 1.5 exactly 1.25 x better; 2.5 not (0.8 x, 1 s since); 3.5 exactly 0.8 x, exactly 2 s since;
+    # 5.5: as good as the best, 2 s since.
+    seen = [tracking.step(frame(scene, t)) for scene, t in ((1, 1.0), (2, 1.5), (3, 2.5), (3, 3.5), (4, 5.5))]
+    assert [[(f.track, f.embedded) for f in s.faces] for s in seen] == [[(0, True)], [(0, True)], [(0, False)],
+                                                                         [(0, True)], [(0, True)]]
+    (track,) = tracking.finish()
+    assert (track.embeddings, track.best_quality, track.best_face_timestamp) == (4, 0.3125, 1.5)
+    assert track.best_face is not None
+    np.testing.assert_array_equal(track.best_face.embedding, BOBISH)  # type: ignore[arg-type]
