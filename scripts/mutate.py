@@ -100,6 +100,12 @@ def stage(group: Group) -> Path:
     if stale:  # only the compiled part is taken from the install; say when it may be behind
         print(f"note: the installed package predates {', '.join(stale[:3])}: `make install` keeps _core current")
     (root / "tests").symlink_to(REPO / "tests")
+    write_settings(root, group)
+    return root
+
+
+def write_settings(root: Path, group: Group) -> None:
+    """mutmut's and pytest's settings for a staged group (mutmut starts over when its test settings change)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     pytest_options = project["tool"]["pytest"]["ini_options"]
     settings = {
@@ -120,32 +126,67 @@ def stage(group: Group) -> Path:
         "[tool.mutmut]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in settings.items())
         + "\n[tool.pytest.ini_options]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in pytest_options.items()),
         encoding="utf-8")
-    return root
 
 
 def toml_value(value: Any) -> str:
     return json.dumps(value)  # strings, booleans and lists of strings: JSON spells them as TOML does
 
 
-def run_group(group: Group, jobs: int) -> dict[str, Any]:
-    root = stage(group)
+def refresh_sources(root: Path) -> None:
+    """--resume: today's sources into a staged group; mutmut forgets the verdicts of every function
+    whose code changed (it hashes each function) and tests their mutants again."""
+    package = root / "src" / "faceindex"
+    for path in SOURCE.rglob("*.py"):
+        target = package / path.relative_to(SOURCE)
+        if not target.is_file() or target.read_bytes() != path.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def run_group(group: Group, jobs: int, resume: bool = False) -> dict[str, Any]:
+    root = BUILD / group.name
+    resume = resume and (root / "mutants").is_dir() and (root / "pyproject.toml").is_file()
+    if resume:
+        refresh_sources(root)
+        write_settings(root, group)
+    else:
+        root = stage(group)
     env = dict(os.environ, FACEINDEX_TEST_DATA=str(DATA), FACEINDEX_TEST_CACHE=str(BUILD / "model-cache"),
                PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)
     mutmut = Path(sys.executable).parent / "mutmut"
     started = time.monotonic()
-    print(f"== {group.name}: {', '.join(group.mutate)} against {', '.join(group.tests)}", flush=True)
-    with open(root / "mutmut.log", "w") as log:
-        code = subprocess.call([str(mutmut), "run", "--max-children", str(jobs)], cwd=root, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    if code != 0:
-        tail = (root / "mutmut.log").read_text(errors="replace")[-3000:]
-        raise SystemExit(f"mutmut failed for group {group.name} (exit {code}); {root / 'mutmut.log'} ends:\n{tail}")
-    # The verdicts and each survivor's diff, read by mutmut itself (its files are its own business).
-    out = subprocess.run([sys.executable, __file__, "--read-verdicts"], cwd=root, env=env, check=True,
-                         capture_output=True, text=True).stdout
-    verdicts = json.loads(out)
-    verdicts["seconds"] = round(time.monotonic() - started)
+    print(f"== {group.name}{' (resumed)' if resume else ''}: {', '.join(group.mutate)} against "
+          f"{', '.join(group.tests)}", flush=True)
+
+    def mutmut_run(*names: str) -> None:
+        with open(root / "mutmut.log", "a" if resume else "w") as log:
+            code = subprocess.call([str(mutmut), "run", "--max-children", str(jobs), *names], cwd=root, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        if code != 0:
+            tail = (root / "mutmut.log").read_text(errors="replace")[-3000:]
+            raise SystemExit(f"mutmut failed for group {group.name} (exit {code}); {root / 'mutmut.log'} ends:\n{tail}")
+
+    def read() -> dict[str, Any]:
+        # The verdicts and each survivor's diff, read by mutmut itself (its files are its own business).
+        out = subprocess.run([sys.executable, __file__, "--read-verdicts"], cwd=root, env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return dict(json.loads(out))
+
+    # Fresh: every mutant. Resumed: the mutants without a verdict (not reached before, or of a function
+    # that changed), then every survivor again, against today's tests (a killed one stays killed: tests
+    # are only ever made stronger).
+    mutmut_run()
+    verdicts = read()
+    if resume:
+        again = [m["name"] for ms in verdicts["modules"].values() for m in ms if m["status"] not in DETECTED]
+        if again:
+            mutmut_run(*again)
+            verdicts = read()
+    previous = root / "verdicts.json"
+    earlier = json.loads(previous.read_text(encoding="utf-8")).get("seconds", 0) if resume and previous.is_file() else 0
+    verdicts["seconds"] = earlier + round(time.monotonic() - started)
+    verdicts["resumed"] = resume
     verdicts["group"] = group.name
     verdicts["tests"] = group.tests
     (root / "verdicts.json").write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
@@ -315,7 +356,8 @@ def write_report(results: list[dict[str, Any]], config: dict[str, Group], named:
     for result in results:
         tests = result.get("tests") or (config[result["group"]].tests if result["group"] in config else [])
         seconds = result.get("seconds")
-        out.append(f"- {result['group']}: {', '.join(tests)}" + (f" ({seconds} s)" if seconds is not None else ""))
+        took = f"{seconds} s" + (", resumed: see --resume" if result.get("resumed") else "") if seconds is not None else ""
+        out.append(f"- {result['group']}: {', '.join(tests)}" + (f" ({took})" if took else ""))
     if named:
         out += ["", "## Wrong decisions made by hand (mutation/named.toml)", "",
                 "| change | file | caught by | killed |", "| --- | --- | --- | --- |"]
@@ -343,6 +385,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the last runs")
     parser.add_argument("--named", action="store_true", help="only the wrong decisions of mutation/named.toml")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with the groups' last runs: test the mutants without a verdict and every "
+                        "survivor again, after today's sources are copied in")
     parser.add_argument("--read-verdicts", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read_verdicts:
@@ -359,7 +404,7 @@ def main() -> None:
             print("== named: the wrong decisions of mutation/named.toml", flush=True)
             run_named()
         for name in args.groups or list(config):
-            run_group(config[name], args.jobs)
+            run_group(config[name], args.jobs, args.resume)
     results = []
     for name in config:
         saved = BUILD / name / "verdicts.json"

@@ -5,7 +5,9 @@ best first, the near miss, the threshold and how it was chosen, the error rates,
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,3 +165,49 @@ def test_an_uncalibrated_pack_says_its_rates_are_not_measured(tmp_path: Path) ->
         "calibrate measures them on your own photos)")
     assert described["faces"] == "1" and described["users"] == "0" and described["encrypted"] == "no"
     assert described["pack"] == "never-measured 1 (128-d)"
+
+
+def test_users_in_json_and_pages_and_the_notes_of_an_association(home: Home) -> None:
+    h = ["--home", home.path]
+    code, lines = run("users", "create", "c", "ann", *h, "--json")
+    assert code == EXIT_OK and json.loads("\n".join(lines)) == {"created": "ann"}
+    assert run("users", "create", "c", "bob", *h)[0] == EXIT_OK
+    # One user a page: the token the first page names gives the second, which names none.
+    code, lines = run("users", "list", "c", "--max-results", "1", *h)
+    assert code == EXIT_OK and lines[0] == "ann  0 faces" and lines[1].startswith("more: --next-token ")
+    token = lines[1].removeprefix("more: --next-token ")
+    assert run("users", "list", "c", "--max-results", "1", "--next-token", token, *h)[1] == ["bob  0 faces"]
+    page = json.loads("\n".join(run("users", "list", "c", "--max-results", "1", *h, "--json")[1]))
+    assert [u["user_id"] for u in page["users"]] == ["ann"] and page["next_token"] == token
+    # A threshold given (0.4: the stranger at 0.5 to Ann's probe joins her), a rate asked for, the notes.
+    assert run("users", "associate", "c", "ann", home.probe, *h)[0] == EXIT_OK
+    code, lines = run("users", "associate", "c", "ann", home.ids["stranger"], "--threshold", "0.4", "--purpose",
+                      "door 3", "--reference", "case-17", *h)
+    assert code == EXIT_OK and lines[0] == f"associated {home.ids['stranger']}"
+    assert lines[1].startswith("a face joins a user who has faces when it reaches this against one of them: "
+                               "threshold 0.4000 (given; estimated FMR "), lines[1]
+    assert run("users", "associate", "c", "bob", home.ids["twin"], *h)[0] == EXIT_OK
+    code, lines = run("users", "associate", "c", "bob", home.ids["brother"], "--max-fmr", "0.5", *h)
+    loose = thresholds.for_comparison(DLIB, max_fmr=0.5)
+    assert code == EXIT_OK and lines[1].endswith(f"threshold {loose.value:.4f} (FMR at most 0.5 per comparison; "
+                                                 f"estimated FMR {loose.fmr}; pack dlib 1.1)"), lines[1]
+    with Collections(home.path).collection("c") as c:
+        log = [e for e in c.audit_log() if e.operation == "associate_faces"]
+    # Logged: the associations that compared a face with a user's faces (not a user's first face).
+    assert [(e.purpose, e.reference) for e in log] == [("door 3", "case-17"), (None, None)]
+    code, lines = run("users", "delete", "c", "ann", *h, "--json")
+    deleted = json.loads("\n".join(lines))
+    assert deleted["user_id"] == "ann" and sorted(deleted["deleted_faces"]) == sorted([home.probe, home.ids["stranger"]])
+
+
+def test_a_description_says_shards_and_encryption_in_words(home: Home) -> None:
+    from faceindex.cli.results import description_lines
+
+    d = Collections(home.path).describe_collection("c")
+    plain = dict(line.split(None, 1) for line in description_lines(d))
+    assert plain["collection"] == "c" and plain["encrypted"] == "no"
+    assert plain["size"] == f"database {d.database_bytes:,} B, index cache {d.cache_bytes:,} B"
+    sharded = description_lines(dataclasses.replace(d, encrypted=True), shards=3)
+    assert sharded[0] == "collection  c (sharded over 3 Ray actors)"
+    assert sharded[-2:] == [f"size        databases {d.database_bytes:,} B, index caches {d.cache_bytes:,} B",
+                            "encrypted   yes (SQLCipher database, AES-256-GCM index cache)"]
