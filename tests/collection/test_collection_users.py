@@ -75,9 +75,9 @@ def test_associate_and_disassociate_report_every_face(collection: Collection) ->
     assert collection.associate_faces("me", stranger.face_id, user_match_threshold=-1).associated_faces == [
         stranger.face_id]
     gone = collection.disassociate_faces("me", [stranger.face_id, other.face_id, "ghost"])
-    assert gone.disassociated_faces == [stranger.face_id]
-    assert {u.face_id: u.reasons for u in gone.unsuccessful_face_disassociations} == {
-        other.face_id: ("ASSOCIATED_TO_A_DIFFERENT_USER",), "ghost": ("FACE_NOT_FOUND",)}
+    assert gone.user_id == "me" and gone.disassociated_faces == [stranger.face_id]
+    assert {u.face_id: (u.reasons, u.user_id) for u in gone.unsuccessful_face_disassociations} == {
+        other.face_id: (("ASSOCIATED_TO_A_DIFFERENT_USER",), "you"), "ghost": (("FACE_NOT_FOUND",), None)}
     assert collection.get_faces(stranger.face_id)[stranger.face_id].user_id is None
     with pytest.raises(UserNotFoundError):
         collection.associate_faces("nobody", [mine[0].face_id])

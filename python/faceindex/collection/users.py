@@ -48,8 +48,8 @@ def delete_user(state: CollectionState, user_id: str, delete_faces: bool) -> Del
         store.delete_user_row(conn, user_id)
     if delete_faces and rows:
         finish_erasure(state, before, after, rows)
-    elif not delete_faces:
-        store.checkpoint_truncate(conn)  # the user's id itself is erased from the WAL too
+    else:  # faces kept, or none to delete: the user's id itself is erased from the WAL too
+        store.checkpoint_truncate(conn)
     face_ids = [face_id for _, face_id in owned]
     return DeleteUserResult(user_id, face_ids if delete_faces else [], [] if delete_faces else face_ids)
 
