@@ -146,3 +146,15 @@ def test_a_face_exactly_at_the_threshold_is_a_match(collection: Collection) -> N
     assert [m.face.face_id for m in at.face_matches] == [record.face_id] and at.face_matches[0].similarity == score
     above = collection.search_faces_by_embedding(probe, pack=SYNTHETIC, threshold=float(np.nextafter(score, 2.0)))
     assert above.face_matches == [] and above.nearest is not None and above.nearest.face.face_id == record.face_id
+
+
+def test_an_engine_giving_a_zero_embedding_is_named_not_searched(tmp_path: Path) -> None:
+    from collection_helpers import DIM, ScriptedEngine, scene_image
+
+    engine = ScriptedEngine({1: [(face(0, 0, 100), np.zeros(DIM, np.float32))]})
+    with Collections(tmp_path).create_collection("c", engine=engine) as c:
+        c.index_embeddings(unit_vectors(1, 1), pack=SYNTHETIC)
+        with pytest.raises(ValueError, match="^engine embeddings row 0 is all zeros$"):
+            c.search_faces_by_image(scene_image(1))
+        with pytest.raises(ValueError, match="^engine embeddings row 0 is all zeros$"):
+            c.search_users_by_image(scene_image(1))

@@ -6,6 +6,7 @@ policy is checked against values worked out by hand, apart from any model."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -200,3 +201,40 @@ def test_a_face_exactly_1_25_times_better_or_0_8_as_good_after_2_s_is_embedded_a
     assert (track.embeddings, track.best_quality, track.best_face_timestamp) == (4, 0.3125, 1.5)
     assert track.best_face is not None
     np.testing.assert_array_equal(track.best_face.embedding, BOBISH)  # type: ignore[arg-type]
+
+
+def test_eyes_closer_than_a_pixel_are_taken_as_a_pixel_apart() -> None:
+    # Eyes 1.5 px apart, the nose 0.3 px off their midpoint: 1 - 2 x 0.3 / 1.5 = 0.6; eyes 0.5 px apart
+    # and the nose 0.1 px off: over 1 px, 0.8.
+    points = np.array([[[30, 40], [31.5, 40], [30.75 + 0.3, 60], [35, 80], [65, 80]],
+                       [[30, 40], [30.5, 40], [30.25 + 0.1, 60], [35, 80], [65, 80]]], dtype=np.float64)
+    assert frontal_scores(points, ARCFACE_LANDMARKS) == pytest.approx([0.6, 0.8])
+
+
+def test_the_template_searched_is_the_unit_mean_and_the_matches_are_held_to_max_faces(tmp_path: Path) -> None:
+    """A track's two embeddings at cosine -0.8 (their sum has length sqrt(0.4), under 1): the template is
+    (Ann + X) / sqrt(0.4), at 0.2 / sqrt(0.4) = 0.316 to Ann; Ann is stored twice, max_faces=1 lists one.
+    A face of the template's direction back from an occlusion is at 1 to it: the same track. A frame
+    that turns from grey to black is a cut, and says so."""
+    other = near(ANN, -0.8, seed=75)
+    direction = ANN.astype(np.float64) + other
+    direction = (direction / np.linalg.norm(direction)).astype(np.float32)
+    small, large = face(100, 100, 56, score=1.0, sharpness=50.0), face(100, 100, 70, score=1.0, sharpness=50.0)
+    engine = ScriptedEngine({1: [(small, ANN)], 2: [(large, other)], 3: [], 4: [(face(500, 300, 56), direction)]},
+                            pack=PACK)
+    with Collections(tmp_path).create_collection("c", engine=engine) as collection:
+        collection.index_embeddings(np.stack([ANN, ANN]), pack=PACK)
+        tracking = FaceTracking(engine, collection, search=SearchSettings(threshold=-1.0, max_faces=1))
+        seen = [tracking.step(frame(1, 1.0)), tracking.step(frame(2, 1.5))]
+        assert [s.faces[0].embedded for s in seen] == [True, True]
+        (track,) = tracking.tracks.values()
+        assert len(track.matches) == 1
+        assert track.best_match is not None
+        assert track.best_match.similarity == pytest.approx(0.2 / math.sqrt(0.4), abs=1e-5)
+        assert tracking.step(frame(3, 1.8)).faces == []
+        assert [f.track for f in tracking.step(frame(4, 2.0)).faces] == [0]
+        black = SampledFrame(index=25, timestamp=2.5, rgb=np.zeros((64, 64, 3), np.uint8), analyse=True,
+                             dropped_before=0)
+        black.rgb[0, 0, 0] = 3
+        assert [s.shot_change for s in (seen[1], tracking.step(black))] == [False, True]
+        assert len(tracking.finish()) == 1

@@ -213,3 +213,22 @@ def test_the_tracker_takes_any_array_like_from_python() -> None:
     flat = np.array([2.0, 1.0, 62.0, 61.0, 201.0, 0.0, 261.0, 60.0])  # two boxes in one row
     assert tracker.associate(0.2, flat, np.array([0.9, 0.8])).tolist() == [0, 1]
     assert tracker.end_all() == [0, 1]
+
+
+def test_a_change_exactly_at_the_threshold_or_exactly_jump_times_the_recent_ones_is_no_cut() -> None:
+    """Both bounds are strict: the detector's own distances between three frames set them exactly."""
+    frames = [blue_rows(f) for f in (0.2, 0.35, 0.65)]
+    sig = [_core.vision.frame_signature(f) for f in frames]
+    d1 = float(_core.vision.signature_distance(sig[0], sig[1]))
+    d2 = float(_core.vision.signature_distance(sig[1], sig[2]))
+    assert d1 == pytest.approx(0.1, abs=0.01) and d2 == pytest.approx(0.2, abs=0.01)  # about (2/3) x 0.15, 0.3
+    at_threshold = ShotChangeDetector(threshold=d1)
+    assert [at_threshold(f) for f in frames[:2]] == [False, False]
+    below = ShotChangeDetector(threshold=np.nextafter(d1, 0.0))
+    assert [below(f) for f in frames[:2]] == [False, True]
+    jump = d2 / d1
+    assert jump * d1 == d2  # the bound is met exactly
+    at_jump = ShotChangeDetector(threshold=d1, jump=jump)
+    assert [at_jump(f) for f in frames] == [False, False, False]
+    above = ShotChangeDetector(threshold=d1, jump=np.nextafter(jump, 0.0))
+    assert [above(f) for f in frames] == [False, False, True]
