@@ -239,3 +239,32 @@ def test_similarities_stay_within_minus_1_and_1(collection: Collection) -> None:
         assert len(worst) == 100 and -1.0 <= worst[-1].similarity <= -1.0 + 1e-6  # at -1: still a match at -1
         (user,) = collection.search_users_by_embedding(v, pack=SYNTHETIC, threshold=-1.0).user_matches
         assert 1.0 - 1e-6 <= user.similarity <= 1.0
+
+
+def test_a_user_at_similarity_minus_1_matches_a_threshold_of_minus_1(collection: Collection) -> None:
+    """Each of 40 users holds one face; searched with a face's opposite, that user scores -1 (a float32 dot
+    product can land a hair below it) and still matches a threshold of -1, as every other user does."""
+    vectors = unit_vectors(40, 65)
+    records = collection.index_embeddings(vectors, pack=SYNTHETIC)
+    for i, record in enumerate(records):
+        collection.create_user(f"u{i}")
+        collection.associate_faces(f"u{i}", [record.face_id])
+    for i, v in enumerate(vectors):
+        found = collection.search_users_by_embedding(-v, pack=SYNTHETIC, threshold=-1.0, max_users=40).user_matches
+        assert len(found) == 40 and found[-1].user.user_id == f"u{i}"
+        assert -1.0 <= found[-1].similarity <= -1.0 + 1e-6
+
+
+def test_users_like_a_face_are_held_to_the_threshold_and_a_bad_embedding_is_named(collection: Collection) -> None:
+    probe = unit_vectors(1, 66)[0]
+    (searched,) = collection.index_embeddings(probe[None], pack=SYNTHETIC)
+    (close, far) = collection.index_embeddings(np.stack([near(probe, 0.8, seed=67), near(probe, 0.1, seed=68)]),
+                                               pack=SYNTHETIC)
+    for user, record in (("close", close), ("far", far)):
+        collection.create_user(user)
+        collection.associate_faces(user, [record.face_id])
+    found = collection.search_users(face_id=searched.face_id, threshold=0.5).user_matches
+    assert [(m.user.user_id, m.face.face_id) for m in found] == [("close", close.face_id)]
+    assert found[0].similarity == pytest.approx(0.8, abs=1e-6)
+    with pytest.raises(ValueError, match="^embedding row 0 is all zeros$"):
+        collection.search_users_by_embedding(np.zeros_like(probe), pack=SYNTHETIC)
