@@ -263,8 +263,11 @@ def test_users_like_a_face_are_held_to_the_threshold_and_a_bad_embedding_is_name
     for user, record in (("close", close), ("far", far)):
         collection.create_user(user)
         collection.associate_faces(user, [record.face_id])
+    collection.index_embeddings(unit_vectors(100, 69), pack=SYNTHETIC)  # more faces than the first depth searched
     found = collection.search_users(face_id=searched.face_id, threshold=0.5).user_matches
     assert [(m.user.user_id, m.face.face_id) for m in found] == [("close", close.face_id)]
+    collection.create_user("empty")
+    assert collection.search_users(user_id="empty", threshold=-1.0).user_matches == []  # no faces to search with
     assert found[0].similarity == pytest.approx(0.8, abs=1e-6)
     with pytest.raises(ValueError, match="^embedding row 0 is all zeros$"):
         collection.search_users_by_embedding(np.zeros_like(probe), pack=SYNTHETIC)
