@@ -271,3 +271,23 @@ def test_users_like_a_face_are_held_to_the_threshold_and_a_bad_embedding_is_name
     assert found[0].similarity == pytest.approx(0.8, abs=1e-6)
     with pytest.raises(ValueError, match="^embedding row 0 is all zeros$"):
         collection.search_users_by_embedding(np.zeros_like(probe), pack=SYNTHETIC)
+
+
+def test_a_face_exactly_at_the_user_match_threshold_joins_and_a_face_already_owned_does_not_stop_the_rest(
+        collection: Collection) -> None:
+    centre = unit_vectors(1, 70)[0]
+    first, second, third = collection.index_embeddings(
+        np.stack([centre, near(centre, 0.7, seed=71), near(centre, 0.6, seed=72)]), pack=SYNTHETIC)
+    collection.create_user("me")
+    collection.associate_faces("me", [first.face_id])
+    (refused,) = collection.associate_faces("me", [second.face_id], user_match_threshold=0.99
+                                            ).unsuccessful_face_associations
+    assert refused.reasons == ("LOW_MATCH_CONFIDENCE",) and refused.similarity == pytest.approx(0.7, abs=1e-6)
+    # Its similarity to the user's face, exactly, as the threshold: a match.
+    at = collection.associate_faces("me", [first.face_id, second.face_id, third.face_id],
+                                    user_match_threshold=refused.similarity)
+    assert at.associated_faces == [first.face_id, second.face_id]
+    assert [(u.face_id, u.reasons) for u in at.unsuccessful_face_associations] == [
+        (third.face_id, ("LOW_MATCH_CONFIDENCE",))]
+    with pytest.raises(ValueError, match="^embedding row 0 is all zeros$"):
+        collection.search_faces_by_embedding(np.zeros_like(centre), pack=SYNTHETIC)
