@@ -158,3 +158,15 @@ def test_an_engine_giving_a_zero_embedding_is_named_not_searched(tmp_path: Path)
             c.search_faces_by_image(scene_image(1))
         with pytest.raises(ValueError, match="^engine embeddings row 0 is all zeros$"):
             c.search_users_by_image(scene_image(1))
+
+
+def test_a_face_searched_alone_has_no_match_and_no_nearest_face(tmp_path: Path) -> None:
+    """The face searched with is left out: in a collection of that face only, nothing is near it."""
+    with Collections(tmp_path).create_collection("c", SYNTHETIC) as c:
+        (only,) = c.index_embeddings(unit_vectors(1, 80), pack=SYNTHETIC)
+        result = c.search_faces(only.face_id, threshold=-1.0)
+        assert result.face_matches == [] and result.nearest is None
+        (other,) = c.index_embeddings(unit_vectors(1, 81), pack=SYNTHETIC)
+        near_miss = c.search_faces(only.face_id, threshold=1.0)
+        assert near_miss.face_matches == [] and near_miss.nearest is not None
+        assert near_miss.nearest.face.face_id == other.face_id
