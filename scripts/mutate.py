@@ -173,16 +173,16 @@ def run_group(group: Group, jobs: int, resume: bool = False) -> dict[str, Any]:
                              capture_output=True, text=True).stdout
         return dict(json.loads(out))
 
-    # Fresh: every mutant. Resumed: the mutants without a verdict (not reached before, or of a function
-    # that changed), then every survivor again, against today's tests (a killed one stays killed: tests
-    # are only ever made stronger).
-    mutmut_run()
-    verdicts = read()
+    # Fresh: every mutant. Resumed: every survivor of the last run again, against today's tests (a
+    # killed one stays killed: tests are only ever made stronger), then the mutants without a verdict
+    # (not reached before, or of a function whose code changed).
     if resume:
-        again = [m["name"] for ms in verdicts["modules"].values() for m in ms if m["status"] not in DETECTED]
+        again = [m["name"] for ms in read()["modules"].values() for m in ms
+                 if m["status"] not in DETECTED and m["status"] != "not checked"]
         if again:
             mutmut_run(*again)
-            verdicts = read()
+    mutmut_run()
+    verdicts = read()
     previous = root / "verdicts.json"
     earlier = json.loads(previous.read_text(encoding="utf-8")).get("seconds", 0) if resume and previous.is_file() else 0
     verdicts["seconds"] = earlier + round(time.monotonic() - started)
@@ -303,7 +303,8 @@ def write_report(results: list[dict[str, Any]], config: dict[str, Group], named:
     equivalents = load_equivalents()
     used: set[int] = set()
     rows, survivors, explained = [], [], []
-    total = {"mutants": 0, "killed": 0, "timeout": 0, "equivalent": 0, "survived": 0, "untested": 0, "other": 0}
+    total = {"mutants": 0, "killed": 0, "timeout": 0, "equivalent": 0, "survived": 0, "untested": 0, "not_run": 0,
+             "other": 0}
     for result in results:
         for module, mutants in sorted(result["modules"].items()):
             counts = dict.fromkeys(total, 0)
@@ -324,6 +325,8 @@ def write_report(results: list[dict[str, Any]], config: dict[str, Group], named:
                 elif m["status"] == "no tests":
                     counts["untested"] += 1
                     survivors.append((module, m))
+                elif m["status"] == "not checked":  # a run stopped before it came to them
+                    counts["not_run"] += 1
                 else:
                     counts["other"] += 1
                     survivors.append((module, m))
@@ -334,29 +337,32 @@ def write_report(results: list[dict[str, Any]], config: dict[str, Group], named:
              and any(e["module"] in r["modules"] for r in results)]
 
     def rate(c: dict[str, int]) -> str:
-        judged = c["mutants"] - c["equivalent"]
+        judged = c["mutants"] - c["equivalent"] - c["not_run"]
         return f"{100.0 * c['killed'] / judged:.1f}%" if judged else "-"
 
     out = ["# Mutation testing: the code that decides who matches", "",
            "Written by `make mutate` (scripts/mutate.py, mutmut over the groups of mutation/modules.toml). "
-           "Kill rate: killed / (mutants - equivalent). Killed includes the mutants that made the tests run "
+           "Kill rate: killed / (mutants - equivalent - not run). Killed includes the mutants that made the tests run "
            "past mutmut's CPU limit (timeout: 30 x their usual time + 20 s); a mutant no test of its group "
            "reaches (untested) counts as not killed. Lines not mutated: " + ", ".join(f"`{p}`" for p in DO_NOT_MUTATE)
            + " (argparse's definitions and the wording of exceptions).", "",
-           "| group | module | mutants | killed | of which timeout | survived | equivalent | untested | other "
-           "| kill rate |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| group | module | mutants | killed | of which timeout | survived | equivalent | untested | not run "
+           "| other | kill rate |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for group, module, c, _ in rows:
         out.append(f"| {group} | {module} | {c['mutants']} | {c['killed']} | {c['timeout']} | {c['survived']} "
-                   f"| {c['equivalent']} | {c['untested']} | {c['other']} | {rate(c)} |")
+                   f"| {c['equivalent']} | {c['untested']} | {c['not_run']} | {c['other']} | {rate(c)} |")
     out.append(f"| **all** | | {total['mutants']} | {total['killed']} | {total['timeout']} | {total['survived']} | "
-               f"{total['equivalent']} | {total['untested']} | {total['other']} | **{rate(total)}** |")
+               f"{total['equivalent']} | {total['untested']} | {total['not_run']} | {total['other']} "
+               f"| **{rate(total)}** |")
     out += ["", "The tests each group ran (each mutant: those among them that call its function), and how long "
             "the group took:", ""]
     for result in results:
         tests = result.get("tests") or (config[result["group"]].tests if result["group"] in config else [])
         seconds = result.get("seconds")
         took = f"{seconds} s" + (", resumed: see --resume" if result.get("resumed") else "") if seconds is not None else ""
+        if result.get("partial"):
+            took = "stopped before the end: the kill rate is of the mutants run, those not run are counted apart"
         out.append(f"- {result['group']}: {', '.join(tests)}" + (f" ({took})" if took else ""))
     if named:
         out += ["", "## Wrong decisions made by hand (mutation/named.toml)", "",
@@ -410,6 +416,10 @@ def main() -> None:
         saved = BUILD / name / "verdicts.json"
         if saved.is_file():
             results.append(json.loads(saved.read_text(encoding="utf-8")))
+        elif (BUILD / name / "mutants").is_dir():  # a run stopped part-way: what it judged so far
+            out = subprocess.run([sys.executable, __file__, "--read-verdicts"], cwd=BUILD / name, check=True,
+                                 capture_output=True, text=True).stdout
+            results.append(dict(json.loads(out), group=name, tests=config[name].tests, partial=True))
     saved_named = BUILD / "named" / "verdicts.json"
     named = json.loads(saved_named.read_text(encoding="utf-8")) if saved_named.is_file() else []
     REPORT.write_text(write_report(results, config, named), encoding="utf-8")
