@@ -269,6 +269,13 @@ def test_rates_and_thresholds_asked_for_are_checked(tmp_path: Path, monkeypatch:
         thresholds.for_search(other, 10, max_fpir=1e-3)
     with pytest.raises(CalibrationError, match="max_fmr needs a calibration table"):
         thresholds.for_comparison(other, max_fmr=1e-3)
+    # A rate out of range is refused as such before any table is looked for.
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match=r"^max_fmr must be in \(0, 1\), got "):
+            thresholds.for_comparison(other, max_fmr=bad)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"^max_fpir must be in \(0, 1\), got "):
+            thresholds.for_search(other, 10, max_fpir=bad)
 
 
 def tiny_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: CalibrationTable) -> PackInfo:
