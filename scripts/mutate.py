@@ -173,12 +173,14 @@ def run_group(group: Group, jobs: int, resume: bool = False) -> dict[str, Any]:
                              capture_output=True, text=True).stdout
         return dict(json.loads(out))
 
-    # Fresh: every mutant. Resumed: every survivor of the last run again, against today's tests (a
-    # killed one stays killed: tests are only ever made stronger), then the mutants without a verdict
-    # (not reached before, or of a function whose code changed).
-    if resume:
-        again = [m["name"] for ms in read()["modules"].values() for m in ms
-                 if m["status"] not in DETECTED and m["status"] != "not checked"]
+    # Fresh: every mutant. Resumed: every survivor of the last run that is not explained as equivalent
+    # again, against today's tests (a killed one stays killed: tests are only ever made stronger), then
+    # the mutants without a verdict (not reached before, or of a function whose code changed).
+    if resume:  # (an equivalent one, explained in mutation/equivalent.toml, survives again: not run)
+        equivalents = load_equivalents()
+        again = [m["name"] for module, ms in read()["modules"].items() for m in ms
+                 if m["status"] not in DETECTED and m["status"] != "not checked"
+                 and (m["status"] != "survived" or explain(module, m, equivalents) is None)]
         if again:
             mutmut_run(*again)
     mutmut_run()
