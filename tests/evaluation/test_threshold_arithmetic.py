@@ -373,3 +373,37 @@ def test_the_fmr_curve_between_its_last_knots_and_below_its_first() -> None:
     d0, slope = math.log10(200), 1 / (0.05 * math.log(10))
     assert one.decades_at(0.4) == pytest.approx(d0 * math.exp(-0.1 * slope / d0))
     assert one.score_at(d0 * math.exp(-0.1 * slope / d0)) == pytest.approx(0.4)
+
+
+def test_how_a_comparison_and_a_search_chose_their_threshold_by_hand(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every field of the choice: on the tiny table FMR 1e-4 needs its tail (0.4 + 0.05 ln 100, flagged);
+    with the tail unchecked the default takes the table's limit (the lowest score above its last pair)
+    while a rate asked for beyond what it resolves is refused."""
+    pack = tiny_pack(tmp_path, monkeypatch, tiny_table())
+    try:
+        default = thresholds.for_comparison(pack)
+        assert (default.chosen_by, default.requested, default.fpir, default.gallery_size) == ("fmr", 1e-4, None, None)
+        assert default.value == pytest.approx(0.4 + 0.05 * math.log(100))
+        assert default.fmr is not None and default.fmr.beyond_table and default.fmr.value == pytest.approx(1e-4)
+        assert "calibration of tiny 1 on by hand" in default.calibration
+        given = thresholds.for_comparison(pack, threshold=0.2)
+        assert (given.value, given.chosen_by, given.requested) == (0.2, "fixed", None)
+        assert given.fmr == RateEstimate(0.1, *wilson_interval(100, 1000), beyond_table=False)
+        assert "calibration of tiny 1 on by hand" in given.calibration
+        searched = thresholds.for_search(pack, 10, max_fmr=0.01)
+        assert (searched.value, searched.chosen_by, searched.requested, searched.gallery_size) == (0.4, "fmr", 0.01, 10)
+        assert searched.fpir is not None and searched.fpir.value == pytest.approx(1 - 0.99 ** 10)
+        with pytest.raises(ValueError, match=r"^max_fmr must be in \(0, 1\), got "):
+            thresholds.for_search(pack, 10, max_fmr=0.0)
+    finally:
+        thresholds.forget_loaded_tables()
+    unchecked = tiny_pack(tmp_path, monkeypatch, dataclasses.replace(tiny_table(tail_checked=False),
+                                                                    pack=PackRef("unchecked", "1")))
+    try:
+        limit = thresholds.for_comparison(unchecked)
+        assert (limit.value, limit.chosen_by, limit.requested) == (float(np.nextafter(0.6, 1.0)), "fmr", 1e-4)
+        with pytest.raises(CalibrationError, match="will not extrapolate"):
+            thresholds.for_comparison(unchecked, max_fmr=1e-4)
+    finally:
+        thresholds.forget_loaded_tables()
