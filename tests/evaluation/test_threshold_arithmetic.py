@@ -407,3 +407,18 @@ def test_how_a_comparison_and_a_search_chose_their_threshold_by_hand(tmp_path: P
             thresholds.for_comparison(unchecked, max_fmr=1e-4)
     finally:
         thresholds.forget_loaded_tables()
+
+
+def test_the_interval_of_a_rate_in_the_fitted_tail_by_hand() -> None:
+    """At 0.4 + 0.05 ln 100 the tail gives 1e-4; its interval takes the counted rate at the tail's start
+    (Wilson's for 10 of 1000) and a scale one standard error (1.96 / sqrt(10) of it) shorter or longer,
+    and never goes above what was counted there (no pair: Wilson's upper bound for 0 of 1000)."""
+    t = 0.4 + 0.05 * math.log(100)
+    low10, high10 = wilson_interval(10, 1000)
+    spread = 1.959964 / math.sqrt(10)
+    estimate = tiny_table().fmr_at(t)
+    assert estimate.value == pytest.approx(1e-4)
+    assert estimate.low == pytest.approx(low10 * math.exp(-(t - 0.4) / (0.05 * (1 - spread))), rel=1e-5)
+    assert estimate.high == pytest.approx(min(high10 * math.exp(-(t - 0.4) / (0.05 * (1 + spread))),
+                                              wilson_interval(0, 1000)[1]), rel=1e-5)
+    assert estimate.low < 1e-4 < estimate.high
