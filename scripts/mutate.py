@@ -143,7 +143,7 @@ def refresh_sources(root: Path) -> None:
             shutil.copy2(path, target)
 
 
-def run_group(group: Group, jobs: int, resume: bool = False) -> dict[str, Any]:
+def run_group(group: Group, jobs: int, resume: bool = False, survivors_only: bool = False) -> dict[str, Any]:
     root = BUILD / group.name
     resume = resume and (root / "mutants").is_dir() and (root / "pyproject.toml").is_file()
     if resume:
@@ -183,12 +183,15 @@ def run_group(group: Group, jobs: int, resume: bool = False) -> dict[str, Any]:
                  and (m["status"] != "survived" or explain(module, m, equivalents) is None)]
         if again:
             mutmut_run(*again)
-    mutmut_run()
+    if not (resume and survivors_only):
+        mutmut_run()
     verdicts = read()
     previous = root / "verdicts.json"
     earlier = json.loads(previous.read_text(encoding="utf-8")).get("seconds", 0) if resume and previous.is_file() else 0
     verdicts["seconds"] = earlier + round(time.monotonic() - started)
     verdicts["resumed"] = resume
+    if resume and survivors_only and any(m["status"] == "not checked" for ms in verdicts["modules"].values() for m in ms):
+        verdicts["partial"] = True
     verdicts["group"] = group.name
     verdicts["tests"] = group.tests
     (root / "verdicts.json").write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
@@ -393,6 +396,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the last runs")
     parser.add_argument("--named", action="store_true", help="only the wrong decisions of mutation/named.toml")
+    parser.add_argument("--survivors-only", action="store_true",
+                        help="with --resume: judge the survivors again, and leave the mutants not yet run")
     parser.add_argument("--resume", action="store_true",
                         help="go on with the groups' last runs: test the mutants without a verdict and every "
                         "survivor again, after today's sources are copied in")
@@ -412,7 +417,7 @@ def main() -> None:
             print("== named: the wrong decisions of mutation/named.toml", flush=True)
             run_named()
         for name in args.groups or list(config):
-            run_group(config[name], args.jobs, args.resume)
+            run_group(config[name], args.jobs, args.resume, args.survivors_only)
     results = []
     for name in config:
         saved = BUILD / name / "verdicts.json"
