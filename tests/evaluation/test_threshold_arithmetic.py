@@ -5,6 +5,7 @@ Similarity's anchors, and counting a table's impostor pairs at a threshold."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -422,3 +423,32 @@ def test_the_interval_of_a_rate_in_the_fitted_tail_by_hand() -> None:
     assert estimate.high == pytest.approx(min(high10 * math.exp(-(t - 0.4) / (0.05 * (1 + spread))),
                                               wilson_interval(0, 1000)[1]), rel=1e-5)
     assert estimate.low < 1e-4 < estimate.high
+
+
+def test_where_a_table_is_found_and_how_it_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pack's table file name keeps letters, digits and ._-+ and makes the rest _, at most 200 characters
+    before .json; tables are looked for in $FACEINDEX_CALIBRATION, else the user data folder's calibration/;
+    a table file is readable by all (0644), says how its tail was fitted, and a file of another format is
+    refused as such."""
+    from faceindex.thresholds.tables import table_file_name, table_for, user_dir
+
+    assert table_file_name(PackRef("my pack/v", "1.0+x")) == "my_pack_v_1.0+x.json"  # "@" too
+    assert table_file_name(PackRef("a" * 300, "1")) == "a" * 200 + ".json"
+    monkeypatch.delenv("FACEINDEX_CALIBRATION", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert user_dir() == tmp_path / "data" / "faceindex" / "calibration"
+    monkeypatch.setenv("FACEINDEX_CALIBRATION", str(tmp_path / "mine"))
+    assert user_dir() == tmp_path / "mine"
+    thresholds.forget_loaded_tables()
+    try:
+        assert table_for(PackRef("dlib", "1.1")) is not None  # a PackRef as well as a PackInfo
+    finally:
+        thresholds.forget_loaded_tables()
+    path = tmp_path / "t.json"
+    tiny_table().save(path)
+    assert path.stat().st_mode & 0o777 == 0o644
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["tail"]["fit"] == "exponential (GPD, shape 0), maximum likelihood, highest scores"
+    assert CalibrationTable.from_json(data).impostor_pairs == 1000
+    with pytest.raises(CalibrationError, match="^calibration table is not a faceindex calibration table of version"):
+        CalibrationTable.from_json(dict(data, format="another-format"))
