@@ -452,3 +452,39 @@ def test_where_a_table_is_found_and_how_it_is_written(tmp_path: Path, monkeypatc
     assert CalibrationTable.from_json(data).impostor_pairs == 1000
     with pytest.raises(CalibrationError, match="^calibration table is not a faceindex calibration table of version"):
         CalibrationTable.from_json(dict(data, format="another-format"))
+
+
+def table_json(**changes: object) -> dict[str, object]:
+    """The tiny table as its file holds it, with some of its parts changed."""
+    data = tiny_table().to_json()
+    impostor, genuine, tail = dict(data["impostor"]), dict(data["genuine"]), dict(data["tail"])
+    for key, value in changes.items():
+        part, _, name = key.partition("__")
+        {"impostor": impostor, "genuine": genuine, "tail": tail, "top": data}[part][name] = value
+    return dict(data, impostor=impostor, genuine=genuine, tail=tail)
+
+
+@pytest.mark.parametrize("changes", [
+    {"impostor__scores": [0.0, 0.2, 0.2, 0.6]},  # two knots at one score
+    {"impostor__counts_at_or_above": [1000, 100, 101, 1]},  # a count rising
+    {"impostor__counts_at_or_above": [1000, 100, 10, 0]},  # the last knot counts no pair
+    {"impostor__counts_at_or_above": [1001, 100, 10, 1]},  # more pairs than there are
+    {"tail__scale": 0.0},
+    {"genuine__scores": [0.3, 0.5, 0.4]},
+    {"impostor__scores": [0.0], "impostor__counts_at_or_above": [1000]},
+])
+def test_a_damaged_table_is_refused_by_its_name(changes: dict[str, object]) -> None:
+    with pytest.raises(CalibrationError, match="^my-table.json is damaged: its curves are not monotone"):
+        CalibrationTable.from_json(table_json(**changes), "my-table.json")
+
+
+def test_a_table_at_the_bounds_of_what_is_allowed_is_read() -> None:
+    """Two knots, equal counts at two knots, equal genuine scores, one genuine pair, no provenance."""
+    two = CalibrationTable.from_json(table_json(impostor__scores=[0.0, 0.6], impostor__counts_at_or_above=[1000, 1]))
+    assert len(two.impostor_scores) == 2 and two.fmr_at(0.0).value == 1.0
+    flat = CalibrationTable.from_json(table_json(impostor__counts_at_or_above=[1000, 100, 100, 1]))
+    assert flat.fmr_at(0.4).value == 0.1
+    data = table_json(genuine__scores=[0.3, 0.3], genuine__counts_below=[0, 0], top__genuine_pairs=1)
+    del data["provenance"]
+    one = CalibrationTable.from_json(data)
+    assert one.genuine_pairs == 1 and one.provenance == {} and one.fnmr_at(0.9).value == 1.0
