@@ -488,3 +488,28 @@ def test_a_table_at_the_bounds_of_what_is_allowed_is_read() -> None:
     del data["provenance"]
     one = CalibrationTable.from_json(data)
     assert one.genuine_pairs == 1 and one.provenance == {} and one.fnmr_at(0.9).value == 1.0
+
+
+def test_counting_at_the_first_and_last_knots_and_thresholds_between_them_by_hand() -> None:
+    """A table whose first knot counts 900 of its 1000 pairs (the other 100 score below 0.0) and whose last
+    counts 5 (at 0.6): at 0.0 exactly 900, below it all 1000; at 0.6 exactly 5, above it none. The threshold
+    of FMR 1 is the lowest knot; of FMR 3e-3 (3 pairs, fewer than the last knot's 5) the last knot; of
+    sqrt(0.1) (316.2 pairs) log-linear between 900 at 0.0 and 100 at 0.2."""
+    table = dataclasses.replace(tiny_table(tail_checked=False), impostor_counts=np.array([900, 100, 10, 5]))
+    assert table.fmr_at(0.0).value == 0.9 and table.fmr_at(-0.1).value == 1.0
+    assert table.fmr_at(0.6).value == 0.005 and table.fmr_at(np.nextafter(0.6, 1.0)).value == 0.0
+    assert table.threshold_for_fmr(1.0) == (0.0, False)
+    assert table.threshold_for_fmr(0.003) == (0.6, False)
+    t, beyond = table.threshold_for_fmr(math.sqrt(0.1))
+    assert not beyond and t == pytest.approx(0.2 * math.log(9 / math.sqrt(10)) / math.log(9))
+    assert tiny_table().threshold_for_fmr(math.sqrt(0.1))[0] == pytest.approx(0.1)
+    # One pair counted at 0.6 of the tiny table, its tail unchecked: that pair, flagged, with its interval.
+    assert tiny_table(tail_checked=False).fmr_at(0.6) == RateEstimate(0.001, *wilson_interval(1, 1000), True)
+
+
+def test_the_rule_of_three_and_wilson_for_one_trial_by_hand() -> None:
+    # 3 / n, and nothing resolved without trials; one trial without an error: 0 to z^2 / (1 + z^2).
+    assert resolution(1) == 3.0 and resolution(0) == 1.0 and resolution(1000) == 0.003
+    z2 = 1.959964 ** 2
+    assert wilson_interval(0, 1) == pytest.approx((0.0, z2 / (1 + z2)), abs=1e-6)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
