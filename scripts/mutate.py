@@ -277,7 +277,7 @@ def changed_lines(diff: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def function_of(mutant: str) -> str:
     """faceindex.collection.matching.x_face_matches__mutmut_3 -> face_matches (xǁClassǁmethod -> Class.method)."""
     mangled = mutant.rsplit(".", 1)[-1].split("__mutmut_")[0]
-    return mangled[2:] if mangled.startswith("x_") else mangled[1:].replace("ǁ", ".")
+    return mangled[2:].replace("ǁ", ".")  # both prefixes, "x_" and "xǁ", are two characters
 
 
 def load_equivalents() -> list[dict[str, Any]]:
