@@ -513,3 +513,28 @@ def test_the_rule_of_three_and_wilson_for_one_trial_by_hand() -> None:
     z2 = 1.959964 ** 2
     assert wilson_interval(0, 1) == pytest.approx((0.0, z2 / (1 + z2)), abs=1e-6)
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_defaults_beyond_an_unchecked_tail_take_the_limit_and_the_tails_floor(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search's default on a table whose tail is unchecked: FPIR 1% at 10 faces (1.005 pairs of 1000) and
+    FMR 1e-4 both lie beyond what it resolves, so both take the table's limit; at a tie the FPIR holds. A
+    rate just below the resolved 3e-3 is never given a threshold below the 3-pair point the tail starts
+    from; FMR 1e-9 itself is still allowed. Every wall at 1: 10 of 10 errors, an upper bound of exactly 1."""
+    unchecked = tiny_pack(tmp_path, monkeypatch, dataclasses.replace(tiny_table(tail_checked=False),
+                                                                    pack=PackRef("unchecked", "1")))
+    try:
+        default = thresholds.for_search(unchecked, 10)
+        assert (default.value, default.chosen_by, default.requested) == (float(np.nextafter(0.6, 1.0)), "fpir", 0.01)
+    finally:
+        thresholds.forget_loaded_tables()
+    assert tiny_table().threshold_for_fmr(0.0029) == (pytest.approx(0.4 + 0.2 * math.log10(10 / 3)), True)
+    assert tiny_table().threshold_for_fmr(1e-9)[1] is True
+    assert wilson_interval(10, 10)[1] == 1.0
+
+
+def test_a_damaged_table_file_is_named_by_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.json"
+    path.write_text(json.dumps(table_json(**{"tail__scale": 0.0})), encoding="utf-8")
+    with pytest.raises(CalibrationError, match=f"^{path} is damaged"):
+        CalibrationTable.load(path)
