@@ -12,7 +12,7 @@ BENCH ?= $(filter-out %_lfw.py,$(wildcard bench/bench_*.py)) $(wildcard bench/be
 # that CMake's build/ directory keeps an unchanged tree cheap to rebuild).
 BUILD_TOOLS := "cmake>=3.24" ninja
 
-.PHONY: demo test docs bench bench-check bench-check-calibrate bench-scale bench-peers install lint check-baseline check-sanitizers fuzz dist check-dist calibrate verify-precision clean
+.PHONY: demo test docs bench bench-check bench-check-calibrate bench-scale bench-peers install lint check-baseline check-sanitizers fuzz mutate dist check-dist calibrate verify-precision clean
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -114,6 +114,16 @@ fuzz: install $(VENV)/.deps-fuzz
 	    -artifact_prefix=fuzz-crashes/$$h/ -print_final_stats=1 $(FUZZ_ARGS) fuzz-corpus/$$h tests/fuzz/corpus/$$h \
 	    || failed="$$failed $$h"; \
 	done; if [ -n "$$failed" ]; then echo "fuzzing found crashes in:$$failed (inputs in fuzz-crashes/)"; exit 1; fi
+
+# Mutation testing over the code that decides who matches (mutation/modules.toml: the modules, in
+# groups, and the tests each group runs). mutmut mutates a copy staged in build/mutation/<group>, never
+# the working tree; each mutant runs the tests of its group that call its function, MUTATE_JOBS at a
+# time. mutation/report.md says per module how many were killed, what survived (with its diff) and
+# why the equivalent ones (mutation/equivalent.toml) change nothing. One group: make mutate MUTATE=matching.
+MUTATE ?=
+MUTATE_JOBS ?= 2
+mutate: install $(VENV)/.deps-mutate
+	FACEINDEX_TEST_DATA=$${FACEINDEX_TEST_DATA:-$(DATA)} $(PY) scripts/mutate.py --jobs $(MUTATE_JOBS) $(MUTATE)
 
 # The C++ core under AddressSanitizer and UndefinedBehaviorSanitizer: the extension is built
 # into its own build dir and installed into build/asan-site (the normal .venv build is left

@@ -13,6 +13,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# `make mutate` (scripts/mutate.py): every mutant meets the same examples, and no failing example
+# of one mutant is replayed for the next (--hypothesis-profile=mutation).
+settings.register_profile("mutation", database=None, derandomize=True)
 
 # A developer's own key file must not turn every plain collection the tests make into a
 # CollectionKeyError; the encryption tests name their keys themselves.
@@ -47,11 +52,15 @@ def missing_data(what: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Converted models and rewritten networks go to a cache of this run, not the user's. Under
+    """Converted models and rewritten networks go to a cache of this run, not the user's; or to
+    FACEINDEX_TEST_CACHE, kept across runs (`make mutate` runs the tests once per mutant). Under
     pytest-xdist the workers of a run share one (beside their own temporary folders): what one worker
     converts the others reuse. faceindex names each cached file by its source's content and writes it
     atomically, so two workers converting at once only repeat work, and none reads half a file."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    kept = os.environ.get("FACEINDEX_TEST_CACHE")
+    if kept:
+        path = Path(kept)
+    elif os.environ.get("PYTEST_XDIST_WORKER"):
         path = tmp_path_factory.getbasetemp().parent / "faceindex-cache"
         path.mkdir(exist_ok=True)
     else:

@@ -177,3 +177,89 @@ def test_audit_rows_survive_sigkill(tmp_path: Path) -> None:
         references = {e.reference for e in log}
         assert {f"search-{i}" for i in range(acknowledged + 1)} <= references
         assert again._state.conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_every_search_and_association_is_logged_with_its_purpose_and_its_result_says_how_it_chose(
+        tmp_path: Path) -> None:
+    """Each kind of search, and associating faces with a user (a 1:1 decision against the user's
+    faces), writes its own operation, the caller's purpose and reference, and its candidates; every
+    result carries the threshold it was judged against, how it was chosen and the pack."""
+    from collection_helpers import ScriptedEngine, face, scene_image
+
+    centre = unit_vectors(1, 30)[0]
+    twin = near(centre, 0.9, seed=31)
+    engine = ScriptedEngine({1: [(face(0, 0, 100), centre), (face(200, 0, 50), unit_vectors(1, 32)[0])]})
+    with Collections(tmp_path / "home").create_collection("c", engine=engine) as c:
+        ann, other = c.index_embeddings(np.array([twin, near(centre, 0.8, seed=33)]), pack=SYNTHETIC)
+        c.index_embeddings(unit_vectors(30, 34), pack=SYNTHETIC)
+        c.create_user("ann")
+        note = {"purpose": "door 3", "reference": "case-17"}
+        assert c.associate_faces("ann", [ann.face_id], **note).associated_faces == [ann.face_id]  # no faces yet
+        joined = c.associate_faces("ann", [other.face_id], user_match_threshold=0.5, **note)
+        assert joined.associated_faces == [other.face_id] and joined.threshold == 0.5
+        assert joined.threshold_choice.chosen_by == "fixed" and joined.pack == SYNTHETIC.ref and joined.user_id == "ann"
+        with pytest.raises(CalibrationError, match="no calibration table"):  # a rate needs a table
+            c.associate_faces("ann", [other.face_id], max_fmr=1e-3)
+        results = [
+            c.search_faces_by_image(scene_image(1), **note),
+            c.search_faces(ann.face_id, **note),
+            c.search_faces_by_embedding(centre, pack=SYNTHETIC, **note),
+            c.search_users_by_image(scene_image(1), **note),
+            c.search_users(face_id=ann.face_id, **note),
+            c.search_users_by_embedding(centre, pack=SYNTHETIC, **note),
+        ]
+        for r in results:
+            assert r.pack == SYNTHETIC.ref and r.threshold == r.threshold_choice.value == SYNTHETIC.default_threshold
+            assert r.threshold_choice.chosen_by == "uncalibrated default" and r.threshold_choice.gallery_size == 32
+        by_image, by_face, by_embedding, users_by_image, users_by_face, users_by_embedding = results
+        assert [m.face.face_id for m in by_image.face_matches] == [ann.face_id, other.face_id]
+        assert by_image.nearest is not None and by_image.nearest.face.face_id == ann.face_id
+        assert by_face.nearest is not None and by_face.nearest.face.face_id == other.face_id  # itself left out
+        assert by_embedding.nearest is not None and by_embedding.nearest.similarity == pytest.approx(0.9, abs=1e-5)
+        assert [u.reasons for u in by_image.unsearched_faces] == [("FACE_NOT_LARGEST",)]
+        assert [m.user.user_id for m in users_by_image.user_matches] == ["ann"]
+        assert users_by_image.searched_face is not None and users_by_image.searched_face.bbox == (0, 0, 100, 100)
+        assert [u.reasons for u in users_by_image.unsearched_faces] == [("FACE_NOT_LARGEST",)]
+        # By Ann's own face: her other face finds her (the face searched with is left out).
+        assert [(m.user.user_id, m.face.face_id) for m in users_by_face.user_matches] == [("ann", other.face_id)]
+        assert users_by_face.searched_face_id == ann.face_id
+        assert [m.face.face_id for m in users_by_embedding.user_matches] == [ann.face_id]
+        log = c.audit_log()
+    assert [e.operation for e in log] == [
+        "associate_faces", "search_faces_by_image", "search_faces", "search_faces_by_embedding",
+        "search_users_by_image", "search_users", "search_users_by_embedding"]  # the first association compared nothing
+    assert all((e.purpose, e.reference) == ("door 3", "case-17") for e in log)
+    assert log[0].candidates == [other.face_id] and log[0].chosen_by == "fixed" and log[0].threshold == 0.5
+    assert set(log[1].candidates) == {ann.face_id, other.face_id} and log[1].gallery_size == 32
+    assert log[5].candidates == [other.face_id]
+
+
+def test_search_arguments_are_checked_before_any_work(collection: Collection) -> None:
+    collection.index_embeddings(unit_vectors(3, 40), pack=SYNTHETIC)
+    query = unit_vectors(1, 41)[0]
+    with pytest.raises(ValueError, match="max_users must be an int from 1 to 4096"):
+        collection.search_users_by_embedding(query, pack=SYNTHETIC, max_users=0)
+    with pytest.raises(ValueError, match="embedding"):
+        collection.search_users_by_embedding(np.zeros(DIM), pack=SYNTHETIC)
+    with pytest.raises(ValueError, match="embedding"):
+        collection.search_faces_by_embedding(np.zeros(DIM), pack=SYNTHETIC)
+    with pytest.raises(TypeError, match="face_id must be a non-empty string"):
+        collection.search_faces("")
+    with pytest.raises(ValueError, match="max_results must be an int from 1 to 100000"):
+        collection.list_users(max_results=100_001)
+    assert collection.audit_log() == []
+
+
+def test_notes_that_are_not_text_are_refused_by_name(collection: Collection) -> None:
+    (record,) = collection.index_embeddings(unit_vectors(1, 42), pack=SYNTHETIC)
+    collection.create_user("ann")
+    query = unit_vectors(1, 43)[0]
+    for name in ("purpose", "reference"):
+        bad = {name: 17}
+        with pytest.raises(TypeError, match=f"^{name} must be a string, got int$"):
+            collection.associate_faces("ann", [record.face_id], **bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"^{name} must be a string, got int$"):
+            collection.search_faces_by_embedding(query, pack=SYNTHETIC, **bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=f"^{name} must be a string, got int$"):
+            collection.search_users_by_embedding(query, pack=SYNTHETIC, **bad)  # type: ignore[arg-type]
+    assert collection.audit_log() == [] and collection.get_faces(record.face_id)[record.face_id].user_id is None

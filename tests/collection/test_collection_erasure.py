@@ -123,15 +123,22 @@ def test_deleted_faces_leave_no_bytes_in_any_file(tmp_path: Path, how: str, cach
 
 
 @pytest.mark.parametrize("cache", CACHES)
-def test_a_cache_from_before_a_deletion_is_never_used_and_is_removed(tmp_path: Path, cache: str) -> None:
+@pytest.mark.parametrize("how", ["delete_faces", "delete_user"])
+def test_a_cache_from_before_a_deletion_is_never_used_and_is_removed(tmp_path: Path, cache: str, how: str) -> None:
     """A crash between the deletion's commit and the cache rewrite leaves an old cache: opening finishes the erasure."""
     home = Collections(tmp_path, cache_dtype=cache)
     with home.create_collection("c", SYNTHETIC) as collection:
         face_id = populate(collection, "x.jpg")
+        if how == "delete_user":
+            collection.create_user("leaving")
+            collection.associate_faces("leaving", [face_id])
         _, cache_vector = stored_vectors(collection, face_id)
         (old_cache,) = collection.directory.glob("index-*.fidx")
         stale_copy = old_cache.read_bytes()
-        collection.delete_faces([face_id])
+        if how == "delete_user":
+            collection.delete_user("leaving")
+        else:
+            collection.delete_faces([face_id])
     # Put the pre-deletion cache back, as if the rewrite had never happened.
     for path in collection.directory.glob("index-*.fidx"):
         path.unlink()
@@ -165,3 +172,46 @@ def test_an_erasure_blocked_by_a_reader_says_so_and_finishes_on_the_next_open(tm
     reader.close()
     collection.close()
     assert traces(collection.directory, {"embedding": db_vector}) == []
+
+
+@pytest.mark.parametrize("faces", ["kept", "none"])
+def test_a_deleted_users_id_leaves_no_bytes_when_its_faces_are_kept_or_it_had_none(tmp_path: Path, faces: str) -> None:
+    with Collections(tmp_path).create_collection("c", SYNTHETIC) as collection:
+        face_id = populate(collection, "x.jpg")
+        collection.create_user("leaving-user-42")
+        if faces == "kept":
+            collection.associate_faces("leaving-user-42", [face_id])
+        assert traces(collection.directory, {"user id": b"leaving-user-42"}) != []
+        result = collection.delete_user("leaving-user-42", delete_faces=faces == "none")
+        assert result.disassociated_faces == ([face_id] if faces == "kept" else []) and result.deleted_faces == []
+        assert traces(collection.directory, {"user id": b"leaving-user-42"}) == []
+        assert collection.get_faces(face_id)[face_id].user_id is None
+
+
+@pytest.mark.parametrize("how", ["delete_faces", "delete_user"])
+def test_another_handle_never_finds_a_deleted_face(tmp_path: Path, how: str) -> None:
+    """A second handle on the collection (another worker, say) opened before the deletion: its next search
+    drops the deleted face, even after a new face has made the count what it was, and so does a reopening
+    from the cache saved before the deletion."""
+    home = Collections(tmp_path)
+    with home.create_collection("c", SYNTHETIC) as writer, home.collection("c") as reader:
+        face_id = populate(writer, "x.jpg")
+        secret = unit_vectors(1, 1234)[0]
+        assert reader.search_faces_by_embedding(secret, pack=SYNTHETIC).best.face.face_id == face_id  # type: ignore[union-attr]
+        old_cache = writer.save_cache()
+        stale_copy = old_cache.read_bytes()
+        if how == "delete_user":
+            writer.create_user("leaving")
+            writer.associate_faces("leaving", [face_id])
+            writer.delete_user("leaving")
+        else:
+            writer.delete_faces([face_id])
+        writer.index_embeddings(unit_vectors(1, 99), pack=SYNTHETIC, external_image_id="newcomer")
+        assert len(reader) == 501
+        assert [m.face.face_id for m in reader.search_faces_by_embedding(secret, pack=SYNTHETIC).face_matches] == []
+    for path in writer.directory.glob("index-*.fidx"):
+        path.unlink()
+    old_cache.write_bytes(stale_copy)  # as many faces as now, one of them deleted since
+    with home.collection("c") as reopened:
+        assert reopened.open_report.source == "rebuilt"
+        assert reopened.search_faces_by_embedding(secret, pack=SYNTHETIC).face_matches == []

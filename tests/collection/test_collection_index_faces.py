@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from faceindex import Collections, ImageError, NoFaceError, QualityFilter
 from faceindex.errors import FaceQualityError
+from faceindex.collection.search import searched_faces
 from faceindex.collection import Collection
 from collection_helpers import SYNTHETIC, ScriptedEngine, face, near, scene_image, unit_vectors
 
@@ -74,6 +76,53 @@ def test_quality_filter_reasons(collection: Collection) -> None:
     assert {u.face.bbox[0]: u.reasons for u in custom.unindexed_faces}[400] == ("SMALL_BOUNDING_BOX", "LOW_BRIGHTNESS")
     with pytest.raises(ValueError, match="quality_filter must be one of"):
         collection.index_faces(scene_image(2), quality_filter="best")
+
+
+def test_a_face_turned_or_pitched_past_the_bounds_is_refused(collection: Collection, engine: ScriptedEngine) -> None:
+    """EXTREME_POSE: yaw or pitch beyond the level's bounds, either way ("auto": 60 and 45 degrees,
+    "high": 30 and 25, "low": 75 and 60); a face at a bound, or whose pose the pack does not
+    give (NaN), passes."""
+    nan = float("nan")
+    poses = {0: (0.0, 50.0, 0.0), 100: (0.0, -50.0, 0.0), 200: (55.0, 40.0, 0.0), 300: (-65.0, 0.0, 0.0),
+             400: (nan, nan, nan), 500: (0.0, 45.0, 0.0), 600: (60.0, 0.0, 0.0)}
+    engine.scenes[6] = [(face(x, 0, 90, pose=pose), E[i]) for i, (x, pose) in enumerate(poses.items())]
+
+    def refused(level: str | QualityFilter) -> set[float]:
+        result = collection.index_faces(scene_image(6), quality_filter=level)
+        assert all(u.reasons == ("EXTREME_POSE",) for u in result.unindexed_faces)
+        assert len(result.face_records) + len(result.unindexed_faces) == len(poses)
+        return {u.face.bbox[0] for u in result.unindexed_faces}
+
+    assert refused("auto") == {0, 100, 300}  # pitched up, pitched down, turned
+    assert refused("high") == {0, 100, 200, 300, 500, 600}
+    assert refused("low") == set()  # every face within 75 and 60 degrees
+    assert refused("none") == set()
+    pitch_only = QualityFilter(max_pitch=10)
+    assert refused(pitch_only) == {0, 100, 200, 500}  # yaw not checked
+
+
+def test_a_face_at_a_bound_passes_and_the_measured_size_counts(collection: Collection, engine: ScriptedEngine) -> None:
+    """The bounds are the least a face must reach: a face exactly at one passes ("medium": 32 px,
+    confidence 0.5, sharpness 8, brightness 0.12), a hair below fails. The size is the one measured
+    with the quality (the box's shorter side), the box's own where none was measured."""
+    at = face(0, 0, 32, score=0.5, sharpness=8.0, brightness=0.12)
+    below = [face(100, 0, 31.5), face(200, 0, 90, score=0.499), face(300, 0, 90, sharpness=7.99),
+             face(400, 0, 90, brightness=0.1199)]
+    measured_small = replace(face(500, 0, 100), face_size=30.0)  # the box says 100 px, the measurement 30
+    unmeasured = replace(face(600, 0, 100), face_size=0.0)  # no size measured: the box's, 100 px
+    engine.scenes[7] = [(f, E[i]) for i, f in enumerate([at, *below, measured_small, unmeasured])]
+    result = collection.index_faces(scene_image(7), quality_filter="medium")
+    assert sorted(r.face.bbox[0] for r in result.face_records) == [0, 600]
+    assert {u.face.bbox[0]: u.reasons for u in result.unindexed_faces} == {
+        100: ("SMALL_BOUNDING_BOX",), 200: ("LOW_CONFIDENCE",), 300: ("LOW_SHARPNESS",), 400: ("LOW_BRIGHTNESS",),
+        500: ("SMALL_BOUNDING_BOX",)}
+
+
+def test_max_faces_must_be_a_positive_int(collection: Collection) -> None:
+    for bad in (True, 2.5, 0, -1, "3"):
+        with pytest.raises(ValueError, match="max_faces must be a positive int or None"):
+            collection.index_faces(scene_image(1), max_faces=bad)  # type: ignore[arg-type]
+    assert len(collection) == 0
 
 
 def test_quality_first_then_max_faces(collection: Collection) -> None:
@@ -174,7 +223,44 @@ def test_an_engine_returning_the_wrong_shape_is_caught(tmp_path: Path) -> None:
 
 
 def test_the_collection_reopens_with_an_engine_of_its_pack(tmp_path: Path, engine: ScriptedEngine) -> None:
+    """Reopened with an engine of its pack, a collection indexes and searches with it: faces indexed
+    before the reopening are found by a search by image after it, beside the new ones."""
     home = Collections(tmp_path)
-    home.create_collection("c", engine=engine).close()
+    with home.create_collection("c", engine=engine) as c:
+        before = c.index_faces(scene_image(2), quality_filter="none").face_records
     with home.collection("c", engine=engine) as c:
-        assert c.index_faces(scene_image(1)).face_records
+        assert (c.pack.name, c.pack.version) == (SYNTHETIC.name, SYNTHETIC.version)
+        after = c.index_faces(scene_image(1)).face_records
+        assert [r.face.bbox for r in after] == [(100, 0, 220, 120), (300, 0, 380, 80), (0, 0, 40, 40)]
+        # Scene 4's largest face is 0.8 from scene 2's largest (indexed before), 0.9 from scene 1's.
+        result = c.search_faces_by_image(scene_image(4))
+        assert [m.face.face_id for m in result.face_matches] == [before[0].face_id]
+        every = c.search_faces_by_image(scene_image(4), all_faces=True)
+        assert [m.face.face_id for m in every[1].face_matches] == [after[0].face_id]
+        assert len(c) == 9
+
+
+def test_a_search_by_image_holds_the_largest_face_unless_asked_for_all(engine: ScriptedEngine) -> None:
+    """What every search by image (and CompareFaces) searches with: by default the largest face only,
+    the others named unsearched; a largest face that fails a custom filter is refused by that name."""
+    found = searched_faces(engine, scene_image(1))
+    assert [f.bbox for f in found.faces] == [(100, 0, 220, 120)] and found.embeddings.shape == (1, 128)
+    np.testing.assert_allclose(found.embeddings[0], E[1])
+    assert [(u.reasons, u.face.bbox[0]) for u in found.unsearched] == [(("FACE_NOT_LARGEST",), 300),
+                                                                      (("FACE_NOT_LARGEST",), 0)]
+    with pytest.raises(FaceQualityError, match=r"quality filter \(custom\): SMALL_BOUNDING_BOX"):
+        searched_faces(engine, scene_image(1), quality_filter=QualityFilter(min_face_size=200))
+    with pytest.raises(FaceQualityError, match=r"no face in the image passes the quality filter \(custom\)"):
+        searched_faces(engine, scene_image(1), all_faces=True, quality_filter=QualityFilter(min_face_size=500))
+
+
+def test_an_engine_returning_a_zero_embedding_is_named(tmp_path: Path) -> None:
+    broken = ScriptedEngine({1: [(face(0, 0, 50), np.zeros(128, np.float32))]})
+    with Collections(tmp_path).create_collection("c", engine=broken) as c:
+        for search in (c.search_faces_by_image, c.search_users_by_image):
+            with pytest.raises(ValueError, match="engine embeddings"):
+                search(scene_image(1))  # type: ignore[operator]
+        with pytest.raises(ValueError, match="max_users must be an int from 1 to 4096"):
+            c.search_users_by_image(scene_image(1), max_users=0)
+        with pytest.raises(ValueError, match="max_faces must be an int from 1 to 4096"):
+            c.search_faces_by_image(scene_image(1), max_faces=0)

@@ -131,3 +131,42 @@ def test_face_ids_are_unique_time_ordered_uuids(collection: Collection) -> None:
     # Millisecond timestamps first: ids sort by creation time across calls.
     later = collection.index_embeddings(unit_vectors(1, 11), pack=SYNTHETIC)[0].face_id
     assert later[:13] >= max(ids)[:13]
+
+
+def test_a_face_exactly_at_the_threshold_is_a_match(collection: Collection) -> None:
+    """Matches are the faces scoring at or above the threshold: one scoring exactly the threshold
+    is returned, and a hair above it is a near miss (the nearest face, not a match)."""
+    probe = unit_vectors(1, 12)[0]
+    (record,) = collection.index_embeddings(np.array([near(probe, 0.7, seed=13)]), pack=SYNTHETIC)
+    collection.index_embeddings(unit_vectors(50, 14), pack=SYNTHETIC)
+    (score,) = [m.similarity for m in collection.search_faces_by_embedding(probe, pack=SYNTHETIC, threshold=-1,
+                                                                            max_faces=1).face_matches]
+    assert score == pytest.approx(0.7, abs=1e-6)
+    at = collection.search_faces_by_embedding(probe, pack=SYNTHETIC, threshold=score)
+    assert [m.face.face_id for m in at.face_matches] == [record.face_id] and at.face_matches[0].similarity == score
+    above = collection.search_faces_by_embedding(probe, pack=SYNTHETIC, threshold=float(np.nextafter(score, 2.0)))
+    assert above.face_matches == [] and above.nearest is not None and above.nearest.face.face_id == record.face_id
+
+
+def test_an_engine_giving_a_zero_embedding_is_named_not_searched(tmp_path: Path) -> None:
+    from collection_helpers import DIM, ScriptedEngine, scene_image
+
+    engine = ScriptedEngine({1: [(face(0, 0, 100), np.zeros(DIM, np.float32))]})
+    with Collections(tmp_path).create_collection("c", engine=engine) as c:
+        c.index_embeddings(unit_vectors(1, 1), pack=SYNTHETIC)
+        with pytest.raises(ValueError, match="^engine embeddings row 0 is all zeros$"):
+            c.search_faces_by_image(scene_image(1))
+        with pytest.raises(ValueError, match="^engine embeddings row 0 is all zeros$"):
+            c.search_users_by_image(scene_image(1))
+
+
+def test_a_face_searched_alone_has_no_match_and_no_nearest_face(tmp_path: Path) -> None:
+    """The face searched with is left out: in a collection of that face only, nothing is near it."""
+    with Collections(tmp_path).create_collection("c", SYNTHETIC) as c:
+        (only,) = c.index_embeddings(unit_vectors(1, 80), pack=SYNTHETIC)
+        result = c.search_faces(only.face_id, threshold=-1.0)
+        assert result.face_matches == [] and result.nearest is None
+        (other,) = c.index_embeddings(unit_vectors(1, 81), pack=SYNTHETIC)
+        near_miss = c.search_faces(only.face_id, threshold=1.0)
+        assert near_miss.face_matches == [] and near_miss.nearest is not None
+        assert near_miss.nearest.face.face_id == other.face_id

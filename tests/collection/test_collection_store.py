@@ -19,7 +19,7 @@ from faceindex import (
     FlatIndex,
     PackMismatchError,
 )
-from collection_helpers import DIM, SYNTHETIC, ScriptedEngine, unit_vectors
+from collection_helpers import DIM, SYNTHETIC, ScriptedEngine, face, unit_vectors
 
 
 @pytest.fixture
@@ -263,8 +263,16 @@ def test_a_closed_collection_says_so(home: Collections) -> None:
 
 
 def test_public_names(home: Collections) -> None:
+    """The names the documentation imports are the types the results come in."""
+    from faceindex.collection import FaceRecord, FaceSearchResult, IndexFacesResult
+
     assert faceindex.Collections is Collections
-    from faceindex.collection import FaceRecord, FaceSearchResult, IndexFacesResult  # noqa: F401
+    engine = ScriptedEngine({1: [(face(0, 0, 60), unit_vectors(1, 1)[0])]})
+    with home.create_collection("c", engine=engine) as c:
+        indexed = c.index_faces(np.full((32, 32, 3), 1, np.uint8))
+        assert type(indexed) is IndexFacesResult and [type(r) for r in indexed.face_records] == [FaceRecord]
+        found = c.search_faces_by_embedding(unit_vectors(1, 1)[0], pack=SYNTHETIC)
+        assert type(found) is FaceSearchResult and found.face_matches[0].face == indexed.face_records[0]
 
 
 def test_the_id_digest_follows_every_insert_and_delete(home: Collections) -> None:

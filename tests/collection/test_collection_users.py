@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceindex import Collection, Collections, UserExistsError, UserNotFoundError
+from faceindex import Collection, Collections, FaceNotFoundError, UserExistsError, UserNotFoundError
 from collection_helpers import SYNTHETIC, near, unit_vectors
 
 
@@ -75,9 +75,9 @@ def test_associate_and_disassociate_report_every_face(collection: Collection) ->
     assert collection.associate_faces("me", stranger.face_id, user_match_threshold=-1).associated_faces == [
         stranger.face_id]
     gone = collection.disassociate_faces("me", [stranger.face_id, other.face_id, "ghost"])
-    assert gone.disassociated_faces == [stranger.face_id]
-    assert {u.face_id: u.reasons for u in gone.unsuccessful_face_disassociations} == {
-        other.face_id: ("ASSOCIATED_TO_A_DIFFERENT_USER",), "ghost": ("FACE_NOT_FOUND",)}
+    assert gone.user_id == "me" and gone.disassociated_faces == [stranger.face_id]
+    assert {u.face_id: (u.reasons, u.user_id) for u in gone.unsuccessful_face_disassociations} == {
+        other.face_id: (("ASSOCIATED_TO_A_DIFFERENT_USER",), "you"), "ghost": (("FACE_NOT_FOUND",), None)}
     assert collection.get_faces(stranger.face_id)[stranger.face_id].user_id is None
     with pytest.raises(UserNotFoundError):
         collection.associate_faces("nobody", [mine[0].face_id])
@@ -140,3 +140,155 @@ def test_delete_user_keeps_or_erases_the_faces(collection: Collection) -> None:
     assert sorted(erased.deleted_faces) == sorted(owned["person-1"]) and erased.disassociated_faces == []
     assert collection.get_faces(owned["person-1"]) == {}
     assert len(collection) == 3
+
+
+def test_a_user_whose_best_face_scores_exactly_the_threshold_is_a_match(collection: Collection) -> None:
+    probe = unit_vectors(1, 40)[0]
+    collection.create_user("edge")
+    records = collection.index_embeddings(np.array([near(probe, 0.65, seed=41), near(probe, 0.2, seed=42)]),
+                                          pack=SYNTHETIC)
+    collection.associate_faces("edge", [r.face_id for r in records], user_match_threshold=-1)
+    collection.index_embeddings(unit_vectors(50, 43), pack=SYNTHETIC)
+    (score,) = [m.similarity for m in collection.search_users_by_embedding(probe, pack=SYNTHETIC,
+                                                                           threshold=-1, max_users=1).user_matches]
+    assert score == pytest.approx(0.65, abs=1e-6)
+    at = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=score)
+    assert [(m.user.user_id, m.face.face_id, m.similarity) for m in at.user_matches] == [
+        ("edge", records[0].face_id, score)]
+    above = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=float(np.nextafter(score, 2.0)))
+    assert above.user_matches == []
+
+
+def test_user_ranking_is_exact_when_a_weaker_face_is_found_first_and_the_better_one_lies_deeper(
+        collection: Collection) -> None:
+    """A search by user searches with each of its faces. User "a" is first seen through a weak face
+    near one query face, while its better face, near the other query face, lies below that query's
+    first candidates (many faces of nobody score higher there): the search must go deeper before it
+    ranks "a" below "b", whose only face scores between a's two."""
+    q1, q2 = unit_vectors(2, 50)
+    collection.create_user("q")
+    queries = collection.index_embeddings(np.array([q1, q2]), pack=SYNTHETIC)
+    collection.associate_faces("q", [r.face_id for r in queries], user_match_threshold=-1)
+    collection.index_embeddings(np.array([near(q2, 0.9, seed=600 + i) for i in range(300)]), pack=SYNTHETIC)
+    faces = {"a": [near(q1, 0.5, seed=51), near(q2, 0.8, seed=52)], "b": [near(q1, 0.6, seed=53)]}
+    for user, vectors in faces.items():
+        collection.create_user(user)
+        records = collection.index_embeddings(np.array(vectors), pack=SYNTHETIC)
+        collection.associate_faces(user, [r.face_id for r in records], user_match_threshold=-1)
+    result = collection.search_users(user_id="q", threshold=0.0, max_users=2)
+    assert [m.user.user_id for m in result.user_matches] == ["a", "b"]
+    assert [m.similarity for m in result.user_matches] == pytest.approx([0.8, 0.6], abs=1e-5)
+
+
+def test_list_users_pages_exactly(collection: Collection) -> None:
+    names = ["u1", "u2", "u3", "u4", "u5"]
+    for name in names:
+        collection.create_user(name)
+    seen, token = [], None
+    for expected in (["u1", "u2", "u3"], ["u4", "u5"]):
+        page = collection.list_users(max_results=3, next_token=token)
+        assert [u.user_id for u in page.users] == expected
+        seen += page.users
+        token = page.next_token
+    assert token is None and [u.user_id for u in seen] == names
+    whole = collection.list_users(max_results=5)  # exactly the page size: no further page
+    assert [u.user_id for u in whole.users] == names and whole.next_token is None
+    with pytest.raises(ValueError, match="max_results must be an int from 1 to 100000"):
+        collection.list_users(max_results=0)
+    assert collection.list_users(max_results=100_000).next_token is None
+
+
+def test_a_user_alone_in_the_collection_or_without_faces(collection: Collection) -> None:
+    probe = unit_vectors(1, 60)[0]
+    collection.create_user("solo")
+    (record,) = collection.index_embeddings(near(probe, 0.9, seed=61)[None], pack=SYNTHETIC)
+    collection.associate_faces("solo", [record.face_id])
+    found = collection.search_users_by_embedding(probe, pack=SYNTHETIC)
+    assert [(m.user.user_id, m.face.face_id) for m in found.user_matches] == [("solo", record.face_id)]
+    collection.create_user("empty")
+    assert collection.search_users(user_id="empty").user_matches == []  # no faces to search with
+    with pytest.raises(FaceNotFoundError, match="face 'ghost' is not in collection 'c'"):
+        collection.search_users(face_id="ghost")
+
+
+def test_a_user_at_the_threshold_behind_many_equal_faces_is_found(collection: Collection) -> None:
+    """300 faces of nobody, all one vector, fill the first candidates; the user's face is that vector
+    too, indexed last. With the threshold exactly their score the search must still look past them."""
+    probe = unit_vectors(1, 62)[0]
+    same = near(probe, 0.8, seed=63)
+    collection.index_embeddings(np.repeat(same[None], 300, axis=0), pack=SYNTHETIC)
+    collection.create_user("last")
+    (record,) = collection.index_embeddings(same[None], pack=SYNTHETIC)
+    collection.associate_faces("last", [record.face_id])
+    (score,) = {m.similarity for m in collection.search_faces_by_embedding(probe, pack=SYNTHETIC, threshold=-1,
+                                                                           max_faces=5).face_matches}
+    found = collection.search_users_by_embedding(probe, pack=SYNTHETIC, threshold=score)
+    assert [(m.user.user_id, m.similarity) for m in found.user_matches] == [("last", score)]
+
+
+def test_similarities_stay_within_minus_1_and_1(collection: Collection) -> None:
+    """float32 dot products of unit vectors land a hair outside [-1, 1]; results report them inside:
+    a face searched with itself is at most 1, with its opposite at least -1 (and a match at -1)."""
+    vectors = unit_vectors(100, 64)
+    collection.create_user("all")
+    records = collection.index_embeddings(vectors, pack=SYNTHETIC)
+    collection.associate_faces("all", [r.face_id for r in records], user_match_threshold=-1)
+    for v in vectors:
+        (best,) = collection.search_faces_by_embedding(v, pack=SYNTHETIC, threshold=-1.0, max_faces=1).face_matches
+        assert 1.0 - 1e-6 <= best.similarity <= 1.0
+        worst = collection.search_faces_by_embedding(-v, pack=SYNTHETIC, threshold=-1.0, max_faces=100).face_matches
+        assert len(worst) == 100 and -1.0 <= worst[-1].similarity <= -1.0 + 1e-6  # at -1: still a match at -1
+        (user,) = collection.search_users_by_embedding(v, pack=SYNTHETIC, threshold=-1.0).user_matches
+        assert 1.0 - 1e-6 <= user.similarity <= 1.0
+
+
+def test_a_user_at_similarity_minus_1_matches_a_threshold_of_minus_1(collection: Collection) -> None:
+    """Each of 40 users holds one face; searched with a face's opposite, that user scores -1 (a float32 dot
+    product can land a hair below it) and still matches a threshold of -1, as every other user does."""
+    vectors = unit_vectors(40, 65)
+    records = collection.index_embeddings(vectors, pack=SYNTHETIC)
+    for i, record in enumerate(records):
+        collection.create_user(f"u{i}")
+        collection.associate_faces(f"u{i}", [record.face_id])
+    for i, v in enumerate(vectors):
+        found = collection.search_users_by_embedding(-v, pack=SYNTHETIC, threshold=-1.0, max_users=40).user_matches
+        assert len(found) == 40 and found[-1].user.user_id == f"u{i}"
+        assert -1.0 <= found[-1].similarity <= -1.0 + 1e-6
+
+
+def test_users_like_a_face_are_held_to_the_threshold_and_a_bad_embedding_is_named(collection: Collection) -> None:
+    probe = unit_vectors(1, 66)[0]
+    (searched,) = collection.index_embeddings(probe[None], pack=SYNTHETIC)
+    (close, far) = collection.index_embeddings(np.stack([near(probe, 0.8, seed=67), near(probe, 0.1, seed=68)]),
+                                               pack=SYNTHETIC)
+    for user, record in (("close", close), ("far", far)):
+        collection.create_user(user)
+        collection.associate_faces(user, [record.face_id])
+    collection.index_embeddings(unit_vectors(100, 69), pack=SYNTHETIC)  # more faces than the first depth searched
+    found = collection.search_users(face_id=searched.face_id, threshold=0.5).user_matches
+    assert [(m.user.user_id, m.face.face_id) for m in found] == [("close", close.face_id)]
+    collection.create_user("empty")
+    assert collection.search_users(user_id="empty", threshold=-1.0).user_matches == []  # no faces to search with
+    assert found[0].similarity == pytest.approx(0.8, abs=1e-6)
+    with pytest.raises(ValueError, match="^embedding row 0 is all zeros$"):
+        collection.search_users_by_embedding(np.zeros_like(probe), pack=SYNTHETIC)
+
+
+def test_a_face_exactly_at_the_user_match_threshold_joins_and_a_face_already_owned_does_not_stop_the_rest(
+        collection: Collection) -> None:
+    centre = unit_vectors(1, 70)[0]
+    first, second, third = collection.index_embeddings(
+        np.stack([centre, near(centre, 0.7, seed=71), near(centre, 0.6, seed=72)]), pack=SYNTHETIC)
+    collection.create_user("me")
+    collection.associate_faces("me", [first.face_id])
+    (refused,) = collection.associate_faces("me", [second.face_id], user_match_threshold=0.99
+                                            ).unsuccessful_face_associations
+    assert refused.reasons == ("LOW_MATCH_CONFIDENCE",) and refused.similarity == pytest.approx(0.7, abs=1e-6)
+    # Its similarity to the user's face, exactly, as the threshold: a match.
+    at = collection.associate_faces("me", [first.face_id, second.face_id, third.face_id],
+                                    user_match_threshold=refused.similarity)
+    assert at.associated_faces == [first.face_id, second.face_id]
+    assert [(u.face_id, u.reasons) for u in at.unsuccessful_face_associations] == [
+        (third.face_id, ("LOW_MATCH_CONFIDENCE",))]
+    with pytest.raises(ValueError, match="^embedding row 0 is all zeros$"):
+        collection.search_faces_by_embedding(np.zeros_like(centre), pack=SYNTHETIC)

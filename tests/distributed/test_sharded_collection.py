@@ -102,6 +102,15 @@ def test_fpir_threshold_is_chosen_for_the_whole_collection(both: tuple[ShardedCo
         assert got.threshold_choice == expected.threshold_choice
         assert _matches(got) == _matches(expected)
         assert got.searched_faces == FACES
+        # Against references of neither collection: the FPIR is 1 - (1 - FMR)^N over all N faces, and
+        # the matches are the stored vectors at or above the threshold, found by brute force.
+        choice = got.threshold_choice
+        assert choice.gallery_size == FACES and choice.fmr is not None and choice.fpir is not None
+        assert choice.fpir.value == pytest.approx(1 - (1 - choice.fmr.value) ** FACES, rel=1e-9)
+        scores = vectors.astype(np.float64) @ vectors[q].astype(np.float64)
+        above = sorted((i for i in range(FACES) if scores[i] >= got.threshold), key=lambda i: -scores[i])[:10]
+        assert [name for name, _ in _matches(got)] == [f"img{i:04d}" for i in above]
+        assert [s for _, s in _matches(got)] == pytest.approx([scores[i] for i in above], abs=1e-5)
     one_shard = thresholds.for_search(dlib_pack, FACES // SHARDS, max_fpir=0.01)
     assert got.threshold != one_shard.value  # a shard's own size would have chosen another threshold
 

@@ -203,8 +203,17 @@ def test_duplicate_or_out_of_range_ids_are_refused_even_with_a_valid_checksum(sa
         FlatIndex.load(path)
 
 
-def test_index_file_error_is_a_value_error() -> None:
-    assert issubclass(faceindex.IndexFileError, ValueError)
+def test_a_damaged_index_file_is_bad_input_callers_can_catch_as_value_error(tmp_path: Path) -> None:
+    """What IndexFileError is for: a file that is not a FlatIndex is refused with an error that names
+    it, that `except ValueError` (bad input) catches, and that the CLI answers with its bad-input code."""
+    from faceindex.errors import EXIT_BAD_INPUT
+
+    path = tmp_path / "not-an-index.fidx"
+    path.write_bytes(b"these bytes are no index file at all" * 4)
+    with pytest.raises(ValueError) as caught:
+        FlatIndex.load(path)
+    assert type(caught.value) is faceindex.IndexFileError and caught.value.exit_code == EXIT_BAD_INPUT
+    assert str(caught.value) == f"not a faceindex FlatIndex file (bad magic): {path}"
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16", "i8"])

@@ -66,8 +66,15 @@ def test_blobs_and_nested_paths() -> None:
     assert wrong.value.code == "SerializationException" and "image.bytes" in wrong.value.message
 
 
-def test_unknown_operation_has_no_model() -> None:
+def test_an_operation_has_rekognitions_model_and_an_unknown_one_none() -> None:
+    """Requests are checked against Rekognition's own service model: a known operation has its input
+    shape (IndexFaces: CollectionId and Image required), and a name Rekognition does not have, none."""
+    model = operation_model("IndexFaces")
+    assert model is not None and model.name == "IndexFaces"
+    assert {"CollectionId", "Image"} <= set(model.input_shape.required_members)
+    assert {"MaxFaces", "QualityFilter", "ExternalImageId"} <= set(model.input_shape.members)
     assert operation_model("NoSuchThing") is None
+    assert operation_model("indexfaces") is None  # names are exact, as on the wire
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:

@@ -173,3 +173,62 @@ def test_frontal_score_prefers_a_frontal_face_to_a_turned_one() -> None:
     dlib_frontal = [[75, 40], [60, 40], [25, 40], [40, 40], [50, 65]]
     assert frontal_scores(np.array([dlib_frontal], np.float32), DLIB_LANDMARKS)[0] == pytest.approx(1.0)
     assert np.all(frontal_scores(np.full((2, 5, 2), np.nan, np.float32), ARCFACE_LANDMARKS) == 1.0)
+
+
+def blue_rows(fraction: float) -> np.ndarray:
+    """A 1000 x 10 frame, red but for its top `fraction` of rows in blue: two frames' signatures are
+    (2/3) x the difference of their fractions apart (two of the three colour histograms change)."""
+    img = np.zeros((1000, 10, 3), np.uint8)
+    img[:] = (200, 30, 30)
+    img[: int(round(fraction * 1000))] = (30, 30, 200)
+    return img
+
+
+def test_a_cut_is_a_change_above_0_15_and_2_5_times_the_recent_ones() -> None:
+    """By hand, with distances (2/3) x the change of fraction: a steady pan of 0.1 per frame is no cut;
+    0.227 after five steps of 0.1 (mean 0.1: 2.5 x = 0.25) is none; 0.4 after [0.1 x 4, 0.227] (mean
+    0.125: 2.5 x = 0.313) is one; right after a cut the recent changes are forgotten, so 0.2 (> 0.15)
+    is a cut too, and so is 0.384 right after that; a change of 0.1 with only 0 recent is none."""
+    detect = ShotChangeDetector()
+    steps = [(0.25, False), (0.25, False), (0.40, False), (0.55, False), (0.70, False), (0.85, False),
+             (1.00, False),  # five steps of 0.1 after one of 0
+             (0.66, False),  # 0.227 < 0.25
+             (0.06, True),  # 0.4 > 0.313
+             (0.36, True),  # 0.2: nothing recent after the cut
+             (0.36 + 0.9 * 0.64, True),  # 0.384 right after a cut
+             (0.936, False), (0.786, False)]  # 0 then 0.1 with only 0 recent: below 0.15
+    assert [detect(blue_rows(f)) for f, _ in steps] == [cut for _, cut in steps]
+
+
+def test_the_tracker_takes_any_array_like_from_python() -> None:
+    """Plain lists, float64 arrays, scores as a column, flat boxes: converted to what the C++ side takes."""
+    settings = TrackerSettings(reid_similarity=0.8)
+    tracker = FaceTracker(settings)
+    assert tracker.settings == settings
+    ids = tracker.associate(0.0, [[0.0, 0.0, 60.0, 60.0], [200.0, 0.0, 260.0, 60.0]], [[0.9], [0.8]])
+    assert ids.tolist() == [UNMATCHED, UNMATCHED]
+    embeddings = np.eye(2, 8)  # float64
+    assert tracker.admit([[0], [1]], embeddings).tolist() == [0, 1]  # a column of face indices
+    tracker.set_appearance(np.int64(0), np.eye(1, 8)[0])
+    flat = np.array([2.0, 1.0, 62.0, 61.0, 201.0, 0.0, 261.0, 60.0])  # two boxes in one row
+    assert tracker.associate(0.2, flat, np.array([0.9, 0.8])).tolist() == [0, 1]
+    assert tracker.end_all() == [0, 1]
+
+
+def test_a_change_exactly_at_the_threshold_or_exactly_jump_times_the_recent_ones_is_no_cut() -> None:
+    """Both bounds are strict: the detector's own distances between three frames set them exactly."""
+    frames = [blue_rows(f) for f in (0.2, 0.35, 0.65)]
+    sig = [_core.vision.frame_signature(f) for f in frames]
+    d1 = float(_core.vision.signature_distance(sig[0], sig[1]))
+    d2 = float(_core.vision.signature_distance(sig[1], sig[2]))
+    assert d1 == pytest.approx(0.1, abs=0.01) and d2 == pytest.approx(0.2, abs=0.01)  # about (2/3) x 0.15, 0.3
+    at_threshold = ShotChangeDetector(threshold=d1)
+    assert [at_threshold(f) for f in frames[:2]] == [False, False]
+    below = ShotChangeDetector(threshold=np.nextafter(d1, 0.0))
+    assert [below(f) for f in frames[:2]] == [False, True]
+    jump = d2 / d1
+    assert jump * d1 == d2  # the bound is met exactly
+    at_jump = ShotChangeDetector(threshold=d1, jump=jump)
+    assert [at_jump(f) for f in frames] == [False, False, False]
+    above = ShotChangeDetector(threshold=d1, jump=np.nextafter(jump, 0.0))
+    assert [above(f) for f in frames] == [False, False, True]

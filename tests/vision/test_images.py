@@ -40,8 +40,17 @@ def test_path_bytes_array_and_pil_give_the_same_pixels(tmp_path: Path) -> None:
 
 
 def test_a_real_photo(data_file: DataFile) -> None:
-    out = load_image(data_file("images/insightface/t1.jpg"))
-    assert out.shape == (886, 1280, 3)
+    """A JPEG decodes to the same pixels as Pillow's own decoder gives (the reference), as C-contiguous
+    uint8 RGB rows, top row first."""
+    from PIL import Image, ImageOps
+
+    path = data_file("images/insightface/t1.jpg")
+    out = load_image(path)
+    with Image.open(path) as im:
+        reference = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    assert out.shape == (886, 1280, 3) and out.dtype == np.uint8 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, reference)
+    assert 0 < out.mean() < 255 and out.std() > 10  # a photo, not a blank
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "CMYK", "I;16", "1"])

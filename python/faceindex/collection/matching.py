@@ -31,10 +31,10 @@ def best_faces(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray, 
     """Each query's k best faces that may reach the threshold, best first: row ids (-1 past the
     last) and f32 cosine scores (-inf there), the same to the bit from an f32, f16 or i8 index.
 
-    Callers judge each score with `score >= threshold`, a float32 score against a Python float,
-    which numpy compares in float32 (numpy 2) or in double (numpy 1): every score either way
-    admits is kept here, and the callers' own comparison decides, as it always has."""
-    floor = min(threshold, float(np.float32(threshold)))
+    Callers judge each score as reported (in double, clipped to [-1, 1]): every score that could
+    then reach the threshold is kept here, a score a hair below -1 included at a threshold of -1,
+    and the callers' own comparison decides."""
+    floor = -np.inf if threshold <= -1.0 else min(threshold, float(np.float32(threshold)))
     if index.dtype == "f32":
         ids, scores = index.search(queries, k)
         below = ~(scores.astype(np.float64) >= floor)
@@ -59,7 +59,8 @@ def face_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray
     chosen: list[list[tuple[int, float]]] = []
     nearest: list[tuple[int, float] | None] = []
     for row_ids, row_scores, left_out in zip(ids, scores, exclude):
-        candidates = [(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != left_out]
+        # Judged as reported: a face at similarity -1 (or 1) matches a threshold of -1 (or 1).
+        candidates = [(int(i), similarity(s)) for i, s in zip(row_ids, row_scores) if i >= 0 and i != left_out]
         chosen.append([(i, s) for i, s in candidates if s >= threshold][:max_faces])
         nearest.append(candidates[0] if candidates else None)
     # A query with no face left at the threshold still has a nearest face: the two best
@@ -92,7 +93,9 @@ def user_matches(index: FlatIndex, conn: sqlite3.Connection, queries: FloatArray
     k = min(n, max(64, 8 * max_users))
     while True:
         ids, scores = best_faces(index, conn, queries, k, threshold)
-        valid = (ids >= 0) & (scores >= threshold)
+        # As face_matches judges: in float64 (float32 would round a threshold a hair above a score down
+        # to it), and within [-1, 1] as reported.
+        valid = (ids >= 0) & (np.clip(scores.astype(np.float64), -1.0, 1.0) >= threshold)
         if exclude_row is not None:
             valid &= ids != exclude_row
         owners = store.user_of_rows(conn, np.unique(ids[valid]).tolist())

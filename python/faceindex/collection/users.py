@@ -49,8 +49,8 @@ def delete_user(state: CollectionState, user_id: str, delete_faces: bool) -> Del
         store.delete_user_row(conn, user_id)
     if delete_faces and rows:
         finish_erasure(state, before, after, rows)
-    elif not delete_faces:
-        store.checkpoint_truncate(conn)  # the user's id itself is erased from the WAL too
+    else:  # faces kept, or none to delete: the user's id itself is erased from the WAL too
+        store.checkpoint_truncate(conn)
     face_ids = [face_id for _, face_id in owned]
     return DeleteUserResult(user_id, face_ids if delete_faces else [], [] if delete_faces else face_ids)
 
@@ -83,8 +83,8 @@ def associate_faces(state: CollectionState, user_id: str, face_ids: str | Sequen
     purpose, reference = audit.note(purpose, "purpose"), audit.note(reference, "reference")
     try:
         choice = thresholds.for_comparison(state.pack, user_match_threshold, max_fmr)
-    except ValueError as e:
-        raise ValueError(str(e).replace("threshold", "user_match_threshold", 1)) from e
+    except ValueError as e:  # in the caller's terms, of the same type (a CalibrationError stays one)
+        raise type(e)(str(e).replace("threshold", "user_match_threshold", 1)) from e
     conn = state.conn()
     dim = state.pack.embedding_size
     associated: list[str] = []

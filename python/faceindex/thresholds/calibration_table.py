@@ -87,7 +87,10 @@ class FmrCurve:
         s, d = self.scores, self.decades
         if math.isnan(score):
             raise ValueError("a score is a number, got NaN")
-        if score > self.beyond_score:
+        # At the last knot itself the line beyond already counts: where the fitted tail starts below
+        # the counted rate, score_at gives that knot for every d of the step, so a match scoring
+        # exactly a threshold chosen by Similarity has that Similarity.
+        if score >= self.beyond_score:
             return self.beyond_decades + self.slope * (score - self.beyond_score)
         if score >= s[0]:
             return float(np.interp(score, s, d))
