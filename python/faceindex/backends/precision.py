@@ -18,6 +18,7 @@ calibration tables of the f32 pack keep them apart.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,11 @@ AUTO_ORDER = ("int8", "bf16", "int8-detector", "bf16-detector", "int8-recognizer
 # detector, the costliest step, in half ONNX Runtime int8's time; on SCRFD + MobileFaceNet
 # the two are close (bench/results/bench_precision.json, on the performance page of the docs).
 INT8_BACKEND = "openvino"
+# For measuring int8's decisions on a CPU without VNNI (scripts/verify_precision.py sets it):
+# an explicit int8 request then runs the same quantized networks on the CPU's other int8
+# kernels (AVX2 here), slower than f32. auto never takes int8 without VNNI. bf16 has no such
+# switch: without AVX-512 BF16 or AMX, OpenVINO runs a bf16 request in f32.
+INT8_WITHOUT_VNNI = "FACEINDEX_INT8_WITHOUT_VNNI"
 
 
 @dataclass(frozen=True)
@@ -196,8 +202,9 @@ def _explicit_int8(backend: str, precision: str, pack: PackRef) -> PrecisionChoi
     if concrete == "openvino" and _openvino_missing():
         raise RuntimeError(f"int8 runs on the OpenVINO backend here, which is not usable: {_openvino_missing()}")
     native = why_not_native(precision)
-    if native:
-        raise RuntimeError(f"precision {precision!r} refused: {native}")
+    if native and os.environ.get(INT8_WITHOUT_VNNI) != "1":
+        raise RuntimeError(f"precision {precision!r} refused: {native} (set {INT8_WITHOUT_VNNI}=1 to run it "
+                           "anyway, for measuring its results, not its speed)")
     v = verdict(pack, concrete, precision)
     # Calibration media are looked for when the pack quantizes (a cached file needs none).
     return PrecisionChoice(concrete, precision, v.passed is True, v.reason,
