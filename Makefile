@@ -139,8 +139,8 @@ calibrate: install
 # each reduced precision of each pack in PRECISION_PACKS against ONNX Runtime f32, judged by the
 # decisions it changes (issue 30's rule) on the test photos and LFW folds 0-6, at the thresholds
 # of the pack's calibration table (make calibrate first for a new pack). A precision this CPU
-# cannot run as itself is not measured (bf16 without AVX-512 BF16 / AMX); int8 without VNNI is
-# measured for its decisions. LFW embeddings are cached (PRECISION_CACHE, default the faceindex
+# cannot run as itself is not measured (bf16 without AVX-512 BF16 / AMX); without VNNI, int8 is
+# computed exactly in f32 (its decisions as a VNNI CPU makes them; not its speed). LFW embeddings are cached (PRECISION_CACHE, default the faceindex
 # cache): one LFW pass per precision, a few minutes each for SCRFD + MobileFaceNet, longer for dlib.
 LFW_FOLDS ?= 0-6
 PRECISION_PACKS ?= scrfd+mobilefacenet dlib

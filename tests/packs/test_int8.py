@@ -198,8 +198,9 @@ def _graph(session: object) -> list[object]:
 def test_int8_without_vnni_runs_only_when_asked_to_for_measuring(
         calibration: Path, data_file: Callable[[str], Path], private_cache: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without VNNI, int8 is refused by name and by auto; verify_precision's switch runs it (its
-    decisions can be measured there, not its speed), as int8, kept apart from the f32 pack."""
+    """Without VNNI, int8 is refused by name and by auto; verify_precision's switch runs it
+    computed exactly in f32 (its decisions as a VNNI CPU makes them, not its speed), as int8,
+    kept apart from the f32 pack."""
     reason = why_not_native("int8")
     if not reason:
         pytest.skip("this CPU has VNNI: int8 runs without the switch")
@@ -210,12 +211,16 @@ def test_int8_without_vnni_runs_only_when_asked_to_for_measuring(
     monkeypatch.setenv(INT8_WITHOUT_VNNI, "1")
     engine = onnx_engine(data_file, "auto", "int8-recognizer")
     assert engine.pack.precision == "int8-recognizer" and engine.pack.version.endswith("+int8-recognizer-unverified")
-    assert "QuantizeLinear" in {n.op_type for n in _graph(engine._pack.recognizer.session)}
+    assert "computed exactly in f32" in engine.pack.precision_reason
+    session = engine._pack.recognizer.session
+    assert session.backend == "onnxruntime" and "QuantizeLinear" in {n.op_type for n in _graph(session)}
     image = engine.load(data_file(T1))
     faces = engine.detect(image)
     f32 = onnx_engine(data_file, "onnxruntime", "f32")
     cosine = np.einsum("ij,ij->i", f32.embed(image, faces), engine.embed(image, faces))
-    assert len(faces) == 6 and 0.9 < cosine.min() and cosine.max() < 0.999999, cosine
+    # Quantized (not f32), and not saturated: OpenVINO's AVX2 int8 kernels gave t1.jpg's faces
+    # cosines down to 0.901 on these files, exact int8 0.984 (issue 30).
+    assert len(faces) == 6 and 0.97 < cosine.min() and cosine.max() < 0.9999, cosine
     assert onnx_engine(data_file, "auto", "auto").pack.precision == "f32"  # auto still never takes it
 
 

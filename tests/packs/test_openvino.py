@@ -156,7 +156,7 @@ def onnx_pack(data_file: Callable[[str], Path], name: str, **options: object) ->
 def test_auto_refuses_a_pack_never_verified(data_file: Callable[[str], Path], records: Path) -> None:
     pack = onnx_pack(data_file, "never-verified", precision="auto")
     assert (pack.info.backend, pack.info.precision) == ("onnxruntime", "f32")
-    expected = "emulated" if why_not_native("bf16") else "no precision verification record"
+    expected = "neither AVX-512 BF16 nor AMX" if why_not_native("bf16") else "no precision verification record"
     assert expected in pack.info.precision_reason
     # Asked for by name it runs, but its results are kept apart from the f32 pack's.
     needs_native_bf16()
