@@ -86,6 +86,8 @@ def main() -> int:
                         "the faceindex cache's precision-lfw folder)")
     parser.add_argument("--candidates", default=",".join(REDUCED),
                         help=f"precisions to verify, comma-separated (default: {','.join(REDUCED)})")
+    parser.add_argument("--det-threshold", type=float, default=None,
+                        help="the detection threshold faces near which are excepted (default: the pack's own)")
     parser.add_argument("--lfw-only-if-photos-pass", action="store_true",
                         help="measure a candidate on LFW (the slow part) only if it passed the photo criteria; "
                              "one that failed them is refused whatever LFW says, and its record says LFW was "
@@ -165,7 +167,7 @@ def main() -> int:
                 os.environ[INT8_WITHOUT_VNNI] = "1"
         # int8 as auto runs it: the quantized networks on INT8_BACKEND, a mix's f32 one on ONNX Runtime.
         candidate = make_engine(args, "auto" if precision in INT8 else backend, precision)
-        photo = compare_photos(reference, candidate, photos, root=args.data)
+        photo = compare_photos(reference, candidate, photos, root=args.data, det_threshold=args.det_threshold)
         print(f"photos {precision}: {photo.faces} {photo.embeddings}", file=sys.stderr)
         photo_checks = criteria(photo, None, None, None)
         photos_passed = all(c["passed"] for name, c in photo_checks.items() if name != "lfw")
