@@ -15,7 +15,7 @@ import numpy as np
 
 from faceindex.backends import open_session
 from faceindex.backends.base import Session
-from faceindex.backends.quantization import RecordingSession, calibration_key, quantized
+from faceindex.backends.quantization import FLOAT_EDGE_LAYERS, RecordingSession, calibration_key, quantized
 from faceindex.images import RGBImage
 from faceindex.backends import calibration_media
 
@@ -58,7 +58,8 @@ def int8_sessions(
 
     out: dict[str, Session] = {}
     for role, (_, path) in networks.items():
-        target, _made = quantized(path, key, lambda role=role: feeds(role))  # type: ignore[misc]
+        target, _made = quantized(path, key, lambda role=role: feeds(role),  # type: ignore[misc]
+                                  FLOAT_EDGE_LAYERS.get(role, 0))
         # OpenVINO runs the unquantized rest of a QDQ graph at its float hint: f32, as ONNX Runtime.
         out[role] = OnnxRuntimeSession(target, exact_int8=True) if int8_computed_exactly() \
             else open_session(target, backend, "f32")
