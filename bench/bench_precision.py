@@ -8,7 +8,7 @@ int8 takes under "auto"), and precision="auto". Peers on the same
 file, offline from the same ONNX files: insightface's SCRFD `detect` and its detect +
 `get` per face. Every variant runs once per round, in turn, so a busy machine slows them
 alike; the medians and their ratios go to bench/results/bench_precision.json with the
-LFW figures of each precision from the verification records (models/calibration/).
+verification figures of each precision from the records (models/calibration/).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pytest
 
 from faceindex import load_image
 from faceindex.backends.precision import INT8_BACKEND, why_not_int8, why_not_native
-from faceindex.thresholds.precision_records import load_record
+from faceindex.thresholds.precision_records import FORMAT, load_record
 from faceindex.packs.onnx import OnnxPack, UnverifiedModelWarning
 from conftest import bench_size
 from onnx_bench_data import shared_data
@@ -72,19 +72,24 @@ def interleaved(calls: dict[str, Callable[[], Any]]) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def lfw_by_precision(ref: Any) -> dict[str, Any]:
+def verification_by_precision(ref: Any) -> dict[str, Any]:
+    """Each precision's verification figures (models/calibration/<pack>.precision.json), beside its speed."""
     record = load_record(ref)
     if record is None:
         return {"missing": f"no verification record for {ref} (make verify-precision)"}
-    out: dict[str, Any] = {}
+    if record.get("format") != FORMAT:
+        return {"missing": f"the record of {ref} is format {record.get('format', 1)}, not {FORMAT} (make verify-precision)"}
+    f32 = record["lfw_f32"]
+    out: dict[str, Any] = {"f32 (onnxruntime)": {"pairs": f32["source"], "accuracy": f32["accuracy"],
+                                                 **{f"fnmr_at_fmr_{k}": v["value"] for k, v in f32["fnmr"].items()}}}
     for c in record["candidates"]:
-        lfw = c["lfw"]
-        out["f32 (onnxruntime)"] = {k: lfw["f32"][k] for k in ("accuracy", "fnmr_at_fmr_1e3")} | {"pairs": lfw["source"]}
-        measured = lfw["candidate"] or {"accuracy": None, "fnmr_at_fmr_1e3": None}  # None: not measured
-        out[f"{c['precision']} ({c['backend']})"] = {k: measured[k] for k in ("accuracy", "fnmr_at_fmr_1e3")} | {
-            "min_embedding_cosine": c["photos"]["min_cosine"],
-            "group_max_box_shift_px": c["photos"]["group_max_box_shift"], "passed": c["passed"],
-            "failed": [k for k, v in c["criteria"].items() if not v["passed"]]}
+        key = f"{c['precision']} ({c['backend']})"
+        if not c.get("measured", True):
+            out[key] = {"measured": False, "why": c["why"]}
+            continue
+        out[key] = {name: v["value"] for name, v in c["criteria"].items()} | {
+            "passed": c["passed"], "failed": [k for k, v in c["criteria"].items() if not v["passed"]],
+            "machine": c["machine"]["cpu"]}
     return out
 
 
@@ -138,7 +143,7 @@ def test_dlib_pack(record: Callable[..., None], t1: np.ndarray) -> None:
     ratios = [(f"{step}: ort_f32 / {key}", f"ort_f32_{step}", f"{key}_{step}", ">= 1.6" if step == "end_to_end"
                else "") for key in packs if key != "ort_f32" for step in ("detect", "embed", "end_to_end")]
     report(record, "dlib", medians, len(faces), ratios)
-    record("dlib_lfw_by_precision", **lfw_by_precision(packs["ort_f32"].info.ref))
+    record("dlib_verification_by_precision", **verification_by_precision(packs["ort_f32"].info.ref))
 
 
 def insightface_models(models: Path) -> tuple[Any, Any]:
@@ -181,4 +186,4 @@ def test_scrfd_mobilefacenet(record: Callable[..., None], data: Path, t1: np.nda
     ratios += [(f"detect+align+embed: insightface / {key}", "insightface_end_to_end", f"{key}_end_to_end", ">= 3")
                for key in packs]
     report(record, "scrfd_mobilefacenet", medians, len(faces), ratios)
-    record("scrfd_mobilefacenet_lfw_by_precision", **lfw_by_precision(packs["ort_f32"].info.ref))
+    record("scrfd_mobilefacenet_verification_by_precision", **verification_by_precision(packs["ort_f32"].info.ref))

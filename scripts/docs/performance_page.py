@@ -160,10 +160,24 @@ def precision_section(repo: Path) -> str:
         data = json.loads(path.read_text(encoding="utf-8"))
         pack = data["pack"]
         lines += [f"### {pack['name']} {pack['version']}", "", f"`models/calibration/{path.name}`", ""]
+        if data.get("format", 1) != 2:
+            lines += [f"Format {data.get('format', 1)}: an older rule's record, which `auto` does not read.", ""]
+            continue
+        f32 = data.get("lfw_f32")
+        if f32:
+            lines += [f"f32 on {f32['source']}: " + ", ".join(
+                f"FNMR {v['value']:.4f} [{v['low']:.4f}, {v['high']:.4f}] at the FMR {k} threshold "
+                f"{f32['thresholds'][k]:.4f}" for k, v in f32["fnmr"].items()) + f" ({f32['threshold_source']}).", ""]
         names = sorted({c for cand in data["candidates"] for c in cand.get("criteria", {})})
-        lines.append("| backend, precision | date | " + " | ".join(names) + " | verdict |")
-        lines.append("| --- " * (len(names) + 3) + "|")
+        lines.append("| backend, precision | date | machine | " + " | ".join(names) + " | verdict |")
+        lines.append("| --- " * (len(names) + 4) + "|")
         for cand in data["candidates"]:
+            machine = cell(cand.get("machine", {}).get("cpu", "") + (f"; int8 {cand['int8_kernels']}"
+                                                                    if "int8_kernels" in cand else ""))
+            if cand.get("measured") is False:
+                lines.append(f"| {cand['backend']}, {cand['precision']} | {cand.get('date', '')[:10]} | {machine} | "
+                             + " | ".join("" for _ in names) + f" | not measured: {cell(cand['why'])} |")
+                continue
             cells = []
             for name in names:
                 c = cand.get("criteria", {}).get(name)
@@ -173,7 +187,7 @@ def precision_section(repo: Path) -> str:
                     value = f"{c['value']:.6g}" if isinstance(c["value"], float) else fmt(c["value"])
                     cells.append(f"{value} ({cell(c['bound'])}{'' if c['passed'] else ', **fails**'})")
             verdict = "passed" if cand.get("passed") else "failed"
-            lines.append(f"| {cand['backend']}, {cand['precision']} | {cand.get('date', '')[:10]} | "
+            lines.append(f"| {cand['backend']}, {cand['precision']} | {cand.get('date', '')[:10]} | {machine} | "
                          + " | ".join(cells) + f" | {verdict} |")
         lines.append("")
     return "\n".join(lines)
@@ -215,6 +229,8 @@ def fmt(value: Any) -> str:
             else json.dumps(value)
     if value is None:
         return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
     return str(value)
 
 

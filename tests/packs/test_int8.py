@@ -16,10 +16,10 @@ import faceindex
 from faceindex import FaceEngine
 from faceindex.backends import precision as precision_module
 from faceindex.backends.calibration_media import ENV, TEST_CLIP
-from faceindex.backends.precision import INT8_BACKEND, why_not_native
+from faceindex.backends.precision import INT8_BACKEND, INT8_WITHOUT_VNNI, why_not_native
 from faceindex.backends.quantization import QUANTIZER, RecordingSession, quantized, quantized_path
 from faceindex.evaluation.precision_check import compare_photos
-from faceindex.thresholds.precision_records import record_file_name
+from faceindex.thresholds.precision_records import FORMAT, record_file_name
 from faceindex.packs.onnx import OnnxPack
 from faceindex.types import PackRef
 
@@ -82,11 +82,12 @@ def test_int8_engines_run_and_say_so(pack: str, int8_engines: dict[str, FaceEngi
     verified = precision_module.choose("auto", "int8", f32.pack.ref).verified
     expected = f32.pack.version if verified else f"{f32.pack.version}+int8-unverified"
     assert engine.pack.version == expected
-    figures = compare_photos(f32, engine, [data_file(T1)])
-    # Quantized: the same six faces (each box matched to its own), embeddings close to f32's
-    # (the same people), but not f32 under another name.
-    assert figures.faces == 6 and figures.all_same_faces, figures
-    assert 0.98 < figures.min_cosine and figures.mean_cosine < 0.999999, figures
+    figures = compare_photos(f32, engine, [data_file(T1)], root=data_file("images").parent)
+    # Quantized: the same six faces (each found again, IoU >= 0.5 at least), embeddings close to
+    # f32's (the same people), but not f32 under another name.
+    assert figures.faces.faces == 6 and figures.embeddings.faces == 6, figures
+    assert figures.faces.min_iou > 0.5 and not figures.faces.extra, figures
+    assert 0.95 < figures.embeddings.min_cosine and figures.embeddings.mean_cosine < 0.999999, figures
 
 
 def test_the_quantized_files_are_cached_and_reused(int8_engines: dict[str, FaceEngine], private_cache: Path,
@@ -135,6 +136,28 @@ def test_a_changed_source_or_calibration_makes_a_new_file(tmp_path: Path, data_f
     assert session.run(None, feeds[0])[0].shape[-1] == 128
 
 
+def test_a_recognizers_first_and_last_three_convolutions_stay_float(tmp_path: Path, data_file: Callable[[str], Path],
+                                                                  private_cache: Path) -> None:
+    """int8 cost MobileFaceNet's stem and embedding head most (worst cosine 0.963 all quantized,
+    0.991 with these six in float): the recognizer's copy keeps them float, the rest int8."""
+    import onnx
+    import onnxruntime as ort
+
+    from faceindex.backends.quantization import FLOAT_EDGE_LAYERS, quantize
+
+    source = data_file(MBF)
+    name = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    chips = np.random.default_rng(5).uniform(-1, 1, (4, 1, 3, 112, 112)).astype(np.float32)
+    target = tmp_path / "mobilefacenet-int8.onnx"
+    quantize(source, target, [{name: c} for c in chips], FLOAT_EDGE_LAYERS["recognizer"])
+    graph = onnx.load(str(target)).graph
+    made_by = {out: node.op_type for node in graph.node for out in node.output}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    quantized_weights = [made_by.get(node.input[1]) == "DequantizeLinear" for node in convs]
+    assert quantized_weights[:3] == [False] * 3 and quantized_weights[-3:] == [False] * 3, quantized_weights
+    assert all(quantized_weights[3:-3]) and len(convs) > 40
+
+
 @pytest.fixture
 def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user calibration folder (read before the shipped one) for verification records."""
@@ -144,9 +167,9 @@ def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def write_record(folder: Path, pack: PackRef, passed: dict[tuple[str, str], bool]) -> None:
     candidates = [{"backend": backend, "precision": precision, "date": "test", "passed": ok,
-                   "criteria": {"embedding_cosine": {"value": None, "bound": "test", "passed": ok}}}
+                   "criteria": {"embedding_cosine": {"value": 0.9612, "bound": ">= 0.99", "passed": ok}}}
                   for (backend, precision), ok in passed.items()]
-    record = {"pack": {"name": pack.name, "version": pack.version}, "candidates": candidates}
+    record = {"format": FORMAT, "pack": {"name": pack.name, "version": pack.version}, "candidates": candidates}
     (folder / record_file_name(pack)).write_text(json.dumps(record))
 
 
@@ -180,7 +203,7 @@ def test_auto_refuses_a_failed_int8_record_with_its_reason(calibration: Path, da
     assert pack.info.precision == "int8-recognizer"
     assert pack.info.backend == f"onnxruntime (detector), {INT8_BACKEND} (recognizer)"
     assert f"{INT8_BACKEND} int8 failed verification" in pack.info.precision_reason
-    assert "embedding_cosine" in pack.info.precision_reason
+    assert "embedding_cosine 0.9612 (needs >= 0.99)" in pack.info.precision_reason
     # The mix: the detector at f32 on ONNX Runtime, the recognizer quantized.
     assert pack.detector.session.backend == "onnxruntime" and pack.info.ref == PackRef("int8-failed", "1")
     assert "QuantizeLinear" in {n.op_type for n in _graph(pack.recognizer.session)}
@@ -192,6 +215,35 @@ def _graph(session: object) -> list[object]:
 
     path = session.model_path
     return list(onnx.load(str(path)).graph.node)
+
+
+def test_int8_without_vnni_runs_only_when_asked_to_for_measuring(
+        calibration: Path, data_file: Callable[[str], Path], private_cache: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without VNNI, int8 is refused by name and by auto; verify_precision's switch runs it
+    computed exactly in f32 (its decisions as a VNNI CPU makes them, not its speed), as int8,
+    kept apart from the f32 pack."""
+    reason = why_not_native("int8")
+    if not reason:
+        pytest.skip("this CPU has VNNI: int8 runs without the switch")
+    monkeypatch.delenv(INT8_WITHOUT_VNNI, raising=False)
+    with pytest.raises(RuntimeError, match=f"precision 'int8-recognizer' refused: .*VNNI .*{INT8_WITHOUT_VNNI}=1"):
+        onnx_engine(data_file, "auto", "int8-recognizer")
+    assert onnx_engine(data_file, "auto", "auto").pack.precision == "f32"
+    monkeypatch.setenv(INT8_WITHOUT_VNNI, "1")
+    engine = onnx_engine(data_file, "auto", "int8-recognizer")
+    assert engine.pack.precision == "int8-recognizer" and engine.pack.version.endswith("+int8-recognizer-unverified")
+    assert "computed exactly in f32" in engine.pack.precision_reason
+    session = engine._pack.recognizer.session
+    assert session.backend == "onnxruntime" and "QuantizeLinear" in {n.op_type for n in _graph(session)}
+    image = engine.load(data_file(T1))
+    faces = engine.detect(image)
+    f32 = onnx_engine(data_file, "onnxruntime", "f32")
+    cosine = np.einsum("ij,ij->i", f32.embed(image, faces), engine.embed(image, faces))
+    # Quantized (not f32), and not saturated: OpenVINO's AVX2 int8 kernels gave t1.jpg's faces
+    # cosines down to 0.901 on these files, exact int8 0.984 (issue 30).
+    assert len(faces) == 6 and 0.97 < cosine.min() and cosine.max() < 0.9999, cosine
+    assert onnx_engine(data_file, "auto", "auto").pack.precision == "f32"  # auto still never takes it
 
 
 def test_missing_calibration_media_is_a_clear_error(data_file: Callable[[str], Path], tmp_path: Path,

@@ -1,5 +1,6 @@
-"""The OpenVINO backend and precision: f32 equal to ONNX Runtime's, bf16 within the
-verification bounds, `auto` refusing what was not verified, clear errors, threads."""
+"""The OpenVINO backend and precision: f32 equal to ONNX Runtime's, bf16 judged by the
+verification rule (and refused where the CPU would compute it in f32), `auto` refusing what was
+not verified with the figure that failed, clear errors, threads."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import faceindex
 from faceindex import FaceEngine
 from faceindex.backends import open_session
 from faceindex.backends.openvino import OpenVinoSession
+from faceindex.backends import precision as precision_module
 from faceindex.backends.precision import AUTO_ORDER, INT8, INT8_BACKEND, why_not_int8, why_not_native
 from faceindex.thresholds import precision_records as rule
-from faceindex.evaluation.precision_check import compare_photos, criteria
+from faceindex.evaluation.precision_check import PhotoFigures, compare_photos, criteria
 from faceindex.thresholds.precision_records import record_file_name
 from faceindex.packs.onnx import OnnxPack
 from faceindex.types import PackRef
@@ -62,27 +64,74 @@ def test_openvino_f32_gives_onnxruntime_f32_results(pack: str, data_file: Callab
         assert cosine.min() >= 0.9999, (name, cosine)
 
 
-def test_dlib_bf16_recognizer_within_the_verification_bounds(data_file: Callable[[str], Path]) -> None:
+def photo_figures(reference: FaceEngine, candidate: FaceEngine, data_file: Callable[[str], Path],
+                  names: tuple[str, ...] = PHOTOS) -> PhotoFigures:
+    """Criteria 1 and 3 on these photos (t1.jpg and the group photo among them are the rule's)."""
+    return compare_photos(reference, candidate, [data_file(p) for p in names], root=data_file("images").parent)
+
+
+def photo_checks(figures: PhotoFigures) -> dict[str, bool]:
+    return {name: c["passed"] for name, c in criteria(figures, None, None, None).items() if name != "lfw"}
+
+
+def test_the_rule_passes_the_same_precision_and_catches_a_coarser_detector(data_file: Callable[[str], Path]) -> None:
+    """The photo criteria on real models: OpenVINO f32 is ONNX Runtime f32 (passes, shift ~0);
+    SCRFD at 320x320 instead of 640x640 loses t1.jpg's small faces and moves the others: caught."""
+    reference = engine("scrfd+mobilefacenet", data_file, "onnxruntime", "f32")
+    same = photo_figures(reference, engine("scrfd+mobilefacenet", data_file, "openvino", "f32"), data_file)
+    assert all(photo_checks(same).values()), same
+    assert same.faces.photos == 2 and same.faces.faces >= 8 and same.faces.max_shift < 0.001, same
+    assert same.embeddings.faces >= 9 and same.embeddings.min_cosine > 0.9999, same
+    coarse = FaceEngine(detector=data_file(SCRFD), recognizer=data_file(MBF), backend="onnxruntime",
+                        precision="f32", det_size=(320, 320))
+    figures = photo_figures(reference, coarse, data_file)
+    checks = photo_checks(figures)
+    assert not checks["same_faces"] and not checks["face_shift"], figures
+    assert figures.faces.missing and all(m.startswith(("t1.jpg", "two_people.jpg")) for m in figures.faces.missing)
+
+
+def test_bf16_is_refused_where_openvino_would_compute_f32(data_file: Callable[[str], Path]) -> None:
+    """Without AVX-512, OpenVINO drops a bf16 hint and computes f32: no session, engine or
+    record may call that bf16."""
+    if "avx512f" in precision_module._cpu_flags():
+        pytest.skip("this CPU has AVX-512, where OpenVINO runs or emulates bf16")
+    with pytest.raises(RuntimeError, match="would run this bf16 request in f32 on this CPU"):
+        OpenVinoSession(data_file(MBF), "bf16", cache=False)
+    with pytest.raises(RuntimeError, match="precision 'bf16-recognizer' refused: .*neither AVX-512 BF16 nor AMX"):
+        FaceEngine("dlib", backend="openvino", precision="bf16-recognizer")
+
+
+def test_dlib_bf16_recognizer_within_the_rule(data_file: Callable[[str], Path]) -> None:
     needs_native_bf16()
     reference = engine("dlib", data_file, "onnxruntime", "f32")
     bf16 = engine("dlib", data_file, "openvino", "bf16-recognizer")
     assert (bf16.pack.backend, bf16.pack.precision) == ("openvino", "bf16-recognizer")
-    figures = compare_photos(reference, bf16, [data_file(p) for p in PHOTOS])
-    assert figures.faces >= 3 and figures.group_photos >= 1
-    assert figures.min_cosine >= rule.MIN_EMBEDDING_COSINE, figures
-    assert figures.group_same_faces and figures.group_max_box_shift <= rule.MAX_BOX_SHIFT_PX, figures
+    figures = photo_figures(reference, bf16, data_file)
+    assert figures.embeddings.faces >= 3 and figures.faces.photos >= 1
+    # The detector is f32 on both sides: the same faces, unmoved; the embeddings within the bound.
+    assert all(photo_checks(figures).values()) and figures.faces.max_shift == 0.0, figures
     # bf16 does change the numbers: this is not f32 under another name.
-    assert figures.min_cosine < 0.999999, figures
+    assert figures.embeddings.min_cosine < 0.999999, figures
 
 
-def test_scrfd_bf16_box_shifts_are_caught(data_file: Callable[[str], Path]) -> None:
-    """SCRFD in bf16 moves a box edge of biden2.jpg by more than the rule's pixel (5.6 px when
-    the record was made): the check sees it."""
+def test_scrfd_bf16_detector_keeps_the_faces(data_file: Callable[[str], Path]) -> None:
+    """SCRFD's bf16 boxes move (2.4 px on a 126 px face, 1.9%, when issue 30 was filed): the
+    shift is seen, and it is within the rule's 3% of the face's width."""
     needs_native_bf16()
     reference = engine("scrfd+mobilefacenet", data_file, "onnxruntime", "f32")
     bf16 = engine("scrfd+mobilefacenet", data_file, "openvino", "bf16-detector")
-    figures = compare_photos(reference, bf16, [data_file("images/face_recognition/knn_examples/train/biden/biden2.jpg")])
-    assert figures.all_same_faces and figures.all_max_box_shift > rule.MAX_BOX_SHIFT_PX, figures
+    figures = photo_figures(reference, bf16, data_file)
+    assert photo_checks(figures)["same_faces"] and 0.0 < figures.faces.max_shift <= rule.MAX_SHIFT_OF_WIDTH, figures
+
+
+def test_mobilefacenet_bf16_embeddings_within_the_rule(data_file: Callable[[str], Path]) -> None:
+    """MobileFaceNet in bf16 moves embeddings (worst cosine 0.994 over the test photos when the
+    old 0.999 rule refused it): above the 0.99 a mixed collection needs, and not f32."""
+    needs_native_bf16()
+    reference = engine("scrfd+mobilefacenet", data_file, "onnxruntime", "f32")
+    bf16 = engine("scrfd+mobilefacenet", data_file, "openvino", "bf16-recognizer")
+    figures = photo_figures(reference, bf16, data_file)
+    assert photo_checks(figures)["embedding_cosine"] and figures.embeddings.min_cosine < 0.9999, figures
 
 
 @pytest.fixture
@@ -93,8 +142,8 @@ def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def write_record(folder: Path, pack: PackRef, passed: dict[str, bool]) -> None:
-    criteria = {name: {"value": None, "bound": "test", "passed": ok} for name, ok in passed.items()}
-    record = {"pack": {"name": pack.name, "version": pack.version},
+    criteria = {name: {"value": 0.5, "bound": "test", "passed": ok} for name, ok in passed.items()}
+    record = {"format": rule.FORMAT, "pack": {"name": pack.name, "version": pack.version},
               "candidates": [{"backend": "openvino", "precision": "bf16", "date": "test", "criteria": criteria,
                               "passed": all(passed.values())}]}
     (folder / record_file_name(pack)).write_text(json.dumps(record))
@@ -107,7 +156,7 @@ def onnx_pack(data_file: Callable[[str], Path], name: str, **options: object) ->
 def test_auto_refuses_a_pack_never_verified(data_file: Callable[[str], Path], records: Path) -> None:
     pack = onnx_pack(data_file, "never-verified", precision="auto")
     assert (pack.info.backend, pack.info.precision) == ("onnxruntime", "f32")
-    expected = "emulated" if why_not_native("bf16") else "no precision verification record"
+    expected = "neither AVX-512 BF16 nor AMX" if why_not_native("bf16") else "no precision verification record"
     assert expected in pack.info.precision_reason
     # Asked for by name it runs, but its results are kept apart from the f32 pack's.
     needs_native_bf16()
@@ -118,27 +167,16 @@ def test_auto_refuses_a_pack_never_verified(data_file: Callable[[str], Path], re
 def test_auto_refuses_a_failed_record_and_takes_a_passed_one(data_file: Callable[[str], Path],
                                                              records: Path) -> None:
     needs_native_bf16()
-    write_record(records, PackRef("failed", "1"), {"embedding_cosine": True, "lfw_accuracy": False})
+    write_record(records, PackRef("failed", "1"), {"embedding_cosine": True, "lfw_decision_flips": False})
     failed = onnx_pack(data_file, "failed", precision="auto")
     assert (failed.info.backend, failed.info.precision) == ("onnxruntime", "f32")
-    assert "bf16 refused" in failed.info.precision_reason and "lfw_accuracy" in failed.info.precision_reason
-    write_record(records, PackRef("passed", "1"), {"embedding_cosine": True, "lfw_accuracy": True})
+    assert "bf16 refused" in failed.info.precision_reason
+    assert "lfw_decision_flips 0.5 (needs test)" in failed.info.precision_reason  # the figure that failed
+    write_record(records, PackRef("passed", "1"), {"embedding_cosine": True, "lfw_decision_flips": True})
     passed = onnx_pack(data_file, "passed", precision="auto")
     assert (passed.info.backend, passed.info.precision) == ("openvino", "bf16")
     assert passed.detector.session.backend == passed.recognizer.session.backend == "openvino"
     assert passed.info.ref == PackRef("passed", "1") and "passed verification" in passed.info.precision_reason
-
-
-def test_mobilefacenet_bf16_is_caught_by_the_cosine_criterion(data_file: Callable[[str], Path]) -> None:
-    """MobileFaceNet in bf16 moves embeddings further than the rule allows (cosine ~0.9987 on
-    t1.jpg): the check must see it, so that auto keeps this pack at f32."""
-    needs_native_bf16()
-    reference = engine("scrfd+mobilefacenet", data_file, "onnxruntime", "f32")
-    bf16 = engine("scrfd+mobilefacenet", data_file, "openvino", "bf16")
-    figures = compare_photos(reference, bf16, [data_file(p) for p in PHOTOS])
-    checks = criteria(figures, None, None)
-    assert not checks["embedding_cosine"]["passed"] and figures.min_cosine > 0.99, figures
-    assert checks["group_photo_faces"]["passed"] and checks["group_photo_boxes"]["passed"], figures
 
 
 @pytest.mark.parametrize("pack", PACKS)

@@ -26,9 +26,14 @@ def _spec(arg: Any) -> TensorSpec:
 
 
 class OnnxRuntimeSession:
+    """exact_int8: a quantized (QDQ) file run with graph optimisations off, so that its
+    QuantizeLinear / DequantizeLinear pairs stay float operations around float kernels: the
+    results int8 arithmetic with exact int32 sums gives (a VNNI CPU's), on a CPU whose own int8
+    kernels would saturate (AVX2's pairwise 16-bit sums). For measuring int8's decisions, slow."""
+
     backend = "onnxruntime"
 
-    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+    def __init__(self, model_path: Path, threads: int | None = None, exact_int8: bool = False) -> None:
         import onnxruntime as ort
 
         from faceindex.runtime import get_num_threads
@@ -36,7 +41,8 @@ class OnnxRuntimeSession:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or get_num_threads()
         options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL if exact_int8 \
+            else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: its warnings are not ours to show
         # A pipeline alternates sessions (detector, recognizer) and our own C++
         # threads: idle pool threads that spin would steal their cores.

@@ -100,6 +100,13 @@ class OpenVinoSession:
         # Compiling the read model (not the path) makes the cache key hash the model's content.
         model = core.read_model(str(self.model_path))
         self._compiled = core.compile_model(model, "CPU", config)
+        # On a CPU without AVX-512 BF16 or AMX, OpenVINO drops a bf16 hint and computes in f32
+        # (it reports f32 back): refused, so that no result or figure is called bf16 that was not.
+        hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        ran = str(hint.get_type_name()) if hasattr(hint, "get_type_name") else str(hint)
+        if precision == "bf16" and ran != "bf16":
+            raise RuntimeError(f"OpenVINO would run this bf16 request in {ran} on this CPU "
+                               "(no AVX-512 BF16 or AMX), so it is refused")
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()
         onnx_inputs, onnx_outputs = _onnx_names(self.model_path)

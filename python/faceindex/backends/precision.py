@@ -4,7 +4,8 @@ precision=None keeps each backend's own default (f32 on ONNX Runtime and OpenVIN
 fp16 on TensorRT, as before). "f32", "bf16" and "int8" (both networks), "bf16-detector",
 "bf16-recognizer", "int8-detector" and "int8-recognizer" (that network reduced, the other
 f32) are explicit requests. bf16 runs on OpenVINO and only on a CPU that does bf16
-natively (AVX-512 BF16 or AMX), since elsewhere it is emulated and slower than f32. int8
+natively (AVX-512 BF16 or AMX), since elsewhere it is emulated and slower than f32, or (without
+AVX-512) computed in f32 by OpenVINO, which reports f32 back. int8
 runs networks quantized once into the cache (faceindex.backends.quantization), on ONNX
 Runtime or OpenVINO (INT8_BACKEND under backend="auto", the faster here), only on a CPU
 with VNNI (AVX-512 VNNI or AVX-VNNI: int8 dot products in one instruction). "auto" takes the
@@ -18,6 +19,7 @@ calibration tables of the f32 pack keep them apart.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +38,19 @@ AUTO_ORDER = ("int8", "bf16", "int8-detector", "bf16-detector", "int8-recognizer
 # detector, the costliest step, in half ONNX Runtime int8's time; on SCRFD + MobileFaceNet
 # the two are close (bench/results/bench_precision.json, on the performance page of the docs).
 INT8_BACKEND = "openvino"
+# For measuring int8's decisions on a CPU without VNNI (scripts/verify_precision.py sets it):
+# an explicit int8 request then runs the same quantized networks computed exactly in f32
+# (OnnxRuntimeSession's exact_int8), as a VNNI CPU computes them. Not the CPU's own AVX2 int8
+# kernels: their pairwise 16-bit sums saturate (MobileFaceNet's worst cosine to f32 on the test
+# photos: 0.85 on OpenVINO's, 0.88 on ONNX Runtime's, 0.963 computed exactly). Slow; auto never
+# takes int8 without VNNI. bf16 has no such switch: without AVX-512 BF16 or AMX, OpenVINO
+# computes a bf16 request in f32.
+INT8_WITHOUT_VNNI = "FACEINDEX_INT8_WITHOUT_VNNI"
+
+
+def int8_computed_exactly() -> bool:
+    """Whether int8 networks run computed exactly in f32 here (no VNNI, and asked to)."""
+    return bool(why_not_native("int8")) and os.environ.get(INT8_WITHOUT_VNNI) == "1"
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,8 @@ def why_not_native(precision: str) -> str:
 
         if build_info()["cpu"]["avx512_bf16"] or "amx_bf16" in _cpu_flags():
             return ""
+        if "avx512f" not in _cpu_flags():
+            return "this CPU has neither AVX-512 BF16 nor AMX (nor AVX-512 at all), so OpenVINO would compute bf16 in f32"
         return "this CPU has neither AVX-512 BF16 nor AMX, so bf16 would be emulated (slower than f32)"
     return f"{precision} is not offered on the CPU"
 
@@ -196,9 +213,12 @@ def _explicit_int8(backend: str, precision: str, pack: PackRef) -> PrecisionChoi
     if concrete == "openvino" and _openvino_missing():
         raise RuntimeError(f"int8 runs on the OpenVINO backend here, which is not usable: {_openvino_missing()}")
     native = why_not_native(precision)
-    if native:
-        raise RuntimeError(f"precision {precision!r} refused: {native}")
+    if native and os.environ.get(INT8_WITHOUT_VNNI) != "1":
+        raise RuntimeError(f"precision {precision!r} refused: {native} (set {INT8_WITHOUT_VNNI}=1 to compute "
+                           "it exactly in f32, for measuring its results, not its speed)")
     v = verdict(pack, concrete, precision)
+    if native:
+        v = type(v)(v.passed, f"{v.reason}; int8 computed exactly in f32 on ONNX Runtime ({native})")
     # Calibration media are looked for when the pack quantizes (a cached file needs none).
     return PrecisionChoice(concrete, precision, v.passed is True, v.reason,
                            "onnxruntime" if backend == "auto" else "")

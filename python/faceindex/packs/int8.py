@@ -15,7 +15,7 @@ import numpy as np
 
 from faceindex.backends import open_session
 from faceindex.backends.base import Session
-from faceindex.backends.quantization import RecordingSession, calibration_key, quantized
+from faceindex.backends.quantization import FLOAT_EDGE_LAYERS, RecordingSession, calibration_key, quantized
 from faceindex.images import RGBImage
 from faceindex.backends import calibration_media
 
@@ -53,11 +53,16 @@ def int8_sessions(
             recorded.update({r: recorder.feeds for r, recorder in recorders.items()})
         return recorded[role]
 
+    from faceindex.backends.onnxruntime import OnnxRuntimeSession
+    from faceindex.backends.precision import int8_computed_exactly
+
     out: dict[str, Session] = {}
     for role, (_, path) in networks.items():
-        target, _made = quantized(path, key, lambda role=role: feeds(role))  # type: ignore[misc]
+        target, _made = quantized(path, key, lambda role=role: feeds(role),  # type: ignore[misc]
+                                  FLOAT_EDGE_LAYERS.get(role, 0))
         # OpenVINO runs the unquantized rest of a QDQ graph at its float hint: f32, as ONNX Runtime.
-        out[role] = open_session(target, backend, "f32")
+        out[role] = OnnxRuntimeSession(target, exact_int8=True) if int8_computed_exactly() \
+            else open_session(target, backend, "f32")
     return out
 
 
