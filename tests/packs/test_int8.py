@@ -19,6 +19,7 @@ from faceindex.backends.calibration_media import ENV, TEST_CLIP
 from faceindex.backends.precision import INT8_BACKEND, INT8_WITHOUT_VNNI, why_not_native
 from faceindex.backends.quantization import QUANTIZER, RecordingSession, quantized, quantized_path
 from faceindex.evaluation.precision_check import compare_photos
+from faceindex.thresholds import precision_records as rule
 from faceindex.thresholds.precision_records import FORMAT, record_file_name
 from faceindex.packs.onnx import OnnxPack
 from faceindex.types import PackRef
@@ -232,7 +233,12 @@ def test_int8_without_vnni_runs_only_when_asked_to_for_measuring(
     assert onnx_engine(data_file, "auto", "auto").pack.precision == "f32"
     monkeypatch.setenv(INT8_WITHOUT_VNNI, "1")
     engine = onnx_engine(data_file, "auto", "int8-recognizer")
-    assert engine.pack.precision == "int8-recognizer" and engine.pack.version.endswith("+int8-recognizer-unverified")
+    f32_version = onnx_engine(data_file, "onnxruntime", "f32").pack.version
+    verified = rule.verdict(PackRef(engine.pack.name, f32_version), INT8_BACKEND, "int8-recognizer").passed
+    # A pair the shipped record verified shares the f32 pack's version (one collection, two
+    # precisions); any other is kept apart from it.
+    assert engine.pack.precision == "int8-recognizer"
+    assert engine.pack.version == (f32_version if verified else f32_version + "+int8-recognizer-unverified")
     assert "computed exactly in f32" in engine.pack.precision_reason
     session = engine._pack.recognizer.session
     assert session.backend == "onnxruntime" and "QuantizeLinear" in {n.op_type for n in _graph(session)}
