@@ -263,7 +263,7 @@ def lfw_embeddings(engine: FaceEngine, images: Sequence[Path], cache: Path | Non
         digest.update(f"{p.parent.name}/{p.name}\t{p.stat().st_size}\n".encode())
     file = cache / f"lfw-{digest.hexdigest()[:32]}.npz" if cache is not None else None
     if file is not None and file.is_file():
-        with np.load(file) as stored:
+        with np.load(file, allow_pickle=False) as stored:
             return LfwEmbeddings(list(images), stored["embeddings"], stored["has_face"])
     embedded = embed_images(engine, [(p, p.parent.name) for p in images], on_image)
     if file is not None:
