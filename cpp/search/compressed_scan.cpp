@@ -9,6 +9,7 @@
 
 #include "faceindex/errors.h"
 #include "id_map.h"
+#include "scan_sizes.h"
 #include "topk.h"
 
 namespace faceindex::search {
@@ -116,13 +117,6 @@ float float_at_most(double x) {
   if (double(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
   return f;
 }
-
-// Per-thread heaps stay under this many bytes in all (it bounds the batch).
-constexpr size_t kHeapBudgetBytes = size_t(256) << 20;
-constexpr size_t kMaxBatch = 256;
-constexpr size_t kStreamChunkBytes = size_t(1) << 20;
-constexpr size_t kCacheChunkBytes = size_t(192) << 10;
-constexpr size_t kParallelWork = size_t(1) << 21;
 
 struct Kept {
   size_t row;

@@ -4,20 +4,11 @@
 #include <limits>
 #include <vector>
 
+#include "scan_sizes.h"
 #include "topk.h"
 
 namespace faceindex::search {
 namespace {
-
-// Per-thread heaps stay under this many bytes in all (it bounds the batch).
-constexpr size_t kHeapBudgetBytes = size_t(256) << 20;
-constexpr size_t kMaxBatch = 256;
-// Stored bytes per task: large for memory-bound scans (few queries), cache-
-// sized when each chunk is reused by many queries.
-constexpr size_t kStreamChunkBytes = size_t(1) << 20;
-constexpr size_t kCacheChunkBytes = size_t(192) << 10;
-// Below this many multiply-adds a search runs on the calling thread alone.
-constexpr size_t kParallelWork = size_t(1) << 21;
 
 struct SinkContext {
   TopK* heaps;

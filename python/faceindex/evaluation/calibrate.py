@@ -38,26 +38,34 @@ def labelled_photos(folder: Path) -> list[tuple[Path, str]]:
     return photos
 
 
-def embed_photos(engine: FaceEngine, photos: Sequence[tuple[Path, str]],
-                 on_photo: Callable[[Path], None] | None = None) -> tuple[np.ndarray, list[str], int]:
-    """Embeddings of the largest face of each photo, their labels, and how many photos had no face
-    (or could not be read): those are left out of the pairs and counted in the provenance."""
-    vectors, labels, missed = [], [], 0
-    for path, label in photos:
+def largest_faces(engine: FaceEngine, photos: Sequence[Path], on_photo: Callable[[Path], None] | None = None
+                  ) -> tuple[list[np.ndarray], list[int], int]:
+    """The embedding of the largest face of each photo that has one, the positions of those
+    photos, and how many photos had no face (or could not be read)."""
+    vectors, kept, missed = [], [], 0
+    for i, path in enumerate(photos):
         try:
             found = engine.find(path, embed="largest").detections
         except FaceIndexError:
             found = None
         if found is not None and len(found) and found.embeddings is not None:
             vectors.append(found.embeddings[0])
-            labels.append(label)
+            kept.append(i)
         else:
             missed += 1
         if on_photo is not None:
             on_photo(path)
+    return vectors, kept, missed
+
+
+def embed_photos(engine: FaceEngine, photos: Sequence[tuple[Path, str]],
+                 on_photo: Callable[[Path], None] | None = None) -> tuple[np.ndarray, list[str], int]:
+    """Embeddings of the largest face of each photo, their labels, and how many photos had no face
+    (or could not be read): those are left out of the pairs and counted in the provenance."""
+    vectors, kept, missed = largest_faces(engine, [path for path, _ in photos], on_photo)
     if len(vectors) < 3:
         raise CalibrationError(f"faces were found in only {len(vectors)} of {len(photos)} photos")
-    return np.stack(vectors).astype(np.float32), labels, missed
+    return np.stack(vectors).astype(np.float32), [photos[i][1] for i in kept], missed
 
 
 def tail_check(impostor: np.ndarray, seed: int = 0) -> list[dict[str, Any]]:

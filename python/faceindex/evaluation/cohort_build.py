@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from faceindex.engine import FaceEngine
-from faceindex.errors import CalibrationError, FaceIndexError
+from faceindex.errors import CalibrationError
+from faceindex.evaluation.calibrate import largest_faces
 from faceindex.media_files import IMAGE_SUFFIXES
 from faceindex.thresholds.score_norm import COHORT_SIZE, MIN_COHORT_SIZE, Cohort
 
@@ -32,19 +33,7 @@ def build_cohort(engine: FaceEngine, folder: Path, seed: int = 0,
                  on_photo: Callable[[Path], None] | None = None) -> tuple[Cohort, int, int]:
     """The cohort, how many photos were read and how many of them gave no face."""
     photos = photos_under(folder)
-    vectors = []
-    missed = 0
-    for path in photos:
-        try:
-            found = engine.find(path, embed="largest").detections
-        except FaceIndexError:
-            found = None
-        if found is not None and len(found) and found.embeddings is not None:
-            vectors.append(found.embeddings[0])
-        else:
-            missed += 1
-        if on_photo is not None:
-            on_photo(path)
+    vectors, _, missed = largest_faces(engine, photos, on_photo)
     if len(vectors) < MIN_COHORT_SIZE:
         raise CalibrationError(f"a cohort needs faces from at least {MIN_COHORT_SIZE:,} photos; {folder.name} gave "
                                f"{len(vectors)} (of {len(photos)} photos)")
