@@ -65,13 +65,9 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         path.mkdir(exist_ok=True)
     else:
         path = tmp_path_factory.mktemp("faceindex-cache")
-    before = os.environ.get("FACEINDEX_CACHE")
-    os.environ["FACEINDEX_CACHE"] = str(path)
-    yield path
-    if before is None:
-        os.environ.pop("FACEINDEX_CACHE", None)
-    else:
-        os.environ["FACEINDEX_CACHE"] = before
+    with pytest.MonkeyPatch.context() as session_env:
+        session_env.setenv("FACEINDEX_CACHE", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -79,13 +75,9 @@ def private_cohorts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """No cohort of the developer's own (faceindex cohort build) changes what compare and small
     collections do here: the tests that use one make it."""
     path = tmp_path_factory.mktemp("faceindex-cohorts")
-    before = os.environ.get("FACEINDEX_COHORTS")
-    os.environ["FACEINDEX_COHORTS"] = str(path)
-    yield path
-    if before is None:
-        os.environ.pop("FACEINDEX_COHORTS", None)
-    else:
-        os.environ["FACEINDEX_COHORTS"] = before
+    with pytest.MonkeyPatch.context() as session_env:
+        session_env.setenv("FACEINDEX_COHORTS", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")
